@@ -1,0 +1,34 @@
+/*
+ * The error-message helper used by every pure module (see err.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+
+void err_vset(char **err, const char *fmt, va_list ap)
+{
+	if (err == NULL || *err != NULL)
+		return;
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+}
+
+void err_set(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(err, fmt, ap);
+	va_end(ap);
+}
+
+int err_ret(char **err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(err, fmt, ap);
+	va_end(ap);
+	return rc;
+}

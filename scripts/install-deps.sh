@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs every Debian 12 package memplug needs to build, test and run its
+# end-to-end bed. Idempotent; must run as root on a fresh machine.
+set -eu
+
+BUILD_PKGS="meson ninja-build pkg-config gcc libc6-dev clang-format
+ libvirt-dev libxml2-dev libevent-dev libnuma-dev libjson-c-dev
+ libglib2.0-dev libcmocka-dev libxml2-utils"
+BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+ qemu-system-x86 linux-image-amd64 busybox-static cpio gzip kmod procps
+ socat iproute2"
+
+want="$BUILD_PKGS"
+[ "${1:-}" = "--build-only" ] || want="$want $BED_PKGS"
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
