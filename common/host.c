@@ -33,8 +33,7 @@ void host_free(struct host *h)
 	free(h);
 }
 
-struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
-				uint64_t free_kib)
+struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib, uint64_t free_kib)
 {
 	struct host_node *nodes;
 	size_t at = 0;
@@ -165,7 +164,7 @@ static int read_pool(struct host_node *n, const char *dir, const char *name, cha
 		return rc;
 	if (free > total)
 		return err_ret(err, -EINVAL, "%s: %" PRIu64 " free of %" PRIu64 " pages", free_path,
-			       free, total);
+		               free, total);
 	rc = host_node_add_pool(n, page_kib, total, free);
 	if (rc < 0)
 		return err_ret(err, rc, "%s/%s: %s", dir, name, g_strerror(-rc));
@@ -216,7 +215,7 @@ static int meminfo_line(const char *line, unsigned id, const char *key, uint64_t
 }
 
 static int read_meminfo(const char *node_path, unsigned id, uint64_t *total, uint64_t *free,
-			char **err)
+                        char **err)
 {
 	g_autofree char *path = g_build_filename(node_path, "meminfo", NULL);
 	g_autofree char *text = NULL;
@@ -238,7 +237,7 @@ static int read_meminfo(const char *node_path, unsigned id, uint64_t *total, uin
 	}
 	if (!have_total || !have_free)
 		return err_ret(err, -EINVAL, "%s: no \"Node %u %s:\" line", path, id,
-			       have_total ? "MemFree" : "MemTotal");
+		               have_total ? "MemFree" : "MemTotal");
 	if (*free > *total)
 		return err_ret(err, -EINVAL, "%s: MemFree exceeds MemTotal", path);
 	return 0;
@@ -320,7 +319,7 @@ static int snapshot_node(struct host *h, int id, char **err)
 	if (total_bytes < 0)
 		return err_ret(err, -EIO, "libnuma: cannot read the size of node %d", id);
 	n = host_add_node(h, (unsigned)id, (uint64_t)total_bytes / 1024,
-			  (uint64_t)(free_bytes < 0 ? 0 : free_bytes) / 1024);
+	                  (uint64_t)(free_bytes < 0 ? 0 : free_bytes) / 1024);
 	if (n == NULL)
 		return err_ret(err, -ENOMEM, "cannot add node %d", id);
 	return read_pools(n, node_path, err);

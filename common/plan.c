@@ -28,7 +28,7 @@ typedef unsigned __int128 u128;
 /* Per-node working state while planning. */
 struct plan_work {
 	uint64_t weight;
-	bool slotted; /* chosen to receive slots */
+	bool slotted;     /* chosen to receive slots */
 	uint64_t ideal_q; /* floor of the ideal share, KiB */
 	uint64_t ideal_r; /* remainder of the ideal share, over the weight sum */
 	uint64_t units;   /* aligned share, in align units */
@@ -63,8 +63,8 @@ static int parse_weights(const char *list, unsigned **weights_out, size_t *n_out
 		if (!g_ascii_string_to_unsigned(parts[i], 10, 0, PLAN_WEIGHT_MAX, &v, NULL)) {
 			free(w);
 			return err_ret(err, -EINVAL,
-				       "strategy weights: \"%s\" is not a whole number 0..%u",
-				       parts[i], PLAN_WEIGHT_MAX);
+			               "strategy weights: \"%s\" is not a whole number 0..%u",
+			               parts[i], PLAN_WEIGHT_MAX);
 		}
 		w[i] = (unsigned)v;
 		any |= v > 0;
@@ -79,7 +79,7 @@ static int parse_weights(const char *list, unsigned **weights_out, size_t *n_out
 }
 
 int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **weights_out,
-			char **err)
+                        char **err)
 {
 	*weights_out = NULL;
 	memset(opts, 0, sizeof(*opts));
@@ -92,7 +92,8 @@ int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **w
 		return 0;
 	}
 	if (g_str_has_prefix(str, "weights:")) {
-		int rc = parse_weights(str + strlen("weights:"), weights_out, &opts->n_weights, err);
+		int rc =
+		        parse_weights(str + strlen("weights:"), weights_out, &opts->n_weights, err);
 
 		if (rc < 0)
 			return rc;
@@ -101,7 +102,7 @@ int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **w
 		return 0;
 	}
 	return err_ret(err, -EINVAL,
-		       "strategy \"%s\": expected proportional, even or weights:W0,W1,...", str);
+	               "strategy \"%s\": expected proportional, even or weights:W0,W1,...", str);
 }
 
 void plan_free(struct plan *p)
@@ -117,12 +118,12 @@ void plan_free(struct plan *p)
 
 /* The weight of every cell under the chosen strategy; sums fit in 64 bits. */
 static int plan_weights(const struct domain *dom, const struct plan_options *opts,
-			struct plan_work *w, uint64_t *sum, char **err)
+                        struct plan_work *w, uint64_t *sum, char **err)
 {
 	*sum = 0;
 	if (opts->strategy == PLAN_WEIGHTS && opts->n_weights != dom->n_cells)
 		return err_ret(err, -EINVAL, "strategy weights: %zu weights for %zu cells",
-			       opts->n_weights, dom->n_cells);
+		               opts->n_weights, dom->n_cells);
 	for (size_t i = 0; i < dom->n_cells; i++) {
 		switch (opts->strategy) {
 		case PLAN_PROPORTIONAL:
@@ -251,8 +252,7 @@ static uint64_t plan_spread_remainder(const struct plan *p, struct plan_work *w,
 }
 
 /* The largest DIMM node i would get with `k` slots. */
-static uint64_t largest_dimm(const struct plan *p, const struct plan_work *w, size_t i,
-			     unsigned k)
+static uint64_t largest_dimm(const struct plan *p, const struct plan_work *w, size_t i, unsigned k)
 {
 	return (w[i].units + k - 1) / k * p->nodes[i].align_kib;
 }
@@ -332,8 +332,8 @@ static uint64_t min_slotted_align(const struct plan *p, const struct plan_work *
 
 /* Says why `unreachable` KiB are left: too few slots for the nodes with a
  * share (`by_slots`), and/or a remainder below the DIMM alignment. */
-static int plan_explain(struct plan *p, const struct plan_work *w, size_t active,
-			uint64_t by_slots, char **err)
+static int plan_explain(struct plan *p, const struct plan_work *w, size_t active, uint64_t by_slots,
+                        char **err)
 {
 	char total[SIZE_FORMAT_MAX], part[SIZE_FORMAT_MAX], align[SIZE_FORMAT_MAX];
 	g_autoptr(GString) why = g_string_new(NULL);
@@ -345,16 +345,16 @@ static int plan_explain(struct plan *p, const struct plan_work *w, size_t active
 	g_string_append_printf(why, "%s unreachable: ", total);
 	if (by_slots > 0 && p->free_slots == 0)
 		g_string_append_printf(why, "no free slots (%u of %u used)", p->used_slots,
-				       p->slots);
+		                       p->slots);
 	else if (by_slots > 0)
 		g_string_append_printf(why, "%s for lack of slots (only %u free for %zu nodes)",
-				       size_format(by_slots, part, sizeof(part)), p->free_slots,
-				       active);
+		                       size_format(by_slots, part, sizeof(part)), p->free_slots,
+		                       active);
 	if (by_align > 0)
 		g_string_append_printf(why, "%s%s is less than the %s DIMM alignment",
-				       by_slots > 0 ? "; " : "",
-				       size_format(by_align, part, sizeof(part)),
-				       size_format(min_slotted_align(p, w), align, sizeof(align)));
+		                       by_slots > 0 ? "; " : "",
+		                       size_format(by_align, part, sizeof(part)),
+		                       size_format(min_slotted_align(p, w), align, sizeof(align)));
 	p->unreachable_reason = strdup(why->str);
 	if (p->unreachable_reason == NULL)
 		return err_ret(err, -ENOMEM, "out of memory");
@@ -389,8 +389,8 @@ static int plan_totals(const struct domain *dom, struct plan *p, char **err)
 	p->memory_kib = dom->memory_kib;
 	if (dom->memory_kib > dom->max_memory_kib)
 		return err_ret(err, -EINVAL,
-			       "<memory> (%" PRIu64 " KiB) exceeds <maxMemory> (%" PRIu64 " KiB)",
-			       dom->memory_kib, dom->max_memory_kib);
+		               "<memory> (%" PRIu64 " KiB) exceeds <maxMemory> (%" PRIu64 " KiB)",
+		               dom->memory_kib, dom->max_memory_kib);
 	p->headroom_kib = dom->max_memory_kib - dom->memory_kib;
 	p->slots = dom->slots;
 	p->used_slots = domain_used_slots(dom);
@@ -403,8 +403,8 @@ static int plan_totals(const struct domain *dom, struct plan *p, char **err)
  * domain's definition, while free host memory changes by the minute. Host
  * fit is checked when memory is actually plugged (docs/planner.md).
  */
-int plan_layout(const struct domain *dom, const struct host *host,
-		const struct plan_options *opts, struct plan **out, char **err)
+int plan_layout(const struct domain *dom, const struct host *host, const struct plan_options *opts,
+                struct plan **out, char **err)
 {
 	static const struct plan_options defaults = {.strategy = PLAN_PROPORTIONAL};
 	struct plan_work *w = NULL;
