@@ -120,7 +120,7 @@ static struct host *host_build(const struct host_spec *s)
 	assert_non_null(host_add_node(h, 0, 16 * GIB, s->free_mib[0] * MIB));
 	n = host_add_node(h, 1, 16 * GIB, s->free_mib[1] * MIB);
 	assert_non_null(n);
-	assert_int_equal(host_node_add_pool(n, 2048, 1024, s->free_2m_pages1), 0);
+	assert_int_equal(host_node_add_pool(n, 2048, 8192, s->free_2m_pages1), 0);
 	return h;
 }
 
