@@ -57,6 +57,11 @@ static int parse_weights(const char *list, unsigned **weights_out, size_t *n_out
 
 	if (w == NULL)
 		return err_ret(err, -ENOMEM, "out of memory");
+	if (n == 0) {
+		free(w);
+		return err_ret(err, -EINVAL,
+		               "strategy weights: no weights given (weights:W0,W1,...)");
+	}
 	for (size_t i = 0; i < n; i++) {
 		guint64 v;
 
@@ -69,7 +74,7 @@ static int parse_weights(const char *list, unsigned **weights_out, size_t *n_out
 		w[i] = (unsigned)v;
 		any |= v > 0;
 	}
-	if (n == 0 || !any) {
+	if (!any) {
 		free(w);
 		return err_ret(err, -EINVAL, "strategy weights: at least one weight must be > 0");
 	}
