@@ -18,7 +18,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "config.h"
+#include "buildconf.h"
 #include "domain.h"
 #include "host.h"
 #include "output.h"
