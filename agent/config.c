@@ -15,8 +15,8 @@
 #include "err.h"
 #include "size.h"
 
-#define GROUP_MAIN "memplugd"
-#define GROUP_POLICY "policy"
+#define GROUP_MAIN          "memplugd"
+#define GROUP_POLICY        "policy"
 #define GROUP_POLICY_PREFIX "policy:"
 
 static char *xstrdup(const char *s)
@@ -31,12 +31,12 @@ static char *xstrdup(const char *s)
 static void policy_defaults(struct policy_settings *s)
 {
 	*s = (struct policy_settings){
-		.enabled = false,
-		.low_free = {.percent = true, .value = 10},
-		.high_free = {.percent = true, .value = 30},
-		.step_kib = 256 * 1024,
-		.cooldown_ms = 10000,
-		.settle_ms = 30000,
+	        .enabled = false,
+	        .low_free = {.percent = true, .value = 10},
+	        .high_free = {.percent = true, .value = 30},
+	        .step_kib = 256 * 1024,
+	        .cooldown_ms = 10000,
+	        .settle_ms = 30000,
 	};
 }
 
@@ -87,7 +87,8 @@ int threshold_parse(const char *str, struct threshold *out, char **err)
 		errno = 0;
 		v = strtoul(str, &end, 10);
 		if (*str < '0' || *str > '9' || end != str + len - 1 || errno || v > 100)
-			return err_ret(err, -EINVAL, "'%s' is not a percent from 0%% to 100%%", str);
+			return err_ret(err, -EINVAL, "'%s' is not a percent from 0%% to 100%%",
+			               str);
 		*out = (struct threshold){.percent = true, .value = v};
 		return 0;
 	}
@@ -101,8 +102,7 @@ static int parse_bool(const char *value, bool *out, char **err)
 {
 	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
 		*out = true;
-	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
-		 strcmp(value, "0") == 0)
+	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
 		*out = false;
 	else
 		return err_ret(err, -EINVAL, "'%s' is not true or false", value);
@@ -121,8 +121,7 @@ int policy_settings_check(const struct policy_settings *s, char **err)
 	return 0;
 }
 
-int policy_settings_apply(struct policy_settings *s, const char *key, const char *value,
-			  char **err)
+int policy_settings_apply(struct policy_settings *s, const char *key, const char *value, char **err)
 {
 	struct policy_settings n = *s;
 	int rc;
@@ -147,17 +146,16 @@ int policy_settings_apply(struct policy_settings *s, const char *key, const char
 		rc = size_parse(value, &n.max_kib, err);
 	else
 		return err_ret(err, -EINVAL,
-			       "unknown policy key '%s' (enabled, dry_run, low_free, high_free, "
-			       "step, cooldown, settle, min, max)",
-			       key);
+		               "unknown policy key '%s' (enabled, dry_run, low_free, high_free, "
+		               "step, cooldown, settle, min, max)",
+		               key);
 	if (rc < 0)
 		return rc;
 	*s = n;
 	return 0;
 }
 
-int policy_settings_set(struct policy_settings *s, const char *key, const char *value,
-			char **err)
+int policy_settings_set(struct policy_settings *s, const char *key, const char *value, char **err)
 {
 	struct policy_settings n = *s;
 	int rc = policy_settings_apply(&n, key, value, err);
@@ -219,9 +217,9 @@ static int main_key(struct config *cfg, const char *key, const char *value, char
 		return parse_bool(value, &cfg->fail_closed, err);
 	if (strcmp(key, "log_level") == 0)
 		return log_level_parse(value, &cfg->log_level) == 0
-			       ? 0
-			       : err_ret(err, -EINVAL, "'%s' is not error, warning, info or debug",
-					 value);
+		               ? 0
+		               : err_ret(err, -EINVAL, "'%s' is not error, warning, info or debug",
+		                         value);
 	if (strcmp(key, "detach_timeout") == 0)
 		return duration_parse(value, &cfg->detach_timeout_ms, err);
 	if (strcmp(key, "host_reserve") == 0)
@@ -246,7 +244,7 @@ static struct policy_settings *policy_domain_add(struct config *cfg, const char 
 
 /* Applies every key of one group through `apply`; errors name the place. */
 static int group_apply(GKeyFile *kf, const char *group, struct config *cfg,
-		       struct policy_settings *ps, char **err)
+                       struct policy_settings *ps, char **err)
 {
 	gchar **keys = g_key_file_get_keys(kf, group, NULL, NULL);
 	int rc = 0;
@@ -259,10 +257,10 @@ static int group_apply(GKeyFile *kf, const char *group, struct config *cfg,
 			rc = err_ret(&why, -EINVAL, "not a valid string");
 		else
 			rc = ps ? policy_settings_apply(ps, keys[i], value, &why)
-				: main_key(cfg, keys[i], value, &why);
+			        : main_key(cfg, keys[i], value, &why);
 		if (rc < 0)
 			err_set(err, "[%s] %s = %s: %s", group, keys[i], value ? value : "",
-				why ? why : "invalid");
+			        why ? why : "invalid");
 		free(why);
 		g_free(value);
 	}
@@ -284,13 +282,13 @@ static int config_parse(GKeyFile *kf, struct config *cfg, char **err)
 		if (strcmp(g, GROUP_MAIN) == 0)
 			rc = group_apply(kf, g, cfg, NULL, err);
 		else if (strncmp(g, GROUP_POLICY_PREFIX, strlen(GROUP_POLICY_PREFIX)) == 0 &&
-			 g[strlen(GROUP_POLICY_PREFIX)] != '\0')
+		         g[strlen(GROUP_POLICY_PREFIX)] != '\0')
 			rc = group_apply(kf, g, cfg,
-					 policy_domain_add(cfg, g + strlen(GROUP_POLICY_PREFIX)),
-					 err);
+			                 policy_domain_add(cfg, g + strlen(GROUP_POLICY_PREFIX)),
+			                 err);
 		else if (strcmp(g, GROUP_POLICY) != 0)
 			rc = err_ret(err, -EINVAL,
-				     "unknown section [%s] (memplugd, policy, policy:DOMAIN)", g);
+			             "unknown section [%s] (memplugd, policy, policy:DOMAIN)", g);
 	}
 	g_strfreev(groups);
 	return rc;

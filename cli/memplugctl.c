@@ -44,21 +44,22 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv);
 static int cmd_plan(struct ctl *ctl, int argc, char **argv);
 
 static const struct command commands[] = {
-	{"inspect", cmd_inspect,
-	 "inspect (--xml FILE | --connect URI DOMAIN) [--host | --host-sysfs DIR]", false},
-	{"plan", cmd_plan,
-	 "plan (--xml FILE | --connect URI DOMAIN) [--strategy proportional|even|weights:W,...]",
-	 false},
+        {"inspect", cmd_inspect,
+         "inspect (--xml FILE | --connect URI DOMAIN) [--host | --host-sysfs DIR]", false},
+        {"plan", cmd_plan,
+         "plan (--xml FILE | --connect URI DOMAIN) [--strategy proportional|even|weights:W,...]",
+         false},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--connect URI] COMMAND [ARGS]\n\n");
+	fprintf(out,
+	        "usage: memplugctl [--json] [--socket PATH] [--connect URI] COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
-			commands[i].mutates ? "   (needs root or the admin group)" : "");
+		        commands[i].mutates ? "   (needs root or the admin group)" : "");
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -85,7 +86,7 @@ static int domain_fetch(const char *uri, const char *name, struct domain **out)
 
 	if (conn == NULL) {
 		fprintf(stderr, "memplugctl: cannot connect to %s: %s\n", uri,
-			virGetLastErrorMessage());
+		        virGetLastErrorMessage());
 		return EXIT_FAIL;
 	}
 	dom = virDomainLookupByName(conn, name);
@@ -93,7 +94,7 @@ static int domain_fetch(const char *uri, const char *name, struct domain **out)
 		fprintf(stderr, "memplugctl: no domain '%s' on %s\n", name, uri);
 	else if ((xml = virDomainGetXMLDesc(dom, 0)) == NULL)
 		fprintf(stderr, "memplugctl: cannot read the XML of '%s': %s\n", name,
-			virGetLastErrorMessage());
+		        virGetLastErrorMessage());
 	else if (domain_parse(xml, strlen(xml), out, &err) < 0)
 		fprintf(stderr, "memplugctl: domain '%s': %s\n", name, err);
 	else
@@ -129,8 +130,8 @@ static int source_load(struct ctl *ctl, const struct source *src, struct domain 
 /* Parses an offline command's arguments: `opts` must include --xml ('x');
  * `extra` handles the command's other options. */
 static int source_args(struct ctl *ctl, const struct command *cmd, int argc, char **argv,
-		       const struct option *opts, int (*extra)(int opt, void *arg),
-		       void *extra_arg, struct source *src)
+                       const struct option *opts, int (*extra)(int opt, void *arg), void *extra_arg,
+                       struct source *src)
 {
 	int opt;
 
@@ -142,7 +143,7 @@ static int source_args(struct ctl *ctl, const struct command *cmd, int argc, cha
 			src->xml_path = optarg;
 		else if (opt == '?' || extra == NULL || extra(opt, extra_arg) < 0)
 			return usage_error(cmd, optopt ? "missing or bad option value"
-						       : "unknown option");
+			                               : "unknown option");
 	}
 	if (optind < argc)
 		src->domain_name = argv[optind++];
@@ -151,7 +152,8 @@ static int source_args(struct ctl *ctl, const struct command *cmd, int argc, cha
 	if (!src->xml_path == !src->domain_name)
 		return usage_error(cmd, "give either --xml FILE or a domain name");
 	if (src->domain_name && ctl->connect_uri == NULL)
-		return usage_error(cmd, "a domain name needs --connect URI (or a running memplugd)");
+		return usage_error(cmd,
+		                   "a domain name needs --connect URI (or a running memplugd)");
 	return EXIT_OK;
 }
 
@@ -186,9 +188,9 @@ static int inspect_opt(int opt, void *arg)
 static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
-					     {"host", no_argument, NULL, 'H'},
-					     {"host-sysfs", required_argument, NULL, 'S'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"host", no_argument, NULL, 'H'},
+	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {NULL, 0, NULL, 0}};
 	struct inspect_opts io = {0};
 	struct source src;
 	struct domain *dom = NULL;
@@ -206,7 +208,7 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	if (io.host_sysfs)
 		rc = host_snapshot_at(io.host_sysfs, &host, &err);
 	else if (io.host || (src.domain_name && strstr(ctl->connect_uri, "://") &&
-			     strstr(ctl->connect_uri, ":///")))
+	                     strstr(ctl->connect_uri, ":///")))
 		rc = host_snapshot(&host, &err);
 	if (rc < 0)
 		rc = fail("host snapshot: %s", err);
@@ -237,8 +239,8 @@ static int plan_opt(int opt, void *arg)
 static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
-					     {"strategy", required_argument, NULL, 's'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"strategy", required_argument, NULL, 's'},
+	                                     {NULL, 0, NULL, 0}};
 	struct plan_args pa = {0};
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
 	unsigned *weights = NULL;
@@ -334,7 +336,7 @@ int main(int argc, char **argv)
 	if (n < 0) {
 		rc = EXIT_USAGE;
 	} else if (n == 0 || strcmp(rest[0], "help") == 0 || strcmp(rest[0], "--help") == 0 ||
-		   strcmp(rest[0], "-h") == 0) {
+	           strcmp(rest[0], "-h") == 0) {
 		usage(n == 0 ? stderr : stdout);
 		rc = n == 0 ? EXIT_USAGE : EXIT_OK;
 	} else if ((cmd = command_find(rest[0])) == NULL) {

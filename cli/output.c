@@ -142,17 +142,17 @@ static char *dimm_list(json_object *arr)
 
 static void render_plan(FILE *out, json_object *d)
 {
-	static const char *const hdr[] = {"NODE", "CPUS",      "BOOT", "PLUGGED", "PAGE",
-					  "HOST NODES", "MODE", "DIMMS", "PLANNED"};
+	static const char *const hdr[] = {"NODE",       "CPUS", "BOOT",  "PLUGGED", "PAGE",
+	                                  "HOST NODES", "MODE", "DIMMS", "PLANNED"};
 	json_object *nodes = get(d, "nodes");
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
 	fprintf(out, "Domain %s: %s of %s plugged, %" PRId64 " of %" PRId64 " slots free\n",
-		str(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
-		num(d, "free_slots"), num(d, "slots"));
+	        str(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
+	        num(d, "free_slots"), num(d, "slots"));
 	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", str(d, "strategy"),
-		kib(d, "headroom_kib", c), num(d, "planned_slots"));
+	        kib(d, "headroom_kib", c), num(d, "planned_slots"));
 	for (size_t i = 0; i < json_object_array_length(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
 		char *dimms = dimm_list(get(n, "dimms_kib"));
@@ -175,7 +175,7 @@ static void render_plan(FILE *out, json_object *d)
 	table_print(t, out);
 	table_free(t);
 	fprintf(out, "\nReachable %s, unreachable %s", kib(d, "reachable_kib", a),
-		kib(d, "unreachable_kib", b));
+	        kib(d, "unreachable_kib", b));
 	if (str(d, "unreachable_reason"))
 		fprintf(out, " (%s)", str(d, "unreachable_reason"));
 	fputc('\n', out);
@@ -183,8 +183,8 @@ static void render_plan(FILE *out, json_object *d)
 
 static void render_cells(FILE *out, json_object *cells)
 {
-	static const char *const hdr[] = {"CELL", "CPUS", "MEMORY", "PLUGGED", "PAGE",
-					  "PAGE FROM", "HOST NODES", "MODE", "NODES FROM"};
+	static const char *const hdr[] = {"CELL",      "CPUS",       "MEMORY", "PLUGGED",   "PAGE",
+	                                  "PAGE FROM", "HOST NODES", "MODE",   "NODES FROM"};
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
@@ -202,7 +202,7 @@ static void render_cells(FILE *out, json_object *cells)
 		row[4] = kib(bk, "page_size_kib", c);
 		row[5] = str(bk, "page_source");
 		row[6] = json_object_get_boolean(get(bk, "auto_placement")) ? "(numad)"
-									     : str(bk, "host_nodes");
+		                                                            : str(bk, "host_nodes");
 		row[7] = str(bk, "mode");
 		row[8] = str(bk, "nodes_source");
 		table_add(t, row);
@@ -226,7 +226,8 @@ static void render_devices(FILE *out, json_object *devs)
 		if (get(d, "slot"))
 			snprintf(slot, sizeof(slot), "%" PRId64, num(d, "slot"));
 		if (get(d, "base"))
-			snprintf(base, sizeof(base), "0x%" PRIx64, json_object_get_uint64(get(d, "base")));
+			snprintf(base, sizeof(base), "0x%" PRIx64,
+			         json_object_get_uint64(get(d, "base")));
 		row[0] = str(d, "model");
 		row[1] = str(d, "alias");
 		row[2] = node;
@@ -254,8 +255,9 @@ static void render_host(FILE *out, json_object *nodes)
 			json_object *p = json_object_array_get_idx(pools, j);
 			size_t used = strlen(pagebuf);
 
-			snprintf(pagebuf + used, sizeof(pagebuf) - used, "%s%s: %" PRId64 "/%" PRId64,
-				 j ? ", " : "", kib(p, "page_kib", c), num(p, "free"), num(p, "total"));
+			snprintf(pagebuf + used, sizeof(pagebuf) - used,
+			         "%s%s: %" PRId64 "/%" PRId64, j ? ", " : "", kib(p, "page_kib", c),
+			         num(p, "free"), num(p, "total"));
 		}
 		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
 		row[0] = id;
@@ -271,11 +273,12 @@ static void render_inspect(FILE *out, json_object *d)
 {
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
 
-	fprintf(out, "Domain %s (%s)\n", str(d, "domain"), str(d, "uuid") ? str(d, "uuid") : "no uuid");
+	fprintf(out, "Domain %s (%s)\n", str(d, "domain"),
+	        str(d, "uuid") ? str(d, "uuid") : "no uuid");
 	fprintf(out, "Memory %s (boot %s), maximum %s\n", kib(d, "memory_kib", a),
-		kib(d, "boot_kib", b), kib(d, "max_memory_kib", c));
+	        kib(d, "boot_kib", b), kib(d, "max_memory_kib", c));
 	fprintf(out, "Slots %" PRId64 " used of %" PRId64 ", headroom %s\n", num(d, "used_slots"),
-		num(d, "slots"), kib(d, "headroom_kib", a));
+	        num(d, "slots"), kib(d, "headroom_kib", a));
 	if (!json_object_get_boolean(get(d, "hotplug")))
 		fprintf(out, "Hotplug not possible: %s\n", str(d, "hotplug_problem"));
 	fputc('\n', out);
@@ -296,8 +299,8 @@ struct renderer {
 };
 
 static const struct renderer renderers[] = {
-	{"inspect", render_inspect},
-	{"plan", render_plan},
+        {"inspect", render_inspect},
+        {"plan", render_plan},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)
@@ -306,8 +309,8 @@ int output_render(FILE *out, const char *cmd, json_object *data, bool json)
 		return -EINVAL;
 	if (json) {
 		fprintf(out, "%s\n",
-			json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY |
-								     JSON_C_TO_STRING_NOSLASHESCAPE));
+		        json_object_to_json_string_ext(
+		                data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++) {

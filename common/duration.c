@@ -14,7 +14,10 @@ static const struct {
 	const char *suffix;
 	uint64_t ms;
 } duration_units[] = {
-	{"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1},
+        {"h", 3600000},
+        {"m", 60000},
+        {"s", 1000},
+        {"ms", 1},
 };
 
 #define N_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
@@ -26,7 +29,7 @@ int duration_parse(const char *str, uint64_t *ms, char **err)
 
 	if (str == NULL || *str < '0' || *str > '9')
 		return err_ret(err, -EINVAL, "'%s' is not a duration (e.g. 500ms, 10s, 2m, 1h)",
-			       str ? str : "");
+		               str ? str : "");
 	errno = 0;
 	v = strtoull(str, &end, 10);
 	if (errno == ERANGE)

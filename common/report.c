@@ -36,17 +36,17 @@ static json_object *report_backing(const struct backing *b)
 	add_u64(o, "page_size_kib", b->page_size_kib);
 	json_object_object_add(o, "hugepages", json_object_new_boolean(b->hugepages));
 	json_object_object_add(o, "page_source", json_object_new_string(b->page_source));
-	json_object_object_add(o, "mode", b->bound || b->auto_placement
-						  ? json_object_new_string(numa_mode_name(b->mode))
-						  : NULL);
+	json_object_object_add(o, "mode",
+	                       b->bound || b->auto_placement
+	                               ? json_object_new_string(numa_mode_name(b->mode))
+	                               : NULL);
 	json_object_object_add(o, "host_nodes", b->bound ? report_nodeset(&b->host_nodes) : NULL);
 	json_object_object_add(o, "auto_placement", json_object_new_boolean(b->auto_placement));
 	json_object_object_add(o, "nodes_source", json_object_new_string(b->nodes_source));
 	return o;
 }
 
-static json_object *report_cell(const struct domain *dom, const struct domain_cell *c,
-				char **err)
+static json_object *report_cell(const struct domain *dom, const struct domain_cell *c, char **err)
 {
 	struct backing b;
 	json_object *o;
@@ -72,13 +72,14 @@ static json_object *report_device(const struct domain_memdev *d)
 	json_object_object_add(o, "model", json_object_new_string(memdev_model_name(d->model)));
 	json_object_object_add(o, "alias", report_string(d->alias));
 	json_object_object_add(o, "node",
-			       d->target_node >= 0 ? json_object_new_int(d->target_node) : NULL);
+	                       d->target_node >= 0 ? json_object_new_int(d->target_node) : NULL);
 	add_u64(o, "size_kib", d->size_kib);
 	json_object_object_add(o, "slot", d->has_slot ? json_object_new_int((int)d->slot) : NULL);
 	json_object_object_add(o, "base", d->has_base ? json_object_new_uint64(d->base) : NULL);
 	json_object_object_add(o, "pagesize_kib",
-			       d->pagesize_kib ? json_object_new_uint64(d->pagesize_kib) : NULL);
-	json_object_object_add(o, "nodemask", d->has_nodemask ? report_nodeset(&d->nodemask) : NULL);
+	                       d->pagesize_kib ? json_object_new_uint64(d->pagesize_kib) : NULL);
+	json_object_object_add(o, "nodemask",
+	                       d->has_nodemask ? report_nodeset(&d->nodemask) : NULL);
 	if (d->model == MEMDEV_VIRTIO_MEM) {
 		add_u64(o, "block_kib", d->block_kib);
 		add_u64(o, "requested_kib", d->requested_kib);
@@ -120,8 +121,9 @@ static void report_slots(json_object *o, const struct domain *dom)
 	add_u64(o, "max_memory_kib", dom->max_memory_kib);
 	json_object_object_add(o, "slots", json_object_new_int((int)dom->slots));
 	json_object_object_add(o, "used_slots", json_object_new_int((int)used));
-	json_object_object_add(o, "free_slots",
-			       json_object_new_int(dom->slots > used ? (int)(dom->slots - used) : 0));
+	json_object_object_add(
+	        o, "free_slots",
+	        json_object_new_int(dom->slots > used ? (int)(dom->slots - used) : 0));
 }
 
 json_object *report_inspect(const struct domain *dom, const struct host *host, char **err)
@@ -139,8 +141,9 @@ json_object *report_inspect(const struct domain *dom, const struct host *host, c
 	add_u64(o, "boot_kib", domain_boot_kib(dom));
 	report_slots(o, dom);
 	add_u64(o, "headroom_kib",
-		dom->max_memory_kib > dom->memory_kib ? dom->max_memory_kib - dom->memory_kib : 0);
-	json_object_object_add(o, "hotplug", json_object_new_boolean(domain_check_hotplug(dom, &why) == 0));
+	        dom->max_memory_kib > dom->memory_kib ? dom->max_memory_kib - dom->memory_kib : 0);
+	json_object_object_add(o, "hotplug",
+	                       json_object_new_boolean(domain_check_hotplug(dom, &why) == 0));
 	json_object_object_add(o, "hotplug_problem", report_string(why));
 	free(why);
 	json_object_object_add(o, "cells", cells);
@@ -172,9 +175,10 @@ static json_object *report_plan_node(const struct plan_node *n)
 	add_u64(o, "plugged_kib", n->plugged_kib);
 	add_u64(o, "page_size_kib", b->page_size_kib);
 	json_object_object_add(o, "host_nodes", b->bound ? report_nodeset(&b->host_nodes) : NULL);
-	json_object_object_add(o, "mode", b->bound || b->auto_placement
-						  ? json_object_new_string(numa_mode_name(b->mode))
-						  : NULL);
+	json_object_object_add(o, "mode",
+	                       b->bound || b->auto_placement
+	                               ? json_object_new_string(numa_mode_name(b->mode))
+	                               : NULL);
 	add_u64(o, "align_kib", n->align_kib);
 	for (size_t i = 0; i < n->n_dimms; i++)
 		json_object_array_add(dimms, json_object_new_uint64(n->dimms_kib[i]));
@@ -190,7 +194,7 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan)
 
 	json_object_object_add(o, "domain", json_object_new_string(dom->name));
 	json_object_object_add(o, "strategy",
-			       json_object_new_string(plan_strategy_name(plan->strategy)));
+	                       json_object_new_string(plan_strategy_name(plan->strategy)));
 	add_u64(o, "max_memory_kib", plan->max_memory_kib);
 	add_u64(o, "memory_kib", plan->memory_kib);
 	add_u64(o, "headroom_kib", plan->headroom_kib);

@@ -2,6 +2,7 @@
  * Unit tests for agent/config.c: defaults, every key, refusals that name
  * the section and key, and per-domain policy sections.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,13 +47,13 @@ static void test_defaults_without_file(void **state)
 static void test_all_keys(void **state)
 {
 	char *path = write_temp("[memplugd]\nconnect = test:///default\nsocket = /tmp/x.sock\n"
-				"socket_mode = 0600\nsocket_group = kvm\nadmin_group = wheel\n"
-				"audit_log = /tmp/a.jsonl\naudit_rotate_size = 1M\naudit_keep = 3\n"
-				"fail_closed = false\nlog_level = debug\ndetach_timeout = 5s\n"
-				"host_reserve = 1G\npolicy_interval = 500ms\n"
-				"[policy]\nenabled = true\nlow_free = 20%\nhigh_free = 50%\n"
-				"step = 128M\ncooldown = 1m\nsettle = 45s\nmin = 1G\nmax = 8G\n"
-				"dry_run = yes\n");
+	                        "socket_mode = 0600\nsocket_group = kvm\nadmin_group = wheel\n"
+	                        "audit_log = /tmp/a.jsonl\naudit_rotate_size = 1M\naudit_keep = 3\n"
+	                        "fail_closed = false\nlog_level = debug\ndetach_timeout = 5s\n"
+	                        "host_reserve = 1G\npolicy_interval = 500ms\n"
+	                        "[policy]\nenabled = true\nlow_free = 20%\nhigh_free = 50%\n"
+	                        "step = 128M\ncooldown = 1m\nsettle = 45s\nmin = 1G\nmax = 8G\n"
+	                        "dry_run = yes\n");
 	struct config *cfg = NULL;
 	char *err = NULL;
 
@@ -87,7 +88,7 @@ static void test_all_keys(void **state)
 static void test_domain_sections(void **state)
 {
 	char *path = write_temp("[policy:web]\nhigh_free = 4G\nlow_free = 1G\n"
-				"[policy]\nstep = 512M\n");
+	                        "[policy]\nstep = 512M\n");
 	struct config *cfg = NULL;
 	const struct policy_settings *s;
 
@@ -108,18 +109,18 @@ static const struct {
 	const char *text;
 	const char *expect; /* in the message */
 } bad_cases[] = {
-	{"unknown section", "[nope]\nx = 1\n", "unknown section [nope]"},
-	{"unknown key", "[memplugd]\nsokcet = /x\n", "[memplugd] sokcet = /x"},
-	{"bad mode", "[memplugd]\nsocket_mode = 999\n", "octal"},
-	{"bad bool", "[memplugd]\nfail_closed = maybe\n", "true or false"},
-	{"bare size", "[memplugd]\nhost_reserve = 1024\n", "host_reserve"},
-	{"bad duration", "[memplugd]\ndetach_timeout = 5\n", "unit"},
-	{"bad level", "[memplugd]\nlog_level = loud\n", "log_level"},
-	{"percent > 100", "[policy]\nlow_free = 150%\n", "0% to 100%"},
-	{"low >= high", "[policy]\nlow_free = 50%\nhigh_free = 40%\n", "below high_free"},
-	{"min > max", "[policy:a]\nmin = 8G\nmax = 4G\n", "[policy:a]: min"},
-	{"unknown policy key", "[policy]\nspeed = 3\n", "unknown policy key"},
-	{"not a key file", "this is not ini\n", "memplug-config"},
+        {"unknown section", "[nope]\nx = 1\n", "unknown section [nope]"},
+        {"unknown key", "[memplugd]\nsokcet = /x\n", "[memplugd] sokcet = /x"},
+        {"bad mode", "[memplugd]\nsocket_mode = 999\n", "octal"},
+        {"bad bool", "[memplugd]\nfail_closed = maybe\n", "true or false"},
+        {"bare size", "[memplugd]\nhost_reserve = 1024\n", "host_reserve"},
+        {"bad duration", "[memplugd]\ndetach_timeout = 5\n", "unit"},
+        {"bad level", "[memplugd]\nlog_level = loud\n", "log_level"},
+        {"percent > 100", "[policy]\nlow_free = 150%\n", "0% to 100%"},
+        {"low >= high", "[policy]\nlow_free = 50%\nhigh_free = 40%\n", "below high_free"},
+        {"min > max", "[policy:a]\nmin = 8G\nmax = 4G\n", "[policy:a]: min"},
+        {"unknown policy key", "[policy]\nspeed = 3\n", "unknown policy key"},
+        {"not a key file", "this is not ini\n", "memplug-config"},
 };
 
 static void test_bad(void **state)
@@ -134,7 +135,8 @@ static void test_bad(void **state)
 		assert_null(cfg);
 		assert_non_null(err);
 		if (strstr(err, bad_cases[i].expect) == NULL)
-			fail_msg("%s: '%s' not in '%s'", bad_cases[i].what, bad_cases[i].expect, err);
+			fail_msg("%s: '%s' not in '%s'", bad_cases[i].what, bad_cases[i].expect,
+			         err);
 		free(err);
 		unlink(path);
 		free(path);
@@ -159,9 +161,11 @@ static void test_policy_set(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_without_file), cmocka_unit_test(test_all_keys),
-		cmocka_unit_test(test_domain_sections),       cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_policy_set),
+	        cmocka_unit_test(test_defaults_without_file),
+	        cmocka_unit_test(test_all_keys),
+	        cmocka_unit_test(test_domain_sections),
+	        cmocka_unit_test(test_bad),
+	        cmocka_unit_test(test_policy_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
