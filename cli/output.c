@@ -105,6 +105,8 @@ const char *output_kib(json_object *v, char *buf, size_t len)
 {
 	if (!json_object_is_type(v, json_type_int))
 		return "-";
+	if (json_object_get_uint64(v) == 0)
+		return "0";
 	return size_format(json_object_get_uint64(v), buf, len);
 }
 
