@@ -51,7 +51,7 @@ static void backing_infer_page(const struct domain *dom, unsigned cell,
 	if (fallback != NULL)
 		backing_page_from(out, fallback->size_kib, "hugepages page (no nodeset)", "");
 	else if (dom->hugepages && dom->n_pages == 0)
-		backing_page_from(out, BACKING_DEFAULT_HUGEPAGE_KIB, "hugepages (default size)%s",
+		backing_page_from(out, BACKING_DEFAULT_HUGEPAGE_KIB, "hugepages (default size)",
 		                  "");
 	else
 		backing_page_from(out, BACKING_BASE_PAGE_KIB, "default pages", "");

@@ -553,28 +553,42 @@ static int domain_fill(const xmlNode *root, struct domain *dom, char **err)
 	return check_memory(dom, err);
 }
 
-/* Parses with libxml2, keeping its complaint (with the line) in *err. */
+#if LIBXML_VERSION >= 21200
+typedef const xmlError *xml_error_ptr;
+#else
+typedef xmlErrorPtr xml_error_ptr;
+#endif
+
+/* Keeps libxml2's first error (the cause; later ones are fallout) instead
+ * of letting it print to stderr. */
+static void domain_xml_error(void *data, xml_error_ptr e)
+{
+	xmlParserCtxt *ctxt = data;
+
+	if (e->level >= XML_ERR_ERROR && e->message != NULL)
+		err_set(ctxt->_private, "domain XML, line %d: malformed XML: %.*s", e->line,
+		        (int)strcspn(e->message, "\n"), e->message);
+}
+
+/* Parses with libxml2; on failure *err says what libxml2 found. */
 static xmlDoc *domain_read_xml(const char *xml, size_t len, char **err)
 {
 	xmlParserCtxt *ctxt = xmlNewParserCtxt();
 	xmlDoc *doc = NULL;
-	const xmlError *e;
+	char *first = NULL;
 
 	if (ctxt == NULL || len > INT_MAX) {
 		err_set(err, "domain XML: %s", ctxt ? "document too large" : "out of memory");
 		goto out;
 	}
+	ctxt->sax->serror = domain_xml_error;
+	ctxt->_private = &first;
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
 	                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc == NULL) {
-		e = xmlCtxtGetLastError(ctxt);
-		if (e && e->message)
-			err_set(err, "domain XML, line %d: malformed XML: %.*s", e->line,
-			        (int)strcspn(e->message, "\n"), e->message);
-		else
-			err_set(err, "domain XML: malformed XML");
-	}
+	if (doc == NULL)
+		err_set(err, "%s", first ? first : "domain XML: malformed XML");
 out:
+	free(first);
 	xmlFreeParserCtxt(ctxt);
 	return doc;
 }

@@ -106,7 +106,8 @@ struct domain {
 	struct domain_cell *cells; /* cells[i].id == i */
 
 	size_t n_memdevs;
-	struct domain_memdev *memdevs; /* in document order */
+	struct domain_memdev *memdevs; /* in document order; other models
+	                                * (virtio-pmem, sgx-epc) are skipped */
 };
 
 /*
