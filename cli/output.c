@@ -210,6 +210,7 @@ static void render_cells(FILE *out, json_object *cells)
 		table_add(t, row);
 	}
 	table_print(t, out);
+	table_free(t);
 }
 
 static void render_devices(FILE *out, json_object *devs)
@@ -239,6 +240,7 @@ static void render_devices(FILE *out, json_object *devs)
 		table_add(t, row);
 	}
 	table_print(t, out);
+	table_free(t);
 }
 
 static void render_host(FILE *out, json_object *nodes)
@@ -269,6 +271,7 @@ static void render_host(FILE *out, json_object *nodes)
 		table_add(t, row);
 	}
 	table_print(t, out);
+	table_free(t);
 }
 
 static void render_inspect(FILE *out, json_object *d)
