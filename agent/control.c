@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ struct control_client {
 	unsigned refs; /* the connection + each open request + callers on the stack */
 	size_t pending;
 	bool closing; /* flush the last reply, then close */
+	bool eof;     /* the client stopped sending: answer what it asked, then close */
 	bool paused;  /* reading disabled until replies drain */
 	TAILQ_ENTRY(control_client) entry;
 	TAILQ_HEAD(, control_request) requests;
@@ -68,6 +70,7 @@ struct control {
 };
 
 static void control_client_close(struct control_client *c);
+static bool control_client_close_if_done(struct control_client *c);
 static void control_client_update(struct control_client *c);
 
 static void control_client_unref(struct control_client *c)
@@ -123,8 +126,7 @@ static void control_client_fail(struct control_client *c, uint32_t id, const cha
 		return;
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		control_client_close(c);
+	control_client_close_if_done(c);
 }
 
 static void control_request_end(struct control_request *req)
@@ -135,7 +137,7 @@ static void control_request_end(struct control_request *req)
 	c->pending--;
 	proto_request_free(req->proto);
 	free(req);
-	if (c->ctl != NULL)
+	if (c->ctl != NULL && !control_client_close_if_done(c))
 		control_client_update(c);
 	control_client_unref(c);
 }
@@ -204,7 +206,7 @@ static bool control_client_can_read(struct control_client *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	return !c->closing && c->pending < c->ctl->max_pending &&
+	return !c->closing && !c->eof && c->pending < c->ctl->max_pending &&
 	       evbuffer_get_length(out) <= c->ctl->max_output / 2;
 }
 
@@ -256,10 +258,16 @@ static void control_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client *c = arg;
 
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		control_client_close(c);
-	else
+	if (!control_client_close_if_done(c))
 		control_client_update(c);
+}
+
+/* EOF on a UNIX socket: POLLHUP means the peer is gone, not merely done sending. */
+static bool control_peer_half_closed(struct bufferevent *bev)
+{
+	struct pollfd pfd = {.fd = bufferevent_getfd(bev), .events = POLLOUT};
+
+	return poll(&pfd, 1, 0) == 1 && !(pfd.revents & (POLLHUP | POLLERR));
 }
 
 static void control_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -271,6 +279,15 @@ static void control_event_cb(struct bufferevent *bev, short what, void *arg)
 		         (int)c->peer.pid, c->peer.comm);
 	else if (what & BEV_EVENT_ERROR)
 		log_debug("control: client pid %d: %s", (int)c->peer.pid, strerror(errno));
+	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF) && control_peer_half_closed(bev)) {
+		/* A half-close (e.g. a shell pipe) still deserves its replies. */
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		if (control_client_close_if_done(c))
+			return;
+		bufferevent_set_timeouts(bev, NULL, &c->ctl->write_timeout);
+		return;
+	}
 	control_client_close(c);
 }
 
@@ -293,6 +310,19 @@ static void control_client_update(struct control_client *c)
 		bufferevent_disable(c->bev, EV_READ);
 		c->paused = true;
 	}
+}
+
+/* Closes a client that is leaving once nothing it is owed is left to send. */
+static bool control_client_close_if_done(struct control_client *c)
+{
+	if (c->ctl == NULL)
+		return true;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return false;
+	if (!c->closing && !(c->eof && c->pending == 0))
+		return false;
+	control_client_close(c);
+	return true;
 }
 
 static void control_client_close(struct control_client *c)

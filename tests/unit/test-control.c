@@ -26,6 +26,7 @@
 
 #include "../../agent/control.h"
 #include "../../cli/client.h"
+#include "log.h"
 
 #define NOBODY      65534
 #define ADMIN_GID   4242
@@ -208,6 +209,31 @@ static void test_request_reply(void **state)
 	assert_string_equal(data_string(reply, "admin"), "true");
 	proto_reply_free(reply);
 	client_free(c);
+}
+
+/* A client that shuts its sending side (a shell pipe) still gets its replies. */
+static void test_half_close(void **state)
+{
+	struct fixture *f = *state;
+	struct client *c = connect_client(f);
+	struct proto_reply *reply = NULL;
+	char *err = NULL;
+
+	send_frame(client_fd(c), "{\"v\":1,\"id\":5,\"cmd\":\"plan\",\"args\":{\"domain\":\"g\"}}");
+	send_frame(client_fd(c), "{\"v\":1,\"id\":6,\"cmd\":\"status\"}");
+	assert_int_equal(shutdown(client_fd(c), SHUT_WR), 0);
+	for (uint32_t want = 6; want >= 5; want--) { /* plan is answered a turn later */
+		pump_until_readable(f, client_fd(c));
+		assert_int_equal(client_recv(c, &reply, &err), 0);
+		assert_int_equal(reply->id, want);
+		assert_true(reply->ok);
+		proto_reply_free(reply);
+	}
+	pump_until_readable(f, client_fd(c));
+	assert_int_equal(client_recv(c, &reply, &err), -ECONNRESET);
+	free(err);
+	client_free(c);
+	pump_until_clients(f, 0);
 }
 
 static void test_socket_file(void **state)
@@ -597,6 +623,9 @@ static void test_flood(void **state)
 	struct client *c;
 	struct proto_reply *reply;
 	unsigned seed = 1;
+	enum log_level level = log_get_level();
+
+	log_set_level(LOG_LEVEL_ERR); /* one warning per dropped client is noise here */
 
 	for (int i = 0; i < 2000; i++) {
 		struct client *bad = connect_client(f);
@@ -618,6 +647,7 @@ static void test_flood(void **state)
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
 	}
 	pump_until_clients(f, 0);
+	log_set_level(level);
 	c = connect_client(f);
 	reply = call(f, c, "status", NULL);
 	assert_true(reply->ok);
@@ -645,6 +675,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_request_reply, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_frame_sizes, setup, teardown),

@@ -193,19 +193,19 @@ static void test_request_nul_byte(void **state)
 
 static void test_long_string(void **state)
 {
+	static char json[6000];
 	const char *head = "{\"v\":1,\"id\":1,\"cmd\":\"inspect\",\"args\":{\"domain\":\"";
-	size_t n = strlen(head) + 5000 + 4;
-	char *json = malloc(n + 1), *err = NULL;
+	size_t h = strlen(head);
 	struct proto_request *req = NULL;
+	char *err = NULL;
 	uint32_t id;
 
-	strcpy(json, head);
-	memset(json + strlen(head), 'a', 5000);
-	strcpy(json + strlen(head) + 5000, "\"}}");
+	memcpy(json, head, h);
+	memset(json + h, 'a', 5000);
+	memcpy(json + h + 5000, "\"}}", 4);
 	assert_int_equal(proto_request_parse(json, strlen(json), &req, &id, &err), -EBADMSG);
 	assert_non_null(strstr(err, "too long"));
 	free(err);
-	free(json);
 }
 
 struct mutate_case {
