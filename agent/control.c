@@ -438,6 +438,8 @@ static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, st
 	ctl->nclients++;
 	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, ctl->max_output / 4, 0);
+	/* Input never holds more than one largest frame: libevent stops reading there. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_HEADER_LEN + PROTO_REQUEST_MAX);
 	control_client_update(c);
 	log_debug("control: client uid %u pid %d (%s)%s", (unsigned)c->peer.uid, (int)c->peer.pid,
 	          c->peer.comm, c->peer.admin ? " [admin]" : "");
@@ -644,7 +646,10 @@ void control_request_on_close(struct control_request *req, control_close_fn fn, 
 
 int control_reply_ok(struct control_request *req, struct json_object *data)
 {
-	int rc = control_client_send(req->client, proto_reply_ok(req->proto->id, data, false));
+	int rc;
+
+	req->on_close = NULL; /* ending it anyway: no call back into the agent */
+	rc = control_client_send(req->client, proto_reply_ok(req->proto->id, data, false));
 
 	if (rc == -EMSGSIZE)
 		control_send_error(req->client, req->proto->id, PROTO_E_FAILED,
@@ -656,7 +661,13 @@ int control_reply_ok(struct control_request *req, struct json_object *data)
 
 int control_reply_more(struct control_request *req, struct json_object *data)
 {
-	int rc = control_client_send(req->client, proto_reply_ok(req->proto->id, data, true));
+	control_close_fn on_close = req->on_close;
+	int rc;
+
+	/* If this send drops the client the caller learns it from rc, not a callback. */
+	req->on_close = NULL;
+	rc = control_client_send(req->client, proto_reply_ok(req->proto->id, data, true));
+	req->on_close = on_close;
 
 	if (rc == -EMSGSIZE)
 		log_warn("control: skipped a streamed reply over the size cap");
@@ -669,6 +680,7 @@ int control_reply_error(struct control_request *req, const char *code, const cha
 	va_list ap;
 	int rc;
 
+	req->on_close = NULL;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;

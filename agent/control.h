@@ -46,7 +46,11 @@ struct control_config {
  */
 typedef void (*control_handler_fn)(struct control_request *req, void *opaque);
 
-/* Called if the client goes away while req is open (e.g. a log --follow stream). */
+/*
+ * Called when the client's connection is torn down while req is open (e.g. a
+ * log --follow stream); the callback may end req. A peer that vanished may
+ * only be noticed at the next write to it.
+ */
 typedef void (*control_close_fn)(struct control_request *req, void *opaque);
 
 /*
@@ -76,7 +80,11 @@ int control_reply_ok(struct control_request *req, struct json_object *data);
 int control_reply_error(struct control_request *req, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-/* A streamed partial reply ("more": true); req stays open. data is taken. */
+/*
+ * A streamed partial reply ("more": true); req stays open. data is taken.
+ * -ENOBUFS or -ENOTCONN when the client is gone (its on_close is not called
+ * for this request then): end req with control_reply_*().
+ */
 int control_reply_more(struct control_request *req, struct json_object *data);
 
 #endif

@@ -657,6 +657,27 @@ static void test_flood(void **state)
 	assert_int_equal(count_fds(), fds);
 }
 
+/* Past max_clients a newcomer is told "busy" and closed; the others keep working. */
+static void test_max_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct client *c[9];
+	struct proto_reply *reply = NULL;
+
+	for (int i = 0; i < 8; i++)
+		c[i] = connect_client(f);
+	pump_until_clients(f, 8);
+	c[8] = connect_client(f);
+	expect_error_then_close(f, c[8], "busy");
+	assert_int_equal(control_client_count(f->ctl), 8);
+	reply = call(f, c[0], "status", NULL);
+	assert_true(reply->ok);
+	proto_reply_free(reply);
+	for (int i = 0; i < 9; i++)
+		client_free(c[i]);
+	pump_until_clients(f, 0);
+}
+
 static void test_client_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -686,6 +707,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_authorization, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pipelined_requests, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_client_errors, setup, teardown),
 	};
 
