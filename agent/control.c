@@ -25,7 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "config.h"
+#include "buildconf.h"
 #include "control.h"
 #include "log.h"
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "config.h"
+#include "buildconf.h"
 #include "err.h"
 
 struct client {

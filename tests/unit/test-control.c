@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "../../agent/control.h"
+#include "control.h"
 #include "../../cli/client.h"
 #include "log.h"
 
