@@ -217,7 +217,7 @@ struct mutate_case {
 static const struct mutate_case mutate_cases[] = {
         {"status", "{}", false},
         {"inspect", "{\"domain\":\"g\"}", false},
-        {"plan", "{\"domain\":\"g\",\"action\":\"grow\",\"size\":1}", false},
+        {"plan", "{\"domain\":\"g\",\"action\":\"grow\",\"size\":1,\"strategy\":\"even\"}", false},
         {"log", "{\"follow\":true}", false},
         {"policy", "{\"domain\":\"g\",\"action\":\"show\"}", false},
         {"policy", "{\"domain\":\"g\",\"action\":\"enable\"}", true},
