@@ -150,8 +150,10 @@ static int audit_scan_rotated(struct audit *a, struct audit_tail *t)
 		int rc = 0;
 
 		g_free(name);
+		if (fd < 0 && errno == ENOENT)
+			continue; /* a crash mid-rotation can leave a gap */
 		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
+			return -errno;
 		if (fstat(fd, &st) == 0)
 			rc = audit_scan_tail(fd, (uint64_t)st.st_size, t);
 		close(fd);

@@ -373,31 +373,69 @@ int record_ts_ms(struct json_object *rec, int64_t *ms)
 	return record_parse_time(ts, 0, ms, NULL);
 }
 
+static bool record_is_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* K when `name` is "<base>.K" with K a decimal number from 1, else 0. */
+static unsigned record_rotation_index(const char *name, const char *base)
+{
+	size_t len = strlen(base);
+	unsigned long k;
+	char *end;
+
+	if (strncmp(name, base, len) != 0 || name[len] != '.' || name[len + 1] < '1' ||
+	    name[len + 1] > '9')
+		return 0;
+	k = strtoul(name + len + 1, &end, 10);
+	return *end == '\0' && k <= RECORD_MAX_FILES ? (unsigned)k : 0;
+}
+
+static gint record_index_cmp_desc(gconstpointer a, gconstpointer b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Lists the directory rather than counting up path.1, path.2, ... so that
+ * a gap (a crash in the middle of a rotation) hides no older file.
+ */
 int record_log_files(const char *path, char ***files, size_t *n, char **err)
 {
-	GPtrArray *found = g_ptr_array_new();
-	struct stat st;
-	unsigned k;
+	char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
+	GArray *idx = g_array_new(FALSE, FALSE, sizeof(unsigned));
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	char *full;
 
-	for (k = 1; k <= RECORD_MAX_FILES; k++) {
-		char *name = g_strdup_printf("%s.%u", path, k);
+	*n = 0;
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		unsigned k = record_rotation_index(name, base);
 
-		if (stat(name, &st) != 0 || !S_ISREG(st.st_mode)) {
-			g_free(name);
-			break;
-		}
-		g_ptr_array_insert(found, 0, name);
+		full = g_strdup_printf("%s.%u", path, k);
+		if (k > 0 && record_is_regular(full))
+			g_array_append_val(idx, k);
+		g_free(full);
+	}
+	g_array_sort(idx, record_index_cmp_desc);
+	*files = calloc(idx->len + 2, sizeof(char *));
+	for (guint i = 0; *files != NULL && i < idx->len; i++) {
+		if (asprintf(&(*files)[(*n)++], "%s.%u", path, g_array_index(idx, unsigned, i)) < 0)
+			(*files)[--(*n)] = NULL;
 	}
 	/* Only regular files: a log pointed at a device has nothing to read. */
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		g_ptr_array_add(found, g_strdup(path));
-	*n = found->len;
-	*files = calloc(found->len + 1, sizeof(char *));
-	for (guint i = 0; i < found->len && *files != NULL; i++) {
-		(*files)[i] = strdup(found->pdata[i]);
-		g_free(found->pdata[i]);
-	}
-	g_ptr_array_free(found, TRUE);
+	if (*files != NULL && record_is_regular(path))
+		(*files)[(*n)++] = strdup(path);
+	if (d != NULL)
+		g_dir_close(d);
+	g_array_free(idx, TRUE);
+	g_free(dir);
+	g_free(base);
 	if (*files == NULL)
 		return err_ret(err, -ENOMEM, "%s: out of memory", path);
 	return 0;

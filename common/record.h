@@ -136,10 +136,9 @@ const char *record_str(struct json_object *rec, const char *key);
 int record_ts_ms(struct json_object *rec, int64_t *ms);
 
 /*
- * The files of the log at `path`, oldest first: path.K ... path.1, path,
- * for the rotated files that exist (K counts up from 1 until one is
- * missing) and path itself when it exists; regular files only. Caller frees with
- * record_files_free().
+ * The files of the log at `path`, oldest first: every rotated path.K in
+ * its directory, highest K first, then path itself when it exists; regular
+ * files only. Caller frees with record_files_free().
  */
 int record_log_files(const char *path, char ***files, size_t *n, char **err);
 void record_files_free(char **files, size_t n);

@@ -205,14 +205,18 @@ static void test_rotation(void **state)
 	audit_free(a);
 }
 
-/* A crash between rotation's rename and the first record of the new file. */
+/*
+ * A crash in the middle of a rotation: path.1 already renamed to path.2,
+ * path renamed to path.1 but no new path yet; here the gap is at path.1.
+ */
 static void test_rotation_crash(void **state)
 {
 	struct fixture *fx = *state;
 	struct audit_options o = opts_make(0, 3);
 	struct audit *a = open_ok(fx->path, &o);
-	char *rotated = g_strdup_printf("%s.1", fx->path);
+	char *rotated = g_strdup_printf("%s.2", fx->path);
 	struct record_verify_result res;
+	size_t n_files;
 
 	append_ok(a, RECORD_REQUEST, "r1");
 	append_ok(a, RECORD_INTENT, "r1");
@@ -222,7 +226,8 @@ static void test_rotation_crash(void **state)
 	assert_int_equal(audit_last_seq(a), 2);
 	assert_int_equal(append_ok(a, RECORD_OUTCOME, "r1"), 3);
 	audit_free(a);
-	res = verify_all(fx->path, NULL);
+	res = verify_all(fx->path, &n_files);
+	assert_int_equal(n_files, 2);
 	assert_int_equal(res.reason, RECORD_BREAK_NONE);
 	assert_int_equal(res.records, 3);
 	record_verify_result_clear(&res);

@@ -480,6 +480,13 @@ static void test_verify_files(void **state)
 	chain_make(lines, 9);
 	for (size_t f = 0; f < 3; f++)
 		file_write(files[f], lines + 3 * f, 3, NULL);
+	/* names that are not rotations of "a" */
+	static const char *const others[] = {"a.bak", "ab.1", "a.01", "a.1x", "a."};
+	for (size_t f = 0; f < G_N_ELEMENTS(others); f++) {
+		listed = g_build_filename(dir, others[f], NULL);
+		file_write(listed, lines, 1, NULL);
+		g_free(listed);
+	}
 	assert_int_equal(record_log_files(base, &found, &n, NULL), 0);
 	assert_int_equal(n, 3);
 	for (size_t f = 0; f < 3; f++)
