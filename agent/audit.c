@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -242,6 +243,21 @@ static int audit_load_state(struct audit *a, uint64_t *cut)
 	return 0;
 }
 
+/*
+ * Opens path for appending, locked: a second writer (another memplugd on
+ * the same file) would fork the chain.
+ */
+static int audit_open_file(struct audit *a)
+{
+	a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (a->fd < 0)
+		return audit_fail(a, -errno, "open");
+	if (flock(a->fd, LOCK_EX | LOCK_NB) < 0)
+		return audit_fail(a, errno == EWOULDBLOCK ? -EBUSY : -errno,
+		                  "locked by another writer");
+	return 0;
+}
+
 static int audit_reopen(struct audit *a)
 {
 	uint64_t cut, offset;
@@ -249,9 +265,8 @@ static int audit_reopen(struct audit *a)
 
 	if (a->fd >= 0)
 		close(a->fd);
-	a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (a->fd < 0)
-		return audit_fail(a, -errno, "open");
+	if ((rc = audit_open_file(a)) < 0)
+		return rc;
 	if ((rc = audit_load_state(a, &cut)) < 0)
 		return rc;
 	if (a->size == 0 && (rc = audit_fsync_dir(a->path)) < 0)
@@ -315,9 +330,8 @@ static int audit_rotate(struct audit *a)
 	if (rc < 0)
 		return audit_fail(a, rc, "rotation");
 	close(a->fd);
-	a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (a->fd < 0)
-		return audit_fail(a, -errno, "open after rotation");
+	if ((rc = audit_open_file(a)) < 0)
+		return rc;
 	a->size = 0;
 	if ((rc = audit_fsync_dir(a->path)) < 0)
 		return audit_fail(a, rc, "fsync of its directory after rotation");

@@ -397,6 +397,25 @@ static void test_pending_intents(void **state)
 	audit_free(a);
 }
 
+/* Two writers on one file would fork the chain: the second is refused. */
+static void test_second_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct audit_options o = opts_make(0, 0);
+	struct audit *a = open_ok(fx->path, &o), *b = NULL;
+
+	append_ok(a, RECORD_AGENT_START, NULL);
+	assert_int_equal(audit_open(fx->path, &o, &b), -EBUSY);
+	assert_false(audit_writable(b));
+	assert_int_equal(audit_check_changes(b, NULL), -EROFS);
+	audit_free(b);
+	assert_int_equal(append_ok(a, RECORD_AGENT_STOP, NULL), 2);
+	audit_free(a);
+	a = open_ok(fx->path, &o);
+	assert_int_equal(audit_last_seq(a), 2);
+	audit_free(a);
+}
+
 static void test_bad_record_keeps_log(void **state)
 {
 	struct fixture *fx = *state;
@@ -426,6 +445,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fail_closed_open, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fail_closed_full, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pending_intents, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_record_keeps_log, setup, teardown),
 	};
 
