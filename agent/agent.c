@@ -54,7 +54,7 @@ int agent_audit(struct agent *a, const struct record *r, bool sync, char **err)
 	pthread_mutex_unlock(&a->audit_lock);
 	if (rc < 0) {
 		log_err("audit log: cannot write a %s record: %s", record_event_name(r->event),
-			why ? why : "unknown error");
+		        why ? why : "unknown error");
 		if (err && *err == NULL)
 			*err = why;
 		else
@@ -148,19 +148,19 @@ static void agent_domain_remove(struct agent *a, const char *name)
 }
 
 static void agent_audit_simple(struct agent *a, enum record_event ev, const char *domain,
-			       const char *uuid, enum record_result res, const char *error,
-			       json_object *extra)
+                               const char *uuid, enum record_result res, const char *error,
+                               json_object *extra)
 {
 	struct record r = {
-		.event = ev,
-		.domain = domain,
-		.uuid = uuid && *uuid ? uuid : NULL,
-		.actor = {.kind = ev == RECORD_CONNECT || ev == RECORD_RECONNECT
-					  ? RECORD_ACTOR_AGENT
-					  : RECORD_ACTOR_LIBVIRT},
-		.result = res,
-		.error = error,
-		.extra = extra,
+	        .event = ev,
+	        .domain = domain,
+	        .uuid = uuid && *uuid ? uuid : NULL,
+	        .actor = {.kind = ev == RECORD_CONNECT || ev == RECORD_RECONNECT
+	                                  ? RECORD_ACTOR_AGENT
+	                                  : RECORD_ACTOR_LIBVIRT},
+	        .result = res,
+	        .error = error,
+	        .extra = extra,
 	};
 
 	agent_audit(a, &r, false, NULL);
@@ -175,11 +175,12 @@ void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_l
 	json_object_object_add(x, "uri", json_object_new_string(virt_uri(a->virt)));
 	json_object_object_add(x, "reconnects", json_object_new_int((int)virt_reconnects(a->virt)));
 	agent_audit_simple(a, reconnect ? RECORD_RECONNECT : RECORD_CONNECT, NULL, NULL, RECORD_OK,
-			   NULL, x);
+	                   NULL, x);
 	log_info("%s to %s, %zu domains", reconnect ? "reconnected" : "connected",
-		 virt_uri(a->virt), doms->n);
+	         virt_uri(a->virt), doms->n);
 	for (size_t i = 0; i < doms->n; i++) {
-		struct agent_domain *d = agent_domain_add(a, doms->doms[i].name, doms->doms[i].uuid);
+		struct agent_domain *d =
+		        agent_domain_add(a, doms->doms[i].name, doms->doms[i].uuid);
 
 		if (d == NULL)
 			continue;
@@ -215,9 +216,9 @@ static void agent_waiters_wake(struct agent *a, const char *domain, const char *
 static void agent_device_event(struct agent *a, const struct virt_event *ev)
 {
 	static const enum record_event kinds[] = {
-		[VIRT_EVENT_DEVICE_ADDED] = RECORD_DEVICE_ADDED,
-		[VIRT_EVENT_DEVICE_REMOVED] = RECORD_DEVICE_REMOVED,
-		[VIRT_EVENT_DEVICE_REMOVAL_FAILED] = RECORD_DEVICE_REMOVAL_FAILED,
+	        [VIRT_EVENT_DEVICE_ADDED] = RECORD_DEVICE_ADDED,
+	        [VIRT_EVENT_DEVICE_REMOVED] = RECORD_DEVICE_REMOVED,
+	        [VIRT_EVENT_DEVICE_REMOVAL_FAILED] = RECORD_DEVICE_REMOVAL_FAILED,
 	};
 	const char *alias = device_alias(ev->alias);
 	json_object *x = json_object_new_object();
@@ -225,14 +226,13 @@ static void agent_device_event(struct agent *a, const struct virt_event *ev)
 	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
 	/* Our own DIMMs carry the request id: ua-mp-REQUEST-K. */
 	json_object_object_add(x, "solicited",
-			       json_object_new_boolean(alias && strncmp(alias, "ua-mp-", 6) == 0));
-	agent_audit_simple(a, kinds[ev->kind], ev->name, ev->uuid,
-			   ev->kind == VIRT_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED
-									: RECORD_OK,
-			   NULL, x);
+	                       json_object_new_boolean(alias && strncmp(alias, "ua-mp-", 6) == 0));
+	agent_audit_simple(
+	        a, kinds[ev->kind], ev->name, ev->uuid,
+	        ev->kind == VIRT_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED : RECORD_OK, NULL, x);
 	if (alias && ev->kind != VIRT_EVENT_DEVICE_ADDED)
 		agent_waiters_wake(a, ev->name, alias,
-				   ev->kind == VIRT_EVENT_DEVICE_REMOVED ? 1 : -1);
+		                   ev->kind == VIRT_EVENT_DEVICE_REMOVED ? 1 : -1);
 }
 
 void agent_on_event(void *opaque, const struct virt_event *ev)
@@ -250,7 +250,8 @@ void agent_on_event(void *opaque, const struct virt_event *ev)
 		json_object *x = json_object_new_object();
 
 		json_object_object_add(x, "balloon_kib", json_object_new_uint64(ev->kib));
-		agent_audit_simple(a, RECORD_BALLOON_CHANGE, ev->name, ev->uuid, RECORD_OK, NULL, x);
+		agent_audit_simple(a, RECORD_BALLOON_CHANGE, ev->name, ev->uuid, RECORD_OK, NULL,
+		                   x);
 		return;
 	}
 	case VIRT_EVENT_LIFECYCLE:
@@ -266,8 +267,10 @@ void agent_on_event(void *opaque, const struct virt_event *ev)
 	if (d == NULL)
 		return;
 	if (ev->kind == VIRT_EVENT_LIFECYCLE)
-		d->active = !(ev->lifecycle == 5 /* STOPPED */ || ev->lifecycle == 0 /* DEFINED */ ||
-			      ev->lifecycle == 7 /* SHUTDOWN */) || d->active;
+		d->active =
+		        !(ev->lifecycle == 5 /* STOPPED */ || ev->lifecycle == 0 /* DEFINED */ ||
+		          ev->lifecycle == 7 /* SHUTDOWN */) ||
+		        d->active;
 	if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 5)
 		d->active = false;
 	else if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 2 /* STARTED */)

@@ -32,8 +32,8 @@ struct op {
 	/* Filled by the worker. */
 	struct domain *before;
 	struct domain *after;
-	json_object *data;   /* the reply's data */
-	const char *code;    /* NULL: ok */
+	json_object *data; /* the reply's data */
+	const char *code;  /* NULL: ok */
 	char *message;
 	struct op *next;
 };
@@ -57,18 +57,18 @@ static void op_free(struct op *op)
 
 /* One audit record of this operation. */
 static int op_audit(struct op *op, enum record_event ev, enum record_result res, const char *error,
-		    json_object *extra, bool sync)
+                    json_object *extra, bool sync)
 {
 	struct record_node_mem *before = NULL, *after = NULL;
 	struct record r = {
-		.event = ev,
-		.domain = op->domain,
-		.uuid = op->uuid[0] ? op->uuid : NULL,
-		.request = op->request,
-		.actor = op->actor,
-		.result = res,
-		.error = error,
-		.extra = extra,
+	        .event = ev,
+	        .domain = op->domain,
+	        .uuid = op->uuid[0] ? op->uuid : NULL,
+	        .request = op->request,
+	        .actor = op->actor,
+	        .result = res,
+	        .error = error,
+	        .extra = extra,
 	};
 	int rc;
 
@@ -86,7 +86,7 @@ static int op_audit(struct op *op, enum record_event ev, enum record_result res,
 }
 
 static void op_fail(struct op *op, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void op_fail(struct op *op, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -123,11 +123,11 @@ static json_object *dimm_extra(const struct select_dimm *d, const char *alias)
 	json_object_object_add(o, "size_kib", json_object_new_uint64(d->size_kib));
 	json_object_object_add(o, "alias", alias ? json_object_new_string(alias) : NULL);
 	json_object_object_add(o, "page_size_kib",
-			       json_object_new_uint64(d->backing.page_size_kib));
+	                       json_object_new_uint64(d->backing.page_size_kib));
 	json_object_object_add(o, "host_nodes",
-			       d->backing.bound ? json_object_new_string(nodeset_format(
-							  &d->backing.host_nodes, buf, sizeof(buf)))
-						: NULL);
+	                       d->backing.bound ? json_object_new_string(nodeset_format(
+	                                                  &d->backing.host_nodes, buf, sizeof(buf)))
+	                                        : NULL);
 	return o;
 }
 
@@ -167,7 +167,7 @@ static size_t op_rollback(struct op *op, char **aliases, size_t n, json_object *
 
 		json_object_object_add(x, "alias", json_object_new_string(aliases[i]));
 		op_audit(op, RECORD_ROLLBACK, st == 1 ? RECORD_OK : RECORD_FAILED,
-			 st == 1 ? NULL : (err ? err : "the guest did not release it"), x, true);
+		         st == 1 ? NULL : (err ? err : "the guest did not release it"), x, true);
 		if (st != 1) {
 			remain++;
 			json_object_array_add(left, json_object_new_string(aliases[i]));
@@ -190,18 +190,19 @@ static void op_grow(struct op *op, const struct select_result *sel)
 
 		snprintf(alias, sizeof(alias), "ua-mp-%s-%zu", op->request, i);
 		xml = dimm_xml(d->node, d->size_kib, alias);
-		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) < 0) {
+		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) <
+		    0) {
 			op_fail(op, "refused", "the audit log cannot be written");
 			free(xml);
 			break;
 		}
 		rc = xml ? virt_attach(op->a->virt, op->domain, xml, op->flags, &err) : -ENOMEM;
 		op_audit(op, RECORD_ATTACH, rc < 0 ? RECORD_FAILED : RECORD_OK, err,
-			 dimm_extra(d, alias), true);
+		         dimm_extra(d, alias), true);
 		free(xml);
 		if (rc < 0) {
-			op_fail(op, "failed", "attaching %s to guest node %u failed: %s",
-				alias, d->node, err ? err : strerror(-rc));
+			op_fail(op, "failed", "attaching %s to guest node %u failed: %s", alias,
+			        d->node, err ? err : strerror(-rc));
 			free(err);
 			break;
 		}
@@ -216,8 +217,9 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			free(op->message);
 			op->message = NULL;
 			op->code = NULL;
-			op_fail(op, "failed", "grow failed and %zu of %zu DIMMs it added remain: %s",
-				remain, n, json_object_to_json_string(left));
+			op_fail(op, "failed",
+			        "grow failed and %zu of %zu DIMMs it added remain: %s", remain, n,
+			        json_object_to_json_string(left));
 		}
 		json_object_put(left);
 	}
@@ -239,33 +241,37 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		int st;
 
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, d->alias),
-			     true) < 0) {
+		             true) < 0) {
 			op_fail(op, "refused", "the audit log cannot be written");
 			break;
 		}
 		st = op_detach(op, d->alias, &err);
 		op_audit(op, RECORD_DETACH,
-			 st == 1 ? RECORD_OK : st == 0 ? RECORD_PENDING
-				 : st == -1 ? RECORD_REFUSED : RECORD_FAILED,
-			 st == 1 ? NULL : st == 0 ? "no answer from the guest yet"
-				 : st == -1 ? "unplug was rejected by the guest" : err,
-			 dimm_extra(d, d->alias), true);
+		         st == 1    ? RECORD_OK
+		         : st == 0  ? RECORD_PENDING
+		         : st == -1 ? RECORD_REFUSED
+		                    : RECORD_FAILED,
+		         st == 1    ? NULL
+		         : st == 0  ? "no answer from the guest yet"
+		         : st == -1 ? "unplug was rejected by the guest"
+		                    : err,
+		         dimm_extra(d, d->alias), true);
 		if (st == 1) {
 			json_object_array_add(done, dimm_extra(d, d->alias));
 		} else if (st == 0) {
 			op_fail(op, "pending",
-				"%s on guest node %u: the guest has not released it after %" PRIu64
-				" ms; the outcome will be audited when it does",
-				d->alias, d->node, op->a->cfg->detach_timeout_ms);
+			        "%s on guest node %u: the guest has not released it after %" PRIu64
+			        " ms; the outcome will be audited when it does",
+			        d->alias, d->node, op->a->cfg->detach_timeout_ms);
 		} else if (st == -1) {
 			op_fail(op, "refused",
-				"the guest refused to release %s on guest node %u (its memory "
-				"is probably not online_movable); the DIMM and the config are "
-				"unchanged",
-				d->alias, d->node);
+			        "the guest refused to release %s on guest node %u (its memory "
+			        "is probably not online_movable); the DIMM and the config are "
+			        "unchanged",
+			        d->alias, d->node);
 		} else {
 			op_fail(op, "failed", "detaching %s failed: %s", d->alias,
-				err ? err : "unknown error");
+			        err ? err : "unknown error");
 		}
 		free(err);
 		if (st != 1)
@@ -282,13 +288,13 @@ static void op_select(struct op *op, struct host *host)
 
 	if (op->args.kind == OP_GROW) {
 		struct select_grow_req req = {.size_kib = op->args.size_kib,
-					      .node = op->args.node,
-					      .host_reserve_kib = op->a->cfg->host_reserve_kib};
+		                              .node = op->args.node,
+		                              .host_reserve_kib = op->a->cfg->host_reserve_kib};
 
 		rc = select_grow(op->before, host, &req, &sel, &err);
 	} else {
 		struct select_shrink_req req = {.size_kib = op->args.size_kib,
-						.node = op->args.node};
+		                                .node = op->args.node};
 
 		rc = select_shrink(op->before, &req, &sel, &err);
 	}
@@ -300,7 +306,7 @@ static void op_select(struct op *op, struct host *host)
 	}
 	json_object_object_add(op->data, "selection", select_result_to_json(sel));
 	op_audit(op, RECORD_PREFLIGHT, sel->code == SELECT_OK ? RECORD_OK : RECORD_REFUSED,
-		 sel->message, select_result_to_json(sel), true);
+	         sel->message, select_result_to_json(sel), true);
 	if (sel->code != SELECT_OK)
 		op_fail(op, "refused", "%s", sel->message);
 	else if (audit_check_changes(op->a->audit, &err) < 0)
@@ -331,10 +337,11 @@ static void *op_worker(void *arg)
 	if (op->before)
 		op->after = op_read(op, !(op->flags & VIRT_LIVE));
 	op_audit(op, RECORD_OUTCOME,
-		 op->code == NULL ? RECORD_OK
-		 : strcmp(op->code, "refused") == 0 ? RECORD_REFUSED
-		 : strcmp(op->code, "pending") == 0 ? RECORD_PENDING : RECORD_FAILED,
-		 op->message, NULL, true);
+	         op->code == NULL                   ? RECORD_OK
+	         : strcmp(op->code, "refused") == 0 ? RECORD_REFUSED
+	         : strcmp(op->code, "pending") == 0 ? RECORD_PENDING
+	                                            : RECORD_FAILED,
+	         op->message, NULL, true);
 	free(err);
 	host_free(host);
 	agent_post(op->a, op_done, op);
@@ -381,8 +388,8 @@ static void op_done(void *arg)
 	struct agent_domain *d = agent_domain_find(op->a, op->domain);
 
 	log_info("%s %s of %s on %s: %s", op->request, op_name(op),
-		 json_object_get_string(json_object_object_get(op->data, "size")), op->domain,
-		 op->code ? op->message : "done");
+	         json_object_get_string(json_object_object_get(op->data, "size")), op->domain,
+	         op->code ? op->message : "done");
 	op_reply(op);
 	op->a->ops_done++;
 	if (d) {
@@ -412,7 +419,7 @@ static void op_scope(struct op *op, const struct agent_domain *d, bool persisten
 }
 
 int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *args,
-	       const struct record_actor *actor, struct control_request *req)
+               const struct record_actor *actor, struct control_request *req)
 {
 	struct op *op = calloc(1, sizeof(*op)), **tail;
 	char size[SIZE_FORMAT_MAX];
@@ -425,7 +432,7 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	op->domain = strdup(d->name);
 	memcpy(op->uuid, d->uuid, sizeof(op->uuid));
 	snprintf(op->request, sizeof(op->request), "%lx-%u", (unsigned long)a->started,
-		 ++a->next_request);
+	         ++a->next_request);
 	op->args = *args;
 	op->actor = actor ? *actor : (struct record_actor){.kind = RECORD_ACTOR_POLICY};
 	if (actor && actor->comm) {
@@ -434,8 +441,9 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	}
 	op->req = req;
 	op->data = json_object_new_object();
-	json_object_object_add(op->data, "size", json_object_new_string(size_format(
-							 args->size_kib, size, sizeof(size))));
+	json_object_object_add(
+	        op->data, "size",
+	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
 	virt_domain_persistent(a->virt, d->name, &persistent);
 	op_scope(op, d, persistent);
 
@@ -448,8 +456,10 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
 
 	if (op->flags == 0 || (args->live && !d->active)) {
-		op_fail(op, "refused", "domain '%s' is not running: use --config to change its "
-				       "persistent definition", d->name);
+		op_fail(op, "refused",
+		        "domain '%s' is not running: use --config to change its "
+		        "persistent definition",
+		        d->name);
 		op_audit(op, RECORD_OUTCOME, RECORD_REFUSED, op->message, NULL, true);
 		op_reply(op);
 		op_free(op);
@@ -485,10 +495,10 @@ json_object *ops_queue_json(const struct agent_domain *d)
 		json_object_object_add(o, "request", json_object_new_string(op->request));
 		json_object_object_add(o, "op", json_object_new_string(op_name(op)));
 		json_object_object_add(o, "size_kib", json_object_new_uint64(op->args.size_kib));
-		json_object_object_add(o, "node",
-				       op->args.node >= 0 ? json_object_new_int(op->args.node) : NULL);
+		json_object_object_add(
+		        o, "node", op->args.node >= 0 ? json_object_new_int(op->args.node) : NULL);
 		json_object_object_add(o, "state",
-				       json_object_new_string(op->running ? "running" : "queued"));
+		                       json_object_new_string(op->running ? "running" : "queued"));
 		json_object_array_add(arr, o);
 	}
 	return arr;

@@ -34,7 +34,7 @@ struct op_args {
  * ends, or at once when !wait. Returns 0 or a negative errno.
  */
 int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *args,
-	       const struct record_actor *actor, struct control_request *req);
+               const struct record_actor *actor, struct control_request *req);
 
 /* The queue of one domain as JSON: [{request, op, size_kib, node, state}]. */
 json_object *ops_queue_json(const struct agent_domain *d);

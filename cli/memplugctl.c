@@ -15,12 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "buildconf.h"
+#include "client.h"
 #include "domain.h"
+#include "proto.h"
+#include "record.h"
+#include "size.h"
 #include "host.h"
 #include "output.h"
 #include "plan.h"
@@ -41,16 +46,38 @@ struct command {
 	bool mutates;
 };
 
+static int cmd_status(struct ctl *ctl, int argc, char **argv);
 static int cmd_inspect(struct ctl *ctl, int argc, char **argv);
 static int cmd_plan(struct ctl *ctl, int argc, char **argv);
+static int cmd_grow(struct ctl *ctl, int argc, char **argv);
+static int cmd_shrink(struct ctl *ctl, int argc, char **argv);
+static int cmd_policy(struct ctl *ctl, int argc, char **argv);
+static int cmd_log(struct ctl *ctl, int argc, char **argv);
+
+enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_POLICY, CMD_LOG };
 
 static const struct command commands[] = {
-        {"inspect", cmd_inspect,
-         "inspect (--xml FILE | --connect URI DOMAIN) [--host | --host-sysfs DIR]", false},
-        {"plan", cmd_plan,
-         "plan (--xml FILE | --connect URI DOMAIN) [--strategy proportional|even|weights:W,...]",
-         false},
+        [CMD_STATUS] = {"status", cmd_status, "status", false},
+        [CMD_INSPECT] = {"inspect", cmd_inspect,
+                         "inspect (DOMAIN | --xml FILE | --connect URI DOMAIN) [--host | "
+                         "--host-sysfs DIR]",
+                         false},
+        [CMD_PLAN] = {"plan", cmd_plan,
+                      "plan (DOMAIN | --xml FILE | --connect URI DOMAIN) "
+                      "[--strategy proportional|even|weights:W,...]",
+                      false},
+        [CMD_GROW] = {"grow", cmd_grow,
+                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+        [CMD_SHRINK] = {"shrink", cmd_shrink,
+                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+        [CMD_POLICY] = {"policy", cmd_policy, "policy DOMAIN show", false},
+        [CMD_LOG] = {"log", cmd_log,
+                     "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
+                     "[--limit N] [--file PATH]\n  memplugctl log verify [FILE...]",
+                     false},
 };
+
+static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -111,6 +138,268 @@ static int domain_fetch(const char *uri, const char *name, struct domain **out)
 		virDomainFree(dom);
 	virConnectClose(conn);
 	return rc;
+}
+
+/* Sends one request to memplugd and renders its reply as `render`. */
+static int agent_call(struct ctl *ctl, const char *cmd, json_object *args, const char *render)
+{
+	struct client *c = NULL;
+	struct proto_reply *reply = NULL;
+	char *err = NULL;
+	int rc;
+
+	if (client_connect(ctl->socket, 0, &c, &err) < 0 ||
+	    client_call(c, cmd, args, &reply, &err) < 0) {
+		rc = fail("%s", err ? err : "cannot talk to memplugd");
+	} else if (!reply->ok) {
+		if (ctl->json) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "error", json_object_new_string(reply->code));
+			json_object_object_add(e, "message",
+			                       json_object_new_string(reply->message));
+			printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
+			json_object_put(e);
+		}
+		rc = fail("%s", reply->message);
+		rc = strcmp(reply->code, PROTO_E_BAD_REQUEST) == 0 ? EXIT_USAGE : rc;
+	} else {
+		rc = emit(ctl, render, json_object_get(reply->data));
+	}
+	free(err);
+	proto_reply_free(reply);
+	client_free(c);
+	return rc;
+}
+
+static json_object *domain_args(const char *name)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "domain", json_object_new_string(name));
+	return args;
+}
+
+static int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc > 1)
+		return usage_error(&commands[CMD_STATUS], "status takes no arguments");
+	return agent_call(ctl, "status", NULL, "status");
+}
+
+static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"node", required_argument, NULL, 'n'},
+	        {"live", no_argument, NULL, 'l'},
+	        {"config", no_argument, NULL, 'C'},
+	        {"no-wait", no_argument, NULL, 'W'},
+	        {NULL, 0, NULL, 0},
+	};
+	json_object *args;
+	uint64_t kib;
+	long node = -1;
+	bool live = false, config = false, nowait = false;
+	char *err = NULL, *end;
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (opt == 'n') {
+			node = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || node < 0 || node > 255)
+				return usage_error(cmd, "--node takes a guest node number");
+		} else if (opt == 'l') {
+			live = true;
+		} else if (opt == 'C') {
+			config = true;
+		} else if (opt == 'W') {
+			nowait = true;
+		} else {
+			return usage_error(cmd, "unknown option or missing value");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error(cmd, "give a domain and a size");
+	if (size_parse(argv[optind + 1], &kib, &err) < 0) {
+		fprintf(stderr, "memplugctl: %s\n", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	args = domain_args(argv[optind]);
+	json_object_object_add(args, "size", json_object_new_uint64(kib * 1024));
+	if (node >= 0)
+		json_object_object_add(args, "node", json_object_new_int((int)node));
+	if (live || config) {
+		json_object_object_add(args, "live", json_object_new_boolean(live));
+		json_object_object_add(args, "config", json_object_new_boolean(config));
+	}
+	json_object_object_add(args, "wait", json_object_new_boolean(!nowait));
+	return agent_call(ctl, cmd->name, args, cmd->name);
+}
+
+static int cmd_grow(struct ctl *ctl, int argc, char **argv)
+{
+	return resize(ctl, &commands[CMD_GROW], argc, argv);
+}
+
+static int cmd_shrink(struct ctl *ctl, int argc, char **argv)
+{
+	return resize(ctl, &commands[CMD_SHRINK], argc, argv);
+}
+
+static int cmd_policy(struct ctl *ctl, int argc, char **argv)
+{
+	json_object *args;
+
+	if (argc != 3 || strcmp(argv[2], "show") != 0)
+		return usage_error(&commands[CMD_POLICY], "only 'policy DOMAIN show' exists");
+	args = domain_args(argv[1]);
+	json_object_object_add(args, "action", json_object_new_string("show"));
+	return agent_call(ctl, "policy", args, "policy");
+}
+
+static json_object *verify_json(const struct record_verify_result *res)
+{
+	json_object *o = json_object_new_object();
+	bool ok = res->reason == RECORD_BREAK_NONE;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	json_object_object_add(o, "records", json_object_new_uint64(res->records));
+	json_object_object_add(o, "first_seq", json_object_new_uint64(res->first_seq));
+	json_object_object_add(o, "last_seq", json_object_new_uint64(res->last_seq));
+	json_object_object_add(o, "torn_tail", json_object_new_boolean(res->torn_tail));
+	if (!ok) {
+		json_object_object_add(o, "reason",
+		                       json_object_new_string(record_break_name(res->reason)));
+		json_object_object_add(o, "file", report_string(res->file));
+		json_object_object_add(o, "line", json_object_new_uint64(res->line));
+		json_object_object_add(o, "seq", json_object_new_uint64(res->seq));
+		json_object_object_add(o, "detail", report_string(res->detail));
+	}
+	return o;
+}
+
+static int log_verify(struct ctl *ctl, int argc, char **argv)
+{
+	struct record_verify_result res;
+	char **files = NULL, *err = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (argc > 2) {
+		files = argv + 2;
+		n = (size_t)argc - 2;
+	} else if (record_log_files(MEMPLUG_AUDIT_LOG, &files, &n, &err) < 0) {
+		rc = fail("%s", err);
+		free(err);
+		return rc;
+	}
+	memset(&res, 0, sizeof(res));
+	rc = record_verify(files, n, &res, &err);
+	if (rc < 0)
+		rc = fail("verify: %s", err);
+	else if ((rc = emit(ctl, "verify", verify_json(&res))) == EXIT_OK &&
+	         res.reason != RECORD_BREAK_NONE)
+		rc = EXIT_FAIL;
+	if (argc <= 2)
+		record_files_free(files, n);
+	record_verify_result_clear(&res);
+	free(err);
+	return rc;
+}
+
+/* Reads the log files directly: for when memplugd is not running. */
+static int log_offline(struct ctl *ctl, const char *path, json_object *args)
+{
+	struct record_filter f = {0};
+	char **files = NULL, *err = NULL;
+	size_t n = 0;
+	json_object *recs = json_object_new_array(), *rec, *data, *v;
+	struct record_reader *rd;
+	int64_t now = (int64_t)time(NULL) * 1000;
+	int rc = 0;
+
+	f.domain = json_object_get_string(json_object_object_get(args, "domain"));
+	f.event = json_object_get_string(json_object_object_get(args, "event"));
+	f.request = json_object_get_string(json_object_object_get(args, "request"));
+	if ((v = json_object_object_get(args, "since")))
+		rc = record_parse_time(json_object_get_string(v), now, &f.since_ms, &err);
+	f.has_since = v != NULL;
+	if (rc == 0 && (v = json_object_object_get(args, "until")))
+		rc = record_parse_time(json_object_get_string(v), now, &f.until_ms, &err);
+	f.has_until = v != NULL;
+	if (rc < 0 || record_log_files(path, &files, &n, &err) < 0) {
+		rc = fail("%s", err);
+		free(err);
+		json_object_put(recs);
+		return rc;
+	}
+	rd = record_reader_new(files, n);
+	while (rd && record_reader_next(rd, &rec) > 0) {
+		if (record_filter_match(&f, rec))
+			json_object_array_add(recs, rec);
+		else
+			json_object_put(rec);
+	}
+	data = json_object_new_object();
+	json_object_object_add(data, "records", recs);
+	json_object_object_add(data, "skipped",
+	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
+	record_reader_free(rd);
+	record_files_free(files, n);
+	return emit(ctl, "log", data);
+}
+
+static int cmd_log(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"domain", required_argument, NULL, 'd'},  {"since", required_argument, NULL, 's'},
+	        {"until", required_argument, NULL, 'u'},   {"event", required_argument, NULL, 'e'},
+	        {"request", required_argument, NULL, 'r'}, {"limit", required_argument, NULL, 'l'},
+	        {"file", required_argument, NULL, 'f'},    {NULL, 0, NULL, 0},
+	};
+	static const char *const keys[] = {['d'] = "domain",
+	                                   ['s'] = "since",
+	                                   ['u'] = "until",
+	                                   ['e'] = "event",
+	                                   ['r'] = "request"};
+	json_object *args;
+	const char *file = NULL;
+	struct client *c = NULL;
+	int opt;
+
+	if (argc > 1 && strcmp(argv[1], "verify") == 0)
+		return log_verify(ctl, argc, argv);
+	args = json_object_new_object();
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (opt == 'f') {
+			file = optarg;
+		} else if (opt == 'l') {
+			json_object_object_add(args, "limit",
+			                       json_object_new_uint64(strtoull(optarg, NULL, 10)));
+		} else if (opt > 0 && opt < (int)(sizeof(keys) / sizeof(keys[0])) && keys[opt]) {
+			json_object_object_add(args, keys[opt], json_object_new_string(optarg));
+		} else {
+			json_object_put(args);
+			return usage_error(&commands[CMD_LOG], "unknown option or missing value");
+		}
+	}
+	if (optind < argc) {
+		json_object_put(args);
+		return usage_error(&commands[CMD_LOG], "unexpected argument");
+	}
+	/* Through the agent when it runs, else straight from the files. */
+	if (file == NULL && client_connect(ctl->socket, 0, &c, NULL) == 0) {
+		client_free(c);
+		return agent_call(ctl, "log", args, "log");
+	}
+	opt = log_offline(ctl, file ? file : MEMPLUG_AUDIT_LOG, args);
+	json_object_put(args);
+	return opt;
 }
 
 struct source {
@@ -205,9 +494,11 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	char *err = NULL;
 	int rc;
 
-	rc = source_args(ctl, &commands[0], argc, argv, opts, inspect_opt, &io, &src);
+	rc = source_args(ctl, &commands[CMD_INSPECT], argc, argv, opts, inspect_opt, &io, &src);
 	if (rc != EXIT_OK)
 		return rc;
+	if (src.domain_name && ctl->connect_uri == NULL)
+		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
 	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK)
 		return rc;
 	/* Host data only describes the host the domain runs on: local URIs. */
@@ -256,9 +547,17 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 	char *err = NULL;
 	int rc;
 
-	rc = source_args(ctl, &commands[1], argc, argv, opts, plan_opt, &pa, &src);
+	rc = source_args(ctl, &commands[CMD_PLAN], argc, argv, opts, plan_opt, &pa, &src);
 	if (rc != EXIT_OK)
 		return rc;
+	if (src.domain_name && ctl->connect_uri == NULL) {
+		json_object *args = domain_args(src.domain_name);
+
+		if (pa.strategy)
+			json_object_object_add(args, "strategy",
+			                       json_object_new_string(pa.strategy));
+		return agent_call(ctl, "plan", args, "plan");
+	}
 	if (pa.strategy && plan_strategy_parse(pa.strategy, &po, &weights, &err) < 0) {
 		fprintf(stderr, "memplugctl: --strategy: %s\n", err);
 		free(err);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "output.h"
+#include "record.h"
 #include "size.h"
 
 struct table {
@@ -298,14 +299,123 @@ static void render_inspect(FILE *out, json_object *d)
 	}
 }
 
+static void render_status(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"DOMAIN",  "STATE",    "MEMORY",
+	                                  "MAXIMUM", "PER NODE", "OPERATIONS"};
+	json_object *doms = get(d, "domains");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+	struct table *t = table_new(6, hdr);
+
+	fprintf(out, "memplugd %s, up %" PRId64 " s, %" PRId64 " operations done\n",
+	        str(d, "version"), num(d, "uptime_s"), num(d, "operations_done"));
+	fprintf(out, "libvirt %s: %s, %" PRId64 " reconnects\n", str(d, "uri"),
+	        json_object_get_boolean(get(d, "connected")) ? "connected" : "DISCONNECTED",
+	        num(d, "reconnects"));
+	fprintf(out, "audit log %s%s\n\n", str(get(d, "audit"), "path"),
+	        json_object_get_boolean(get(get(d, "audit"), "writable")) ? "" : " (NOT WRITABLE)");
+	for (size_t i = 0; i < json_object_array_length(doms); i++) {
+		json_object *dom = json_object_array_get_idx(doms, i);
+		json_object *nodes = get(dom, "nodes"), *queue = get(dom, "queue");
+		char pernode[512] = "", ops[512] = "";
+		const char *row[6];
+
+		for (size_t j = 0; j < json_object_array_length(nodes); j++) {
+			json_object *n = json_object_array_get_idx(nodes, j);
+			size_t used = strlen(pernode);
+
+			snprintf(pernode + used, sizeof(pernode) - used, "%s%" PRId64 ":%s",
+			         j ? " " : "", num(n, "id"), kib(n, "kib", a));
+		}
+		for (size_t j = 0; j < json_object_array_length(queue); j++) {
+			json_object *q = json_object_array_get_idx(queue, j);
+			size_t used = strlen(ops);
+
+			snprintf(ops + used, sizeof(ops) - used, "%s%s %s %s (%s)", j ? ", " : "",
+			         str(q, "request"), str(q, "op"), kib(q, "size_kib", b),
+			         str(q, "state"));
+		}
+		row[0] = str(dom, "name");
+		row[1] = json_object_get_boolean(get(dom, "active")) ? "running" : "shut off";
+		row[2] = kib(dom, "memory_kib", a);
+		row[3] = kib(dom, "max_memory_kib", b);
+		row[4] = *pernode ? pernode : str(dom, "problem");
+		row[5] = *ops ? ops : "-";
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+static void render_dimms(FILE *out, const char *verb, json_object *list)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *x = json_object_array_get_idx(list, i);
+
+		fprintf(out, "  %s %s on guest node %" PRId64 " as %s (%s pages, host nodes %s)\n",
+		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
+		        kib(x, "page_size_kib", b),
+		        str(x, "host_nodes") ? str(x, "host_nodes") : "any");
+	}
+}
+
+static void render_resize(FILE *out, json_object *d)
+{
+	json_object *dimms = get(get(d, "selection"), "dimms");
+
+	if (json_object_get_boolean(get(d, "queued"))) {
+		fprintf(out, "Queued as request %s\n", str(d, "request"));
+		return;
+	}
+	fprintf(out, "Request %s: %s\n", str(d, "request"), str(d, "size"));
+	for (size_t i = 0; i < json_object_array_length(dimms); i++) {
+		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
+
+		if (why)
+			fprintf(out, "  why: %s\n", why);
+	}
+	render_dimms(out, "attached", get(d, "attached"));
+	render_dimms(out, "detached", get(d, "detached"));
+}
+
+static void render_log(FILE *out, json_object *d)
+{
+	json_object *recs = get(d, "records");
+
+	for (size_t i = 0; i < json_object_array_length(recs); i++) {
+		char *line = record_format_text(json_object_array_get_idx(recs, i));
+
+		fprintf(out, "%s\n", line ? line : "?");
+		free(line);
+	}
+	if (num(d, "skipped") > 0)
+		fprintf(out, "(%" PRId64 " damaged lines skipped)\n", num(d, "skipped"));
+}
+
+static void render_verify(FILE *out, json_object *d)
+{
+	if (json_object_get_boolean(get(d, "ok"))) {
+		fprintf(out, "chain intact: %" PRId64 " records, seq %" PRId64 "..%" PRId64 "%s\n",
+		        num(d, "records"), num(d, "first_seq"), num(d, "last_seq"),
+		        json_object_get_boolean(get(d, "torn_tail")) ? " (torn last line)" : "");
+		return;
+	}
+	fprintf(out, "chain BROKEN at %s line %" PRId64 " (seq %" PRId64 "): %s%s%s\n",
+	        str(d, "file"), num(d, "line"), num(d, "seq"), str(d, "reason"),
+	        str(d, "detail") ? ": " : "", str(d, "detail") ? str(d, "detail") : "");
+}
+
 struct renderer {
 	const char *cmd;
 	void (*render)(FILE *out, json_object *data);
 };
 
 static const struct renderer renderers[] = {
-        {"inspect", render_inspect},
-        {"plan", render_plan},
+        {"inspect", render_inspect}, {"plan", render_plan},     {"status", render_status},
+        {"grow", render_resize},     {"shrink", render_resize}, {"log", render_log},
+        {"verify", render_verify},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)

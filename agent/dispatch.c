@@ -1,0 +1,262 @@
+/*
+ * Answers control requests (the loop thread's side of the socket): reads
+ * from the domain views and the audit log, and hands grow and shrink to
+ * ops.c. Arguments arrive already checked against proto.c's schema.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buildconf.h"
+#include "host.h"
+#include "log.h"
+#include "ops.h"
+#include "plan.h"
+#include "report.h"
+
+static const char *arg_str(json_object *args, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(args, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static bool arg_has(json_object *args, const char *key)
+{
+	return json_object_object_get_ex(args, key, NULL);
+}
+
+static json_object *status_domain(const struct agent_domain *d)
+{
+	json_object *o = json_object_new_object();
+	json_object *nodes = json_object_new_array();
+
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
+	json_object_object_add(o, "active", json_object_new_boolean(d->active));
+	if (d->model) {
+		struct record_node_mem *m = NULL;
+		size_t n = agent_node_mem(d->model, &m);
+
+		json_object_object_add(o, "memory_kib",
+		                       json_object_new_uint64(d->model->memory_kib));
+		json_object_object_add(o, "max_memory_kib",
+		                       json_object_new_uint64(d->model->max_memory_kib));
+		for (size_t i = 0; i < n; i++) {
+			json_object *nm = json_object_new_object();
+
+			json_object_object_add(nm, "id", json_object_new_int((int)m[i].node));
+			json_object_object_add(nm, "kib", json_object_new_uint64(m[i].kib));
+			json_object_array_add(nodes, nm);
+		}
+		free(m);
+	}
+	json_object_object_add(o, "nodes", nodes);
+	json_object_object_add(o, "problem",
+	                       d->model_error ? json_object_new_string(d->model_error) : NULL);
+	json_object_object_add(o, "queue", ops_queue_json(d));
+	return o;
+}
+
+static void do_status(struct agent *a, struct control_request *req)
+{
+	json_object *o = json_object_new_object();
+	json_object *doms = json_object_new_array();
+	json_object *audit = json_object_new_object();
+
+	json_object_object_add(o, "version", json_object_new_string(MEMPLUG_VERSION));
+	json_object_object_add(o, "uptime_s", json_object_new_int64(time(NULL) - a->started));
+	json_object_object_add(o, "uri", json_object_new_string(virt_uri(a->virt)));
+	json_object_object_add(o, "connected", json_object_new_boolean(virt_connected(a->virt)));
+	json_object_object_add(o, "reconnects", json_object_new_int((int)virt_reconnects(a->virt)));
+	json_object_object_add(o, "operations_done", json_object_new_int((int)a->ops_done));
+	json_object_object_add(audit, "path", json_object_new_string(audit_path(a->audit)));
+	json_object_object_add(audit, "writable",
+	                       json_object_new_boolean(audit_writable(a->audit)));
+	json_object_object_add(o, "audit", audit);
+	for (const struct agent_domain *d = a->domains; d; d = d->next)
+		json_object_array_add(doms, status_domain(d));
+	json_object_object_add(o, "domains", doms);
+	control_reply_ok(req, o);
+}
+
+/* The domain named in args, refreshed; replies not_found itself. */
+static struct agent_domain *request_domain(struct agent *a, struct control_request *req,
+                                           json_object *args)
+{
+	const char *name = arg_str(args, "domain");
+	struct agent_domain *d = agent_domain_find(a, name);
+
+	if (d == NULL) {
+		control_reply_error(req, "not_found", "no domain '%s' is known to memplugd on %s",
+		                    name, virt_uri(a->virt));
+		return NULL;
+	}
+	return d;
+}
+
+static void do_inspect(struct agent *a, struct control_request *req, json_object *args)
+{
+	struct agent_domain *d = request_domain(a, req, args);
+	struct host *host = NULL;
+	json_object *data;
+	char *err = NULL;
+
+	if (d == NULL)
+		return;
+	agent_domain_refresh(a, d);
+	if (d->model == NULL) {
+		control_reply_error(req, "failed", "%s", d->model_error);
+		return;
+	}
+	if (host_snapshot(&host, &err) < 0)
+		log_warn("host snapshot: %s", err);
+	free(err);
+	err = NULL;
+	data = report_inspect(d->model, host, &err);
+	host_free(host);
+	if (data)
+		control_reply_ok(req, data);
+	else
+		control_reply_error(req, "failed", "%s", err);
+	free(err);
+}
+
+static void do_plan(struct agent *a, struct control_request *req, json_object *args)
+{
+	struct agent_domain *d = request_domain(a, req, args);
+	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
+	const char *strategy = arg_str(args, "strategy");
+	unsigned *weights = NULL;
+	struct plan *plan = NULL;
+	char *err = NULL;
+
+	if (d == NULL)
+		return;
+	agent_domain_refresh(a, d);
+	if (d->model == NULL)
+		control_reply_error(req, "failed", "%s", d->model_error);
+	else if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
+		control_reply_error(req, "bad_request", "strategy: %s", err);
+	else if (plan_layout(d->model, NULL, &po, &plan, &err) < 0)
+		control_reply_error(req, "refused", "cannot plan: %s", err);
+	else
+		control_reply_ok(req, report_plan(d->model, plan));
+	plan_free(plan);
+	free(weights);
+	free(err);
+}
+
+static void do_resize(struct agent *a, struct control_request *req, json_object *args,
+                      enum op_kind kind)
+{
+	struct agent_domain *d = request_domain(a, req, args);
+	const struct control_peer *peer = control_request_peer(req);
+	json_object *v;
+	uint64_t bytes;
+	struct op_args oa = {.kind = kind, .node = -1, .wait = true};
+	struct record_actor actor = {.kind = RECORD_ACTOR_CLIENT,
+	                             .uid = peer->uid,
+	                             .gid = peer->gid,
+	                             .pid = peer->pid,
+	                             .comm = peer->comm};
+
+	if (d == NULL)
+		return;
+	json_object_object_get_ex(args, "size", &v);
+	bytes = json_object_get_uint64(v);
+	if (bytes == 0 || bytes % 1024 != 0) {
+		control_reply_error(req, "bad_request",
+		                    "size must be a positive whole number of KiB");
+		return;
+	}
+	oa.size_kib = bytes / 1024;
+	if (json_object_object_get_ex(args, "node", &v))
+		oa.node = json_object_get_int(v);
+	oa.scope_given = arg_has(args, "live") || arg_has(args, "config");
+	oa.live = json_object_get_boolean(json_object_object_get(args, "live"));
+	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
+	if (json_object_object_get_ex(args, "wait", &v))
+		oa.wait = json_object_get_boolean(v);
+	if (ops_submit(a, d, &oa, &actor, req) < 0)
+		control_reply_error(req, "failed", "cannot queue the operation");
+}
+
+static void do_log(struct agent *a, struct control_request *req, json_object *args)
+{
+	struct record_filter f = {.domain = arg_str(args, "domain"),
+	                          .event = arg_str(args, "event"),
+	                          .request = arg_str(args, "request")};
+	char **files = NULL, *err = NULL;
+	size_t n = 0, limit = 1000;
+	json_object *recs = json_object_new_array(), *rec, *data, *v;
+	struct record_reader *rd;
+	int64_t now = (int64_t)time(NULL) * 1000;
+
+	if (json_object_object_get_ex(args, "limit", &v))
+		limit = (size_t)json_object_get_uint64(v);
+	if ((arg_str(args, "since") &&
+	     record_parse_time(arg_str(args, "since"), now, &f.since_ms, &err) < 0) ||
+	    (arg_str(args, "until") &&
+	     record_parse_time(arg_str(args, "until"), now, &f.until_ms, &err) < 0) ||
+	    audit_files(a->audit, &files, &n, &err) < 0) {
+		control_reply_error(req, "bad_request", "%s", err);
+		json_object_put(recs);
+		free(err);
+		return;
+	}
+	f.has_since = arg_str(args, "since") != NULL;
+	f.has_until = arg_str(args, "until") != NULL;
+	rd = record_reader_new(files, n);
+	while (rd && record_reader_next(rd, &rec) > 0) {
+		if (record_filter_match(&f, rec))
+			json_object_array_add(recs, rec);
+		else
+			json_object_put(rec);
+		if (json_object_array_length(recs) > limit)
+			json_object_array_del_idx(recs, 0, 1);
+	}
+	data = json_object_new_object();
+	json_object_object_add(data, "records", recs);
+	json_object_object_add(data, "skipped",
+	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
+	record_reader_free(rd);
+	record_files_free(files, n);
+	control_reply_ok(req, data);
+}
+
+void agent_on_request(struct control_request *req, void *opaque)
+{
+	struct agent *a = opaque;
+	const struct proto_request *pr = control_request_proto(req);
+
+	switch (pr->cmd) {
+	case PROTO_CMD_STATUS:
+		do_status(a, req);
+		break;
+	case PROTO_CMD_INSPECT:
+		do_inspect(a, req, pr->args);
+		break;
+	case PROTO_CMD_PLAN:
+		do_plan(a, req, pr->args);
+		break;
+	case PROTO_CMD_GROW:
+		do_resize(a, req, pr->args, OP_GROW);
+		break;
+	case PROTO_CMD_SHRINK:
+		do_resize(a, req, pr->args, OP_SHRINK);
+		break;
+	case PROTO_CMD_LOG:
+		if (json_object_get_boolean(json_object_object_get(pr->args, "follow")))
+			control_reply_error(req, "unsupported",
+			                    "log --follow is not supported yet");
+		else
+			do_log(a, req, pr->args);
+		break;
+	default:
+		control_reply_error(req, "unsupported",
+		                    "the auto-balloon policy is not implemented "
+		                    "in this version");
+		break;
+	}
+}
