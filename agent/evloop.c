@@ -519,7 +519,7 @@ int evloop_run(struct evloop *loop)
 
 int evloop_run_once(struct evloop *loop)
 {
-	return event_base_loop(loop->base, EVLOOP_NONBLOCK) < 0 ? -EIO : 0;
+	return event_base_loop(loop->base, EVLOOP_ONCE | EVLOOP_NONBLOCK) < 0 ? -EIO : 0;
 }
 
 void evloop_stop(struct evloop *loop)

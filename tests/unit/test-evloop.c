@@ -73,8 +73,8 @@ static void probe_hit(struct probe *p, int id)
 	p->calls++;
 	p->last_id = id;
 	if (p->remove_self_at && p->calls == p->remove_self_at)
-		assert_int_equal(p->is_handle ? virEventRemoveHandle(id) : virEventRemoveTimeout(id),
-		                 0);
+		assert_int_equal(
+		        p->is_handle ? virEventRemoveHandle(id) : virEventRemoveTimeout(id), 0);
 	if (p->disable_at && p->calls == p->disable_at)
 		virEventUpdateTimeout(id, -1);
 	if (p->remove_other && p->calls == 1)
@@ -225,13 +225,13 @@ static void test_handle_events(void **state)
 		int wanted;
 		int expected; /* 0: no callback */
 	} cases[] = {
-		{"readable after peer writes", false, FD_WRITE_PEER, VIR_EVENT_HANDLE_READABLE,
+	        {"readable after peer writes", false, FD_WRITE_PEER, VIR_EVENT_HANDLE_READABLE,
 	         VIR_EVENT_HANDLE_READABLE},
-		{"not readable while idle", false, FD_NOTHING, VIR_EVENT_HANDLE_READABLE, 0},
-		{"writable at once", false, FD_NOTHING, VIR_EVENT_HANDLE_WRITABLE,
+	        {"not readable while idle", false, FD_NOTHING, VIR_EVENT_HANDLE_READABLE, 0},
+	        {"writable at once", false, FD_NOTHING, VIR_EVENT_HANDLE_WRITABLE,
 	         VIR_EVENT_HANDLE_WRITABLE},
-		{"no events asked, none given", false, FD_WRITE_PEER, 0, 0},
-		{"hangup when the writer closes", true, FD_CLOSE_WRITER, VIR_EVENT_HANDLE_READABLE,
+	        {"no events asked, none given", false, FD_WRITE_PEER, 0, 0},
+	        {"hangup when the writer closes", true, FD_CLOSE_WRITER, VIR_EVENT_HANDLE_READABLE,
 	         VIR_EVENT_HANDLE_HANGUP},
 	};
 
@@ -530,8 +530,7 @@ struct lifecycle {
 	int want;
 };
 
-static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-                         void *opaque)
+static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
 	struct lifecycle *l = opaque;
 
@@ -573,22 +572,22 @@ static void test_libvirt_lifecycle_events(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_timeout_zero_every_iteration, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_repeats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_disabled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_disable_in_callback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handle_events, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handle_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_self_during_dispatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_other_during_dispatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_runs_later_from_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_in_removal_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_on_evloop_free, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads_churn_while_running, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thread_add_wakes_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_libvirt_lifecycle_events, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timeout_zero_every_iteration, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timeout_repeats, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timeout_disabled, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timeout_disable_in_callback, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_remove_unknown, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_handle_events, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_handle_update, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_remove_self_during_dispatch, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_remove_other_during_dispatch, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_free_runs_later_from_loop, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_free_in_removal_order, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_free_on_evloop_free, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_register_busy, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_threads_churn_while_running, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_thread_add_wakes_loop, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_libvirt_lifecycle_events, setup, teardown),
 	};
 
 	log_init("test-evloop", true, LOG_LEVEL_WARN);
