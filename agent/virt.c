@@ -239,10 +239,30 @@ static void virt_announce(struct virt *v, bool reconnect)
 	virt_domain_list_free(&doms);
 }
 
+/* Publishes a subscribed connection, then watches for its loss. The close
+ * callback only acts on the published connection, so a loss between the
+ * two steps is caught by the liveness check instead. */
+static int virt_publish(struct virt *v, virConnectPtr conn)
+{
+	pthread_mutex_lock(&v->lock);
+	v->conn = conn;
+	v->connected = true;
+	v->closing = false;
+	pthread_mutex_unlock(&v->lock);
+	if (virConnectRegisterCloseCallback(conn, virt_close_cb, v, NULL) < 0) {
+		log_err("virt: cannot watch %s for loss: %s", v->uri, virGetLastErrorMessage());
+		virt_drop(v, NULL);
+		return -EIO;
+	}
+	if (virConnectIsAlive(conn) == 0)
+		virt_close_cb(conn, VIR_CONNECT_CLOSE_REASON_EOF, v);
+	return 0;
+}
+
 static int virt_connect(struct virt *v)
 {
 	virConnectPtr conn = virConnectOpen(v->uri);
-	bool reconnect;
+	bool reconnect = v->ever_connected;
 
 	if (!conn) {
 		log_warn("virt: cannot connect to %s: %s", v->uri, virGetLastErrorMessage());
@@ -251,19 +271,17 @@ static int virt_connect(struct virt *v)
 	/* 1 means the driver needs none (local drivers such as test:///) */
 	if (virConnectSetKeepAlive(conn, VIRT_KEEPALIVE_INTERVAL, VIRT_KEEPALIVE_COUNT) < 0)
 		log_warn("virt: no keepalive on %s: %s", v->uri, virGetLastErrorMessage());
-	if (virt_subscribe(v, conn) < 0 ||
-	    virConnectRegisterCloseCallback(conn, virt_close_cb, v, NULL) < 0) {
-		virt_unsubscribe(v, conn);
+	if (virt_subscribe(v, conn) < 0) {
 		virConnectClose(conn);
 		return -EIO;
 	}
-	reconnect = v->ever_connected;
-	pthread_mutex_lock(&v->lock);
-	v->conn = conn;
-	v->connected = true;
-	if (reconnect)
+	if (virt_publish(v, conn) < 0)
+		return -EIO;
+	if (reconnect) {
+		pthread_mutex_lock(&v->lock);
 		v->reconnects++;
-	pthread_mutex_unlock(&v->lock);
+		pthread_mutex_unlock(&v->lock);
+	}
 	v->ever_connected = true;
 	v->attempt = 0;
 	virt_announce(v, reconnect);
