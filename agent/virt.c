@@ -570,6 +570,24 @@ int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml
 	return rc;
 }
 
+int virt_domain_persistent(struct virt *v, const char *name, bool *persistent)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+	int rc, r;
+
+	*persistent = false;
+	rc = virt_domain_get(v, name, &conn, &dom, NULL);
+	if (rc < 0)
+		return rc;
+	r = virDomainIsPersistent(dom);
+	if (r < 0)
+		rc = virt_fail(NULL);
+	*persistent = r == 1;
+	virt_domain_put(conn, dom);
+	return rc;
+}
+
 int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flags, char **err)
 {
 	virConnectPtr conn;

@@ -132,6 +132,10 @@ int virt_list_domains(struct virt *v, struct virt_domain_list *out, char **err);
 /* Domain XML, live or (VIRT_INACTIVE) persistent. *xml is malloc'd. */
 int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml, char **err);
 
+/* Whether the domain has a persistent definition (VIRT_CONFIG applies).
+ * On failure *persistent is false. */
+int virt_domain_persistent(struct virt *v, const char *name, bool *persistent);
+
 /* Attaches a device given as XML to the live guest and/or config. */
 int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flags, char **err);
 

@@ -26,20 +26,20 @@
 #define BACKING_SOURCE_MAX 64
 
 struct backing {
-	uint64_t page_size_kib; /* 4 for default pages */
-	bool hugepages;         /* page_size_kib is a hugepage size */
-	char page_source[BACKING_SOURCE_MAX];  /* "hugepages page nodeset=0-1" */
+	uint64_t page_size_kib;               /* 4 for default pages */
+	bool hugepages;                       /* page_size_kib is a hugepage size */
+	char page_source[BACKING_SOURCE_MAX]; /* "hugepages page nodeset=0-1" */
 
 	enum numa_mode mode;
-	bool bound;              /* host_nodes is meaningful */
-	bool auto_placement;     /* numad picks the nodes; host_nodes unknown */
+	bool bound;          /* host_nodes is meaningful */
+	bool auto_placement; /* numad picks the nodes; host_nodes unknown */
 	struct nodeset host_nodes;
 	char nodes_source[BACKING_SOURCE_MAX]; /* "memnode cellid=2" */
 };
 
 /* The page size Linux uses for <hugepages/> without <page>, in KiB. */
 #define BACKING_DEFAULT_HUGEPAGE_KIB UINT64_C(2048)
-#define BACKING_BASE_PAGE_KIB UINT64_C(4)
+#define BACKING_BASE_PAGE_KIB        UINT64_C(4)
 /* Linux onlines memory in 128 MiB blocks on x86_64. */
 #define BACKING_BLOCK_KIB (UINT64_C(128) * 1024)
 
@@ -49,7 +49,7 @@ struct backing {
  * does not exist.
  */
 int backing_infer(const struct domain *dom, unsigned cell, const struct domain_memdev *dev,
-		  struct backing *out, char **err);
+                  struct backing *out, char **err);
 
 /* The size every DIMM on this backing must be a multiple of:
  * max(128 MiB memory block, page size). */

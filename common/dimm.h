@@ -9,8 +9,9 @@
 
 #include <stdint.h>
 
-/* Returns a malloc'd XML string, or NULL when out of memory. `alias` may be
- * NULL; when set it must be a libvirt user alias ("ua-..."). */
+/* Returns a malloc'd XML string (the caller frees it), or NULL when out of
+ * memory. `alias` may be NULL; when set it must be a libvirt user alias
+ * ("ua-" and at least one more character), else NULL is returned. */
 char *dimm_xml(unsigned node, uint64_t size_kib, const char *alias);
 
 #endif

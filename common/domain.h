@@ -62,9 +62,9 @@ enum memdev_model {
 /* <devices><memory model=...> */
 struct domain_memdev {
 	enum memdev_model model;
-	char *alias;          /* <alias name>, NULL when not yet assigned */
-	int target_node;      /* <target><node>, -1 when absent */
-	uint64_t size_kib;    /* <target><size> */
+	char *alias;           /* <alias name>, NULL when not yet assigned */
+	int target_node;       /* <target><node>, -1 when absent */
+	uint64_t size_kib;     /* <target><size> */
 	uint64_t pagesize_kib; /* <source><pagesize>, 0 when absent */
 	bool has_nodemask;
 	struct nodeset nodemask; /* <source><nodemask> */
@@ -80,13 +80,13 @@ struct domain_memdev {
 
 struct domain {
 	char *name;
-	char *uuid;  /* NULL when the XML has none */
-	char *type;  /* <domain type>: "qemu", "kvm", ... */
-	int id;      /* <domain id>, -1 when not running */
+	char *uuid; /* NULL when the XML has none */
+	char *type; /* <domain type>: "qemu", "kvm", ... */
+	int id;     /* <domain id>, -1 when not running */
 
-	uint64_t max_memory_kib; /* <maxMemory>, 0 when absent */
-	unsigned slots;          /* <maxMemory slots>, 1..256; 0 when absent */
-	uint64_t memory_kib;     /* <memory>: boot memory + memory devices */
+	uint64_t max_memory_kib;     /* <maxMemory>, 0 when absent */
+	unsigned slots;              /* <maxMemory slots>, 1..256; 0 when absent */
+	uint64_t memory_kib;         /* <memory>: boot memory + memory devices */
 	uint64_t current_memory_kib; /* <currentMemory>, = memory_kib if absent */
 
 	bool hugepages; /* <memoryBacking><hugepages> present */
@@ -106,7 +106,8 @@ struct domain {
 	struct domain_cell *cells; /* cells[i].id == i */
 
 	size_t n_memdevs;
-	struct domain_memdev *memdevs; /* in document order */
+	struct domain_memdev *memdevs; /* in document order; other models
+	                                * (virtio-pmem, sgx-epc) are skipped */
 };
 
 /*

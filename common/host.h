@@ -38,16 +38,19 @@ struct host {
 	struct host_node *nodes; /* sorted by id; ids may have gaps */
 };
 
-/* The real host. Caller frees with host_free(). */
+/* The real host: nodes and memory from libnuma, hugepage pools from sysfs.
+ * Caller frees with host_free(). -ENOTSUP when the kernel has no NUMA. */
 int host_snapshot(struct host **out, char **err);
 /* A host read from `node_dir`, a directory shaped like
  * /sys/devices/system/node; meminfo gives total and free memory. */
 int host_snapshot_at(const char *node_dir, struct host **out, char **err);
 
 struct host *host_new(void);
-/* Appends a node (kept sorted); returns it, or NULL on a duplicate id. */
-struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
-				uint64_t free_kib);
+/* Appends a node (kept sorted); returns it, or NULL on a duplicate id or
+ * when out of memory. The pointer is valid until the next host_add_node(). */
+struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib, uint64_t free_kib);
+/* -EEXIST for a second pool of the same size, -E2BIG past HOST_MAX_POOLS,
+ * -EINVAL for a 0 page size or more free pages than pages. */
 int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, uint64_t free);
 void host_free(struct host *h);
 

@@ -30,13 +30,13 @@ struct plan_options {
 
 struct plan_node {
 	unsigned id;
-	const char *cpus;   /* borrowed from the domain; NULL when memory-only */
-	uint64_t boot_kib;  /* the cell's own memory */
+	const char *cpus;     /* borrowed from the domain; NULL when memory-only */
+	uint64_t boot_kib;    /* the cell's own memory */
 	uint64_t plugged_kib; /* memory devices already on this cell */
 	struct backing backing;
 	uint64_t align_kib;
 	size_t n_dimms;
-	uint64_t *dimms_kib; /* planned DIMM sizes, largest first */
+	uint64_t *dimms_kib;  /* planned DIMM sizes, largest first */
 	uint64_t planned_kib; /* sum of dimms_kib */
 };
 
@@ -48,17 +48,19 @@ struct plan {
 	unsigned slots;
 	unsigned used_slots;
 	unsigned free_slots;
-	unsigned planned_slots; /* DIMMs in the plan, <= free_slots */
-	uint64_t reachable_kib;  /* sum of all planned DIMMs */
+	unsigned planned_slots;   /* DIMMs in the plan, <= free_slots */
+	uint64_t reachable_kib;   /* sum of all planned DIMMs */
 	uint64_t unreachable_kib; /* headroom - reachable */
 	char *unreachable_reason; /* NULL when nothing is unreachable */
 	size_t n_nodes;
 	struct plan_node *nodes; /* one per guest cell, in cell order */
 };
 
-/* Parses "proportional", "even" or "weights:2,1,1". */
+/* Parses "proportional", "even" or "weights:2,1,1" (weights 0..1000000, at
+ * least one > 0). For weights, *weights_out is a malloc'd array the caller
+ * frees and opts->weights points into it; otherwise *weights_out is NULL. */
 int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **weights_out,
-			char **err);
+                        char **err);
 const char *plan_strategy_name(enum plan_strategy s);
 
 /*
@@ -67,8 +69,8 @@ const char *plan_strategy_name(enum plan_strategy s);
  * outlive it. Fails with -EINVAL when the domain cannot hotplug
  * (domain_check_hotplug()) or the options do not fit the domain.
  */
-int plan_layout(const struct domain *dom, const struct host *host,
-		const struct plan_options *opts, struct plan **out, char **err);
+int plan_layout(const struct domain *dom, const struct host *host, const struct plan_options *opts,
+                struct plan **out, char **err);
 void plan_free(struct plan *p);
 
 #endif

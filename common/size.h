@@ -11,6 +11,9 @@
 
 #define SIZE_KIB_PER_MIB UINT64_C(1024)
 #define SIZE_KIB_PER_GIB UINT64_C(1048576)
+/* The largest size accepted, in KiB: libvirt's own limit (2^53 - 1), far
+ * enough below UINT64_MAX that sums of many sizes cannot wrap. */
+#define SIZE_KIB_MAX UINT64_C(9007199254740991)
 
 /*
  * Parses a user size: a decimal number followed by K, M, G or T, optionally
@@ -24,7 +27,7 @@ int size_parse(const char *str, uint64_t *kib, char **err);
  * Converts `value` in libvirt unit `unit` (NULL means KiB) to KiB, the way
  * libvirt reads <memory unit=...>: b/bytes, KB, k/KiB, MB, M/MiB, GB,
  * G/GiB, TB, T/TiB, PB, P/PiB, EB, E/EiB. Values are rounded up to a whole
- * KiB, as libvirt does.
+ * KiB, as libvirt does. Whitespace around the number is tolerated.
  */
 int size_parse_unit(const char *value, const char *unit, uint64_t *kib, char **err);
 

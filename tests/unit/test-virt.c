@@ -241,6 +241,29 @@ static void test_domain_xml(void **state)
 	}
 }
 
+static void test_persistent(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *name;
+		int expected_rc;
+		bool expected;
+	} cases[] = {
+	        {"the test domain is defined", "test", 0, true},
+	        {"unknown domain", "memplug-no-such-domain", -ENOENT, false},
+	};
+	struct fixture *f = *state;
+
+	assert_int_equal(virt_start(f->virt), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool persistent = !cases[i].expected;
+		int rc = virt_domain_persistent(f->virt, cases[i].name, &persistent);
+
+		if (rc != cases[i].expected_rc || persistent != cases[i].expected)
+			fail_msg("%s: rc %d persistent %d", cases[i].what, rc, persistent);
+	}
+}
+
 static void test_metadata(void **state)
 {
 	static const char ns[] = "https://example.org/memplug/1";
@@ -402,6 +425,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_list_domains, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_domain_xml, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_persistent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hotplug_unsupported, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_balloon_stats, setup, teardown),

@@ -1,0 +1,321 @@
+/*
+ * The agent's shared services and its domain views: posting work onto the
+ * loop, thread-safe audit appends, detach waiters, and keeping one model
+ * per domain up to date from libvirt's events.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "agent.h"
+#include "log.h"
+#include "ops.h"
+
+struct posted {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void posted_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct posted *p = arg;
+
+	p->fn(p->arg);
+	free(p);
+}
+
+int agent_post(struct agent *a, void (*fn)(void *arg), void *arg)
+{
+	struct posted *p = malloc(sizeof(*p));
+	struct timeval now = {0, 0};
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->fn = fn;
+	p->arg = arg;
+	/* libevent runs in thread-safe mode: this wakes the loop. */
+	if (event_base_once(evloop_base(a->loop), -1, EV_TIMEOUT, posted_run, p, &now) < 0) {
+		free(p);
+		return -EIO;
+	}
+	return 0;
+}
+
+int agent_audit(struct agent *a, const struct record *r, bool sync, char **err)
+{
+	char *why = NULL;
+	int rc;
+
+	pthread_mutex_lock(&a->audit_lock);
+	rc = audit_append(a->audit, r, sync, NULL, &why);
+	pthread_mutex_unlock(&a->audit_lock);
+	if (rc < 0) {
+		log_err("audit log: cannot write a %s record: %s", record_event_name(r->event),
+			why ? why : "unknown error");
+		if (err && *err == NULL)
+			*err = why;
+		else
+			free(why);
+	}
+	return rc;
+}
+
+size_t agent_node_mem(const struct domain *dom, struct record_node_mem **out)
+{
+	struct record_node_mem *m = calloc(dom->n_cells ? dom->n_cells : 1, sizeof(*m));
+
+	*out = m;
+	if (m == NULL)
+		return 0;
+	for (size_t i = 0; i < dom->n_cells; i++) {
+		m[i].node = (unsigned)i;
+		m[i].kib = dom->cells[i].memory_kib + domain_memdev_kib(dom, (int)i);
+	}
+	return dom->n_cells;
+}
+
+struct agent_domain *agent_domain_find(struct agent *a, const char *name)
+{
+	for (struct agent_domain *d = a->domains; d; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static struct agent_domain *agent_domain_add(struct agent *a, const char *name, const char *uuid)
+{
+	struct agent_domain *d = agent_domain_find(a, name);
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL || (d->name = strdup(name)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid ? uuid : "");
+	d->next = a->domains;
+	a->domains = d;
+	return d;
+}
+
+void agent_domain_set_model(struct agent_domain *d, struct domain *model)
+{
+	domain_free(d->model);
+	d->model = model;
+	free(d->model_error);
+	d->model_error = NULL;
+}
+
+void agent_domain_refresh(struct agent *a, struct agent_domain *d)
+{
+	struct domain *dom = NULL;
+	char *xml = NULL, *err = NULL;
+
+	if (virt_domain_xml(a->virt, d->name, d->active ? 0 : VIRT_INACTIVE, &xml, &err) == 0 &&
+	    domain_parse(xml, strlen(xml), &dom, &err) == 0) {
+		agent_domain_set_model(d, dom);
+	} else {
+		log_warn("domain %s: %s", d->name, err ? err : "cannot read its XML");
+		free(d->model_error);
+		d->model_error = err;
+		err = NULL;
+	}
+	free(xml);
+	free(err);
+}
+
+static void agent_domain_remove(struct agent *a, const char *name)
+{
+	for (struct agent_domain **pp = &a->domains; *pp; pp = &(*pp)->next) {
+		struct agent_domain *d = *pp;
+
+		if (strcmp(d->name, name) != 0)
+			continue;
+		ops_cancel_queued(a, d, "the domain went away");
+		if (d->queue) /* a running operation still refers to it by name */
+			return;
+		*pp = d->next;
+		domain_free(d->model);
+		free(d->model_error);
+		free(d->name);
+		free(d);
+		return;
+	}
+}
+
+static void agent_audit_simple(struct agent *a, enum record_event ev, const char *domain,
+			       const char *uuid, enum record_result res, const char *error,
+			       json_object *extra)
+{
+	struct record r = {
+		.event = ev,
+		.domain = domain,
+		.uuid = uuid && *uuid ? uuid : NULL,
+		.actor = {.kind = ev == RECORD_CONNECT || ev == RECORD_RECONNECT
+					  ? RECORD_ACTOR_AGENT
+					  : RECORD_ACTOR_LIBVIRT},
+		.result = res,
+		.error = error,
+		.extra = extra,
+	};
+
+	agent_audit(a, &r, false, NULL);
+	json_object_put(extra);
+}
+
+void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_list *doms)
+{
+	struct agent *a = opaque;
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "uri", json_object_new_string(virt_uri(a->virt)));
+	json_object_object_add(x, "reconnects", json_object_new_int((int)virt_reconnects(a->virt)));
+	agent_audit_simple(a, reconnect ? RECORD_RECONNECT : RECORD_CONNECT, NULL, NULL, RECORD_OK,
+			   NULL, x);
+	log_info("%s to %s, %zu domains", reconnect ? "reconnected" : "connected",
+		 virt_uri(a->virt), doms->n);
+	for (size_t i = 0; i < doms->n; i++) {
+		struct agent_domain *d = agent_domain_add(a, doms->doms[i].name, doms->doms[i].uuid);
+
+		if (d == NULL)
+			continue;
+		d->active = doms->doms[i].active;
+		agent_domain_refresh(a, d);
+	}
+}
+
+void agent_on_disconnected(void *opaque, const char *why)
+{
+	log_warn("lost the libvirt connection: %s", why ? why : "closed");
+}
+
+/* "memua-mp-x-0" (DEVICE_ADDED names the memory backend) -> "ua-mp-x-0". */
+static const char *device_alias(const char *alias)
+{
+	if (alias && strncmp(alias, "mem", 3) == 0 &&
+	    (strncmp(alias + 3, "ua-", 3) == 0 || strncmp(alias + 3, "dimm", 4) == 0))
+		return alias + 3;
+	return alias;
+}
+
+static void agent_waiters_wake(struct agent *a, const char *domain, const char *alias, int state)
+{
+	pthread_mutex_lock(&a->wait_lock);
+	for (struct agent_waiter *w = a->waiters; w; w = w->next)
+		if (w->state == 0 && strcmp(w->domain, domain) == 0 && strcmp(w->alias, alias) == 0)
+			w->state = state;
+	pthread_cond_broadcast(&a->wait_cond);
+	pthread_mutex_unlock(&a->wait_lock);
+}
+
+static void agent_device_event(struct agent *a, const struct virt_event *ev)
+{
+	static const enum record_event kinds[] = {
+		[VIRT_EVENT_DEVICE_ADDED] = RECORD_DEVICE_ADDED,
+		[VIRT_EVENT_DEVICE_REMOVED] = RECORD_DEVICE_REMOVED,
+		[VIRT_EVENT_DEVICE_REMOVAL_FAILED] = RECORD_DEVICE_REMOVAL_FAILED,
+	};
+	const char *alias = device_alias(ev->alias);
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
+	/* Our own DIMMs carry the request id: ua-mp-REQUEST-K. */
+	json_object_object_add(x, "solicited",
+			       json_object_new_boolean(alias && strncmp(alias, "ua-mp-", 6) == 0));
+	agent_audit_simple(a, kinds[ev->kind], ev->name, ev->uuid,
+			   ev->kind == VIRT_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED
+									: RECORD_OK,
+			   NULL, x);
+	if (alias && ev->kind != VIRT_EVENT_DEVICE_ADDED)
+		agent_waiters_wake(a, ev->name, alias,
+				   ev->kind == VIRT_EVENT_DEVICE_REMOVED ? 1 : -1);
+}
+
+void agent_on_event(void *opaque, const struct virt_event *ev)
+{
+	struct agent *a = opaque;
+	struct agent_domain *d;
+
+	switch (ev->kind) {
+	case VIRT_EVENT_DEVICE_ADDED:
+	case VIRT_EVENT_DEVICE_REMOVED:
+	case VIRT_EVENT_DEVICE_REMOVAL_FAILED:
+		agent_device_event(a, ev);
+		break;
+	case VIRT_EVENT_BALLOON_CHANGE: {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "balloon_kib", json_object_new_uint64(ev->kib));
+		agent_audit_simple(a, RECORD_BALLOON_CHANGE, ev->name, ev->uuid, RECORD_OK, NULL, x);
+		return;
+	}
+	case VIRT_EVENT_LIFECYCLE:
+		if (ev->lifecycle == 1 /* VIR_DOMAIN_EVENT_UNDEFINED */) {
+			agent_domain_remove(a, ev->name);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	d = agent_domain_add(a, ev->name, ev->uuid);
+	if (d == NULL)
+		return;
+	if (ev->kind == VIRT_EVENT_LIFECYCLE)
+		d->active = !(ev->lifecycle == 5 /* STOPPED */ || ev->lifecycle == 0 /* DEFINED */ ||
+			      ev->lifecycle == 7 /* SHUTDOWN */) || d->active;
+	if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 5)
+		d->active = false;
+	else if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 2 /* STARTED */)
+		d->active = true;
+	agent_domain_refresh(a, d);
+}
+
+struct agent_waiter *agent_waiter_add(struct agent *a, const char *domain, const char *alias)
+{
+	struct agent_waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		abort();
+	w->domain = strdup(domain);
+	w->alias = strdup(alias);
+	pthread_mutex_lock(&a->wait_lock);
+	w->next = a->waiters;
+	a->waiters = w;
+	pthread_mutex_unlock(&a->wait_lock);
+	return w;
+}
+
+int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_ms)
+{
+	struct timespec until;
+	int state;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(timeout_ms / 1000);
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->wait_lock);
+	while (w->state == 0 && timeout_ms > 0)
+		if (pthread_cond_timedwait(&a->wait_cond, &a->wait_lock, &until) == ETIMEDOUT)
+			break;
+	state = w->state;
+	for (struct agent_waiter **pp = &a->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->wait_lock);
+	free(w->domain);
+	free(w->alias);
+	free(w);
+	return state;
+}

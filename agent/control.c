@@ -1,0 +1,693 @@
+/*
+ * The control socket server (see control.h). Each client is a bufferevent;
+ * frames are cut and checked with common/proto, the caller's identity comes
+ * from SO_PEERCRED/SO_PEERGROUPS at accept time, and authorization happens
+ * here so handlers never see a request the caller may not make. Memory per
+ * client is bounded: one frame of input (64 KiB), a few open requests (then
+ * reading pauses), and a cap on queued output (then the client is dropped).
+ * Clients are reference-counted so a handler may answer after the client left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "buildconf.h"
+#include "control.h"
+#include "log.h"
+
+#define CONTROL_MAX_GROUPS 1024
+
+struct control_client;
+
+struct control_request {
+	struct control_client *client;
+	struct proto_request *proto;
+	control_close_fn on_close;
+	void *on_close_opaque;
+	TAILQ_ENTRY(control_request) entry;
+};
+
+struct control_client {
+	struct control *ctl; /* NULL once the connection is closed */
+	struct bufferevent *bev;
+	struct control_peer peer;
+	unsigned refs; /* the connection + each open request + callers on the stack */
+	size_t pending;
+	bool closing; /* flush the last reply, then close */
+	bool eof;     /* the client stopped sending: answer what it asked, then close */
+	bool paused;  /* reading disabled until replies drain */
+	TAILQ_ENTRY(control_client) entry;
+	TAILQ_HEAD(, control_request) requests;
+};
+
+struct control {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	char *path;
+	gid_t admin_gid;
+	bool has_admin_gid;
+	char *admin_name;
+	size_t max_clients, max_pending, max_output;
+	struct timeval idle_timeout, write_timeout;
+	control_handler_fn handler;
+	void *opaque;
+	size_t nclients;
+	TAILQ_HEAD(, control_client) clients;
+};
+
+static void control_client_close(struct control_client *c);
+static bool control_client_close_if_done(struct control_client *c);
+static void control_client_update(struct control_client *c);
+
+static void control_client_unref(struct control_client *c)
+{
+	if (--c->refs == 0)
+		free(c);
+}
+
+/* Queues one encoded message; drops the client when it lets replies pile up. */
+static int control_client_send(struct control_client *c, struct json_object *msg)
+{
+	char *frame = NULL, *err = NULL;
+	size_t n;
+	int rc;
+
+	if (c->ctl == NULL || msg == NULL) {
+		json_object_put(msg);
+		return c->ctl == NULL ? -ENOTCONN : -ENOMEM;
+	}
+	rc = proto_frame_encode(msg, PROTO_REPLY_MAX, &frame, &n, &err);
+	json_object_put(msg);
+	if (rc < 0) {
+		log_err("control: cannot send reply to pid %d: %s", (int)c->peer.pid, err);
+		free(err);
+		return rc;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + n > c->ctl->max_output) {
+		log_warn(
+		        "control: dropping client uid %u pid %d (%s): it does not read its replies",
+		        (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.comm);
+		control_client_close(c);
+		rc = -ENOBUFS;
+	} else if (bufferevent_write(c->bev, frame, n) < 0) {
+		rc = -ENOMEM;
+	}
+	free(frame);
+	return rc;
+}
+
+static void control_send_error(struct control_client *c, uint32_t id, const char *code,
+                               const char *message)
+{
+	control_client_send(c, proto_reply_error(id, code, message));
+}
+
+/* Answers a broken frame, then closes once the answer is flushed. */
+static void control_client_fail(struct control_client *c, uint32_t id, const char *message)
+{
+	log_warn("control: dropping client uid %u pid %d (%s): %s", (unsigned)c->peer.uid,
+	         (int)c->peer.pid, c->peer.comm, message);
+	control_send_error(c, id, PROTO_E_BAD_REQUEST, message);
+	if (c->ctl == NULL)
+		return;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	control_client_close_if_done(c);
+}
+
+static void control_request_end(struct control_request *req)
+{
+	struct control_client *c = req->client;
+
+	TAILQ_REMOVE(&c->requests, req, entry);
+	c->pending--;
+	proto_request_free(req->proto);
+	free(req);
+	if (c->ctl != NULL && !control_client_close_if_done(c))
+		control_client_update(c);
+	control_client_unref(c);
+}
+
+static bool control_authorize(struct control_client *c, const struct proto_request *preq)
+{
+	char msg[256];
+
+	if (!proto_request_mutates(preq) || c->peer.admin)
+		return true;
+	snprintf(msg, sizeof(msg), "'%s' changes state and needs root%s%s%s; uid %u is neither",
+	         proto_cmd_name(preq->cmd), c->ctl->admin_name ? " or membership in group '" : "",
+	         c->ctl->admin_name ? c->ctl->admin_name : "", c->ctl->admin_name ? "'" : "",
+	         (unsigned)c->peer.uid);
+	log_warn("control: refused '%s' from uid %u pid %d (%s): not an administrator",
+	         proto_cmd_name(preq->cmd), (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.comm);
+	control_send_error(c, preq->id, PROTO_E_UNAUTHORIZED, msg);
+	return false;
+}
+
+static void control_dispatch(struct control_client *c, struct proto_request *preq)
+{
+	struct control_request *req;
+
+	if (!control_authorize(c, preq)) {
+		proto_request_free(preq);
+		return;
+	}
+	req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		control_send_error(c, preq->id, PROTO_E_FAILED, "agent out of memory");
+		proto_request_free(preq);
+		return;
+	}
+	req->client = c;
+	req->proto = preq;
+	c->refs++;
+	c->pending++;
+	TAILQ_INSERT_TAIL(&c->requests, req, entry);
+	log_debug("control: '%s' id %u from uid %u pid %d", proto_cmd_name(preq->cmd),
+	          (unsigned)preq->id, (unsigned)c->peer.uid, (int)c->peer.pid);
+	c->ctl->handler(req, c->ctl->opaque);
+}
+
+/* Handles one whole payload; a malformed one costs the client its connection. */
+static void control_client_handle(struct control_client *c, const char *buf, size_t len)
+{
+	struct proto_request *preq;
+	char *err = NULL;
+	uint32_t id;
+	int rc;
+
+	rc = proto_request_parse(buf, len, &preq, &id, &err);
+	if (rc == -ENOSYS) {
+		/* A well-formed request for a command we lack: newer client, keep it. */
+		control_send_error(c, id, proto_error_code(rc), err);
+	} else if (rc < 0) {
+		control_client_fail(c, id, err ? err : "malformed request");
+	} else {
+		control_dispatch(c, preq);
+	}
+	free(err);
+}
+
+static bool control_client_can_read(struct control_client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	return !c->closing && !c->eof && c->pending < c->ctl->max_pending &&
+	       evbuffer_get_length(out) <= c->ctl->max_output / 2;
+}
+
+/* Takes the next whole frame out of the input; 1 when one was taken. */
+static int control_client_next_frame(struct control_client *c, char **payload, size_t *len)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t avail = evbuffer_get_length(in);
+	unsigned char *hdr = evbuffer_pullup(in, avail < PROTO_HEADER_LEN ? -1 : PROTO_HEADER_LEN);
+	char *err = NULL;
+	int rc;
+
+	rc = proto_frame_check(hdr, avail, PROTO_REQUEST_MAX, len, &err);
+	if (rc == -EAGAIN)
+		return 0;
+	if (rc < 0) {
+		control_client_fail(c, 0, err);
+		free(err);
+		return -1;
+	}
+	*payload = malloc(*len);
+	if (*payload == NULL) {
+		control_client_close(c);
+		return -1;
+	}
+	evbuffer_drain(in, PROTO_HEADER_LEN);
+	evbuffer_remove(in, *payload, *len);
+	return 1;
+}
+
+static void control_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+	char *payload;
+	size_t len;
+
+	c->refs++; /* a handler may close the client under us */
+	while (c->ctl != NULL && control_client_can_read(c) &&
+	       control_client_next_frame(c, &payload, &len) > 0) {
+		control_client_handle(c, payload, len);
+		free(payload);
+	}
+	if (c->ctl != NULL)
+		control_client_update(c);
+	control_client_unref(c);
+}
+
+static void control_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (!control_client_close_if_done(c))
+		control_client_update(c);
+}
+
+/* EOF on a UNIX socket: POLLHUP means the peer is gone, not merely done sending. */
+static bool control_peer_half_closed(struct bufferevent *bev)
+{
+	struct pollfd pfd = {.fd = bufferevent_getfd(bev), .events = POLLOUT};
+
+	return poll(&pfd, 1, 0) == 1 && !(pfd.revents & (POLLHUP | POLLERR));
+}
+
+static void control_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("control: dropping idle client uid %u pid %d (%s)", (unsigned)c->peer.uid,
+		         (int)c->peer.pid, c->peer.comm);
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("control: client pid %d: %s", (int)c->peer.pid, strerror(errno));
+	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF) && control_peer_half_closed(bev)) {
+		/* A half-close (e.g. a shell pipe) still deserves its replies. */
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		if (control_client_close_if_done(c))
+			return;
+		bufferevent_set_timeouts(bev, NULL, &c->ctl->write_timeout);
+		return;
+	}
+	control_client_close(c);
+}
+
+/* Pauses reading while the client has enough in flight; resumes when it drains. */
+static void control_client_update(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	if (c->closing)
+		return;
+	bufferevent_set_timeouts(c->bev, c->pending ? NULL : &ctl->idle_timeout,
+	                         &ctl->write_timeout);
+	if (control_client_can_read(c)) {
+		bufferevent_enable(c->bev, EV_READ);
+		/* Frames may already be buffered: no new bytes will wake us for them. */
+		if (c->paused && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+		c->paused = false;
+	} else {
+		bufferevent_disable(c->bev, EV_READ);
+		c->paused = true;
+	}
+}
+
+/* Closes a client that is leaving once nothing it is owed is left to send. */
+static bool control_client_close_if_done(struct control_client *c)
+{
+	if (c->ctl == NULL)
+		return true;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return false;
+	if (!c->closing && !(c->eof && c->pending == 0))
+		return false;
+	control_client_close(c);
+	return true;
+}
+
+static void control_client_close(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+	struct control_request *req, *next;
+
+	if (ctl == NULL)
+		return;
+	TAILQ_REMOVE(&ctl->clients, c, entry);
+	ctl->nclients--;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->ctl = NULL;
+	c->refs++;
+	for (req = TAILQ_FIRST(&c->requests); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, entry);
+		if (req->on_close != NULL)
+			req->on_close(req, req->on_close_opaque);
+	}
+	c->refs--;
+	control_client_unref(c); /* the connection's own reference */
+}
+
+static bool control_gid_in_groups(int fd, gid_t gid)
+{
+	gid_t groups[CONTROL_MAX_GROUPS];
+	socklen_t len = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++) {
+		if (groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+static void control_read_comm(pid_t pid, char *comm, size_t size)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, size - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		n = snprintf(comm, size, "?");
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+static int control_peer_read(struct control *ctl, int fd, struct control_peer *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	peer->pid = cred.pid;
+	control_read_comm(cred.pid, peer->comm, sizeof(peer->comm));
+	peer->admin = cred.uid == 0 ||
+	              (ctl->has_admin_gid &&
+	               (cred.gid == ctl->admin_gid || control_gid_in_groups(fd, ctl->admin_gid)));
+	return 0;
+}
+
+/* Too many clients: say so without spending a bufferevent on it. */
+static void control_refuse_busy(int fd)
+{
+	struct json_object *msg =
+	        proto_reply_error(0, PROTO_E_BUSY, "too many clients, retry later");
+	char *frame = NULL;
+	size_t n;
+
+	if (msg != NULL && proto_frame_encode(msg, PROTO_REPLY_MAX, &frame, &n, NULL) == 0 &&
+	    send(fd, frame, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("control: cannot tell a client the agent is busy: %s", strerror(errno));
+	json_object_put(msg);
+	free(frame);
+	close(fd);
+}
+
+static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa,
+                              int salen, void *arg)
+{
+	struct control *ctl = arg;
+	struct control_client *c;
+
+	if (ctl->nclients >= ctl->max_clients) {
+		log_warn("control: refusing a client: %zu clients already", ctl->nclients);
+		control_refuse_busy(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || control_peer_read(ctl, fd, &c->peer) < 0 ||
+	    (c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warn("control: cannot set up a client: %s", strerror(errno));
+		free(c);
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->refs = 1;
+	TAILQ_INIT(&c->requests);
+	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
+	ctl->nclients++;
+	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, ctl->max_output / 4, 0);
+	/* Input never holds more than one largest frame: libevent stops reading there. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_HEADER_LEN + PROTO_REQUEST_MAX);
+	control_client_update(c);
+	log_debug("control: client uid %u pid %d (%s)%s", (unsigned)c->peer.uid, (int)c->peer.pid,
+	          c->peer.comm, c->peer.admin ? " [admin]" : "");
+}
+
+static void control_accept_error_cb(struct evconnlistener *lst, void *arg)
+{
+	log_warn("control: accept: %s", strerror(errno));
+}
+
+static int control_group_parse(const char *name, gid_t *gid)
+{
+	struct group *gr;
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(name, &end, 10);
+	if (*name != '\0' && *end == '\0' && errno == 0 && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	gr = getgrnam(name);
+	if (gr == NULL) {
+		log_err("control: unknown group '%s'", name);
+		return -ENOENT;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+static int control_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		log_err("control: socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* Refuses a live agent on path; removes a socket nobody answers on. */
+static int control_check_stale(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, rc = 0;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("control: %s exists and is not a socket", sun->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+		log_err("control: another memplugd is running on %s", sun->sun_path);
+		rc = -EADDRINUSE;
+	} else if (errno == ECONNREFUSED) {
+		log_info("control: removing stale socket %s", sun->sun_path);
+		if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+			rc = -errno;
+	} else {
+		rc = -errno;
+		log_err("control: cannot probe %s: %s", sun->sun_path, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
+/* Binds with a tight umask so the socket is never reachable with looser rights. */
+static int control_bind(const struct sockaddr_un *sun, mode_t mode, const char *group)
+{
+	gid_t gid = (gid_t)-1;
+	mode_t old;
+	int fd, rc = 0;
+
+	if (group != NULL && (rc = control_group_parse(group, &gid)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	if (bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0)
+		rc = -errno;
+	umask(old);
+	if (rc == 0 && (chown(sun->sun_path, (uid_t)-1, gid) < 0 ||
+	                chmod(sun->sun_path, mode) < 0 || listen(fd, 64) < 0))
+		rc = -errno;
+	if (rc < 0) {
+		log_err("control: cannot listen on %s: %s", sun->sun_path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int control_setup(struct control *ctl, const struct control_config *cfg)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	ctl->path = strdup(cfg->path ? cfg->path : MEMPLUG_SOCKET);
+	if (ctl->path == NULL)
+		return -ENOMEM;
+	if (cfg->admin_group != NULL) {
+		rc = control_group_parse(cfg->admin_group, &ctl->admin_gid);
+		if (rc < 0)
+			return rc;
+		ctl->has_admin_gid = true;
+		ctl->admin_name = strdup(cfg->admin_group);
+	}
+	if ((rc = control_addr(ctl->path, &sun)) < 0 || (rc = control_check_stale(&sun)) < 0)
+		return rc;
+	fd = control_bind(&sun, cfg->mode ? cfg->mode : 0660, cfg->group);
+	if (fd < 0)
+		return fd;
+	ctl->listener = evconnlistener_new(ctl->base, control_accept_cb, ctl,
+	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (ctl->listener == NULL) {
+		close(fd);
+		unlink(ctl->path);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(ctl->listener, control_accept_error_cb);
+	return 0;
+}
+
+int control_new(struct event_base *base, const struct control_config *cfg,
+                control_handler_fn handler, void *opaque, struct control **out)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+	int idle = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 60000;
+	int rc;
+
+	if (ctl == NULL)
+		return -ENOMEM;
+	ctl->base = base;
+	ctl->handler = handler;
+	ctl->opaque = opaque;
+	ctl->max_clients = cfg->max_clients ? cfg->max_clients : 64;
+	ctl->max_pending = cfg->max_pending ? cfg->max_pending : 8;
+	ctl->max_output = cfg->max_output ? cfg->max_output : 16u * 1024 * 1024;
+	ctl->idle_timeout = (struct timeval){idle / 1000, (idle % 1000) * 1000};
+	ctl->write_timeout = (struct timeval){30, 0};
+	TAILQ_INIT(&ctl->clients);
+	rc = control_setup(ctl, cfg);
+	if (rc < 0) {
+		if (ctl->listener == NULL) {
+			free(ctl->path); /* never ours to unlink */
+			ctl->path = NULL;
+		}
+		control_free(ctl);
+		return rc;
+	}
+	log_info("control: listening on %s", ctl->path);
+	*out = ctl;
+	return 0;
+}
+
+void control_free(struct control *ctl)
+{
+	if (ctl == NULL)
+		return;
+	while (!TAILQ_EMPTY(&ctl->clients))
+		control_client_close(TAILQ_FIRST(&ctl->clients));
+	if (ctl->listener != NULL) {
+		evconnlistener_free(ctl->listener);
+		unlink(ctl->path);
+	}
+	free(ctl->path);
+	free(ctl->admin_name);
+	free(ctl);
+}
+
+size_t control_client_count(const struct control *ctl)
+{
+	return ctl->nclients;
+}
+
+const struct proto_request *control_request_proto(const struct control_request *req)
+{
+	return req->proto;
+}
+
+const struct control_peer *control_request_peer(const struct control_request *req)
+{
+	return &req->client->peer;
+}
+
+bool control_request_connected(const struct control_request *req)
+{
+	return req->client->ctl != NULL;
+}
+
+void control_request_on_close(struct control_request *req, control_close_fn fn, void *opaque)
+{
+	req->on_close = fn;
+	req->on_close_opaque = opaque;
+}
+
+int control_reply_ok(struct control_request *req, struct json_object *data)
+{
+	int rc;
+
+	req->on_close = NULL; /* ending it anyway: no call back into the agent */
+	rc = control_client_send(req->client, proto_reply_ok(req->proto->id, data, false));
+
+	if (rc == -EMSGSIZE)
+		control_send_error(req->client, req->proto->id, PROTO_E_FAILED,
+		                   "the reply exceeds the protocol's size cap; narrow the request");
+
+	control_request_end(req);
+	return rc;
+}
+
+int control_reply_more(struct control_request *req, struct json_object *data)
+{
+	control_close_fn on_close = req->on_close;
+	int rc;
+
+	/* If this send drops the client the caller learns it from rc, not a callback. */
+	req->on_close = NULL;
+	rc = control_client_send(req->client, proto_reply_ok(req->proto->id, data, true));
+	req->on_close = on_close;
+
+	if (rc == -EMSGSIZE)
+		log_warn("control: skipped a streamed reply over the size cap");
+	return rc;
+}
+
+int control_reply_error(struct control_request *req, const char *code, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	int rc;
+
+	req->on_close = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	rc = control_client_send(req->client,
+	                         proto_reply_error(req->proto->id, code, msg ? msg : code));
+	free(msg);
+	control_request_end(req);
+	return rc;
+}

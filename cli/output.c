@@ -1,0 +1,328 @@
+/*
+ * Renders command data for people (text tables) or for programs (JSON).
+ * The renderers only read the json-c objects the commands produce; a field
+ * of the wrong shape renders as "-" rather than crashing the CLI.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "size.h"
+
+struct table {
+	size_t n_cols;
+	size_t n_rows;
+	char **cells; /* n_rows + 1 rows (headers first), n_cols each */
+	size_t *width;
+};
+
+struct table *table_new(size_t n_cols, const char *const *headers)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		abort();
+	t->n_cols = n_cols;
+	t->width = calloc(n_cols, sizeof(*t->width));
+	if (t->width == NULL)
+		abort();
+	table_add(t, headers);
+	t->n_rows = 0;
+	return t;
+}
+
+void table_add(struct table *t, const char *const *cells)
+{
+	size_t row = t->n_rows + (t->cells ? 1 : 0);
+
+	t->cells = reallocarray(t->cells, (row + 1) * t->n_cols, sizeof(char *));
+	if (t->cells == NULL)
+		abort();
+	for (size_t c = 0; c < t->n_cols; c++) {
+		const char *s = cells[c] ? cells[c] : "-";
+		size_t len = strlen(s);
+
+		t->cells[row * t->n_cols + c] = strdup(s);
+		if (t->cells[row * t->n_cols + c] == NULL)
+			abort();
+		if (len > t->width[c])
+			t->width[c] = len;
+	}
+	if (row > 0)
+		t->n_rows++;
+}
+
+void table_print(const struct table *t, FILE *out)
+{
+	for (size_t r = 0; r <= t->n_rows; r++) {
+		for (size_t c = 0; c < t->n_cols; c++) {
+			const char *s = t->cells[r * t->n_cols + c];
+
+			if (c + 1 == t->n_cols)
+				fprintf(out, "%s\n", s);
+			else
+				fprintf(out, "%-*s  ", (int)t->width[c], s);
+		}
+	}
+}
+
+void table_free(struct table *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < (t->n_rows + 1) * t->n_cols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t->width);
+	free(t);
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (o && json_object_is_type(o, json_type_object))
+		json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+	json_object *v = get(o, key);
+
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int64_t num(json_object *o, const char *key)
+{
+	return json_object_get_int64(get(o, key));
+}
+
+const char *output_kib(json_object *v, char *buf, size_t len)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return "-";
+	if (json_object_get_uint64(v) == 0)
+		return "0";
+	return size_format(json_object_get_uint64(v), buf, len);
+}
+
+static const char *kib(json_object *o, const char *key, char *buf)
+{
+	return output_kib(get(o, key), buf, SIZE_FORMAT_MAX);
+}
+
+/* "3 x 512 MiB + 256 MiB" for a list of sizes in KiB, runs grouped. */
+static char *dimm_list(json_object *arr)
+{
+	size_t n = json_object_array_length(arr);
+	char *out = strdup("");
+
+	for (size_t i = 0; i < n && out;) {
+		uint64_t v = json_object_get_uint64(json_object_array_get_idx(arr, i));
+		size_t run = 1;
+		char sz[SIZE_FORMAT_MAX], *next;
+		int rc;
+
+		while (i + run < n &&
+		       json_object_get_uint64(json_object_array_get_idx(arr, i + run)) == v)
+			run++;
+		size_format(v, sz, sizeof(sz));
+		if (run > 1)
+			rc = asprintf(&next, "%s%s%zu x %s", out, *out ? " + " : "", run, sz);
+		else
+			rc = asprintf(&next, "%s%s%s", out, *out ? " + " : "", sz);
+		free(out);
+		out = rc < 0 ? NULL : next;
+		i += run;
+	}
+	return out;
+}
+
+static void render_plan(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"NODE",       "CPUS", "BOOT",  "PLUGGED", "PAGE",
+	                                  "HOST NODES", "MODE", "DIMMS", "PLANNED"};
+	json_object *nodes = get(d, "nodes");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
+	struct table *t = table_new(9, hdr);
+
+	fprintf(out, "Domain %s: %s of %s plugged, %" PRId64 " of %" PRId64 " slots free\n",
+	        str(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
+	        num(d, "free_slots"), num(d, "slots"));
+	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", str(d, "strategy"),
+	        kib(d, "headroom_kib", c), num(d, "planned_slots"));
+	for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+		json_object *n = json_object_array_get_idx(nodes, i);
+		char *dimms = dimm_list(get(n, "dimms_kib"));
+		char id[16];
+		const char *row[9];
+
+		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
+		row[0] = id;
+		row[1] = str(n, "cpus") ? str(n, "cpus") : "(none)";
+		row[2] = kib(n, "boot_kib", a);
+		row[3] = kib(n, "plugged_kib", b);
+		row[4] = kib(n, "page_size_kib", c);
+		row[5] = str(n, "host_nodes");
+		row[6] = str(n, "mode");
+		row[7] = dimms && *dimms ? dimms : "-";
+		row[8] = kib(n, "planned_kib", e);
+		table_add(t, row);
+		free(dimms);
+	}
+	table_print(t, out);
+	table_free(t);
+	fprintf(out, "\nReachable %s, unreachable %s", kib(d, "reachable_kib", a),
+	        kib(d, "unreachable_kib", b));
+	if (str(d, "unreachable_reason"))
+		fprintf(out, " (%s)", str(d, "unreachable_reason"));
+	fputc('\n', out);
+}
+
+static void render_cells(FILE *out, json_object *cells)
+{
+	static const char *const hdr[] = {"CELL",      "CPUS",       "MEMORY", "PLUGGED",   "PAGE",
+	                                  "PAGE FROM", "HOST NODES", "MODE",   "NODES FROM"};
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	struct table *t = table_new(9, hdr);
+
+	for (size_t i = 0; i < json_object_array_length(cells); i++) {
+		json_object *n = json_object_array_get_idx(cells, i);
+		json_object *bk = get(n, "backing");
+		char id[16];
+		const char *row[9];
+
+		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
+		row[0] = id;
+		row[1] = str(n, "cpus") ? str(n, "cpus") : "(none)";
+		row[2] = kib(n, "memory_kib", a);
+		row[3] = kib(n, "plugged_kib", b);
+		row[4] = kib(bk, "page_size_kib", c);
+		row[5] = str(bk, "page_source");
+		row[6] = json_object_get_boolean(get(bk, "auto_placement")) ? "(numad)"
+		                                                            : str(bk, "host_nodes");
+		row[7] = str(bk, "mode");
+		row[8] = str(bk, "nodes_source");
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+static void render_devices(FILE *out, json_object *devs)
+{
+	static const char *const hdr[] = {"MODEL", "ALIAS", "NODE", "SIZE", "SLOT", "BASE"};
+	char a[SIZE_FORMAT_MAX];
+	struct table *t = table_new(6, hdr);
+
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		json_object *d = json_object_array_get_idx(devs, i);
+		char node[16] = "-", slot[16] = "-", base[32] = "-";
+		const char *row[6];
+
+		if (get(d, "node"))
+			snprintf(node, sizeof(node), "%" PRId64, num(d, "node"));
+		if (get(d, "slot"))
+			snprintf(slot, sizeof(slot), "%" PRId64, num(d, "slot"));
+		if (get(d, "base"))
+			snprintf(base, sizeof(base), "0x%" PRIx64,
+			         json_object_get_uint64(get(d, "base")));
+		row[0] = str(d, "model");
+		row[1] = str(d, "alias");
+		row[2] = node;
+		row[3] = kib(d, "size_kib", a);
+		row[4] = slot;
+		row[5] = base;
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+static void render_host(FILE *out, json_object *nodes)
+{
+	static const char *const hdr[] = {"HOST NODE", "TOTAL", "FREE", "HUGEPAGES (free/total)"};
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	struct table *t = table_new(4, hdr);
+
+	for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+		json_object *n = json_object_array_get_idx(nodes, i);
+		json_object *pools = get(n, "hugepages");
+		char id[16], pagebuf[256] = "";
+		const char *row[4];
+
+		for (size_t j = 0; j < json_object_array_length(pools); j++) {
+			json_object *p = json_object_array_get_idx(pools, j);
+			size_t used = strlen(pagebuf);
+
+			snprintf(pagebuf + used, sizeof(pagebuf) - used,
+			         "%s%s: %" PRId64 "/%" PRId64, j ? ", " : "", kib(p, "page_kib", c),
+			         num(p, "free"), num(p, "total"));
+		}
+		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
+		row[0] = id;
+		row[1] = kib(n, "total_kib", a);
+		row[2] = kib(n, "free_kib", b);
+		row[3] = *pagebuf ? pagebuf : "-";
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+static void render_inspect(FILE *out, json_object *d)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+
+	fprintf(out, "Domain %s (%s)\n", str(d, "domain"),
+	        str(d, "uuid") ? str(d, "uuid") : "no uuid");
+	fprintf(out, "Memory %s (boot %s), maximum %s\n", kib(d, "memory_kib", a),
+	        kib(d, "boot_kib", b), kib(d, "max_memory_kib", c));
+	fprintf(out, "Slots %" PRId64 " used of %" PRId64 ", headroom %s\n", num(d, "used_slots"),
+	        num(d, "slots"), kib(d, "headroom_kib", a));
+	if (!json_object_get_boolean(get(d, "hotplug")))
+		fprintf(out, "Hotplug not possible: %s\n", str(d, "hotplug_problem"));
+	fputc('\n', out);
+	render_cells(out, get(d, "cells"));
+	if (json_object_array_length(get(d, "devices")) > 0) {
+		fputc('\n', out);
+		render_devices(out, get(d, "devices"));
+	}
+	if (get(d, "host")) {
+		fputc('\n', out);
+		render_host(out, get(d, "host"));
+	}
+}
+
+struct renderer {
+	const char *cmd;
+	void (*render)(FILE *out, json_object *data);
+};
+
+static const struct renderer renderers[] = {
+        {"inspect", render_inspect},
+        {"plan", render_plan},
+};
+
+int output_render(FILE *out, const char *cmd, json_object *data, bool json)
+{
+	if (!json_object_is_type(data, json_type_object))
+		return -EINVAL;
+	if (json) {
+		fprintf(out, "%s\n",
+		        json_object_to_json_string_ext(
+		                data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++) {
+		if (strcmp(renderers[i].cmd, cmd) == 0) {
+			renderers[i].render(out, data);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,349 @@
+/*
+ * The host's NUMA memory as plain structs (see host.h). Two readers fill
+ * the same struct: host_snapshot() asks libnuma for the node list and the
+ * memory of each node, host_snapshot_at() reads meminfo files from a
+ * directory shaped like /sys/devices/system/node so tests can fabricate a
+ * many-node host. Both read the hugepage pools from sysfs, the only place
+ * the kernel publishes them per node.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <numa.h>
+
+#include "err.h"
+#include "host.h"
+
+#define HOST_SYSFS_NODES "/sys/devices/system/node"
+
+struct host *host_new(void)
+{
+	return calloc(1, sizeof(struct host));
+}
+
+void host_free(struct host *h)
+{
+	if (h == NULL)
+		return;
+	free(h->nodes);
+	free(h);
+}
+
+struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib, uint64_t free_kib)
+{
+	struct host_node *nodes;
+	size_t at = 0;
+
+	while (at < h->n_nodes && h->nodes[at].id < id)
+		at++;
+	if (at < h->n_nodes && h->nodes[at].id == id)
+		return NULL;
+	nodes = realloc(h->nodes, (h->n_nodes + 1) * sizeof(*nodes));
+	if (nodes == NULL)
+		return NULL;
+	memmove(&nodes[at + 1], &nodes[at], (h->n_nodes - at) * sizeof(*nodes));
+	memset(&nodes[at], 0, sizeof(*nodes));
+	nodes[at].id = id;
+	nodes[at].total_kib = total_kib;
+	nodes[at].free_kib = free_kib;
+	h->nodes = nodes;
+	h->n_nodes++;
+	return &nodes[at];
+}
+
+int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, uint64_t free)
+{
+	size_t at = 0;
+
+	if (page_kib == 0 || free > total)
+		return -EINVAL;
+	while (at < n->n_pools && n->pools[at].page_kib < page_kib)
+		at++;
+	if (at < n->n_pools && n->pools[at].page_kib == page_kib)
+		return -EEXIST;
+	if (n->n_pools == HOST_MAX_POOLS)
+		return -E2BIG;
+	memmove(&n->pools[at + 1], &n->pools[at], (n->n_pools - at) * sizeof(n->pools[0]));
+	n->pools[at] = (struct host_pool){.page_kib = page_kib, .total = total, .free = free};
+	n->n_pools++;
+	return 0;
+}
+
+const struct host_node *host_node_find(const struct host *h, unsigned id)
+{
+	for (size_t i = 0; i < h->n_nodes; i++)
+		if (h->nodes[i].id == id)
+			return &h->nodes[i];
+	return NULL;
+}
+
+const struct host_pool *host_node_pool(const struct host_node *n, uint64_t page_kib)
+{
+	for (size_t i = 0; i < n->n_pools; i++)
+		if (n->pools[i].page_kib == page_kib)
+			return &n->pools[i];
+	return NULL;
+}
+
+uint64_t host_free_kib(const struct host *h, const struct nodeset *nodes, uint64_t page_kib)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		const struct host_node *n = &h->nodes[i];
+		const struct host_pool *pool;
+
+		if (!nodeset_test(nodes, n->id))
+			continue;
+		if (page_kib <= 4) {
+			sum += n->free_kib;
+			continue;
+		}
+		pool = host_node_pool(n, page_kib);
+		if (pool != NULL)
+			sum += pool->free * page_kib;
+	}
+	return sum;
+}
+
+void host_nodeset(const struct host *h, struct nodeset *out)
+{
+	nodeset_clear_all(out);
+	for (size_t i = 0; i < h->n_nodes; i++)
+		nodeset_set(out, h->nodes[i].id);
+}
+
+/* A file holding one decimal number, as sysfs counters do. */
+static int read_counter(const char *path, uint64_t *out, char **err)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) gerr = NULL;
+	guint64 value;
+
+	if (!g_file_get_contents(path, &text, NULL, &gerr))
+		return err_ret(err, -ENOENT, "%s: %s", path, gerr->message);
+	g_strchomp(text);
+	if (!g_ascii_string_to_unsigned(text, 10, 0, UINT64_MAX, &value, NULL))
+		return err_ret(err, -EINVAL, "%s: not a number: \"%.32s\"", path, text);
+	*out = value;
+	return 0;
+}
+
+/* "hugepages-2048kB" -> 2048; 0 for anything else. */
+static uint64_t pool_dir_page_kib(const char *name)
+{
+	guint64 kib;
+	const char *digits;
+	g_autofree char *num = NULL;
+
+	if (!g_str_has_prefix(name, "hugepages-") || !g_str_has_suffix(name, "kB"))
+		return 0;
+	digits = name + strlen("hugepages-");
+	num = g_strndup(digits, strlen(digits) - strlen("kB"));
+	if (!g_ascii_string_to_unsigned(num, 10, 1, UINT64_MAX, &kib, NULL))
+		return 0;
+	return kib;
+}
+
+static int read_pool(struct host_node *n, const char *dir, const char *name, char **err)
+{
+	g_autofree char *nr_path = g_build_filename(dir, name, "nr_hugepages", NULL);
+	g_autofree char *free_path = g_build_filename(dir, name, "free_hugepages", NULL);
+	uint64_t page_kib = pool_dir_page_kib(name);
+	uint64_t total, free;
+	int rc;
+
+	if (page_kib == 0)
+		return err_ret(err, -EINVAL, "%s/%s: not a hugepages-SIZEkB directory", dir, name);
+	if ((rc = read_counter(nr_path, &total, err)) < 0 ||
+	    (rc = read_counter(free_path, &free, err)) < 0)
+		return rc;
+	if (free > total)
+		return err_ret(err, -EINVAL, "%s: %" PRIu64 " free of %" PRIu64 " pages", free_path,
+		               free, total);
+	rc = host_node_add_pool(n, page_kib, total, free);
+	if (rc < 0)
+		return err_ret(err, rc, "%s/%s: %s", dir, name, g_strerror(-rc));
+	return 0;
+}
+
+/* Reads nodeN/hugepages/; a node without the directory simply has no pools
+ * (a kernel built without hugetlbfs). */
+static int read_pools(struct host_node *n, const char *node_path, char **err)
+{
+	g_autofree char *dir = g_build_filename(node_path, "hugepages", NULL);
+	g_autoptr(GError) gerr = NULL;
+	GDir *d;
+	const char *name;
+	int rc = 0;
+
+	if (!g_file_test(dir, G_FILE_TEST_EXISTS))
+		return 0;
+	d = g_dir_open(dir, 0, &gerr);
+	if (d == NULL)
+		return err_ret(err, -EIO, "%s: %s", dir, gerr->message);
+	while (rc == 0 && (name = g_dir_read_name(d)) != NULL)
+		rc = read_pool(n, dir, name, err);
+	g_dir_close(d);
+	return rc;
+}
+
+/* One "Node N Key: value kB" line of nodeN/meminfo, or -EINVAL. */
+static int meminfo_line(const char *line, unsigned id, const char *key, uint64_t *kib)
+{
+	g_autofree char *prefix = g_strdup_printf("Node %u %s:", id, key);
+	g_auto(GStrv) words = NULL;
+	guint64 value;
+
+	if (!g_str_has_prefix(line, prefix))
+		return -ENOENT;
+	words = g_strsplit_set(line + strlen(prefix), " \t", -1);
+	for (char **w = words; *w != NULL; w++) {
+		if (**w == '\0')
+			continue;
+		if (!g_ascii_string_to_unsigned(*w, 10, 0, UINT64_MAX / 1024, &value, NULL) ||
+		    w[1] == NULL || strcmp(w[1], "kB") != 0)
+			return -EINVAL;
+		*kib = value;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int read_meminfo(const char *node_path, unsigned id, uint64_t *total, uint64_t *free,
+                        char **err)
+{
+	g_autofree char *path = g_build_filename(node_path, "meminfo", NULL);
+	g_autofree char *text = NULL;
+	g_autoptr(GError) gerr = NULL;
+	g_auto(GStrv) lines = NULL;
+	bool have_total = false, have_free = false;
+
+	if (!g_file_get_contents(path, &text, NULL, &gerr))
+		return err_ret(err, -ENOENT, "%s: %s", path, gerr->message);
+	lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l != NULL; l++) {
+		int rt = meminfo_line(*l, id, "MemTotal", total);
+		int rf = meminfo_line(*l, id, "MemFree", free);
+
+		if (rt == -EINVAL || rf == -EINVAL)
+			return err_ret(err, -EINVAL, "%s: malformed line \"%.64s\"", path, *l);
+		have_total |= rt == 0;
+		have_free |= rf == 0;
+	}
+	if (!have_total || !have_free)
+		return err_ret(err, -EINVAL, "%s: no \"Node %u %s:\" line", path, id,
+		               have_total ? "MemFree" : "MemTotal");
+	if (*free > *total)
+		return err_ret(err, -EINVAL, "%s: MemFree exceeds MemTotal", path);
+	return 0;
+}
+
+/* "node12" -> 12; -1 for other entries (cpu lists, power/, has_memory...). */
+static long node_dir_id(const char *name)
+{
+	guint64 id;
+
+	if (!g_str_has_prefix(name, "node"))
+		return -1;
+	if (!g_ascii_string_to_unsigned(name + 4, 10, 0, NODESET_MAX - 1, &id, NULL))
+		return -1;
+	return (long)id;
+}
+
+static int read_node_dir(struct host *h, const char *dir, unsigned id, char **err)
+{
+	g_autofree char *node_path = g_strdup_printf("%s/node%u", dir, id);
+	uint64_t total = 0, free = 0;
+	struct host_node *n;
+	int rc;
+
+	rc = read_meminfo(node_path, id, &total, &free, err);
+	if (rc < 0)
+		return rc;
+	n = host_add_node(h, id, total, free);
+	if (n == NULL)
+		return err_ret(err, -ENOMEM, "%s: cannot add node %u", node_path, id);
+	return read_pools(n, node_path, err);
+}
+
+static int read_node_dirs(struct host *h, const char *dir, char **err)
+{
+	g_autoptr(GError) gerr = NULL;
+	GDir *d = g_dir_open(dir, 0, &gerr);
+	const char *name;
+	int rc = 0;
+
+	if (d == NULL)
+		return err_ret(err, -ENOENT, "%s: %s", dir, gerr->message);
+	while (rc == 0 && (name = g_dir_read_name(d)) != NULL) {
+		long id = node_dir_id(name);
+
+		if (id >= 0)
+			rc = read_node_dir(h, dir, (unsigned)id, err);
+	}
+	g_dir_close(d);
+	if (rc == 0 && h->n_nodes == 0)
+		rc = err_ret(err, -ENOENT, "%s: no nodeN directory", dir);
+	return rc;
+}
+
+int host_snapshot_at(const char *node_dir, struct host **out, char **err)
+{
+	struct host *h = host_new();
+	int rc;
+
+	if (h == NULL)
+		return err_ret(err, -ENOMEM, "out of memory");
+	rc = read_node_dirs(h, node_dir, err);
+	if (rc < 0) {
+		host_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+/* One node as libnuma sees it, plus its sysfs hugepage pools. */
+static int snapshot_node(struct host *h, int id, char **err)
+{
+	g_autofree char *node_path = g_strdup_printf(HOST_SYSFS_NODES "/node%d", id);
+	long long free_bytes = 0;
+	long long total_bytes = numa_node_size64(id, &free_bytes);
+	struct host_node *n;
+
+	if (total_bytes < 0)
+		return err_ret(err, -EIO, "libnuma: cannot read the size of node %d", id);
+	n = host_add_node(h, (unsigned)id, (uint64_t)total_bytes / 1024,
+	                  (uint64_t)(free_bytes < 0 ? 0 : free_bytes) / 1024);
+	if (n == NULL)
+		return err_ret(err, -ENOMEM, "cannot add node %d", id);
+	return read_pools(n, node_path, err);
+}
+
+int host_snapshot(struct host **out, char **err)
+{
+	struct host *h;
+	int rc = 0;
+
+	if (numa_available() < 0)
+		return err_ret(err, -ENOTSUP, "libnuma: this kernel has no NUMA support");
+	h = host_new();
+	if (h == NULL)
+		return err_ret(err, -ENOMEM, "out of memory");
+	for (int id = 0; rc == 0 && id <= numa_max_node(); id++)
+		if (numa_bitmask_isbitset(numa_nodes_ptr, (unsigned)id))
+			rc = snapshot_node(h, id, err);
+	if (rc == 0 && h->n_nodes == 0)
+		rc = err_ret(err, -ENOENT, "libnuma: no NUMA node found");
+	if (rc < 0) {
+		host_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}

@@ -1,0 +1,212 @@
+/*
+ * Builds the `inspect` and `plan` report objects (see report.h). Only
+ * json-c builds JSON here; nothing formats text for people: that is the
+ * CLI's job.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "backing.h"
+#include "err.h"
+#include "report.h"
+
+json_object *report_string(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *report_nodeset(const struct nodeset *ns)
+{
+	char buf[NODESET_FORMAT_MAX];
+
+	if (ns == NULL || nodeset_is_empty(ns))
+		return NULL;
+	return json_object_new_string(nodeset_format(ns, buf, sizeof(buf)));
+}
+
+static void add_u64(json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static json_object *report_backing(const struct backing *b)
+{
+	json_object *o = json_object_new_object();
+
+	add_u64(o, "page_size_kib", b->page_size_kib);
+	json_object_object_add(o, "hugepages", json_object_new_boolean(b->hugepages));
+	json_object_object_add(o, "page_source", json_object_new_string(b->page_source));
+	json_object_object_add(o, "mode",
+	                       b->bound || b->auto_placement
+	                               ? json_object_new_string(numa_mode_name(b->mode))
+	                               : NULL);
+	json_object_object_add(o, "host_nodes", b->bound ? report_nodeset(&b->host_nodes) : NULL);
+	json_object_object_add(o, "auto_placement", json_object_new_boolean(b->auto_placement));
+	json_object_object_add(o, "nodes_source", json_object_new_string(b->nodes_source));
+	return o;
+}
+
+static json_object *report_cell(const struct domain *dom, const struct domain_cell *c, char **err)
+{
+	struct backing b;
+	json_object *o;
+
+	if (backing_infer(dom, c->id, NULL, &b, err) < 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int((int)c->id));
+	json_object_object_add(o, "cpus", report_string(c->cpus));
+	add_u64(o, "memory_kib", c->memory_kib);
+	add_u64(o, "plugged_kib", domain_memdev_kib(dom, (int)c->id));
+	json_object_object_add(o, "mem_access", report_string(c->mem_access));
+	json_object_object_add(o, "discard", report_string(c->discard));
+	json_object_object_add(o, "backing", report_backing(&b));
+	add_u64(o, "align_kib", backing_align_kib(&b));
+	return o;
+}
+
+static json_object *report_device(const struct domain_memdev *d)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "model", json_object_new_string(memdev_model_name(d->model)));
+	json_object_object_add(o, "alias", report_string(d->alias));
+	json_object_object_add(o, "node",
+	                       d->target_node >= 0 ? json_object_new_int(d->target_node) : NULL);
+	add_u64(o, "size_kib", d->size_kib);
+	json_object_object_add(o, "slot", d->has_slot ? json_object_new_int((int)d->slot) : NULL);
+	json_object_object_add(o, "base", d->has_base ? json_object_new_uint64(d->base) : NULL);
+	json_object_object_add(o, "pagesize_kib",
+	                       d->pagesize_kib ? json_object_new_uint64(d->pagesize_kib) : NULL);
+	json_object_object_add(o, "nodemask",
+	                       d->has_nodemask ? report_nodeset(&d->nodemask) : NULL);
+	if (d->model == MEMDEV_VIRTIO_MEM) {
+		add_u64(o, "block_kib", d->block_kib);
+		add_u64(o, "requested_kib", d->requested_kib);
+		add_u64(o, "current_kib", d->current_kib);
+	}
+	return o;
+}
+
+static json_object *report_host(const struct host *h)
+{
+	json_object *nodes = json_object_new_array();
+
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		const struct host_node *n = &h->nodes[i];
+		json_object *o = json_object_new_object();
+		json_object *pools = json_object_new_array();
+
+		json_object_object_add(o, "id", json_object_new_int((int)n->id));
+		add_u64(o, "total_kib", n->total_kib);
+		add_u64(o, "free_kib", n->free_kib);
+		for (size_t j = 0; j < n->n_pools; j++) {
+			json_object *p = json_object_new_object();
+
+			add_u64(p, "page_kib", n->pools[j].page_kib);
+			add_u64(p, "total", n->pools[j].total);
+			add_u64(p, "free", n->pools[j].free);
+			json_object_array_add(pools, p);
+		}
+		json_object_object_add(o, "hugepages", pools);
+		json_object_array_add(nodes, o);
+	}
+	return nodes;
+}
+
+static void report_slots(json_object *o, const struct domain *dom)
+{
+	unsigned used = domain_used_slots(dom);
+
+	add_u64(o, "max_memory_kib", dom->max_memory_kib);
+	json_object_object_add(o, "slots", json_object_new_int((int)dom->slots));
+	json_object_object_add(o, "used_slots", json_object_new_int((int)used));
+	json_object_object_add(
+	        o, "free_slots",
+	        json_object_new_int(dom->slots > used ? (int)(dom->slots - used) : 0));
+}
+
+json_object *report_inspect(const struct domain *dom, const struct host *host, char **err)
+{
+	json_object *o = json_object_new_object();
+	json_object *cells = json_object_new_array();
+	json_object *devs = json_object_new_array();
+	char *why = NULL;
+
+	json_object_object_add(o, "domain", json_object_new_string(dom->name));
+	json_object_object_add(o, "uuid", report_string(dom->uuid));
+	json_object_object_add(o, "type", report_string(dom->type));
+	add_u64(o, "memory_kib", dom->memory_kib);
+	add_u64(o, "current_memory_kib", dom->current_memory_kib);
+	add_u64(o, "boot_kib", domain_boot_kib(dom));
+	report_slots(o, dom);
+	add_u64(o, "headroom_kib",
+	        dom->max_memory_kib > dom->memory_kib ? dom->max_memory_kib - dom->memory_kib : 0);
+	json_object_object_add(o, "hotplug",
+	                       json_object_new_boolean(domain_check_hotplug(dom, &why) == 0));
+	json_object_object_add(o, "hotplug_problem", report_string(why));
+	free(why);
+	json_object_object_add(o, "cells", cells);
+	json_object_object_add(o, "devices", devs);
+	json_object_object_add(o, "host", host ? report_host(host) : NULL);
+	for (size_t i = 0; i < dom->n_cells; i++) {
+		json_object *c = report_cell(dom, &dom->cells[i], err);
+
+		if (c == NULL) {
+			json_object_put(o);
+			return NULL;
+		}
+		json_object_array_add(cells, c);
+	}
+	for (size_t i = 0; i < dom->n_memdevs; i++)
+		json_object_array_add(devs, report_device(&dom->memdevs[i]));
+	return o;
+}
+
+static json_object *report_plan_node(const struct plan_node *n)
+{
+	const struct backing *b = &n->backing;
+	json_object *o = json_object_new_object();
+	json_object *dimms = json_object_new_array();
+
+	json_object_object_add(o, "id", json_object_new_int((int)n->id));
+	json_object_object_add(o, "cpus", report_string(n->cpus));
+	add_u64(o, "boot_kib", n->boot_kib);
+	add_u64(o, "plugged_kib", n->plugged_kib);
+	add_u64(o, "page_size_kib", b->page_size_kib);
+	json_object_object_add(o, "host_nodes", b->bound ? report_nodeset(&b->host_nodes) : NULL);
+	json_object_object_add(o, "mode",
+	                       b->bound || b->auto_placement
+	                               ? json_object_new_string(numa_mode_name(b->mode))
+	                               : NULL);
+	add_u64(o, "align_kib", n->align_kib);
+	for (size_t i = 0; i < n->n_dimms; i++)
+		json_object_array_add(dimms, json_object_new_uint64(n->dimms_kib[i]));
+	json_object_object_add(o, "dimms_kib", dimms);
+	add_u64(o, "planned_kib", n->planned_kib);
+	return o;
+}
+
+json_object *report_plan(const struct domain *dom, const struct plan *plan)
+{
+	json_object *o = json_object_new_object();
+	json_object *nodes = json_object_new_array();
+
+	json_object_object_add(o, "domain", json_object_new_string(dom->name));
+	json_object_object_add(o, "strategy",
+	                       json_object_new_string(plan_strategy_name(plan->strategy)));
+	add_u64(o, "max_memory_kib", plan->max_memory_kib);
+	add_u64(o, "memory_kib", plan->memory_kib);
+	add_u64(o, "headroom_kib", plan->headroom_kib);
+	json_object_object_add(o, "slots", json_object_new_int((int)plan->slots));
+	json_object_object_add(o, "used_slots", json_object_new_int((int)plan->used_slots));
+	json_object_object_add(o, "free_slots", json_object_new_int((int)plan->free_slots));
+	json_object_object_add(o, "planned_slots", json_object_new_int((int)plan->planned_slots));
+	add_u64(o, "reachable_kib", plan->reachable_kib);
+	add_u64(o, "unreachable_kib", plan->unreachable_kib);
+	json_object_object_add(o, "unreachable_reason", report_string(plan->unreachable_reason));
+	for (size_t i = 0; i < plan->n_nodes; i++)
+		json_object_array_add(nodes, report_plan_node(&plan->nodes[i]));
+	json_object_object_add(o, "nodes", nodes);
+	return o;
+}

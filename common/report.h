@@ -1,0 +1,24 @@
+/*
+ * Reports: the JSON data that answers `inspect` and `plan`, built from the
+ * model with json-c. The agent sends exactly these objects over the socket
+ * and memplugctl builds them itself when it works offline, so both paths
+ * render the same. Field names are documented in docs/protocol.md.
+ */
+#ifndef MEMPLUG_REPORT_H
+#define MEMPLUG_REPORT_H
+
+#include <json-c/json.h>
+
+#include "domain.h"
+#include "host.h"
+#include "plan.h"
+
+/* Both return a new reference (caller puts it), or NULL with *err set. */
+json_object *report_inspect(const struct domain *dom, const struct host *host, char **err);
+json_object *report_plan(const struct domain *dom, const struct plan *plan);
+
+/* Small json-c helpers shared by the report builders and their readers. */
+json_object *report_nodeset(const struct nodeset *ns); /* string, or NULL for empty */
+json_object *report_string(const char *s);             /* string, or NULL (JSON null) */
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * DIMM selection: the pure decision part of grow and shrink. Given a domain
+ * model (and, for grow, an optional host snapshot), say which DIMMs to
+ * attach or detach, on which guest nodes, with which backing, or why the
+ * request is refused, before anything touches the guest. No libvirt calls;
+ * the agent executes what this decides. See docs/select.md.
+ */
+#ifndef MEMPLUG_SELECT_H
+#define MEMPLUG_SELECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backing.h"
+#include "domain.h"
+#include "host.h"
+#include "plan.h"
+
+struct json_object;
+
+/* The verdict; every refusal has its own code for machines. */
+enum select_code {
+	SELECT_OK = 0,
+	SELECT_BAD_SIZE,       /* 0, larger than maxMemory, overflow */
+	SELECT_NOT_ALIGNED,    /* not a multiple of the node's alignment */
+	SELECT_NO_SLOTS,       /* every <maxMemory slots> is taken */
+	SELECT_NO_HEADROOM,    /* memory + size > maxMemory */
+	SELECT_NO_NODE,        /* the guest node does not exist */
+	SELECT_HOST_MEMORY,    /* host nodes lack free memory above the reserve */
+	SELECT_HUGEPAGES,      /* host nodes lack free hugepages of the size */
+	SELECT_CANNOT_HOTPLUG, /* no <maxMemory>, no NUMA cell */
+	SELECT_NO_EXACT_SET,   /* shrink: no DIMMs sum to exactly the size */
+	SELECT_NO_DIMMS,       /* shrink: nothing hot-pluggable to remove */
+};
+
+enum select_op {
+	SELECT_GROW,
+	SELECT_SHRINK,
+};
+
+struct select_grow_req {
+	uint64_t size_kib;
+	int node; /* guest node, -1 = spread as the layout says */
+	/* Layout options for the spread; NULL = proportional. */
+	const struct plan_options *plan_opts;
+	/* A layout already computed for this domain and host, or NULL to have
+	 * select_grow() compute one. Borrowed. */
+	const struct plan *plan;
+	uint64_t host_reserve_kib; /* free memory to keep on each host node */
+};
+
+struct select_shrink_req {
+	uint64_t size_kib;
+	int node; /* guest node, -1 = any */
+};
+
+struct select_dimm {
+	unsigned node; /* guest node */
+	uint64_t size_kib;
+	struct backing backing;
+	char *reason; /* why this node (grow) or this DIMM (shrink) */
+	/* shrink only: the device to detach */
+	char *alias;
+	size_t memdev; /* index in dom->memdevs */
+	bool has_slot;
+	unsigned slot;
+};
+
+struct select_result {
+	enum select_op op;
+	enum select_code code;
+	char *message; /* refusal, in words a user can act on; NULL when ok */
+	char *warning; /* ok, but worth saying (last slot taken); or NULL */
+	uint64_t request_kib;
+	uint64_t total_kib; /* sum of dimms; == request_kib when ok */
+	size_t n_dimms;
+	struct select_dimm *dimms; /* grow: attach in this order; shrink: detach */
+	/* not_aligned: the nearest valid sizes; no_exact_set: the nearest sizes
+	 * that can be removed exactly. Ascending. */
+	size_t n_suggest;
+	uint64_t *suggest_kib;
+};
+
+/* At most this many sizes are suggested on a refusal. */
+#define SELECT_SUGGEST_MAX 8
+
+/*
+ * Chooses the DIMMs for growing `dom` by req->size_kib. `host` may be NULL
+ * (no host checks). Returns 0 and a new result in *out (free with
+ * select_result_free()) whether the verdict is ok or a refusal: a refusal is
+ * an answer, not an error. Returns a negative errno and *err only when no
+ * verdict could be reached (-ENOMEM, -EINVAL for NULL arguments or when
+ * the layout options do not fit the domain).
+ */
+int select_grow(const struct domain *dom, const struct host *host,
+                const struct select_grow_req *req, struct select_result **out, char **err);
+
+/*
+ * Chooses hot-plugged DIMMs (model dimm, with an alias) of `dom` that sum to
+ * exactly req->size_kib, preferring the most recently added. Boot memory is
+ * never a candidate. Same return convention as select_grow().
+ */
+int select_shrink(const struct domain *dom, const struct select_shrink_req *req,
+                  struct select_result **out, char **err);
+
+void select_result_free(struct select_result *r);
+
+/* "ok", "bad_size", ..., "no_dimms"; a static string. */
+const char *select_code_name(enum select_code code);
+
+/* A few lines for people: the verdict, then one line per DIMM. Returns a
+ * malloc'd string the caller frees, or NULL when out of memory. */
+char *select_result_format(const struct select_result *r);
+
+/* The result as a json-c object (caller owns the reference), or NULL when
+ * out of memory. Fields are listed in docs/select.md. */
+struct json_object *select_result_to_json(const struct select_result *r);
+
+#endif

@@ -1,0 +1,64 @@
+#!/bin/sh
+# Golden-file tests for what people and programs read from memplugctl: each
+# case runs the CLI on a fixture and compares stdout and the exit code with
+# tests/golden/NAME.out (stderr after a '--- stderr' line). `run.sh --update CLI` rewrites the golden files.
+#   run.sh [--update] MEMPLUGCTL
+set -u
+update=false
+[ "${1:-}" = "--update" ] && { update=true; shift; }
+ctl=$1
+here=$(cd "$(dirname "$0")" && pwd)
+data=$here/../data
+failed=0 passed=0
+
+# name | arguments (word-split; fixture paths are relative to tests/data)
+cases() {
+	cat <<CASES
+plan-2cell|plan --xml $data/guest-2cell.xml
+plan-2cell-json|plan --xml $data/guest-2cell.xml --json
+plan-anuma|plan --xml $data/anuma-8cell.xml
+plan-anuma-json|--json plan --xml $data/anuma-8cell.xml
+plan-anuma-even|plan --strategy even --xml $data/anuma-8cell.xml
+plan-hbm|plan --xml $data/hbm-cpuless.xml
+plan-hugepages|plan --xml $data/hugepages-mixed.xml --json
+plan-with-dimms|plan --xml $data/with-dimms.xml
+plan-3cell|plan --xml $data/guest-3cell-hugepage.xml
+inspect-3cell|inspect --xml $data/guest-3cell-hugepage.xml
+inspect-with-dimms|inspect --xml $data/with-dimms.xml
+inspect-hugepages-json|inspect --json --xml $data/hugepages-mixed.xml
+inspect-numatune-auto|inspect --xml $data/numatune-auto.xml
+inspect-numatune-restrictive|inspect --xml $data/numatune-restrictive.xml
+inspect-host|inspect --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-nomax|plan --xml $data/nomax.xml
+plan-bad-xml|plan --xml $data/bad-malformed.xml
+plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
+usage-unknown|frobnicate
+usage-both|plan --xml $data/guest-2cell.xml somedomain
+CASES
+}
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp" "$tmp.err"' EXIT
+while IFS='|' read -r name args; do
+	# shellcheck disable=SC2086
+	"$ctl" $args >"$tmp" 2>"$tmp.err"
+	echo "exit=$?" >>"$tmp"
+	if [ -s "$tmp.err" ]; then
+		echo "--- stderr" >>"$tmp"
+		cat "$tmp.err" >>"$tmp"
+	fi
+	sed -i "s#$data#DATA#g" "$tmp"
+	if $update; then
+		cp "$tmp" "$here/$name.out"
+	elif diff -u "$here/$name.out" "$tmp" >&2; then
+		passed=$((passed + 1))
+	else
+		echo "golden: $name differs (memplugctl $args)" >&2
+		failed=$((failed + 1))
+	fi
+done <<EOF2
+$(cases)
+EOF2
+$update && exit 0
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
