@@ -1,0 +1,178 @@
+/*
+ * The only module that calls libvirt. It keeps one connection open (with
+ * keepalive), reconnects with backoff when it drops, subscribes to the
+ * domain events memplug needs and hands them to the agent as plain structs,
+ * and offers synchronous wrappers for the calls operations make.
+ *
+ * Threads: virt_new(), virt_start(), virt_reconnect(), virt_set_uri() and
+ * virt_free() run on the event loop thread; every callback in struct
+ * virt_callbacks is called on that thread too. The query and action
+ * wrappers (virt_domain_xml() ... virt_balloon_stats()), virt_connected()
+ * and virt_reconnects() may be called from any thread: each wrapper takes a
+ * reference on the current connection under a mutex, so a reconnect can
+ * swap the connection while a worker is blocked in libvirt; that worker's
+ * call then fails (-ENOTCONN or -EIO) and the old connection is released
+ * when it returns. libvirt connections are themselves thread-safe.
+ *
+ * Errors: wrappers return 0 or a negative errno: -ENOTCONN (no
+ * connection), -ENOENT (no such domain), -ENOTSUP (the driver cannot),
+ * -EINVAL (libvirt refused the request), -EIO (anything else); with err
+ * non-NULL, *err gets libvirt's message (caller frees).
+ */
+#ifndef MEMPLUG_VIRT_H
+#define MEMPLUG_VIRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct virt;
+
+#define VIRT_DEFAULT_URI "qemu:///system"
+#define VIRT_UUID_LEN    36
+
+enum virt_event_kind {
+	VIRT_EVENT_LIFECYCLE,
+	VIRT_EVENT_DEVICE_ADDED,              /* alias: the DIMM's backend, "memdimmN" */
+	VIRT_EVENT_DEVICE_REMOVED,            /* alias: the DIMM, "dimmN" */
+	VIRT_EVENT_DEVICE_REMOVAL_FAILED,     /* alias: the device the guest refused */
+	VIRT_EVENT_BALLOON_CHANGE,            /* kib: the balloon's new actual size */
+	VIRT_EVENT_MEMORY_DEVICE_SIZE_CHANGE, /* alias, kib: virtio-mem current size */
+};
+
+/* One domain event. Every pointer is valid for the callback only. */
+struct virt_event {
+	enum virt_event_kind kind;
+	const char *name;
+	char uuid[VIRT_UUID_LEN + 1];
+	const char *alias; /* device events; NULL otherwise */
+	int lifecycle;     /* virDomainEventType (VIR_DOMAIN_EVENT_*), lifecycle only */
+	int detail;        /* its detail enum (e.g. VIR_DOMAIN_EVENT_STOPPED_*) */
+	uint64_t kib;      /* balloon and memory device size events */
+};
+
+/* A domain as listed on (re)connect. */
+struct virt_domain_info {
+	char *name;
+	char uuid[VIRT_UUID_LEN + 1];
+	bool active;
+	int id; /* -1 when not running */
+};
+
+struct virt_domain_list {
+	size_t n;
+	struct virt_domain_info *doms;
+};
+
+void virt_domain_list_free(struct virt_domain_list *list);
+
+/*
+ * Called on the loop thread. connected() runs after every successful
+ * (re)connect, once the events are subscribed, with every domain defined
+ * at that moment: the place to rebuild the per-domain view, since events
+ * were missed while disconnected. disconnected() says why in words.
+ * Any member may be NULL.
+ */
+struct virt_callbacks {
+	void (*connected)(void *opaque, bool reconnect, const struct virt_domain_list *doms);
+	void (*disconnected)(void *opaque, const char *why);
+	void (*domain_event)(void *opaque, const struct virt_event *ev);
+};
+
+/*
+ * Creates the connection manager; connects on virt_start(). The loop must
+ * be registered with libvirt (evloop_register_libvirt()) first. uri NULL
+ * means VIRT_DEFAULT_URI; it is copied. Returns NULL on allocation failure.
+ */
+struct virt *virt_new(struct event_base *base, const char *uri, const struct virt_callbacks *cbs,
+                      void *opaque);
+
+/*
+ * Closes the connection (after unsubscribing) and cancels retries. Call on
+ * the loop thread after every worker using it has finished, and before the
+ * event loop is freed (libvirt's cleanup runs through the loop). NULL is a
+ * no-op.
+ */
+void virt_free(struct virt *v);
+
+/*
+ * First connection attempt. 0 when connected; otherwise a negative errno,
+ * and retries are already scheduled with backoff (the agent may run while
+ * libvirtd is down).
+ */
+int virt_start(struct virt *v);
+
+/* Drops the connection now and connects again at once (e.g. on a config
+ * reload). Counts as a reconnect. */
+void virt_reconnect(struct virt *v);
+
+/* Uses a new URI from the next connection on; reconnects when it differs. */
+int virt_set_uri(struct virt *v, const char *uri);
+
+/* Any thread. */
+bool virt_connected(struct virt *v);
+unsigned virt_reconnects(struct virt *v);
+/* The URI in use; owned by v, valid until the next virt_set_uri(). Loop thread. */
+const char *virt_uri(struct virt *v);
+
+/* Delay before retry number `attempt` (0 = first retry): 500 ms doubling to 30 s. */
+unsigned virt_backoff_ms(unsigned attempt);
+
+/* ---- synchronous wrappers, any thread; they block in libvirt ---- */
+
+/* Flags for virt_domain_xml() and the device/metadata calls. */
+#define VIRT_INACTIVE 0x1 /* the persistent definition instead of the live one */
+#define VIRT_LIVE     0x2 /* affect the running guest */
+#define VIRT_CONFIG   0x4 /* affect the persistent definition */
+
+/* Every defined domain. *out is filled; free with virt_domain_list_free(). */
+int virt_list_domains(struct virt *v, struct virt_domain_list *out, char **err);
+
+/* Domain XML, live or (VIRT_INACTIVE) persistent. *xml is malloc'd. */
+int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml, char **err);
+
+/* Whether the domain has a persistent definition (VIRT_CONFIG applies).
+ * On failure *persistent is false. */
+int virt_domain_persistent(struct virt *v, const char *name, bool *persistent);
+
+/* Attaches a device given as XML to the live guest and/or config. */
+int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flags, char **err);
+
+/* Asks for a device's removal by alias; returns at once, the outcome comes
+ * as DEVICE_REMOVED or DEVICE_REMOVAL_FAILED. */
+int virt_detach_alias(struct virt *v, const char *name, const char *alias, unsigned flags,
+                      char **err);
+
+/* Sets (xml non-NULL) or removes (xml NULL) the <metadata> element in
+ * namespace uri with prefix key. */
+int virt_set_metadata(struct virt *v, const char *name, const char *xml, const char *key,
+                      const char *uri, unsigned flags, char **err);
+
+/* The <metadata> element in namespace uri, or -ENOENT when absent. *xml is malloc'd. */
+int virt_get_metadata(struct virt *v, const char *name, const char *uri, unsigned flags, char **xml,
+                      char **err);
+
+/* Balloon figures of one domain, KiB; a field the guest does not report is
+ * UINT64_MAX. */
+struct virt_balloon {
+	char *name;
+	uint64_t current;   /* balloon.current */
+	uint64_t maximum;   /* balloon.maximum */
+	uint64_t usable;    /* balloon.usable */
+	uint64_t unused;    /* balloon.unused */
+	uint64_t available; /* balloon.available */
+	uint64_t rss;       /* balloon.rss */
+};
+
+struct virt_balloon_list {
+	size_t n;
+	struct virt_balloon *doms;
+};
+
+/* Balloon stats of every active domain in one libvirt call. Free with
+ * virt_balloon_list_free(). */
+int virt_balloon_stats(struct virt *v, struct virt_balloon_list *out, char **err);
+void virt_balloon_list_free(struct virt_balloon_list *list);
+
+#endif
