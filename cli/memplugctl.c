@@ -205,7 +205,7 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'n') {
 			node = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || node < 0 || node > 255)
@@ -375,7 +375,7 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 	args = json_object_new_object();
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'f') {
 			file = optarg;
 		} else if (opt == 'l') {
@@ -433,7 +433,7 @@ static int source_args(struct ctl *ctl, const struct command *cmd, int argc, cha
 	memset(src, 0, sizeof(*src));
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'x')
 			src->xml_path = optarg;
 		else if (opt == '?' || extra == NULL || extra(opt, extra_arg) < 0)
@@ -446,9 +446,6 @@ static int source_args(struct ctl *ctl, const struct command *cmd, int argc, cha
 		return usage_error(cmd, "too many arguments");
 	if (!src->xml_path == !src->domain_name)
 		return usage_error(cmd, "give either --xml FILE or a domain name");
-	if (src->domain_name && ctl->connect_uri == NULL)
-		return usage_error(cmd,
-		                   "a domain name needs --connect URI (or a running memplugd)");
 	return EXIT_OK;
 }
 

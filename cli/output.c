@@ -81,6 +81,12 @@ void table_free(struct table *t)
 	free(t);
 }
 
+/* The length of an array; 0 for anything else (json-c asserts). */
+static size_t arr_len(json_object *v)
+{
+	return json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+}
+
 static json_object *get(json_object *o, const char *key)
 {
 	json_object *v = NULL;
@@ -119,7 +125,7 @@ static const char *kib(json_object *o, const char *key, char *buf)
 /* "3 x 512 MiB + 256 MiB" for a list of sizes in KiB, runs grouped. */
 static char *dimm_list(json_object *arr)
 {
-	size_t n = json_object_array_length(arr);
+	size_t n = arr_len(arr);
 	char *out = strdup("");
 
 	for (size_t i = 0; i < n && out;) {
@@ -156,7 +162,7 @@ static void render_plan(FILE *out, json_object *d)
 	        num(d, "free_slots"), num(d, "slots"));
 	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", str(d, "strategy"),
 	        kib(d, "headroom_kib", c), num(d, "planned_slots"));
-	for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+	for (size_t i = 0; i < arr_len(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
 		char *dimms = dimm_list(get(n, "dimms_kib"));
 		char id[16];
@@ -191,7 +197,7 @@ static void render_cells(FILE *out, json_object *cells)
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
-	for (size_t i = 0; i < json_object_array_length(cells); i++) {
+	for (size_t i = 0; i < arr_len(cells); i++) {
 		json_object *n = json_object_array_get_idx(cells, i);
 		json_object *bk = get(n, "backing");
 		char id[16];
@@ -220,7 +226,7 @@ static void render_devices(FILE *out, json_object *devs)
 	char a[SIZE_FORMAT_MAX];
 	struct table *t = table_new(6, hdr);
 
-	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+	for (size_t i = 0; i < arr_len(devs); i++) {
 		json_object *d = json_object_array_get_idx(devs, i);
 		char node[16] = "-", slot[16] = "-", base[32] = "-";
 		const char *row[6];
@@ -250,13 +256,13 @@ static void render_host(FILE *out, json_object *nodes)
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
 	struct table *t = table_new(4, hdr);
 
-	for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+	for (size_t i = 0; i < arr_len(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
 		json_object *pools = get(n, "hugepages");
 		char id[16], pagebuf[256] = "";
 		const char *row[4];
 
-		for (size_t j = 0; j < json_object_array_length(pools); j++) {
+		for (size_t j = 0; j < arr_len(pools); j++) {
 			json_object *p = json_object_array_get_idx(pools, j);
 			size_t used = strlen(pagebuf);
 
@@ -289,7 +295,7 @@ static void render_inspect(FILE *out, json_object *d)
 		fprintf(out, "Hotplug not possible: %s\n", str(d, "hotplug_problem"));
 	fputc('\n', out);
 	render_cells(out, get(d, "cells"));
-	if (json_object_array_length(get(d, "devices")) > 0) {
+	if (arr_len(get(d, "devices")) > 0) {
 		fputc('\n', out);
 		render_devices(out, get(d, "devices"));
 	}
@@ -314,20 +320,20 @@ static void render_status(FILE *out, json_object *d)
 	        num(d, "reconnects"));
 	fprintf(out, "audit log %s%s\n\n", str(get(d, "audit"), "path"),
 	        json_object_get_boolean(get(get(d, "audit"), "writable")) ? "" : " (NOT WRITABLE)");
-	for (size_t i = 0; i < json_object_array_length(doms); i++) {
+	for (size_t i = 0; i < arr_len(doms); i++) {
 		json_object *dom = json_object_array_get_idx(doms, i);
 		json_object *nodes = get(dom, "nodes"), *queue = get(dom, "queue");
 		char pernode[512] = "", ops[512] = "";
 		const char *row[6];
 
-		for (size_t j = 0; j < json_object_array_length(nodes); j++) {
+		for (size_t j = 0; j < arr_len(nodes); j++) {
 			json_object *n = json_object_array_get_idx(nodes, j);
 			size_t used = strlen(pernode);
 
 			snprintf(pernode + used, sizeof(pernode) - used, "%s%" PRId64 ":%s",
 			         j ? " " : "", num(n, "id"), kib(n, "kib", a));
 		}
-		for (size_t j = 0; j < json_object_array_length(queue); j++) {
+		for (size_t j = 0; j < arr_len(queue); j++) {
 			json_object *q = json_object_array_get_idx(queue, j);
 			size_t used = strlen(ops);
 
@@ -351,7 +357,7 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 {
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
 
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
+	for (size_t i = 0; i < arr_len(list); i++) {
 		json_object *x = json_object_array_get_idx(list, i);
 
 		fprintf(out, "  %s %s on guest node %" PRId64 " as %s (%s pages, host nodes %s)\n",
@@ -370,7 +376,7 @@ static void render_resize(FILE *out, json_object *d)
 		return;
 	}
 	fprintf(out, "Request %s: %s\n", str(d, "request"), str(d, "size"));
-	for (size_t i = 0; i < json_object_array_length(dimms); i++) {
+	for (size_t i = 0; i < arr_len(dimms); i++) {
 		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
 
 		if (why)
@@ -384,7 +390,7 @@ static void render_log(FILE *out, json_object *d)
 {
 	json_object *recs = get(d, "records");
 
-	for (size_t i = 0; i < json_object_array_length(recs); i++) {
+	for (size_t i = 0; i < arr_len(recs); i++) {
 		char *line = record_format_text(json_object_array_get_idx(recs, i));
 
 		fprintf(out, "%s\n", line ? line : "?");
