@@ -57,19 +57,29 @@ run_cmd() {
 	esac
 }
 
+# The port stays open on fd 3 from before the first stat line on, so a
+# command the host sends once the guest has reported is never lost.
 serve() {
-	stty -F /dev/ttyS1 raw -echo
+	exec 3<>/dev/ttyS1
+	stty raw -echo <&3
+	: >/tmp/serving
 	while :; do
-		while read -r id cmd arg; do
+		while read -r id cmd arg <&3; do
 			[ -n "$id" ] || continue
-			echo "MEMPLUG-REPLY $id $(run_cmd "$cmd" "$arg")"
-		done </dev/ttyS1 >/dev/ttyS1
+			echo "MEMPLUG-REPLY $id $(run_cmd "$cmd" "$arg")" >&3
+		done
 		sleep 1
 	done
 }
 
 echo "MEMPLUG-INIT up kernel=$(uname -r) cmdline=$(cat /proc/cmdline)"
 serve &
+i=0
+while [ ! -e /tmp/serving ]; do
+	i=$((i + 1))
+	[ "$i" -le 100 ] || { echo "MEMPLUG-INIT no command port (ttyS1)"; break; }
+	sleep 0.1
+done
 while :; do
 	stat_line
 	sleep 1
