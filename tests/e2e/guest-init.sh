@@ -34,7 +34,7 @@ blocks() {
 	out=""
 	for b in /sys/devices/system/memory/memory[0-9]*; do
 		node=$(ls -d "$b"/node[0-9]* 2>/dev/null | head -n 1)
-		zone=$(cat "$b/valid_zones" 2>/dev/null | tr ' ' '/')
+		zone=$(tr ' ' '/' 2>/dev/null <"$b/valid_zones")
 		out="$out ${b##*/}=$(cat "$b/state"):${zone:-none}:${node##*/}"
 	done
 	echo "$out"

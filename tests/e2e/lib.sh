@@ -25,8 +25,17 @@ cleanup() {
 	done
 	exit "$rc"
 }
+# meson's timeout sends SIGTERM to the test's process group and SIGKILL
+# 0.5 s later: the teardowns run in their own sessions to outlive that.
+on_signal() {
+	trap - EXIT INT TERM HUP
+	for g in $started; do
+		setsid -f "$bed" teardown "$g" </dev/null >/dev/null 2>&1
+	done
+	exit 130
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap on_signal INT TERM HUP
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (libvirtd + QEMU)"
 

@@ -34,11 +34,11 @@ ensure_accounts() {
 conf_set() {
 	key=$1 value=$2
 	[ -f "$conf" ] || : >"$conf"
-	if grep -Eq "^[[:space:]]*$key[[:space:]]*=[[:space:]]*$(printf '%s' "$value" | sed 's/[][\.*^$]/\\&/g')[[:space:]]*$" "$conf" &&
-		[ "$(grep -Ec "^[[:space:]]*$key[[:space:]]*=" "$conf")" -eq 1 ]; then
+	if grep -Eq "^[[:space:]]*${key}[[:space:]]*=[[:space:]]*$(printf '%s' "$value" | sed 's/[][\.*^$]/\\&/g')[[:space:]]*$" "$conf" &&
+		[ "$(grep -Ec "^[[:space:]]*${key}[[:space:]]*=" "$conf")" -eq 1 ]; then
 		return 0
 	fi
-	sed -i -E "s/^([[:space:]]*$key[[:space:]]*=)/# memplug-e2e: \\1/" "$conf"
+	sed -i -E "s/^([[:space:]]*${key}[[:space:]]*=)/# memplug-e2e: \\1/" "$conf"
 	printf '%s = %s\n' "$key" "$value" >>"$conf"
 	say "qemu.conf: set $key = $value"
 	changed=1
@@ -81,7 +81,15 @@ size_pool() {
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# On a systemd host the units own the daemons; in a container there is no
+# init system and the daemons are started directly.
+have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
+
 start_virtlogd() {
+	if have_systemd; then
+		systemctl start virtlogd.socket virtlogd.service 2>/dev/null || systemctl start virtlogd
+		return 0
+	fi
 	pid_alive /run/virtlogd.pid || pgrep -x virtlogd >/dev/null && return 0
 	virtlogd -d
 	say "started virtlogd"
@@ -102,6 +110,10 @@ stop_libvirtd() {
 }
 
 start_libvirtd() {
+	if have_systemd; then
+		if [ "$changed" -eq 1 ]; then systemctl restart libvirtd; else systemctl start libvirtd; fi
+		return 0
+	fi
 	if libvirtd_running; then
 		[ "$changed" -eq 0 ] && return 0
 		stop_libvirtd
