@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "record.h"
 #include "ops.h"
 
 struct posted {
@@ -167,6 +168,75 @@ static void agent_audit_simple(struct agent *a, enum record_event ev, const char
 	json_object_put(extra);
 }
 
+static bool domain_has_alias(const struct domain *dom, const char *alias)
+{
+	for (size_t i = 0; dom && i < dom->n_memdevs; i++)
+		if (dom->memdevs[i].alias && strcmp(dom->memdevs[i].alias, alias) == 0)
+			return true;
+	return false;
+}
+
+/* One intent left without an outcome by a crash: what does the guest have? */
+static void agent_reconcile_one(struct agent *a, json_object *intent)
+{
+	const char *name = record_str(intent, "domain");
+	const char *alias = record_str(intent, "alias");
+	const char *request = record_str(intent, "request");
+	struct agent_domain *d = name ? agent_domain_find(a, name) : NULL;
+	struct record_node_mem *after = NULL;
+	char grow_prefix[64];
+	bool present, grow;
+	json_object *x = json_object_new_object();
+	struct record r = {.event = RECORD_RECONCILED,
+	                   .domain = name,
+	                   .uuid = record_str(intent, "uuid"),
+	                   .request = request,
+	                   .actor = {.kind = RECORD_ACTOR_AGENT}};
+
+	/* A grow names its new DIMMs ua-mp-REQUEST-K; a shrink names old ones. */
+	snprintf(grow_prefix, sizeof(grow_prefix), "ua-mp-%s-", request ? request : "");
+	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
+	if (d)
+		agent_domain_refresh(a, d);
+	present = d && domain_has_alias(d->model, alias ? alias : "");
+	json_object_object_add(x, "intent_seq", json_object_new_uint64(record_seq(intent)));
+	json_object_object_add(x, "op", json_object_new_string(grow ? "grow" : "shrink"));
+	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
+	json_object_object_add(x, "found",
+	                       json_object_new_string(d == NULL ? "domain gone"
+	                                              : present ? "attached"
+	                                                        : "not attached"));
+	r.extra = x;
+	r.result = d && d->model ? RECORD_OK : RECORD_FAILED;
+	if (d == NULL)
+		r.error = "the domain is no longer known to libvirt";
+	if (d && d->model)
+		r.n_after = agent_node_mem(d->model, &after);
+	r.after = after;
+	log_warn("reconciled %s %s of %s on %s: the DIMM is %s", request ? request : "?",
+	         grow ? "grow" : "shrink", alias ? alias : "?", name ? name : "?",
+	         present ? "attached" : "not attached");
+	agent_audit(a, &r, true, NULL);
+	free(after);
+	json_object_put(x);
+}
+
+/* At the first connection: settle every intent a crash left open. */
+static void agent_reconcile(struct agent *a)
+{
+	json_object *pending = NULL;
+	char *err = NULL;
+
+	if (audit_pending_intents(a->audit, &pending, &err) < 0) {
+		log_err("cannot read the audit log to reconcile: %s", err);
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(pending); i++)
+		agent_reconcile_one(a, json_object_array_get_idx(pending, i));
+	json_object_put(pending);
+}
+
 void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_list *doms)
 {
 	struct agent *a = opaque;
@@ -186,6 +256,10 @@ void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_l
 			continue;
 		d->active = doms->doms[i].active;
 		agent_domain_refresh(a, d);
+	}
+	if (!a->reconciled) {
+		agent_reconcile(a);
+		a->reconciled = true;
 	}
 }
 

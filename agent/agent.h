@@ -55,6 +55,7 @@ struct agent {
 	time_t started;
 	unsigned next_request;
 	unsigned ops_done;
+	bool reconciled; /* open intents settled after the first connection */
 
 	/* Shared with workers, under wait_lock. */
 	pthread_mutex_t wait_lock;
