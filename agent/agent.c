@@ -287,6 +287,72 @@ static void agent_waiters_wake(struct agent *a, const char *domain, const char *
 	pthread_mutex_unlock(&a->wait_lock);
 }
 
+void agent_late_add(struct agent *a, const char *domain, const char *alias, const char *request,
+                    bool config)
+{
+	struct agent_late *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || !(l->domain = strdup(domain)) || !(l->alias = strdup(alias)) ||
+	    !(l->request = strdup(request)))
+		abort();
+	l->config = config;
+	pthread_mutex_lock(&a->wait_lock);
+	l->next = a->late;
+	a->late = l;
+	pthread_mutex_unlock(&a->wait_lock);
+}
+
+/* The pending detach of this alias, unlinked; NULL when there is none. */
+static struct agent_late *agent_late_take(struct agent *a, const char *domain, const char *alias)
+{
+	struct agent_late *found = NULL;
+
+	pthread_mutex_lock(&a->wait_lock);
+	for (struct agent_late **pp = &a->late; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->domain, domain) == 0 && strcmp((*pp)->alias, alias) == 0) {
+			found = *pp;
+			*pp = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->wait_lock);
+	return found;
+}
+
+/* The guest finally answered a detach that timed out: finish and audit it. */
+static void agent_late_outcome(struct agent *a, struct agent_late *l, const char *uuid,
+                               bool removed)
+{
+	json_object *x = json_object_new_object();
+	char *err = NULL;
+	struct record r = {.event = RECORD_OUTCOME,
+	                   .domain = l->domain,
+	                   .uuid = uuid && *uuid ? uuid : NULL,
+	                   .request = l->request,
+	                   .actor = {.kind = RECORD_ACTOR_LIBVIRT},
+	                   .result = removed ? RECORD_OK : RECORD_REFUSED,
+	                   .extra = x};
+
+	if (removed && l->config &&
+	    virt_detach_alias(a->virt, l->domain, l->alias, VIRT_CONFIG, &err) < 0) {
+		r.result = RECORD_FAILED;
+		r.error = err;
+	} else if (!removed) {
+		r.error = "unplug was rejected by the guest";
+	}
+	json_object_object_add(x, "alias", json_object_new_string(l->alias));
+	json_object_object_add(x, "late", json_object_new_boolean(true));
+	agent_audit(a, &r, true, NULL);
+	log_info("%s: the guest %s %s after the timeout", l->request,
+	         removed ? "released" : "refused to release", l->alias);
+	json_object_put(x);
+	free(err);
+	free(l->domain);
+	free(l->alias);
+	free(l->request);
+	free(l);
+}
+
 static void agent_device_event(struct agent *a, const struct virt_event *ev)
 {
 	static const enum record_event kinds[] = {
@@ -304,9 +370,14 @@ static void agent_device_event(struct agent *a, const struct virt_event *ev)
 	agent_audit_simple(
 	        a, kinds[ev->kind], ev->name, ev->uuid,
 	        ev->kind == VIRT_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED : RECORD_OK, NULL, x);
-	if (alias && ev->kind != VIRT_EVENT_DEVICE_ADDED)
+	if (alias && ev->kind != VIRT_EVENT_DEVICE_ADDED) {
+		struct agent_late *l = agent_late_take(a, ev->name, alias);
+
 		agent_waiters_wake(a, ev->name, alias,
 		                   ev->kind == VIRT_EVENT_DEVICE_REMOVED ? 1 : -1);
+		if (l)
+			agent_late_outcome(a, l, ev->uuid, ev->kind == VIRT_EVENT_DEVICE_REMOVED);
+	}
 }
 
 void agent_on_event(void *opaque, const struct virt_event *ev)
