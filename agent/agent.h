@@ -24,6 +24,7 @@
 #include "virt.h"
 
 struct op;
+struct policy;
 
 struct agent_domain {
 	char *name;
@@ -50,6 +51,7 @@ struct agent {
 	struct virt *virt;
 	struct control *control;
 	struct audit *audit;
+	struct policy *policy; /* the auto-balloon tick (policy.c) */
 	pthread_mutex_t audit_lock;
 	struct agent_domain *domains;
 	time_t started;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ops.h"
 #include "plan.h"
+#include "policy.h"
 #include "report.h"
 
 static const char *arg_str(json_object *args, const char *key)
@@ -75,7 +76,7 @@ static void do_status(struct agent *a, struct control_request *req)
 	                       json_object_new_boolean(audit_writable(a->audit)));
 	json_object_object_add(o, "audit", audit);
 	for (const struct agent_domain *d = a->domains; d; d = d->next)
-		json_object_array_add(doms, status_domain(d));
+		json_object_array_add(doms, policy_status_add(a->policy, d->name, status_domain(d)));
 	json_object_object_add(o, "domains", doms);
 	control_reply_ok(req, o);
 }
@@ -253,10 +254,14 @@ void agent_on_request(struct control_request *req, void *opaque)
 		else
 			do_log(a, req, pr->args);
 		break;
+	case PROTO_CMD_POLICY:
+		if (a->policy)
+			policy_request(a->policy, req, pr->args);
+		else
+			control_reply_error(req, "unsupported", "the policy is not running");
+		break;
 	default:
-		control_reply_error(req, "unsupported",
-		                    "the auto-balloon policy is not implemented "
-		                    "in this version");
+		control_reply_error(req, "unsupported", "unknown command");
 		break;
 	}
 }

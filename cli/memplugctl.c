@@ -70,7 +70,8 @@ static const struct command commands[] = {
                       "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
                         "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
-        [CMD_POLICY] = {"policy", cmd_policy, "policy DOMAIN show", false},
+        [CMD_POLICY] = {"policy", cmd_policy,
+                        "policy DOMAIN show | enable | disable | set KEY=VALUE...", false},
         [CMD_LOG] = {"log", cmd_log,
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
                      "[--limit N] [--file PATH]\n  memplugctl log verify [FILE...]",
@@ -251,12 +252,34 @@ static int cmd_shrink(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_policy(struct ctl *ctl, int argc, char **argv)
 {
-	json_object *args;
+	const struct command *cmd = &commands[CMD_POLICY];
+	const char *action = argc >= 3 ? argv[2] : "";
+	json_object *args, *settings;
 
-	if (argc != 3 || strcmp(argv[2], "show") != 0)
-		return usage_error(&commands[CMD_POLICY], "only 'policy DOMAIN show' exists");
+	if (strcmp(action, "show") != 0 && strcmp(action, "enable") != 0 &&
+	    strcmp(action, "disable") != 0 && strcmp(action, "set") != 0)
+		return usage_error(cmd, "give a domain and show, enable, disable or set");
+	if ((strcmp(action, "set") == 0) != (argc > 3))
+		return usage_error(cmd, "only set takes KEY=VALUE settings");
+	settings = json_object_new_object();
+	for (int i = 3; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		char *key = eq ? strndup(argv[i], (size_t)(eq - argv[i])) : NULL;
+
+		if (key == NULL || *key == '\0' || eq[1] == '\0') {
+			free(key);
+			json_object_put(settings);
+			return usage_error(cmd, "settings are KEY=VALUE, e.g. low_free=10%");
+		}
+		json_object_object_add(settings, key, json_object_new_string(eq + 1));
+		free(key);
+	}
 	args = domain_args(argv[1]);
-	json_object_object_add(args, "action", json_object_new_string("show"));
+	json_object_object_add(args, "action", json_object_new_string(action));
+	if (argc > 3)
+		json_object_object_add(args, "settings", settings);
+	else
+		json_object_put(settings);
 	return agent_call(ctl, "policy", args, "policy");
 }
 
