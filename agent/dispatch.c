@@ -76,7 +76,8 @@ static void do_status(struct agent *a, struct control_request *req)
 	                       json_object_new_boolean(audit_writable(a->audit)));
 	json_object_object_add(o, "audit", audit);
 	for (const struct agent_domain *d = a->domains; d; d = d->next)
-		json_object_array_add(doms, policy_status_add(a->policy, d->name, status_domain(d)));
+		json_object_array_add(doms,
+		                      policy_status_add(a->policy, d->name, status_domain(d)));
 	json_object_object_add(o, "domains", doms);
 	control_reply_ok(req, o);
 }

@@ -235,8 +235,7 @@ static void pdom_prune(struct policy *p)
 	}
 }
 
-int policy_overrides_apply(const struct policy_overrides *o, struct policy_settings *s,
-                           char **err)
+int policy_overrides_apply(const struct policy_overrides *o, struct policy_settings *s, char **err)
 {
 	struct policy_settings n = *s;
 	char *why = NULL;
@@ -518,7 +517,8 @@ static void job_done(void *arg)
 			                   .uuid = d && d->uuid[0] ? d->uuid : NULL,
 			                   .actor = {.kind = RECORD_ACTOR_POLICY},
 			                   .result = RECORD_FAILED,
-			                   .error = j->error ? j->error : "setting the balloon failed"};
+			                   .error = j->error ? j->error
+			                                     : "setting the balloon failed"};
 
 			agent_audit(p->a, &r, false, NULL);
 			if (pd)
@@ -653,9 +653,9 @@ static json_object *settings_json(struct policy *p, const struct pdom *pd,
 		for (size_t k = 0; strcmp(src, "default") == 0 && k < p->a->cfg->n_domains; k++)
 			if (strcmp(p->a->cfg->domains[k].name, pd ? pd->name : "") == 0)
 				src = "config";
-		json_object_object_add(e, "value",
-		                       json_object_new_string(policy_settings_value(s, key, buf,
-		                                                                    sizeof(buf))));
+		json_object_object_add(
+		        e, "value",
+		        json_object_new_string(policy_settings_value(s, key, buf, sizeof(buf))));
 		json_object_object_add(e, "source", json_object_new_string(src));
 		json_object_object_add(o, key, e);
 	}
@@ -672,15 +672,15 @@ json_object *policy_status_json(struct policy *p, const char *domain)
 	o = json_object_new_object();
 	json_object_object_add(o, "action",
 	                       json_object_new_string(policy_action_name(pd->decision.action)));
-	json_object_object_add(o, "reason", pd->decision.reason
-	                                            ? json_object_new_string(pd->decision.reason)
-	                                            : NULL);
+	json_object_object_add(o, "reason",
+	                       pd->decision.reason ? json_object_new_string(pd->decision.reason)
+	                                           : NULL);
 	json_object_object_add(o, "message", json_object_new_string(pd->decision.message));
 	json_object_object_add(o, "age_ms", json_object_new_uint64(now_ms() - pd->decided_ms));
 	json_object_object_add(o, "balloon_kib", json_object_new_uint64(pd->last.current));
-	json_object_object_add(o, "usable_kib", pd->last.usable == UINT64_MAX
-	                                                ? NULL
-	                                                : json_object_new_uint64(pd->last.usable));
+	json_object_object_add(
+	        o, "usable_kib",
+	        pd->last.usable == UINT64_MAX ? NULL : json_object_new_uint64(pd->last.usable));
 	json_object_object_add(o, "available_kib",
 	                       pd->last.available == UINT64_MAX
 	                               ? NULL
@@ -766,10 +766,9 @@ static int apply_changes(struct policy *p, struct agent_domain *d, struct pdom *
 		rc = -ENOMEM;
 	virt_domain_persistent(p->a->virt, d->name, &persistent);
 	if (rc == 0)
-		rc = virt_set_metadata(p->a->virt, d->name, xml, POLICY_METADATA_KEY,
-		                       POLICY_METADATA_URI,
-		                       (d->active ? VIRT_LIVE : 0) | (persistent ? VIRT_CONFIG : 0),
-		                       err);
+		rc = virt_set_metadata(
+		        p->a->virt, d->name, xml, POLICY_METADATA_KEY, POLICY_METADATA_URI,
+		        (d->active ? VIRT_LIVE : 0) | (persistent ? VIRT_CONFIG : 0), err);
 	if (rc == 0) {
 		policy_overrides_clear(&pd->overrides);
 		pd->overrides = next;

@@ -57,14 +57,13 @@ void policy_process(struct policy *p, const struct virt_balloon_list *stats,
 /* Counters for the benchmark and `show`. */
 struct policy_counters {
 	uint64_t ticks;
-	uint64_t skipped; /* a tick found the previous sample still running */
-	uint64_t decisions; /* audited */
+	uint64_t skipped;    /* a tick found the previous sample still running */
+	uint64_t decisions;  /* audited */
 	uint64_t process_ns; /* CPU time spent in policy_process(), total */
 };
 void policy_get_counters(const struct policy *p, struct policy_counters *out);
 
 /* Applies run-time overrides over *s; *s is unchanged on error. */
-int policy_overrides_apply(const struct policy_overrides *o, struct policy_settings *s,
-                           char **err);
+int policy_overrides_apply(const struct policy_overrides *o, struct policy_settings *s, char **err);
 
 #endif

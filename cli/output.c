@@ -416,8 +416,8 @@ static void render_verify(FILE *out, json_object *d)
 static void render_policy(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
-	static const char *const keys[] = {"enabled", "dry_run", "low_free", "high_free", "step",
-	                                   "cooldown", "settle", "min", "max"};
+	static const char *const keys[] = {"enabled",  "dry_run", "low_free", "high_free", "step",
+	                                   "cooldown", "settle",  "min",      "max"};
 	json_object *set = get(d, "settings"), *st = get(d, "state");
 	struct table *t = table_new(3, hdr);
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
@@ -441,7 +441,8 @@ static void render_policy(FILE *out, json_object *d)
 	        str(st, "message") ? str(st, "message") : "");
 	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", kib(st, "balloon_kib", a),
 	        kib(st, "usable_kib", b), kib(st, "available_kib", c),
-	        json_object_get_boolean(get(st, "manageable")) ? "" : " (NOT MANAGEABLE: no stats)");
+	        json_object_get_boolean(get(st, "manageable")) ? ""
+	                                                       : " (NOT MANAGEABLE: no stats)");
 }
 
 struct renderer {

@@ -28,8 +28,7 @@
 #define POLICY_SLACK_KIB UINT64_C(1024)
 
 const char *const policy_keys[POLICY_N_KEYS] = {
-        "enabled", "dry_run", "low_free", "high_free", "step",
-        "cooldown", "settle", "min", "max",
+        "enabled", "dry_run", "low_free", "high_free", "step", "cooldown", "settle", "min", "max",
 };
 
 uint64_t threshold_kib(const struct threshold *t, uint64_t total_kib)
@@ -87,10 +86,10 @@ const char *policy_settings_value(const struct policy_settings *s, const char *k
 const char *policy_action_name(enum policy_action a)
 {
 	static const char *const names[] = {
-	        [POLICY_NONE] = "none",     [POLICY_WAIT] = "wait",
+	        [POLICY_NONE] = "none",       [POLICY_WAIT] = "wait",
 	        [POLICY_BALLOON] = "balloon", [POLICY_GROW] = "grow",
-	        [POLICY_SHRINK] = "shrink", [POLICY_HOLD] = "hold",
-	        [POLICY_FAILED] = "failed", [POLICY_UNMANAGEABLE] = "unmanageable",
+	        [POLICY_SHRINK] = "shrink",   [POLICY_HOLD] = "hold",
+	        [POLICY_FAILED] = "failed",   [POLICY_UNMANAGEABLE] = "unmanageable",
 	};
 
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
@@ -205,8 +204,8 @@ static bool resolve_pending(struct ctx *c)
 	return true;
 }
 
-static const struct policy_cell *pick_cell(const struct ctx *c, uint64_t ceiling,
-                                           uint64_t *size, const struct policy_cell **host_bad)
+static const struct policy_cell *pick_cell(const struct ctx *c, uint64_t ceiling, uint64_t *size,
+                                           const struct policy_cell **host_bad)
 {
 	const struct policy_input *in = c->in;
 	const struct policy_cell *best = NULL;
@@ -272,8 +271,8 @@ static void grow_dimm(struct ctx *c, uint64_t ceiling)
 	c->out->size_kib = size;
 	c->out->node = (int)cell->id;
 	say(c->out, POLICY_GROW, "below_low_free",
-	    "usable %" PRIu64 " MiB below low_free %" PRIu64 " MiB with the balloon out: plug %" PRIu64
-	    " MiB on guest node %u",
+	    "usable %" PRIu64 " MiB below low_free %" PRIu64
+	    " MiB with the balloon out: plug %" PRIu64 " MiB on guest node %u",
 	    mib(in->usable_kib), mib(c->out->low_kib), mib(size), cell->id);
 	acted(c, true, size);
 	c->st->pending = POLICY_PENDING_GROW;
@@ -316,7 +315,8 @@ static bool unplug_prepared(struct ctx *c)
 		c->out->size_kib = st->unplug_kib;
 		c->out->node = (int)st->unplug_node;
 		say(c->out, POLICY_SHRINK, "balloon_holds_dimm",
-		    "the balloon held back a whole %" PRIu64 " MiB DIMM on guest node %u: unplug it",
+		    "the balloon held back a whole %" PRIu64
+		    " MiB DIMM on guest node %u: unplug it",
 		    mib(st->unplug_kib), st->unplug_node);
 		st->pending = POLICY_PENDING_SHRINK;
 		st->pending_plugged_kib = in->plugged_kib;
@@ -364,7 +364,8 @@ static void decide_shrink(struct ctx *c)
 	if (unplug_prepared(c))
 		return;
 	if (in->now_ms - st->above_since_ms < c->s->settle_ms) {
-		say(c->out, POLICY_WAIT, "settling", "above high_free for %" PRIu64 " of %" PRIu64 " ms",
+		say(c->out, POLICY_WAIT, "settling",
+		    "above high_free for %" PRIu64 " of %" PRIu64 " ms",
 		    in->now_ms - st->above_since_ms, c->s->settle_ms);
 		return;
 	}
@@ -389,8 +390,8 @@ static void decide_shrink(struct ctx *c)
 	target = max_u64(floor, target / 1024 * 1024);
 	if (target + POLICY_SLACK_KIB > in->actual_kib) {
 		say(c->out, POLICY_NONE, "at_floor",
-		    "above high_free, but the balloon is at %" PRIu64 " MiB and may not go below %" PRIu64
-		    " MiB",
+		    "above high_free, but the balloon is at %" PRIu64
+		    " MiB and may not go below %" PRIu64 " MiB",
 		    mib(in->actual_kib), mib(floor));
 		return;
 	}
@@ -469,7 +470,8 @@ void policy_decide(const struct policy_settings *s, const struct policy_input *i
 	} else {
 		st->above_since_ms = 0;
 		st->unplug_kib = 0;
-		say(out, POLICY_NONE, "in_band", "usable %" PRIu64 " MiB is inside %" PRIu64 "-%" PRIu64 " MiB",
+		say(out, POLICY_NONE, "in_band",
+		    "usable %" PRIu64 " MiB is inside %" PRIu64 "-%" PRIu64 " MiB",
 		    mib(in->usable_kib), mib(out->low_kib), mib(out->high_kib));
 	}
 }

@@ -55,10 +55,10 @@ const char *policy_settings_value(const struct policy_settings *s, const char *k
 /* One guest cell the policy could grow. */
 struct policy_cell {
 	unsigned id;
-	uint64_t kib;           /* boot + DIMMs on this cell */
-	uint64_t align_kib;     /* a DIMM here is a multiple of this */
-	bool host_known;        /* host numbers below are meaningful */
-	uint64_t host_free_kib; /* free memory on its inferred host nodes */
+	uint64_t kib;             /* boot + DIMMs on this cell */
+	uint64_t align_kib;       /* a DIMM here is a multiple of this */
+	bool host_known;          /* host numbers below are meaningful */
+	uint64_t host_free_kib;   /* free memory on its inferred host nodes */
 	uint64_t host_usable_kib; /* free above the reserve on those nodes */
 	char host_nodes[32];      /* "0-1", "any" */
 };
@@ -92,10 +92,10 @@ struct policy_input {
 
 /* What the decision remembers between ticks; zero-initialise. */
 struct policy_state {
-	uint64_t last_action_ms;  /* 0: never acted */
-	bool grew_last;           /* the last action raised memory */
-	uint64_t above_since_ms;  /* usable above high_free since; 0: not */
-	uint64_t failed_at_ms;    /* the last grow/shrink failed then; 0: not */
+	uint64_t last_action_ms; /* 0: never acted */
+	bool grew_last;          /* the last action raised memory */
+	uint64_t above_since_ms; /* usable above high_free since; 0: not */
+	uint64_t failed_at_ms;   /* the last grow/shrink failed then; 0: not */
 	/* Waiting for the guest to see a raise: its MemTotal then. */
 	bool observing;
 	uint64_t observe_from_kib;
@@ -105,7 +105,7 @@ struct policy_state {
 	uint64_t pending_plugged_kib; /* plugged before the operation */
 	bool pending_submitted;       /* the op was seen in flight or submitted */
 	/* Unplug preparation: balloon raised by the DIMM, then unplug. */
-	uint64_t unplug_kib;  /* 0: none prepared */
+	uint64_t unplug_kib; /* 0: none prepared */
 	unsigned unplug_node;
 	uint64_t restore_kib; /* the balloon target to return to after unplug */
 };
@@ -123,8 +123,8 @@ enum policy_action {
 
 struct policy_decision {
 	enum policy_action action;
-	const char *reason; /* a static token: "below_low_free", "host_reserve", ... */
-	char message[256];  /* the same in words, with the numbers */
+	const char *reason;  /* a static token: "below_low_free", "host_reserve", ... */
+	char message[256];   /* the same in words, with the numbers */
 	uint64_t target_kib; /* POLICY_BALLOON */
 	uint64_t size_kib;   /* POLICY_GROW / POLICY_SHRINK */
 	int node;            /* POLICY_GROW / POLICY_SHRINK */
