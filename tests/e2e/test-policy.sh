@@ -9,7 +9,7 @@
 . "$e2e_dir/agent.sh"
 
 AGENT_CONFIG="$agent_dir/memplugd.conf"
-printf '[memplugd]\npolicy_interval = 1s\nhost_reserve = 256M\n' >"$AGENT_CONFIG"
+printf '[memplugd]\npolicy_interval = 2s\nhost_reserve = 256M\n' >"$AGENT_CONFIG"
 start_guest guest-2cell policy
 start_agent
 
