@@ -773,7 +773,6 @@ static int apply_changes(struct policy *p, struct agent_domain *d, struct pdom *
 		policy_overrides_clear(&pd->overrides);
 		pd->overrides = next;
 		pd->meta_loaded = true;
-		pd->state = (struct policy_state){0};
 	} else {
 		policy_overrides_clear(&next);
 	}

@@ -303,6 +303,30 @@ static void decide_grow(struct ctx *c)
 	grow_dimm(c, ceiling);
 }
 
+/* The balloon is out far enough: unplug the prepared DIMM now. */
+static bool unplug_now(struct ctx *c)
+{
+	struct policy_state *st = c->st;
+	const struct policy_input *in = c->in;
+	uint64_t target = min_u64(in->plugged_kib, st->restore_kib + st->unplug_kib);
+
+	if (in->actual_kib + POLICY_SLACK_KIB < target)
+		return false;
+	c->out->size_kib = st->unplug_kib;
+	c->out->node = (int)st->unplug_node;
+	say(c->out, POLICY_SHRINK, "balloon_holds_dimm",
+	    "the balloon holds back a whole %" PRIu64 " MiB DIMM on guest node %u: unplug it, "
+	    "then balloon to %" PRIu64 " MiB",
+	    mib(st->unplug_kib), st->unplug_node, mib(st->restore_kib));
+	st->pending = POLICY_PENDING_SHRINK;
+	st->pending_plugged_kib = in->plugged_kib;
+	st->unplug_kib = 0;
+	st->last_action_ms = in->now_ms;
+	st->grew_last = false;
+	st->observing = false;
+	return true;
+}
+
 static bool unplug_prepared(struct ctx *c)
 {
 	struct policy_state *st = c->st;
@@ -311,21 +335,8 @@ static bool unplug_prepared(struct ctx *c)
 
 	if (st->unplug_kib == 0)
 		return false;
-	if (in->actual_kib + POLICY_SLACK_KIB >= target) {
-		c->out->size_kib = st->unplug_kib;
-		c->out->node = (int)st->unplug_node;
-		say(c->out, POLICY_SHRINK, "balloon_holds_dimm",
-		    "the balloon held back a whole %" PRIu64
-		    " MiB DIMM on guest node %u: unplug it",
-		    mib(st->unplug_kib), st->unplug_node);
-		st->pending = POLICY_PENDING_SHRINK;
-		st->pending_plugged_kib = in->plugged_kib;
-		st->unplug_kib = 0;
-		st->last_action_ms = in->now_ms;
-		st->grew_last = false;
-		st->observing = false;
+	if (unplug_now(c))
 		return true;
-	}
 	if (in->now_ms - st->last_action_ms >= observe_timeout_ms(c)) {
 		st->unplug_kib = 0;
 		set_balloon(c, st->restore_kib, "unplug_prepare_timeout",
@@ -337,11 +348,15 @@ static bool unplug_prepared(struct ctx *c)
 	return true;
 }
 
-/* The newest DIMM the balloon holds back entirely, leaving at least the floor. */
-static const struct policy_dimm *held_dimm(const struct ctx *c)
+/*
+ * The newest DIMM that can leave once the guest is at `keep`: the balloon
+ * would then hold it back entirely, and the guest stays at the floor or
+ * above.
+ */
+static const struct policy_dimm *held_dimm(const struct ctx *c, uint64_t keep)
 {
 	const struct policy_input *in = c->in;
-	uint64_t held = in->plugged_kib > in->actual_kib ? in->plugged_kib - in->actual_kib : 0;
+	uint64_t held = in->plugged_kib > keep ? in->plugged_kib - keep : 0;
 
 	for (size_t i = 0; i < in->n_dimms; i++) {
 		const struct policy_dimm *d = &in->dimms[i];
@@ -350,6 +365,26 @@ static const struct policy_dimm *held_dimm(const struct ctx *c)
 			return d;
 	}
 	return NULL;
+}
+
+/* Unplugs `dimm` so the guest ends at `keep`: first lets the balloon out
+ * far enough that the guest keeps at least that much during the unplug. */
+static void prepare_unplug(struct ctx *c, const struct policy_dimm *dimm, uint64_t keep)
+{
+	const struct policy_input *in = c->in;
+	struct policy_state *st = c->st;
+
+	st->unplug_kib = dimm->size_kib;
+	st->unplug_node = dimm->node;
+	st->restore_kib = keep;
+	st->last_action_ms = in->now_ms;
+	c->out->target_kib = min_u64(in->plugged_kib, keep + dimm->size_kib);
+	if (unplug_now(c))
+		return;
+	say(c->out, POLICY_BALLOON, "deflate_before_unplug",
+	    "the balloon holds back a %" PRIu64 " MiB DIMM: balloon %" PRIu64 " -> %" PRIu64
+	    " MiB, then unplug it",
+	    mib(dimm->size_kib), mib(in->actual_kib), mib(c->out->target_kib));
 }
 
 static void decide_shrink(struct ctx *c)
@@ -373,21 +408,13 @@ static void decide_shrink(struct ctx *c)
 		say(c->out, POLICY_WAIT, "cooldown", "above high_free; cooling down");
 		return;
 	}
-	if ((dimm = held_dimm(c)) != NULL) {
-		st->unplug_kib = dimm->size_kib;
-		st->unplug_node = dimm->node;
-		st->restore_kib = in->actual_kib;
-		c->out->target_kib = min_u64(in->plugged_kib, in->actual_kib + dimm->size_kib);
-		say(c->out, POLICY_BALLOON, "deflate_before_unplug",
-		    "the balloon holds back a %" PRIu64 " MiB DIMM: balloon %" PRIu64 " -> %" PRIu64
-		    " MiB, then unplug it",
-		    mib(dimm->size_kib), mib(in->actual_kib), mib(c->out->target_kib));
-		st->last_action_ms = in->now_ms;
-		return;
-	}
 	excess = in->usable_kib - c->mid_kib;
 	target = in->actual_kib - min_u64(min_u64(c->s->step_kib, excess), in->actual_kib);
 	target = max_u64(floor, target / 1024 * 1024);
+	if ((dimm = held_dimm(c, target)) != NULL) {
+		prepare_unplug(c, dimm, target);
+		return;
+	}
 	if (target + POLICY_SLACK_KIB > in->actual_kib) {
 		say(c->out, POLICY_NONE, "at_floor",
 		    "above high_free, but the balloon is at %" PRIu64

@@ -222,6 +222,10 @@ static void run_case(const struct sim_case *c, struct sim *g)
 		sim_input(g, c, t, cells, newest, &in);
 		policy_decide(&s, &in, &st, &d);
 		sim_count(g, &d);
+		if (getenv("SIM_DEBUG"))
+			print_message("t=%u used=%llu %s %s\n", t,
+			              (unsigned long long)(g->used / MIB),
+			              policy_action_name(d.action), d.message);
 		if (in_flight)
 			sim_finish_op(g); /* the op ran between this tick and the next */
 		if (c->dry_run)
