@@ -194,11 +194,13 @@ static bool resolve_pending(struct ctx *c)
 		return true;
 	}
 	if (in->plugged_kib < st->pending_plugged_kib) {
+		st->unplug_failures = 0;
 		set_balloon(c, min_u64(st->restore_kib, in->plugged_kib), "restore_after_unplug",
 		            "DIMM unplugged, guest memory kept where it was");
 		return true;
 	}
-	st->failed_at_ms = in->now_ms;
+	st->unplug_failed_ms = in->now_ms;
+	st->unplug_failures++;
 	set_balloon(c, min_u64(st->restore_kib, in->plugged_kib), "unplug_failed",
 	            "the unplug did not remove memory; balloon back");
 	return true;
@@ -411,7 +413,11 @@ static void decide_shrink(struct ctx *c)
 	excess = in->usable_kib - c->mid_kib;
 	target = in->actual_kib - min_u64(min_u64(c->s->step_kib, excess), in->actual_kib);
 	target = max_u64(floor, target / 1024 * 1024);
-	if ((dimm = held_dimm(c, target)) != NULL) {
+	/* A guest that refused an unplug (memory not movable) is asked again
+	 * ever more rarely: cooldown, doubled per refusal, up to 64 times. */
+	if ((dimm = held_dimm(c, target)) != NULL &&
+	    !since(c, st->unplug_failed_ms,
+	           c->s->cooldown_ms << (st->unplug_failures < 6 ? st->unplug_failures : 6))) {
 		prepare_unplug(c, dimm, target);
 		return;
 	}

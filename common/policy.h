@@ -92,10 +92,12 @@ struct policy_input {
 
 /* What the decision remembers between ticks; zero-initialise. */
 struct policy_state {
-	uint64_t last_action_ms; /* 0: never acted */
-	bool grew_last;          /* the last action raised memory */
-	uint64_t above_since_ms; /* usable above high_free since; 0: not */
-	uint64_t failed_at_ms;   /* the last grow/shrink failed then; 0: not */
+	uint64_t last_action_ms;  /* 0: never acted */
+	bool grew_last;           /* the last action raised memory */
+	uint64_t above_since_ms;  /* usable above high_free since; 0: not */
+	uint64_t failed_at_ms;    /* the last grow/shrink failed then; 0: not */
+	unsigned unplug_failures; /* in a row; each doubles the wait before the next */
+	uint64_t unplug_failed_ms;
 	/* Waiting for the guest to see a raise: its MemTotal then. */
 	bool observing;
 	uint64_t observe_from_kib;

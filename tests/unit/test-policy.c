@@ -34,6 +34,7 @@ struct sim_case {
 	bool no_stats;
 	uint64_t host_usable_kib; /* 0: plenty */
 	unsigned attach_failures; /* the first N grows fail */
+	bool refuse_unplug;       /* the guest never releases a DIMM */
 	/* settings changes */
 	uint64_t min_kib, max_kib;
 	bool dry_run;
@@ -44,6 +45,7 @@ struct sim_case {
 	unsigned holds_min;
 	const char *hold_reason;
 	unsigned failed;
+	unsigned unplug_failed_min, unplug_failed_max;
 	uint64_t final_plugged_kib; /* 0: not checked */
 	uint64_t final_actual_min_kib;
 	uint64_t plugged_max_kib; /* never above */
@@ -59,8 +61,10 @@ struct sim {
 	uint64_t op_size;
 	int op_node;
 	unsigned attach_failures;
+	bool refuse_unplug;
 	/* counts */
 	unsigned grows, unplugs, up_balloons, down_balloons, holds, failed, unmanageable;
+	unsigned unplug_failed;
 	uint64_t max_plugged;
 	const char *last_hold_reason;
 	char last_hold_message[256];
@@ -95,7 +99,7 @@ static void sim_finish_op(struct sim *g)
 			g->plugged += g->op_size;
 			g->actual += g->op_size; /* the balloon holds pages, not a size */
 		}
-	} else if (g->op == POLICY_SHRINK) {
+	} else if (g->op == POLICY_SHRINK && !g->refuse_unplug) {
 		for (size_t i = g->n_dimms; i-- > 0;) {
 			if (g->dimms[i].size_kib == g->op_size &&
 			    g->dimms[i].node == (unsigned)g->op_node) {
@@ -121,6 +125,7 @@ static void sim_count(struct sim *g, const struct policy_decision *d)
 		g->unplugs++;
 		break;
 	case POLICY_BALLOON:
+		g->unplug_failed += strcmp(d->reason, "unplug_failed") == 0;
 		if (d->target_kib > g->actual)
 			g->up_balloons++;
 		else
@@ -211,6 +216,7 @@ static void run_case(const struct sim_case *c, struct sim *g)
 	memset(g, 0, sizeof(*g));
 	g->boot = g->plugged = g->actual = g->max_plugged = 512 * MIB;
 	g->attach_failures = c->attach_failures;
+	g->refuse_unplug = c->refuse_unplug;
 	for (unsigned t = 0; t < c->ticks; t++) {
 		struct policy_cell cells[2];
 		struct policy_dimm newest[MAX_DIMMS];
@@ -309,6 +315,19 @@ static const struct sim_case cases[] = {
          .shrink_balloons_max = UINT32_MAX,
          .final_plugged_kib = 768 * MIB,
          .final_actual_min_kib = 640 * MIB},
+        {.what = "refused unplug: balloon restored, retried ever more rarely",
+         .series = SPIKE_RELEASE,
+         .ticks = 200,
+         .refuse_unplug = true,
+         .grows_min = 1,
+         .grows_max = 1,
+         .unplugs_min = 2,
+         .unplugs_max = 5,
+         .unplug_failed_min = 2,
+         .unplug_failed_max = 5,
+         .shrink_balloons_max = UINT32_MAX,
+         .final_plugged_kib = 768 * MIB,
+         .final_actual_min_kib = 512 * MIB},
         {.what = "guest without stats: not manageable, nothing done",
          .series = SPIKE,
          .ticks = 30,
@@ -354,6 +373,7 @@ static void test_series(void **state)
 		if (c->hold_reason)
 			assert_string_equal(g.last_hold_reason, c->hold_reason);
 		assert_int_equal(g.failed, c->failed);
+		assert_in_range(g.unplug_failed, c->unplug_failed_min, c->unplug_failed_max);
 		if (c->final_plugged_kib)
 			assert_int_equal(g.plugged, c->final_plugged_kib);
 		assert_true(g.actual >= c->final_actual_min_kib);
