@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "log.h"
 #include "ops.h"
+#include "ops_backend.h"
 
 struct posted {
 	void (*fn)(void *arg);
@@ -115,7 +116,7 @@ void agent_domain_refresh(struct agent *a, struct agent_domain *d)
 	struct domain *dom = NULL;
 	char *xml = NULL, *err = NULL;
 
-	if (virt_domain_xml(a->virt, d->name, d->active ? 0 : VIRT_INACTIVE, &xml, &err) == 0 &&
+	if (ops_backend_domain_xml(a, d->name, d->active ? 0 : VIRT_INACTIVE, &xml, &err) == 0 &&
 	    domain_parse(xml, strlen(xml), &dom, &err) == 0) {
 		agent_domain_set_model(d, dom);
 	} else {

@@ -24,6 +24,7 @@
 #include "virt.h"
 
 struct op;
+struct ops_backend;
 
 struct agent_domain {
 	char *name;
@@ -48,6 +49,10 @@ struct agent {
 	bool config_must_exist;
 	struct evloop *loop;
 	struct virt *virt;
+	/* Where operations reach libvirt and the host; NULL: a->virt and the
+	 * real host (ops_backend.h). Tests install a fake. */
+	const struct ops_backend *backend;
+	void *backend_ctx;
 	struct control *control;
 	struct audit *audit;
 	pthread_mutex_t audit_lock;
@@ -55,6 +60,10 @@ struct agent {
 	time_t started;
 	unsigned next_request;
 	unsigned ops_done;
+	/* Optional, for tests: called on the loop thread as each operation
+	 * ends, with its request id, code (NULL: ok) and message. */
+	void (*op_ended)(void *arg, const char *request, const char *code, const char *message);
+	void *op_ended_arg;
 
 	/* Shared with workers, under wait_lock. */
 	pthread_mutex_t wait_lock;

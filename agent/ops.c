@@ -14,6 +14,7 @@
 #include "host.h"
 #include "log.h"
 #include "ops.h"
+#include "ops_backend.h"
 #include "select.h"
 #include "size.h"
 
@@ -105,7 +106,7 @@ static struct domain *op_read(struct op *op, bool inactive)
 	struct domain *dom = NULL;
 	char *xml = NULL, *err = NULL;
 
-	if (virt_domain_xml(op->a->virt, op->domain, inactive ? VIRT_INACTIVE : 0, &xml, &err) < 0)
+	if (ops_backend_domain_xml(op->a, op->domain, inactive ? VIRT_INACTIVE : 0, &xml, &err) < 0)
 		op_fail(op, "failed", "cannot read domain '%s': %s", op->domain, err);
 	else if (domain_parse(xml, strlen(xml), &dom, &err) < 0)
 		op_fail(op, "failed", "domain '%s': %s", op->domain, err);
@@ -142,14 +143,14 @@ static int op_detach(struct op *op, const char *alias, char **err)
 
 	if (op->flags & VIRT_LIVE) {
 		w = agent_waiter_add(a, op->domain, alias);
-		if (virt_detach_alias(a->virt, op->domain, alias, VIRT_LIVE, err) < 0) {
+		if (ops_backend_detach_alias(a, op->domain, alias, VIRT_LIVE, err) < 0) {
 			agent_waiter_wait(a, w, 0);
 			return -2;
 		}
 		state = agent_waiter_wait(a, w, a->cfg->detach_timeout_ms);
 	}
 	if (state == 1 && (op->flags & VIRT_CONFIG) &&
-	    virt_detach_alias(a->virt, op->domain, alias, VIRT_CONFIG, err) < 0)
+	    ops_backend_detach_alias(a, op->domain, alias, VIRT_CONFIG, err) < 0)
 		return -2;
 	return state;
 }
@@ -196,7 +197,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			free(xml);
 			break;
 		}
-		rc = xml ? virt_attach(op->a->virt, op->domain, xml, op->flags, &err) : -ENOMEM;
+		rc = xml ? ops_backend_attach(op->a, op->domain, xml, op->flags, &err) : -ENOMEM;
 		op_audit(op, RECORD_ATTACH, rc < 0 ? RECORD_FAILED : RECORD_OK, err,
 		         dimm_extra(d, alias), true);
 		free(xml);
@@ -328,7 +329,7 @@ static void *op_worker(void *arg)
 	char *err = NULL;
 
 	op->before = op_read(op, !(op->flags & VIRT_LIVE));
-	if (op->before && host_snapshot(&host, &err) < 0) {
+	if (op->before && ops_backend_host(op->a, &host, &err) < 0) {
 		log_warn("host snapshot failed, checking without host data: %s", err);
 		host = NULL;
 	}
@@ -350,6 +351,8 @@ static void *op_worker(void *arg)
 
 static void op_reply(struct op *op)
 {
+	if (op->a->op_ended)
+		op->a->op_ended(op->a->op_ended_arg, op->request, op->code, op->message);
 	if (op->req == NULL)
 		return;
 	json_object_object_add(op->data, "request", json_object_new_string(op->request));
@@ -444,7 +447,7 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	json_object_object_add(
 	        op->data, "size",
 	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
-	virt_domain_persistent(a->virt, d->name, &persistent);
+	ops_backend_persistent(a, d->name, &persistent);
 	op_scope(op, d, persistent);
 
 	x = json_object_new_object();
