@@ -215,12 +215,16 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		size_t remain = op_rollback(op, aliases, n, left);
 
 		if (remain) {
-			free(op->message);
+			/* Keep the cause: the user needs both it and what is left. */
+			char *cause = op->message;
+
 			op->message = NULL;
 			op->code = NULL;
 			op_fail(op, "failed",
-			        "grow failed and %zu of %zu DIMMs it added remain: %s", remain, n,
+			        "%s; the rollback failed and %zu of %zu DIMMs it added remain: %s",
+			        cause ? cause : "grow failed", remain, n,
 			        json_object_to_json_string(left));
+			free(cause);
 		}
 		json_object_put(left);
 	}

@@ -452,7 +452,8 @@ static void test_audit_fail_closed(void **state)
 	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "refused");
-	check_messages(&fx->ended[0], (const char *const[]){"audit log", NULL});
+	check_messages(&fx->ended[0],
+	               (const char *const[]){"changes are refused", "audit log", NULL});
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
 }
 
@@ -530,7 +531,8 @@ static void rollback_run(const struct rollback_case *c)
 	}
 	for (size_t i = 0; i < 2 && c->remain[i]; i++) {
 		alias_of(alias, sizeof(alias), e->request, c->remain[i]);
-		check_messages(e, (const char *const[]){"remain", alias, NULL});
+		check_messages(
+		        e, (const char *const[]){"Cannot allocate memory", "remain", alias, NULL});
 		assert_true(fakevirt_has(&fx->fv, false, alias));
 	}
 	for (unsigned k = 0; k + 1 < c->fail_at; k++) {
