@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "record.h"
 #include "ops.h"
 #include "ops_backend.h"
 
@@ -168,6 +169,75 @@ static void agent_audit_simple(struct agent *a, enum record_event ev, const char
 	json_object_put(extra);
 }
 
+static bool domain_has_alias(const struct domain *dom, const char *alias)
+{
+	for (size_t i = 0; dom && i < dom->n_memdevs; i++)
+		if (dom->memdevs[i].alias && strcmp(dom->memdevs[i].alias, alias) == 0)
+			return true;
+	return false;
+}
+
+/* One intent left without an outcome by a crash: what does the guest have? */
+static void agent_reconcile_one(struct agent *a, json_object *intent)
+{
+	const char *name = record_str(intent, "domain");
+	const char *alias = record_str(intent, "alias");
+	const char *request = record_str(intent, "request");
+	struct agent_domain *d = name ? agent_domain_find(a, name) : NULL;
+	struct record_node_mem *after = NULL;
+	char grow_prefix[64];
+	bool present, grow;
+	json_object *x = json_object_new_object();
+	struct record r = {.event = RECORD_RECONCILED,
+	                   .domain = name,
+	                   .uuid = record_str(intent, "uuid"),
+	                   .request = request,
+	                   .actor = {.kind = RECORD_ACTOR_AGENT}};
+
+	/* A grow names its new DIMMs ua-mp-REQUEST-K; a shrink names old ones. */
+	snprintf(grow_prefix, sizeof(grow_prefix), "ua-mp-%s-", request ? request : "");
+	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
+	if (d)
+		agent_domain_refresh(a, d);
+	present = d && domain_has_alias(d->model, alias ? alias : "");
+	json_object_object_add(x, "intent_seq", json_object_new_uint64(record_seq(intent)));
+	json_object_object_add(x, "op", json_object_new_string(grow ? "grow" : "shrink"));
+	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
+	json_object_object_add(x, "found",
+	                       json_object_new_string(d == NULL ? "domain gone"
+	                                              : present ? "attached"
+	                                                        : "not attached"));
+	r.extra = x;
+	r.result = d && d->model ? RECORD_OK : RECORD_FAILED;
+	if (d == NULL)
+		r.error = "the domain is no longer known to libvirt";
+	if (d && d->model)
+		r.n_after = agent_node_mem(d->model, &after);
+	r.after = after;
+	log_warn("reconciled %s %s of %s on %s: the DIMM is %s", request ? request : "?",
+	         grow ? "grow" : "shrink", alias ? alias : "?", name ? name : "?",
+	         present ? "attached" : "not attached");
+	agent_audit(a, &r, true, NULL);
+	free(after);
+	json_object_put(x);
+}
+
+/* At the first connection: settle every intent a crash left open. */
+static void agent_reconcile(struct agent *a)
+{
+	json_object *pending = NULL;
+	char *err = NULL;
+
+	if (audit_pending_intents(a->audit, &pending, &err) < 0) {
+		log_err("cannot read the audit log to reconcile: %s", err);
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(pending); i++)
+		agent_reconcile_one(a, json_object_array_get_idx(pending, i));
+	json_object_put(pending);
+}
+
 void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_list *doms)
 {
 	struct agent *a = opaque;
@@ -187,6 +257,10 @@ void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_l
 			continue;
 		d->active = doms->doms[i].active;
 		agent_domain_refresh(a, d);
+	}
+	if (!a->reconciled) {
+		agent_reconcile(a);
+		a->reconciled = true;
 	}
 }
 
@@ -214,6 +288,72 @@ static void agent_waiters_wake(struct agent *a, const char *domain, const char *
 	pthread_mutex_unlock(&a->wait_lock);
 }
 
+void agent_late_add(struct agent *a, const char *domain, const char *alias, const char *request,
+                    bool config)
+{
+	struct agent_late *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || !(l->domain = strdup(domain)) || !(l->alias = strdup(alias)) ||
+	    !(l->request = strdup(request)))
+		abort();
+	l->config = config;
+	pthread_mutex_lock(&a->wait_lock);
+	l->next = a->late;
+	a->late = l;
+	pthread_mutex_unlock(&a->wait_lock);
+}
+
+/* The pending detach of this alias, unlinked; NULL when there is none. */
+static struct agent_late *agent_late_take(struct agent *a, const char *domain, const char *alias)
+{
+	struct agent_late *found = NULL;
+
+	pthread_mutex_lock(&a->wait_lock);
+	for (struct agent_late **pp = &a->late; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->domain, domain) == 0 && strcmp((*pp)->alias, alias) == 0) {
+			found = *pp;
+			*pp = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->wait_lock);
+	return found;
+}
+
+/* The guest finally answered a detach that timed out: finish and audit it. */
+static void agent_late_outcome(struct agent *a, struct agent_late *l, const char *uuid,
+                               bool removed)
+{
+	json_object *x = json_object_new_object();
+	char *err = NULL;
+	struct record r = {.event = RECORD_OUTCOME,
+	                   .domain = l->domain,
+	                   .uuid = uuid && *uuid ? uuid : NULL,
+	                   .request = l->request,
+	                   .actor = {.kind = RECORD_ACTOR_LIBVIRT},
+	                   .result = removed ? RECORD_OK : RECORD_REFUSED,
+	                   .extra = x};
+
+	if (removed && l->config &&
+	    ops_backend_detach_alias(a, l->domain, l->alias, VIRT_CONFIG, &err) < 0) {
+		r.result = RECORD_FAILED;
+		r.error = err;
+	} else if (!removed) {
+		r.error = "unplug was rejected by the guest";
+	}
+	json_object_object_add(x, "alias", json_object_new_string(l->alias));
+	json_object_object_add(x, "late", json_object_new_boolean(true));
+	agent_audit(a, &r, true, NULL);
+	log_info("%s: the guest %s %s after the timeout", l->request,
+	         removed ? "released" : "refused to release", l->alias);
+	json_object_put(x);
+	free(err);
+	free(l->domain);
+	free(l->alias);
+	free(l->request);
+	free(l);
+}
+
 static void agent_device_event(struct agent *a, const struct virt_event *ev)
 {
 	static const enum record_event kinds[] = {
@@ -231,9 +371,14 @@ static void agent_device_event(struct agent *a, const struct virt_event *ev)
 	agent_audit_simple(
 	        a, kinds[ev->kind], ev->name, ev->uuid,
 	        ev->kind == VIRT_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED : RECORD_OK, NULL, x);
-	if (alias && ev->kind != VIRT_EVENT_DEVICE_ADDED)
+	if (alias && ev->kind != VIRT_EVENT_DEVICE_ADDED) {
+		struct agent_late *l = agent_late_take(a, ev->name, alias);
+
 		agent_waiters_wake(a, ev->name, alias,
 		                   ev->kind == VIRT_EVENT_DEVICE_REMOVED ? 1 : -1);
+		if (l)
+			agent_late_outcome(a, l, ev->uuid, ev->kind == VIRT_EVENT_DEVICE_REMOVED);
+	}
 }
 
 void agent_on_event(void *opaque, const struct virt_event *ev)

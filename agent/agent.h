@@ -43,6 +43,16 @@ struct agent_waiter {
 	struct agent_waiter *next;
 };
 
+/* A detach whose guest did not answer in time: its outcome is audited when
+ * the event comes (agent_device_event). */
+struct agent_late {
+	char *domain;
+	char *alias;
+	char *request;
+	bool config; /* detach from the persistent definition once removed */
+	struct agent_late *next;
+};
+
 struct agent {
 	struct config *cfg;
 	char *config_path;
@@ -64,11 +74,13 @@ struct agent {
 	 * ends, with its request id, code (NULL: ok) and message. */
 	void (*op_ended)(void *arg, const char *request, const char *code, const char *message);
 	void *op_ended_arg;
+	bool reconciled; /* open intents settled after the first connection */
 
 	/* Shared with workers, under wait_lock. */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	struct agent_waiter *waiters;
+	struct agent_late *late;
 };
 
 /* Runs fn(arg) on the loop thread soon. Any thread. */
@@ -97,5 +109,9 @@ struct agent_waiter *agent_waiter_add(struct agent *a, const char *domain, const
 /* Blocks until the event or the timeout; returns 1 removed, -1 refused,
  * 0 timed out. Removes and frees the waiter. */
 int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_ms);
+
+/* Remembers a detach left pending by its timeout (any thread). */
+void agent_late_add(struct agent *a, const char *domain, const char *alias, const char *request,
+                    bool config);
 
 #endif

@@ -13,6 +13,9 @@
 #include "ops.h"
 #include "plan.h"
 #include "report.h"
+#include "tail.h"
+
+#include <event2/event.h>
 
 static const char *arg_str(json_object *args, const char *key)
 {
@@ -182,37 +185,83 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 		control_reply_error(req, "failed", "cannot queue the operation");
 }
 
-static void do_log(struct agent *a, struct control_request *req, json_object *args)
-{
-	struct record_filter f = {.domain = arg_str(args, "domain"),
-	                          .event = arg_str(args, "event"),
-	                          .request = arg_str(args, "request")};
-	char **files = NULL, *err = NULL;
-	size_t n = 0, limit = 1000;
-	json_object *recs = json_object_new_array(), *rec, *data, *v;
-	struct record_reader *rd;
-	int64_t now = (int64_t)time(NULL) * 1000;
+/* A `log --follow` stream: polls the log's tail twice a second. */
+struct follower {
+	struct control_request *req;
+	struct record_filter filter;
+	struct record_tail *tail;
+	struct event *timer;
+};
 
-	if (json_object_object_get_ex(args, "limit", &v))
-		limit = (size_t)json_object_get_uint64(v);
-	if ((arg_str(args, "since") &&
-	     record_parse_time(arg_str(args, "since"), now, &f.since_ms, &err) < 0) ||
-	    (arg_str(args, "until") &&
-	     record_parse_time(arg_str(args, "until"), now, &f.until_ms, &err) < 0) ||
-	    audit_files(a->audit, &files, &n, &err) < 0) {
-		control_reply_error(req, "bad_request", "%s", err);
-		json_object_put(recs);
-		free(err);
+static void follower_end(struct control_request *req, void *arg)
+{
+	struct follower *fw = arg;
+
+	event_free(fw->timer);
+	record_tail_free(fw->tail);
+	control_reply_error(fw->req, "failed", "the log stream ended");
+	free(fw);
+}
+
+static void follower_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct follower *fw = arg;
+	json_object *recs = json_object_new_array(), *data, *match = json_object_new_array();
+
+	record_tail_poll(fw->tail, recs);
+	for (size_t i = 0; i < json_object_array_length(recs); i++) {
+		json_object *rec = json_object_array_get_idx(recs, i);
+
+		if (record_filter_match(&fw->filter, rec))
+			json_object_array_add(match, json_object_get(rec));
+	}
+	json_object_put(recs);
+	if (json_object_array_length(match) == 0) {
+		json_object_put(match);
 		return;
 	}
-	f.has_since = arg_str(args, "since") != NULL;
-	f.has_until = arg_str(args, "until") != NULL;
+	data = json_object_new_object();
+	json_object_object_add(data, "records", match);
+	if (control_reply_more(fw->req, data) < 0)
+		follower_end(fw->req, fw);
+}
+
+static int log_filter(json_object *args, struct record_filter *f, char **err)
+{
+	int64_t now = (int64_t)time(NULL) * 1000;
+
+	*f = (struct record_filter){.domain = arg_str(args, "domain"),
+	                            .event = arg_str(args, "event"),
+	                            .request = arg_str(args, "request"),
+	                            .has_since = arg_str(args, "since") != NULL,
+	                            .has_until = arg_str(args, "until") != NULL};
+	if (f->has_since && record_parse_time(arg_str(args, "since"), now, &f->since_ms, err) < 0)
+		return -EINVAL;
+	if (f->has_until && record_parse_time(arg_str(args, "until"), now, &f->until_ms, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* The matching records already in the log (at most `limit`, the newest). */
+static json_object *log_read(struct agent *a, const struct record_filter *f, size_t limit,
+                             uint64_t *last_seq, char **err)
+{
+	json_object *recs, *rec, *data;
+	struct record_reader *rd;
+	char **files = NULL;
+	size_t n = 0;
+
+	if (audit_files(a->audit, &files, &n, err) < 0)
+		return NULL;
+	recs = json_object_new_array();
 	rd = record_reader_new(files, n);
 	while (rd && record_reader_next(rd, &rec) > 0) {
-		if (record_filter_match(&f, rec))
-			json_object_array_add(recs, rec);
-		else
+		*last_seq = record_seq(rec);
+		if (!record_filter_match(f, rec)) {
 			json_object_put(rec);
+			continue;
+		}
+		json_object_array_add(recs, rec);
 		if (json_object_array_length(recs) > limit)
 			json_object_array_del_idx(recs, 0, 1);
 	}
@@ -222,7 +271,54 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
 	record_reader_free(rd);
 	record_files_free(files, n);
-	control_reply_ok(req, data);
+	return data;
+}
+
+static void do_log(struct agent *a, struct control_request *req, json_object *args)
+{
+	static const struct timeval period = {0, 500000};
+	bool follow = json_object_get_boolean(json_object_object_get(args, "follow"));
+	struct follower *fw = NULL;
+	struct record_filter f;
+	struct record_tail *tail = NULL;
+	uint64_t last_seq = 0;
+	size_t limit = 1000;
+	json_object *data, *v;
+	char *err = NULL;
+
+	if (json_object_object_get_ex(args, "limit", &v))
+		limit = (size_t)json_object_get_uint64(v);
+	if (log_filter(args, &f, &err) < 0) {
+		control_reply_error(req, "bad_request", "%s", err);
+		free(err);
+		return;
+	}
+	/* The tail starts before the read: records in between come twice and
+	 * are dropped by seq, never lost. */
+	if (follow)
+		tail = record_tail_new(audit_path(a->audit));
+	if ((data = log_read(a, &f, limit, &last_seq, &err)) == NULL) {
+		control_reply_error(req, "failed", "%s", err);
+		record_tail_free(tail);
+		free(err);
+		return;
+	}
+	if (!follow) {
+		control_reply_ok(req, data);
+		return;
+	}
+	record_tail_skip_to(tail, last_seq);
+	fw = calloc(1, sizeof(*fw));
+	if (fw == NULL || control_reply_more(req, data) < 0) {
+		record_tail_free(tail);
+		free(fw);
+		control_reply_error(req, "failed", "the log stream ended");
+		return;
+	}
+	*fw = (struct follower){.req = req, .filter = f, .tail = tail};
+	fw->timer = event_new(evloop_base(a->loop), -1, EV_PERSIST, follower_tick, fw);
+	event_add(fw->timer, &period);
+	control_request_on_close(req, follower_end, fw);
 }
 
 void agent_on_request(struct control_request *req, void *opaque)
@@ -247,11 +343,7 @@ void agent_on_request(struct control_request *req, void *opaque)
 		do_resize(a, req, pr->args, OP_SHRINK);
 		break;
 	case PROTO_CMD_LOG:
-		if (json_object_get_boolean(json_object_object_get(pr->args, "follow")))
-			control_reply_error(req, "unsupported",
-			                    "log --follow is not supported yet");
-		else
-			do_log(a, req, pr->args);
+		do_log(a, req, pr->args);
 		break;
 	default:
 		control_reply_error(req, "unsupported",

@@ -170,6 +170,15 @@ static void agent_stop(struct agent *a)
 		free(d->name);
 		free(d);
 	}
+	while (a->late) {
+		struct agent_late *l = a->late;
+
+		a->late = l->next;
+		free(l->domain);
+		free(l->alias);
+		free(l->request);
+		free(l);
+	}
 	config_free(a->cfg);
 	free(a->config_path);
 }

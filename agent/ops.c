@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dimm.h"
 #include "err.h"
@@ -148,6 +149,8 @@ static int op_detach(struct op *op, const char *alias, char **err)
 			return -2;
 		}
 		state = agent_waiter_wait(a, w, a->cfg->detach_timeout_ms);
+		if (state == 0)
+			agent_late_add(a, op->domain, alias, op->request, op->flags & VIRT_CONFIG);
 	}
 	if (state == 1 && (op->flags & VIRT_CONFIG) &&
 	    ops_backend_detach_alias(a, op->domain, alias, VIRT_CONFIG, err) < 0)
@@ -438,8 +441,9 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	op->a = a;
 	op->domain = strdup(d->name);
 	memcpy(op->uuid, d->uuid, sizeof(op->uuid));
-	snprintf(op->request, sizeof(op->request), "%lx-%u", (unsigned long)a->started,
-	         ++a->next_request);
+	/* Start time and pid keep ids unique across restarts of the agent. */
+	snprintf(op->request, sizeof(op->request), "%lx%04x-%u", (unsigned long)a->started,
+	         (unsigned)getpid() & 0xffff, ++a->next_request);
 	op->args = *args;
 	op->actor = actor ? *actor : (struct record_actor){.kind = RECORD_ACTOR_POLICY};
 	if (actor && actor->comm) {

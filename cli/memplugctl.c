@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -26,6 +27,7 @@
 #include "proto.h"
 #include "record.h"
 #include "size.h"
+#include "tail.h"
 #include "host.h"
 #include "output.h"
 #include "plan.h"
@@ -73,7 +75,7 @@ static const struct command commands[] = {
         [CMD_POLICY] = {"policy", cmd_policy, "policy DOMAIN show", false},
         [CMD_LOG] = {"log", cmd_log,
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
-                     "[--limit N] [--file PATH]\n  memplugctl log verify [FILE...]",
+                     "[--limit N] [--file PATH] [--follow]\n  memplugctl log verify [FILE...]",
                      false},
 };
 
@@ -310,6 +312,68 @@ static int log_verify(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* Streams the agent's `log --follow` replies until it or we stop. */
+static int log_stream(struct ctl *ctl, struct client *c, json_object *args)
+{
+	struct proto_reply *reply = NULL;
+	char *err = NULL;
+	int rc = EXIT_OK;
+
+	if (client_send(c, "log", args, NULL, &err) < 0)
+		rc = fail("%s", err);
+	while (rc == EXIT_OK && client_recv(c, &reply, &err) == 0) {
+		bool more = reply->more;
+
+		if (!reply->ok)
+			rc = fail("%s", reply->message);
+		else
+			rc = emit(ctl, "log", json_object_get(reply->data));
+		proto_reply_free(reply);
+		reply = NULL;
+		if (!more)
+			break;
+	}
+	free(err);
+	client_free(c);
+	return rc;
+}
+
+/* Offline --follow: prints `data`, then new records as they are written. */
+static int log_tail(struct ctl *ctl, const char *path, const struct record_filter *f,
+                    json_object *data)
+{
+	json_object *recs = json_object_object_get(data, "records");
+	size_t n = json_object_array_length(recs);
+	struct record_tail *t = record_tail_new(path);
+	uint64_t last = n ? record_seq(json_object_array_get_idx(recs, n - 1)) : 0;
+	int rc;
+
+	if (t == NULL)
+		return EXIT_FAIL;
+	record_tail_skip_to(t, last);
+	rc = emit(ctl, "log", data);
+	while (rc == EXIT_OK) {
+		json_object *all = json_object_new_array(), *match = json_object_new_array();
+
+		if (record_tail_poll(t, all) < 0)
+			rc = EXIT_FAIL;
+		for (size_t i = 0; i < json_object_array_length(all); i++)
+			if (record_filter_match(f, json_object_array_get_idx(all, i)))
+				json_object_array_add(
+				        match, json_object_get(json_object_array_get_idx(all, i)));
+		json_object_put(all);
+		data = json_object_new_object();
+		json_object_object_add(data, "records", match);
+		if (rc == EXIT_OK && json_object_array_length(match) > 0)
+			rc = emit(ctl, "log", data);
+		else
+			json_object_put(data);
+		usleep(500000);
+	}
+	record_tail_free(t);
+	return rc;
+}
+
 /* Reads the log files directly: for when memplugd is not running. */
 static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 {
@@ -349,16 +413,23 @@ static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
 	record_reader_free(rd);
 	record_files_free(files, n);
-	return emit(ctl, "log", data);
+	if (!json_object_get_boolean(json_object_object_get(args, "follow")))
+		return emit(ctl, "log", data);
+	return log_tail(ctl, path, &f, data);
 }
 
 static int cmd_log(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"domain", required_argument, NULL, 'd'},  {"since", required_argument, NULL, 's'},
-	        {"until", required_argument, NULL, 'u'},   {"event", required_argument, NULL, 'e'},
-	        {"request", required_argument, NULL, 'r'}, {"limit", required_argument, NULL, 'l'},
-	        {"file", required_argument, NULL, 'f'},    {NULL, 0, NULL, 0},
+	        {"domain", required_argument, NULL, 'd'},
+	        {"since", required_argument, NULL, 's'},
+	        {"until", required_argument, NULL, 'u'},
+	        {"event", required_argument, NULL, 'e'},
+	        {"request", required_argument, NULL, 'r'},
+	        {"limit", required_argument, NULL, 'l'},
+	        {"file", required_argument, NULL, 'f'},
+	        {"follow", no_argument, NULL, 'F'},
+	        {NULL, 0, NULL, 0},
 	};
 	static const char *const keys[] = {['d'] = "domain",
 	                                   ['s'] = "since",
@@ -378,6 +449,8 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'f') {
 			file = optarg;
+		} else if (opt == 'F') {
+			json_object_object_add(args, "follow", json_object_new_boolean(true));
 		} else if (opt == 'l') {
 			json_object_object_add(args, "limit",
 			                       json_object_new_uint64(strtoull(optarg, NULL, 10)));
@@ -394,6 +467,8 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 	}
 	/* Through the agent when it runs, else straight from the files. */
 	if (file == NULL && client_connect(ctl->socket, 0, &c, NULL) == 0) {
+		if (json_object_object_get(args, "follow"))
+			return log_stream(ctl, c, args);
 		client_free(c);
 		return agent_call(ctl, "log", args, "log");
 	}

@@ -250,6 +250,21 @@ static void render_devices(FILE *out, json_object *devs)
 	table_free(t);
 }
 
+/* Host memory moves all the time: one decimal is what a person needs. */
+static const char *approx(json_object *o, const char *key, char *buf)
+{
+	json_object *v = get(o, key);
+	double kib = (double)json_object_get_uint64(v);
+
+	if (!json_object_is_type(v, json_type_int))
+		return "-";
+	if (kib >= 1024.0 * 1024.0)
+		snprintf(buf, SIZE_FORMAT_MAX, "%.1f GiB", kib / (1024.0 * 1024.0));
+	else
+		snprintf(buf, SIZE_FORMAT_MAX, "%.0f MiB", kib / 1024.0);
+	return buf;
+}
+
 static void render_host(FILE *out, json_object *nodes)
 {
 	static const char *const hdr[] = {"HOST NODE", "TOTAL", "FREE", "HUGEPAGES (free/total)"};
@@ -272,8 +287,8 @@ static void render_host(FILE *out, json_object *nodes)
 		}
 		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
 		row[0] = id;
-		row[1] = kib(n, "total_kib", a);
-		row[2] = kib(n, "free_kib", b);
+		row[1] = approx(n, "total_kib", a);
+		row[2] = approx(n, "free_kib", b);
 		row[3] = *pagebuf ? pagebuf : "-";
 		table_add(t, row);
 	}

@@ -739,16 +739,13 @@ struct cand {
 	unsigned slot;
 };
 
-/* Most recent first: highest slot, then later in the document; DIMMs
- * without an address (config only) after those with one. */
+/* Most recent first: later in the document. libvirt appends a hot-plugged
+ * device to <devices>, while slot numbers are reused after an unplug, so
+ * only the document order tells age. */
 static int cand_cmp(const void *pa, const void *pb)
 {
 	const struct cand *a = pa, *b = pb;
 
-	if (a->has_slot != b->has_slot)
-		return a->has_slot ? -1 : 1;
-	if (a->has_slot && a->slot != b->slot)
-		return a->slot > b->slot ? -1 : 1;
 	return a->memdev > b->memdev ? -1 : a->memdev < b->memdev;
 }
 
@@ -953,9 +950,7 @@ static int shrink_emit(struct select_result *r, const struct domain *d, const st
 		x->alias = strdup(m->alias);
 		if (x->alias == NULL)
 			return -ENOMEM;
-		rc = m->has_slot
-		             ? asprintf(&x->reason, "slot %u: most recent first", m->slot)
-		             : asprintf(&x->reason, "no slot address: after the addressed DIMMs");
+		rc = asprintf(&x->reason, "most recently added first");
 		if (rc < 0) {
 			x->reason = NULL;
 			return -ENOMEM;

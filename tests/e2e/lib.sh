@@ -13,9 +13,11 @@ fail() {
 	exit 1
 }
 
+# Tests may define on_cleanup (e.g. agent.sh stops memplugd); it runs first.
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM HUP
+	if command -v on_cleanup >/dev/null 2>&1; then on_cleanup || rc=1; fi
 	for g in $started; do
 		if [ "$rc" -ne 0 ]; then
 			echo "[$test_name] console of $g (last 25 lines):" >&2
@@ -29,6 +31,7 @@ cleanup() {
 # 0.5 s later: the teardowns run in their own sessions to outlive that.
 on_signal() {
 	trap - EXIT INT TERM HUP
+	if command -v on_cleanup >/dev/null 2>&1; then on_cleanup || true; fi
 	for g in $started; do
 		setsid -f "$bed" teardown "$g" </dev/null >/dev/null 2>&1
 	done

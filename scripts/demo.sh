@@ -1,0 +1,94 @@
+#!/bin/sh
+# The demo: sets everything up on a fresh Debian 12 machine (as root), boots
+# a throwaway 3-node guest on the real libvirtd + QEMU, starts memplugd,
+# shows inspect and plan, grows one guest node and shrinks it back while
+# showing the guest's own per-node memory, prints the audit log, and tears
+# everything down. About two minutes.
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+[ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (it starts libvirtd and a guest)" >&2; exit 1; }
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+step "Installing packages and building memplug"
+scripts/install-deps.sh
+[ -d build ] || meson setup build >/dev/null
+ninja -C build >/dev/null
+tests/e2e/setup-host.sh >/dev/null
+
+bed="$root/tests/e2e/bed"
+guest="bed-demo-$$"
+work=$(mktemp -d /tmp/memplug-demo-XXXXXX)
+agent_pid=""
+cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	"$bed" teardown "$guest" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+memplugctl() { "$root/build/cli/memplugctl" --socket "$work/memplugd.sock" "$@"; }
+guest_nodes() {
+	printf 'guest %s sees: ' "$guest"
+	for n in 0 1 2; do printf 'node%s=%s MiB  ' "$n" $(($("$bed" memtotal "$guest" "$n") / 1024)); done
+	echo
+}
+
+step "Booting a throwaway guest: 3 NUMA nodes, node 2 has no CPUs and 2 MiB hugepages"
+"$bed" boot guest-3cell "$guest"
+
+step "Starting memplugd"
+: >"$work/memplugd.conf"
+"$root/build/agent/memplugd" --foreground --config "$work/memplugd.conf" \
+	--socket "$work/memplugd.sock" --audit-log "$work/audit.jsonl" 2>"$work/memplugd.log" &
+agent_pid=$!
+i=0
+until memplugctl status >/dev/null 2>&1; do
+	i=$((i + 1)); [ "$i" -le 100 ] || { cat "$work/memplugd.log"; exit 1; }; sleep 0.1
+done
+run memplugctl status
+
+step "What the guest's hotplug space looks like"
+run memplugctl inspect "$guest"
+echo
+run memplugctl plan "$guest"
+
+# Waits until the guest itself reports node $1 at $2 kB.
+wait_node() { "$bed" wait-memtotal "$guest" "$1" "$2" 60 >/dev/null; }
+n1=$("$bed" memtotal "$guest" 1)
+n2=$("$bed" memtotal "$guest" 2)
+
+step "Growing guest node 1 by 512 MiB"
+guest_nodes
+run memplugctl grow "$guest" 512M --node 1
+wait_node 1 $((n1 + 524288))
+guest_nodes
+
+step "Growing the hugepage-backed, CPU-less node 2 by 128 MiB (drawn from host node 0's pool)"
+echo "host node 0 free 2 MiB hugepages: $("$bed" hugepages-free 0)"
+run memplugctl grow "$guest" 128M --node 2
+wait_node 2 $((n2 + 131072))
+echo "host node 0 free 2 MiB hugepages: $("$bed" hugepages-free 0)"
+guest_nodes
+
+step "Requests that cannot be met are refused, and nothing changes"
+run memplugctl grow "$guest" 100M || true
+run memplugctl grow "$guest" 1G --node 2 || true
+run memplugctl shrink "$guest" 256M --node 1 || true
+
+step "Shrinking both nodes back"
+run memplugctl shrink "$guest" 128M --node 2
+run memplugctl shrink "$guest" 512M --node 1
+wait_node 1 "$n1"
+wait_node 2 "$n2"
+guest_nodes
+
+step "The audit log"
+run memplugctl log --domain "$guest"
+echo
+run memplugctl log verify "$work/audit.jsonl"
+
+step "Tearing down"

@@ -1,0 +1,49 @@
+# Sourced after lib.sh by the tests that drive memplugd: starts the agent
+# built by meson ($MEMPLUGD) on a private socket and audit log, gives `ctl`
+# for the matching memplugctl ($MEMPLUGCTL), and stops the agent when the
+# test exits. The agent's own log is printed when the test fails.
+: "${MEMPLUGD:?run through meson test (MEMPLUGD unset)}"
+: "${MEMPLUGCTL:?run through meson test (MEMPLUGCTL unset)}"
+agent_dir=$(mktemp -d /tmp/memplug-e2e-XXXXXX)
+agent_sock="$agent_dir/memplugd.sock"
+agent_audit="$agent_dir/audit.jsonl"
+agent_pid=""
+
+on_cleanup() {
+	st=$?
+	stop_agent
+	[ "$st" -eq 0 ] || { echo "[$test_name] memplugd log:" >&2; tail -n 40 "$agent_dir/memplugd.log" >&2; }
+	rm -rf "$agent_dir"
+}
+
+# start_agent [extra memplugd options]: waits until `status` answers.
+start_agent() {
+	[ -n "${AGENT_CONFIG:-}" ] || { AGENT_CONFIG="$agent_dir/memplugd.conf"; : >"$AGENT_CONFIG"; }
+	"$MEMPLUGD" --foreground --socket "$agent_sock" --audit-log "$agent_audit" \
+		--config "$AGENT_CONFIG" "$@" >>"$agent_dir/memplugd.log" 2>&1 &
+	agent_pid=$!
+	i=0
+	until ctl status >/dev/null 2>&1; do
+		i=$((i + 1))
+		kill -0 "$agent_pid" 2>/dev/null || fail "memplugd exited: $(tail -n 5 "$agent_dir/memplugd.log")"
+		[ "$i" -le 100 ] || fail "memplugd did not answer within 10 s"
+		sleep 0.1
+	done
+	log "memplugd $agent_pid on $agent_sock"
+}
+
+stop_agent() {
+	[ -n "$agent_pid" ] || return 0
+	kill "$agent_pid" 2>/dev/null || true
+	wait "$agent_pid" 2>/dev/null || true
+	agent_pid=""
+}
+
+ctl() {
+	"$MEMPLUGCTL" --socket "$agent_sock" "$@"
+}
+
+# The guest's total MemTotal over all its nodes, in kB.
+guest_total() {
+	"$bed" stat "$1" | tr ' ' '\n' | awk -F= '/^node[0-9]+=/ { s += $2 } END { print s }'
+}
