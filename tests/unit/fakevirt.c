@@ -371,3 +371,13 @@ unsigned fakevirt_in_flight(struct fakevirt *fv)
 	pthread_mutex_unlock(&fv->lock);
 	return n;
 }
+
+void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed)
+{
+	pthread_mutex_lock(&fv->lock);
+	if (removed)
+		fake_remove(fv->live, &fv->n_live, alias);
+	fake_post(fv, removed ? VIRT_EVENT_DEVICE_REMOVED : VIRT_EVENT_DEVICE_REMOVAL_FAILED,
+	          alias);
+	pthread_mutex_unlock(&fv->lock);
+}

@@ -102,5 +102,8 @@ size_t fakevirt_count(struct fakevirt *fv, enum fake_call_kind kind, unsigned fl
 /* Whether the live (or persistent) definition holds a DIMM with alias. */
 bool fakevirt_has(struct fakevirt *fv, bool inactive, const char *alias);
 unsigned fakevirt_in_flight(struct fakevirt *fv);
+/* The guest answers a detach late: releases the DIMM (removing it from the
+ * live definition) or refuses, and the event is posted to the loop. */
+void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed);
 
 #endif

@@ -104,6 +104,15 @@ static int teardown(void **state)
 		free(d->name);
 		free(d);
 	}
+	while (fx->a.late) { /* detaches still pending, as memplugd frees them */
+		struct agent_late *l = fx->a.late;
+
+		fx->a.late = l->next;
+		free(l->domain);
+		free(l->alias);
+		free(l->request);
+		free(l);
+	}
 	for (size_t i = 0; i < fx->n_ended; i++)
 		free(fx->ended[i].message);
 	audit_free(fx->a.audit);
@@ -592,7 +601,23 @@ struct answer_case {
 	const char *trace;
 	bool stays;             /* the DIMM is still in the live guest */
 	size_t config_detaches; /* detach calls on the persistent definition */
+	/* After a timeout: the guest's late answer (1 released, -1 refused,
+	 * 0 none) and the request's trace once it is audited. */
+	int late;
+	const char *late_trace;
 };
+
+/* The guest answers after the operation reported pending. */
+static void answer_late(struct fixture *fx, const struct answer_case *c)
+{
+	fakevirt_answer_late(&fx->fv, "ua-a", c->late > 0);
+	fx_run(fx, 1);
+	check_trace(fx, fx->ended[0].request, c->late_trace);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_CONFIG), c->late > 0);
+	assert_int_equal(fakevirt_has(&fx->fv, false, "ua-a"), c->late < 0);
+	assert_int_equal(fakevirt_has(&fx->fv, true, "ua-a"), c->late < 0);
+	assert_null(fx->a.late);
+}
 
 static void answer_run(const struct answer_case *c)
 {
@@ -619,6 +644,8 @@ static void answer_run(const struct answer_case *c)
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_CONFIG), c->config_detaches);
 	assert_int_equal(fakevirt_has(&fx->fv, false, "ua-a"), c->stays);
 	assert_int_equal(fakevirt_has(&fx->fv, true, "ua-a"), c->config_detaches == 0);
+	if (c->late)
+		answer_late(fx, c);
 	teardown(&st);
 }
 
@@ -627,13 +654,20 @@ static void answer_run(const struct answer_case *c)
 static void test_shrink_answers(void **state)
 {
 	const struct answer_case cases[] = {
-	        {"removed", FAKE_REMOVE, "ok", NULL, SHRINK_HEAD " detach:ok outcome:ok", false, 1},
+	        {"removed", FAKE_REMOVE, "ok", NULL, SHRINK_HEAD " detach:ok outcome:ok", false, 1,
+	         0, NULL},
 	        {"refused by the guest", FAKE_REFUSE, "refused", "refused to release",
-	         SHRINK_HEAD " detach:refused outcome:refused", true, 0},
+	         SHRINK_HEAD " detach:refused outcome:refused", true, 0, 0, NULL},
 	        {"no answer", FAKE_SILENT, "pending", "has not released",
-	         SHRINK_HEAD " detach:pending outcome:pending", true, 0},
+	         SHRINK_HEAD " detach:pending outcome:pending", true, 0, 0, NULL},
+	        {"no answer, released later", FAKE_SILENT, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending", true, 0, 1,
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok"},
+	        {"no answer, refused later", FAKE_SILENT, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending", true, 0, -1,
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:refused"},
 	        {"the detach call fails", FAKE_CALL_FAILS, "failed", "detach call failed",
-	         SHRINK_HEAD " detach:failed outcome:failed", true, 0},
+	         SHRINK_HEAD " detach:failed outcome:failed", true, 0, 0, NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
