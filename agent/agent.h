@@ -4,8 +4,9 @@
  * and thread-safe audit appends.
  *
  * Threads: the loop thread owns everything in struct agent except what is
- * marked otherwise. Operation workers (ops.c) only call virt_* wrappers,
- * agent_audit(), agent_post() and the detach waiters.
+ * marked otherwise. Operation workers (ops.c) only call the
+ * ops_backend_*() wrappers (libvirt, the host), agent_audit(), agent_post()
+ * and the detach waiters.
  */
 #ifndef MEMPLUG_AGENT_H
 #define MEMPLUG_AGENT_H

@@ -3,8 +3,9 @@
  * real event loop: every pre-flight refusal ends refused with nothing
  * attached, a grow whose attach k of n fails is rolled back (and says which
  * DIMMs remain when the rollback is refused), a shrink the guest refuses or
- * never answers, queued operations on one domain, and --config on a
- * shut-off domain. Outcomes are checked in the audit log the agent wrote.
+ * never answers (and its late answer), queued operations on one domain,
+ * and --config on a shut-off domain. Outcomes are checked in the audit log
+ * the agent wrote.
  */
 #include <setjmp.h>
 #include <stdarg.h>
