@@ -336,12 +336,14 @@ static void *op_worker(void *arg)
 	char *err = NULL;
 
 	op->before = op_read(op, !(op->flags & VIRT_LIVE));
-	if (op->before && ops_backend_host(op->a, &host, &err) < 0) {
-		log_warn("host snapshot failed, checking without host data: %s", err);
-		host = NULL;
-	}
-	if (op->before)
+	/* A grow is checked against the host's free memory and hugepages; with
+	 * no snapshot those checks cannot run, so the grow does not either. */
+	if (op->before && op->args.kind == OP_GROW && ops_backend_host(op->a, &host, &err) < 0) {
+		op_fail(op, "failed", "cannot read the host's free memory and hugepages: %s", err);
+		op_audit(op, RECORD_PREFLIGHT, RECORD_FAILED, op->message, NULL, true);
+	} else if (op->before) {
 		op_select(op, host);
+	}
 	if (op->before)
 		op->after = op_read(op, !(op->flags & VIRT_LIVE));
 	op_audit(op, RECORD_OUTCOME,
