@@ -15,7 +15,7 @@ command -v jq >/dev/null || fail "needs jq"
 # lower id; a node is skipped once its pool is used up.
 expected_split() {
 	echo "$1" | jq -r '.nodes[] | "\(.id) \(.planned_kib) \(.align_kib) \(.page_size_kib)"' |
-		awk -v size="$2" -v hfree="$3" '
+		awk -v size="$2" -v hfree="$3" 'BEGIN { n = 0; hused = 0 }
 		{ id[n] = $1; p[n] = $2; al[n] = $3; huge[n] = ($4 > 4); g[n] = 0; n++ }
 		END {
 			u = al[0]
