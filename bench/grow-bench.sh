@@ -39,16 +39,19 @@ raw_attach() {
 	virsh -q -c "$uri" attach-device "$g" "$work/dimm.xml" $2 >/dev/null
 	echo $(($(ms) - t))
 }
-# The event watcher is connected before the clock starts, as the agent's is.
+# The event watcher is connected before the clock starts, as the agent's is;
+# the clock stops at the event's arrival (virsh event --timestamp), not at
+# the watcher's exit.
 raw_detach() {
-	virsh -q -c "$uri" event "$g" --event device-removed --timeout 30 >"$work/ev" 2>&1 &
+	virsh -q -c "$uri" event "$g" --event device-removed --timeout 30 --timestamp >"$work/ev" 2>&1 &
 	w=$!
 	sleep 0.5
 	t=$(ms)
 	virsh -q -c "$uri" detach-device-alias "$g" "$1" $2 >/dev/null
 	wait "$w"
-	grep -q device-removed "$work/ev" || { echo "no DEVICE_REMOVED for $1" >&2; exit 1; }
-	echo $(($(ms) - t))
+	ev=$(grep device-removed "$work/ev") || { echo "no DEVICE_REMOVED for $1" >&2; exit 1; }
+	e=$(date -d "$(echo "$ev" | sed 's/^\([0-9-]* [0-9:.]*\)\([+-][0-9]*\):.*/\1 \2/')" +%s%N)
+	echo $((e / 1000000 - t))
 }
 agent_op() {
 	t=$(ms)
@@ -71,15 +74,21 @@ sleep 2 # let the guest settle after boot
 for r in $(seq 1 "$rounds"); do
 	# Alternate which side goes first, so drift hits both alike.
 	for side in $([ $((r % 2)) -eq 0 ] && echo "raw agent" || echo "agent raw"); do
+		# The same pause after every attach: the guest onlines the memory
+		# (and may start using it) before the unplug, on both sides.
 		if [ "$side" = raw ]; then
 			raw_attach "ua-bench-$r" --live >>"$work/raw-attach"
+			sleep 1
 			raw_detach "ua-bench-$r" --live >>"$work/raw-detach"
 			raw_attach "ua-benchc-$r" "--live --config" >>"$work/raw-attach-lc"
+			sleep 1
 			raw_detach "ua-benchc-$r" "--live --config" >>"$work/raw-detach-lc"
 		else
 			agent_op grow "$g" 256M --node 0 --live >>"$work/agent-grow"
+			sleep 1.5
 			agent_op shrink "$g" 256M --node 0 --live >>"$work/agent-shrink"
 			agent_op grow "$g" 256M --node 0 >>"$work/agent-grow-lc"
+			sleep 1.5
 			agent_op shrink "$g" 256M --node 0 >>"$work/agent-shrink-lc"
 		fi
 	done
@@ -127,7 +136,8 @@ phases() {
 	echo "the removal; \`memplugctl shrink\` returns after the same event. Both sides"
 	echo "pay one process start and one connection per command (virsh: to libvirtd;"
 	echo "memplugctl: to memplugd, which keeps its libvirt connection open)."
-	echo "Sides alternate order each round."
+	echo "Sides alternate order each round. Every attach is followed by the same"
+	echo "1.5 s pause (raw: 1 s + the event watcher's 0.5 s start) before the unplug."
 	echo
 	echo "| Operation | raw libvirt (virsh) | memplugctl | ratio (agent overhead) |"
 	echo "|---|---|---|---|"
