@@ -20,7 +20,8 @@ agent_pid=""
 
 cleanup() {
 	[ -z "$agent_pid" ] || { kill "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null || true; }
-	"$bed" teardown "$g" >/dev/null 2>&1 || true
+	# Retried: a libvirtd restart by someone else makes one teardown fail.
+	for _ in 1 2 3 4 5; do "$bed" teardown "$g" >/dev/null 2>&1 && break; sleep 2; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
