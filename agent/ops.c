@@ -102,12 +102,26 @@ static void op_fail(struct op *op, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
+#define OP_RECONNECT_TRIES 30
+
 static struct domain *op_read(struct op *op, bool inactive)
 {
 	struct domain *dom = NULL;
 	char *xml = NULL, *err = NULL;
 
-	if (ops_backend_domain_xml(op->a, op->domain, inactive ? VIRT_INACTIVE : 0, &xml, &err) < 0)
+	int rc, tries = 0;
+
+	/* While libvirtd restarts, the agent reconnects within seconds: wait
+	 * for it rather than fail a request that has not changed anything. */
+	while ((rc = ops_backend_domain_xml(op->a, op->domain, inactive ? VIRT_INACTIVE : 0, &xml,
+	                                    &err)) == -ENOTCONN &&
+	       ++tries <= OP_RECONNECT_TRIES) {
+		free(err);
+		err = NULL;
+		usleep(500 * 1000);
+	}
+	if (rc < 0)
 		op_fail(op, "failed", "cannot read domain '%s': %s", op->domain, err);
 	else if (domain_parse(xml, strlen(xml), &dom, &err) < 0)
 		op_fail(op, "failed", "domain '%s': %s", op->domain, err);
