@@ -228,50 +228,17 @@ static void follower_tick(evutil_socket_t fd, short what, void *arg)
 		follower_end(fw->req, fw);
 }
 
-static int log_filter(json_object *args, struct record_filter *f, char **err)
-{
-	int64_t now = (int64_t)time(NULL) * 1000;
-
-	*f = (struct record_filter){.domain = arg_str(args, "domain"),
-	                            .event = arg_str(args, "event"),
-	                            .request = arg_str(args, "request"),
-	                            .has_since = arg_str(args, "since") != NULL,
-	                            .has_until = arg_str(args, "until") != NULL};
-	if (f->has_since && record_parse_time(arg_str(args, "since"), now, &f->since_ms, err) < 0)
-		return -EINVAL;
-	if (f->has_until && record_parse_time(arg_str(args, "until"), now, &f->until_ms, err) < 0)
-		return -EINVAL;
-	return 0;
-}
-
 /* The matching records already in the log (at most `limit`, the newest). */
 static json_object *log_read(struct agent *a, const struct record_filter *f, size_t limit,
                              uint64_t *last_seq, char **err)
 {
-	json_object *recs, *rec, *data;
-	struct record_reader *rd;
+	json_object *data;
 	char **files = NULL;
 	size_t n = 0;
 
 	if (audit_files(a->audit, &files, &n, err) < 0)
 		return NULL;
-	recs = json_object_new_array();
-	rd = record_reader_new(files, n);
-	while (rd && record_reader_next(rd, &rec) > 0) {
-		*last_seq = record_seq(rec);
-		if (!record_filter_match(f, rec)) {
-			json_object_put(rec);
-			continue;
-		}
-		json_object_array_add(recs, rec);
-		if (json_object_array_length(recs) > limit)
-			json_object_array_del_idx(recs, 0, 1);
-	}
-	data = json_object_new_object();
-	json_object_object_add(data, "records", recs);
-	json_object_object_add(data, "skipped",
-	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
-	record_reader_free(rd);
+	data = record_query(files, n, f, limit, last_seq);
 	record_files_free(files, n);
 	return data;
 }
@@ -290,7 +257,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 
 	if (json_object_object_get_ex(args, "limit", &v))
 		limit = (size_t)json_object_get_uint64(v);
-	if (log_filter(args, &f, &err) < 0) {
+	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0) {
 		control_reply_error(req, "bad_request", "%s", err);
 		free(err);
 		return;

@@ -400,41 +400,19 @@ static int log_tail(struct ctl *ctl, const char *path, const struct record_filte
 /* Reads the log files directly: for when memplugd is not running. */
 static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 {
-	struct record_filter f = {0};
+	struct record_filter f;
 	char **files = NULL, *err = NULL;
 	size_t n = 0;
-	json_object *recs = json_object_new_array(), *rec, *data, *v;
-	struct record_reader *rd;
-	int64_t now = (int64_t)time(NULL) * 1000;
-	int rc = 0;
+	json_object *data;
+	int rc;
 
-	f.domain = json_object_get_string(json_object_object_get(args, "domain"));
-	f.event = json_object_get_string(json_object_object_get(args, "event"));
-	f.request = json_object_get_string(json_object_object_get(args, "request"));
-	if ((v = json_object_object_get(args, "since")))
-		rc = record_parse_time(json_object_get_string(v), now, &f.since_ms, &err);
-	f.has_since = v != NULL;
-	if (rc == 0 && (v = json_object_object_get(args, "until")))
-		rc = record_parse_time(json_object_get_string(v), now, &f.until_ms, &err);
-	f.has_until = v != NULL;
-	if (rc < 0 || record_log_files(path, &files, &n, &err) < 0) {
+	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0 ||
+	    record_log_files(path, &files, &n, &err) < 0) {
 		rc = fail("%s", err);
 		free(err);
-		json_object_put(recs);
 		return rc;
 	}
-	rd = record_reader_new(files, n);
-	while (rd && record_reader_next(rd, &rec) > 0) {
-		if (record_filter_match(&f, rec))
-			json_object_array_add(recs, rec);
-		else
-			json_object_put(rec);
-	}
-	data = json_object_new_object();
-	json_object_object_add(data, "records", recs);
-	json_object_object_add(data, "skipped",
-	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
-	record_reader_free(rd);
+	data = record_query(files, n, &f, 0, NULL);
 	record_files_free(files, n);
 	if (!json_object_get_boolean(json_object_object_get(args, "follow")))
 		return emit(ctl, "log", data);
