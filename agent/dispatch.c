@@ -155,16 +155,17 @@ static void do_plan(struct agent *a, struct control_request *req, json_object *a
 static void do_resize(struct agent *a, struct control_request *req, json_object *args,
                       enum op_kind kind)
 {
-	struct agent_domain *d = request_domain(a, req, args);
+	/* not_found ends req: read the peer before asking for the domain */
 	const struct control_peer *peer = control_request_peer(req);
-	json_object *v;
-	uint64_t bytes;
-	struct op_args oa = {.kind = kind, .node = -1, .wait = true};
 	struct record_actor actor = {.kind = RECORD_ACTOR_CLIENT,
 	                             .uid = peer->uid,
 	                             .gid = peer->gid,
 	                             .pid = peer->pid,
 	                             .comm = peer->comm};
+	struct agent_domain *d = request_domain(a, req, args);
+	struct op_args oa = {.kind = kind, .node = -1, .wait = true};
+	json_object *v;
+	uint64_t bytes;
 
 	if (d == NULL)
 		return;
