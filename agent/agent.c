@@ -14,6 +14,7 @@
 #include "log.h"
 #include "record.h"
 #include "ops.h"
+#include "ops_backend.h"
 
 struct posted {
 	void (*fn)(void *arg);
@@ -116,7 +117,7 @@ void agent_domain_refresh(struct agent *a, struct agent_domain *d)
 	struct domain *dom = NULL;
 	char *xml = NULL, *err = NULL;
 
-	if (virt_domain_xml(a->virt, d->name, d->active ? 0 : VIRT_INACTIVE, &xml, &err) == 0 &&
+	if (ops_backend_domain_xml(a, d->name, d->active ? 0 : VIRT_INACTIVE, &xml, &err) == 0 &&
 	    domain_parse(xml, strlen(xml), &dom, &err) == 0) {
 		agent_domain_set_model(d, dom);
 	} else {
@@ -334,7 +335,7 @@ static void agent_late_outcome(struct agent *a, struct agent_late *l, const char
 	                   .extra = x};
 
 	if (removed && l->config &&
-	    virt_detach_alias(a->virt, l->domain, l->alias, VIRT_CONFIG, &err) < 0) {
+	    ops_backend_detach_alias(a, l->domain, l->alias, VIRT_CONFIG, &err) < 0) {
 		r.result = RECORD_FAILED;
 		r.error = err;
 	} else if (!removed) {

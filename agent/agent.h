@@ -4,8 +4,9 @@
  * and thread-safe audit appends.
  *
  * Threads: the loop thread owns everything in struct agent except what is
- * marked otherwise. Operation workers (ops.c) only call virt_* wrappers,
- * agent_audit(), agent_post() and the detach waiters.
+ * marked otherwise. Operation workers (ops.c) only call the
+ * ops_backend_*() wrappers (libvirt, the host), agent_audit(), agent_post()
+ * and the detach waiters.
  */
 #ifndef MEMPLUG_AGENT_H
 #define MEMPLUG_AGENT_H
@@ -24,6 +25,8 @@
 #include "virt.h"
 
 struct op;
+struct ops_backend;
+struct policy;
 
 struct agent_domain {
 	char *name;
@@ -58,13 +61,22 @@ struct agent {
 	bool config_must_exist;
 	struct evloop *loop;
 	struct virt *virt;
+	/* Where operations reach libvirt and the host; NULL: a->virt and the
+	 * real host (ops_backend.h). Tests install a fake. */
+	const struct ops_backend *backend;
+	void *backend_ctx;
 	struct control *control;
 	struct audit *audit;
+	struct policy *policy; /* the auto-balloon tick (policy.c) */
 	pthread_mutex_t audit_lock;
 	struct agent_domain *domains;
 	time_t started;
 	unsigned next_request;
 	unsigned ops_done;
+	/* Optional, for tests: called on the loop thread as each operation
+	 * ends, with its request id, code (NULL: ok) and message. */
+	void (*op_ended)(void *arg, const char *request, const char *code, const char *message);
+	void *op_ended_arg;
 	bool reconciled; /* open intents settled after the first connection */
 
 	/* Shared with workers, under wait_lock. */

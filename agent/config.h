@@ -12,24 +12,7 @@
 #include <sys/types.h>
 
 #include "log.h"
-
-/* A free-memory threshold: a percent of the guest's memory or a size. */
-struct threshold {
-	bool percent;
-	uint64_t value; /* percent (0..100) or KiB */
-};
-
-struct policy_settings {
-	bool enabled;
-	bool dry_run;
-	struct threshold low_free;
-	struct threshold high_free;
-	uint64_t step_kib;
-	uint64_t cooldown_ms;
-	uint64_t settle_ms;
-	uint64_t min_kib; /* 0: the domain's boot memory */
-	uint64_t max_kib; /* 0: the domain's maxMemory */
-};
+#include "../common/policy.h" /* struct policy_settings; agent/policy.h shares the name */
 
 struct policy_domain {
 	char *name;

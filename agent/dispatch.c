@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ops.h"
 #include "plan.h"
+#include "policy.h"
 #include "report.h"
 #include "tail.h"
 
@@ -78,7 +79,8 @@ static void do_status(struct agent *a, struct control_request *req)
 	                       json_object_new_boolean(audit_writable(a->audit)));
 	json_object_object_add(o, "audit", audit);
 	for (const struct agent_domain *d = a->domains; d; d = d->next)
-		json_object_array_add(doms, status_domain(d));
+		json_object_array_add(doms,
+		                      policy_status_add(a->policy, d->name, status_domain(d)));
 	json_object_object_add(o, "domains", doms);
 	control_reply_ok(req, o);
 }
@@ -227,50 +229,17 @@ static void follower_tick(evutil_socket_t fd, short what, void *arg)
 		follower_end(fw->req, fw);
 }
 
-static int log_filter(json_object *args, struct record_filter *f, char **err)
-{
-	int64_t now = (int64_t)time(NULL) * 1000;
-
-	*f = (struct record_filter){.domain = arg_str(args, "domain"),
-	                            .event = arg_str(args, "event"),
-	                            .request = arg_str(args, "request"),
-	                            .has_since = arg_str(args, "since") != NULL,
-	                            .has_until = arg_str(args, "until") != NULL};
-	if (f->has_since && record_parse_time(arg_str(args, "since"), now, &f->since_ms, err) < 0)
-		return -EINVAL;
-	if (f->has_until && record_parse_time(arg_str(args, "until"), now, &f->until_ms, err) < 0)
-		return -EINVAL;
-	return 0;
-}
-
 /* The matching records already in the log (at most `limit`, the newest). */
 static json_object *log_read(struct agent *a, const struct record_filter *f, size_t limit,
                              uint64_t *last_seq, char **err)
 {
-	json_object *recs, *rec, *data;
-	struct record_reader *rd;
+	json_object *data;
 	char **files = NULL;
 	size_t n = 0;
 
 	if (audit_files(a->audit, &files, &n, err) < 0)
 		return NULL;
-	recs = json_object_new_array();
-	rd = record_reader_new(files, n);
-	while (rd && record_reader_next(rd, &rec) > 0) {
-		*last_seq = record_seq(rec);
-		if (!record_filter_match(f, rec)) {
-			json_object_put(rec);
-			continue;
-		}
-		json_object_array_add(recs, rec);
-		if (json_object_array_length(recs) > limit)
-			json_object_array_del_idx(recs, 0, 1);
-	}
-	data = json_object_new_object();
-	json_object_object_add(data, "records", recs);
-	json_object_object_add(data, "skipped",
-	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
-	record_reader_free(rd);
+	data = record_query(files, n, f, limit, last_seq);
 	record_files_free(files, n);
 	return data;
 }
@@ -289,7 +258,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 
 	if (json_object_object_get_ex(args, "limit", &v))
 		limit = (size_t)json_object_get_uint64(v);
-	if (log_filter(args, &f, &err) < 0) {
+	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0) {
 		control_reply_error(req, "bad_request", "%s", err);
 		free(err);
 		return;
@@ -346,10 +315,14 @@ void agent_on_request(struct control_request *req, void *opaque)
 	case PROTO_CMD_LOG:
 		do_log(a, req, pr->args);
 		break;
+	case PROTO_CMD_POLICY:
+		if (a->policy)
+			policy_request(a->policy, req, pr->args);
+		else
+			control_reply_error(req, "unsupported", "the policy is not running");
+		break;
 	default:
-		control_reply_error(req, "unsupported",
-		                    "the auto-balloon policy is not implemented "
-		                    "in this version");
+		control_reply_error(req, "unsupported", "unknown command");
 		break;
 	}
 }

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "buildconf.h"
 #include "log.h"
+#include "policy.h"
 
 struct overrides {
 	const char *socket;
@@ -149,6 +150,8 @@ static int agent_start(struct agent *a)
 		fatal("cannot set up the libvirt connection");
 	agent_record(a, RECORD_AGENT_START, json_object_new_object());
 	virt_start(a->virt);
+	if ((a->policy = policy_new(a)) == NULL)
+		fatal("cannot start the policy");
 	log_info("memplugd %s serving %s, libvirt %s", MEMPLUG_VERSION, a->cfg->socket_path,
 	         a->cfg->connect_uri);
 	return 0;
@@ -158,6 +161,7 @@ static void agent_stop(struct agent *a)
 {
 	agent_record(a, RECORD_AGENT_STOP, NULL);
 	control_free(a->control);
+	policy_free(a->policy);
 	virt_free(a->virt);
 	evloop_free(a->loop);
 	audit_free(a->audit);

@@ -15,6 +15,7 @@
 #include "host.h"
 #include "log.h"
 #include "ops.h"
+#include "ops_backend.h"
 #include "select.h"
 #include "size.h"
 
@@ -101,12 +102,26 @@ static void op_fail(struct op *op, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
+#define OP_RECONNECT_TRIES 30
+
 static struct domain *op_read(struct op *op, bool inactive)
 {
 	struct domain *dom = NULL;
 	char *xml = NULL, *err = NULL;
 
-	if (virt_domain_xml(op->a->virt, op->domain, inactive ? VIRT_INACTIVE : 0, &xml, &err) < 0)
+	int rc, tries = 0;
+
+	/* While libvirtd restarts, the agent reconnects within seconds: wait
+	 * for it rather than fail a request that has not changed anything. */
+	while ((rc = ops_backend_domain_xml(op->a, op->domain, inactive ? VIRT_INACTIVE : 0, &xml,
+	                                    &err)) == -ENOTCONN &&
+	       ++tries <= OP_RECONNECT_TRIES) {
+		free(err);
+		err = NULL;
+		usleep(500 * 1000);
+	}
+	if (rc < 0)
 		op_fail(op, "failed", "cannot read domain '%s': %s", op->domain, err);
 	else if (domain_parse(xml, strlen(xml), &dom, &err) < 0)
 		op_fail(op, "failed", "domain '%s': %s", op->domain, err);
@@ -143,7 +158,7 @@ static int op_detach(struct op *op, const char *alias, char **err)
 
 	if (op->flags & VIRT_LIVE) {
 		w = agent_waiter_add(a, op->domain, alias);
-		if (virt_detach_alias(a->virt, op->domain, alias, VIRT_LIVE, err) < 0) {
+		if (ops_backend_detach_alias(a, op->domain, alias, VIRT_LIVE, err) < 0) {
 			agent_waiter_wait(a, w, 0);
 			return -2;
 		}
@@ -152,7 +167,7 @@ static int op_detach(struct op *op, const char *alias, char **err)
 			agent_late_add(a, op->domain, alias, op->request, op->flags & VIRT_CONFIG);
 	}
 	if (state == 1 && (op->flags & VIRT_CONFIG) &&
-	    virt_detach_alias(a->virt, op->domain, alias, VIRT_CONFIG, err) < 0)
+	    ops_backend_detach_alias(a, op->domain, alias, VIRT_CONFIG, err) < 0)
 		return -2;
 	return state;
 }
@@ -199,7 +214,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			free(xml);
 			break;
 		}
-		rc = xml ? virt_attach(op->a->virt, op->domain, xml, op->flags, &err) : -ENOMEM;
+		rc = xml ? ops_backend_attach(op->a, op->domain, xml, op->flags, &err) : -ENOMEM;
 		op_audit(op, RECORD_ATTACH, rc < 0 ? RECORD_FAILED : RECORD_OK, err,
 		         dimm_extra(d, alias), true);
 		free(xml);
@@ -217,12 +232,16 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		size_t remain = op_rollback(op, aliases, n, left);
 
 		if (remain) {
-			free(op->message);
+			/* Keep the cause: the user needs both it and what is left. */
+			char *cause = op->message;
+
 			op->message = NULL;
 			op->code = NULL;
 			op_fail(op, "failed",
-			        "grow failed and %zu of %zu DIMMs it added remain: %s", remain, n,
+			        "%s; the rollback failed and %zu of %zu DIMMs it added remain: %s",
+			        cause ? cause : "grow failed", remain, n,
 			        json_object_to_json_string(left));
+			free(cause);
 		}
 		json_object_put(left);
 	}
@@ -331,12 +350,14 @@ static void *op_worker(void *arg)
 	char *err = NULL;
 
 	op->before = op_read(op, !(op->flags & VIRT_LIVE));
-	if (op->before && host_snapshot(&host, &err) < 0) {
-		log_warn("host snapshot failed, checking without host data: %s", err);
-		host = NULL;
-	}
-	if (op->before)
+	/* A grow is checked against the host's free memory and hugepages; with
+	 * no snapshot those checks cannot run, so the grow does not either. */
+	if (op->before && op->args.kind == OP_GROW && ops_backend_host(op->a, &host, &err) < 0) {
+		op_fail(op, "failed", "cannot read the host's free memory and hugepages: %s", err);
+		op_audit(op, RECORD_PREFLIGHT, RECORD_FAILED, op->message, NULL, true);
+	} else if (op->before) {
 		op_select(op, host);
+	}
 	if (op->before)
 		op->after = op_read(op, !(op->flags & VIRT_LIVE));
 	op_audit(op, RECORD_OUTCOME,
@@ -353,6 +374,8 @@ static void *op_worker(void *arg)
 
 static void op_reply(struct op *op)
 {
+	if (op->a->op_ended)
+		op->a->op_ended(op->a->op_ended_arg, op->request, op->code, op->message);
 	if (op->req == NULL)
 		return;
 	json_object_object_add(op->data, "request", json_object_new_string(op->request));
@@ -448,7 +471,7 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	json_object_object_add(
 	        op->data, "size",
 	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
-	virt_domain_persistent(a->virt, d->name, &persistent);
+	ops_backend_persistent(a, d->name, &persistent);
 	op_scope(op, d, persistent);
 
 	x = json_object_new_object();

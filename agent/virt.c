@@ -716,3 +716,33 @@ void virt_balloon_list_free(struct virt_balloon_list *list)
 	free(list->doms);
 	*list = (struct virt_balloon_list){0};
 }
+
+int virt_set_balloon(struct virt *v, const char *name, uint64_t kib, char **err)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+	int rc;
+
+	rc = virt_domain_get(v, name, &conn, &dom, err);
+	if (rc < 0)
+		return rc;
+	if (virDomainSetMemoryFlags(dom, (unsigned long)kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
+		rc = virt_fail(err);
+	virt_domain_put(conn, dom);
+	return rc;
+}
+
+int virt_set_stats_period(struct virt *v, const char *name, int seconds, char **err)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+	int rc;
+
+	rc = virt_domain_get(v, name, &conn, &dom, err);
+	if (rc < 0)
+		return rc;
+	if (virDomainSetMemoryStatsPeriod(dom, seconds, VIR_DOMAIN_AFFECT_LIVE) < 0)
+		rc = virt_fail(err);
+	virt_domain_put(conn, dom);
+	return rc;
+}

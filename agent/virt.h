@@ -175,4 +175,10 @@ struct virt_balloon_list {
 int virt_balloon_stats(struct virt *v, struct virt_balloon_list *out, char **err);
 void virt_balloon_list_free(struct virt_balloon_list *list);
 
+/* Sets the live balloon target (virDomainSetMemoryFlags, live only). */
+int virt_set_balloon(struct virt *v, const char *name, uint64_t kib, char **err);
+
+/* Sets how often the live guest reports balloon stats, in seconds. */
+int virt_set_stats_period(struct virt *v, const char *name, int seconds, char **err);
+
 #endif

@@ -72,7 +72,8 @@ static const struct command commands[] = {
                       "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
                         "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
-        [CMD_POLICY] = {"policy", cmd_policy, "policy DOMAIN show", false},
+        [CMD_POLICY] = {"policy", cmd_policy,
+                        "policy DOMAIN show | enable | disable | set KEY=VALUE...", false},
         [CMD_LOG] = {"log", cmd_log,
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
                      "[--limit N] [--file PATH] [--follow]\n  memplugctl log verify [FILE...]",
@@ -253,12 +254,34 @@ static int cmd_shrink(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_policy(struct ctl *ctl, int argc, char **argv)
 {
-	json_object *args;
+	const struct command *cmd = &commands[CMD_POLICY];
+	const char *action = argc >= 3 ? argv[2] : "";
+	json_object *args, *settings;
 
-	if (argc != 3 || strcmp(argv[2], "show") != 0)
-		return usage_error(&commands[CMD_POLICY], "only 'policy DOMAIN show' exists");
+	if (strcmp(action, "show") != 0 && strcmp(action, "enable") != 0 &&
+	    strcmp(action, "disable") != 0 && strcmp(action, "set") != 0)
+		return usage_error(cmd, "give a domain and show, enable, disable or set");
+	if ((strcmp(action, "set") == 0) != (argc > 3))
+		return usage_error(cmd, "only set takes KEY=VALUE settings");
+	settings = json_object_new_object();
+	for (int i = 3; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		char *key = eq ? strndup(argv[i], (size_t)(eq - argv[i])) : NULL;
+
+		if (key == NULL || *key == '\0' || eq[1] == '\0') {
+			free(key);
+			json_object_put(settings);
+			return usage_error(cmd, "settings are KEY=VALUE, e.g. low_free=10%");
+		}
+		json_object_object_add(settings, key, json_object_new_string(eq + 1));
+		free(key);
+	}
 	args = domain_args(argv[1]);
-	json_object_object_add(args, "action", json_object_new_string("show"));
+	json_object_object_add(args, "action", json_object_new_string(action));
+	if (argc > 3)
+		json_object_object_add(args, "settings", settings);
+	else
+		json_object_put(settings);
 	return agent_call(ctl, "policy", args, "policy");
 }
 
@@ -377,41 +400,19 @@ static int log_tail(struct ctl *ctl, const char *path, const struct record_filte
 /* Reads the log files directly: for when memplugd is not running. */
 static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 {
-	struct record_filter f = {0};
+	struct record_filter f;
 	char **files = NULL, *err = NULL;
 	size_t n = 0;
-	json_object *recs = json_object_new_array(), *rec, *data, *v;
-	struct record_reader *rd;
-	int64_t now = (int64_t)time(NULL) * 1000;
-	int rc = 0;
+	json_object *data;
+	int rc;
 
-	f.domain = json_object_get_string(json_object_object_get(args, "domain"));
-	f.event = json_object_get_string(json_object_object_get(args, "event"));
-	f.request = json_object_get_string(json_object_object_get(args, "request"));
-	if ((v = json_object_object_get(args, "since")))
-		rc = record_parse_time(json_object_get_string(v), now, &f.since_ms, &err);
-	f.has_since = v != NULL;
-	if (rc == 0 && (v = json_object_object_get(args, "until")))
-		rc = record_parse_time(json_object_get_string(v), now, &f.until_ms, &err);
-	f.has_until = v != NULL;
-	if (rc < 0 || record_log_files(path, &files, &n, &err) < 0) {
+	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0 ||
+	    record_log_files(path, &files, &n, &err) < 0) {
 		rc = fail("%s", err);
 		free(err);
-		json_object_put(recs);
 		return rc;
 	}
-	rd = record_reader_new(files, n);
-	while (rd && record_reader_next(rd, &rec) > 0) {
-		if (record_filter_match(&f, rec))
-			json_object_array_add(recs, rec);
-		else
-			json_object_put(rec);
-	}
-	data = json_object_new_object();
-	json_object_object_add(data, "records", recs);
-	json_object_object_add(data, "skipped",
-	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
-	record_reader_free(rd);
+	data = record_query(files, n, &f, 0, NULL);
 	record_files_free(files, n);
 	if (!json_object_get_boolean(json_object_object_get(args, "follow")))
 		return emit(ctl, "log", data);

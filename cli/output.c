@@ -428,6 +428,38 @@ static void render_verify(FILE *out, json_object *d)
 	        str(d, "detail") ? ": " : "", str(d, "detail") ? str(d, "detail") : "");
 }
 
+static void render_policy(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
+	static const char *const keys[] = {"enabled",  "dry_run", "low_free", "high_free", "step",
+	                                   "cooldown", "settle",  "min",      "max"};
+	json_object *set = get(d, "settings"), *st = get(d, "state");
+	struct table *t = table_new(3, hdr);
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+
+	fprintf(out, "policy of %s: %s\n", str(d, "domain"),
+	        json_object_get_boolean(get(d, "enabled")) ? "enabled" : "disabled");
+	if (str(d, "problem"))
+		fprintf(out, "problem: %s\n", str(d, "problem"));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *row[3] = {keys[i], str(get(set, keys[i]), "value"),
+		                      str(get(set, keys[i]), "source")};
+
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+	if (st == NULL)
+		return;
+	fprintf(out, "\nlast decision: %s (%s) %" PRId64 " ms ago: %s\n", str(st, "action"),
+	        str(st, "reason") ? str(st, "reason") : "-", num(st, "age_ms"),
+	        str(st, "message") ? str(st, "message") : "");
+	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", kib(st, "balloon_kib", a),
+	        kib(st, "usable_kib", b), kib(st, "available_kib", c),
+	        json_object_get_boolean(get(st, "manageable")) ? ""
+	                                                       : " (NOT MANAGEABLE: no stats)");
+}
+
 struct renderer {
 	const char *cmd;
 	void (*render)(FILE *out, json_object *data);
@@ -436,7 +468,7 @@ struct renderer {
 static const struct renderer renderers[] = {
         {"inspect", render_inspect}, {"plan", render_plan},     {"status", render_status},
         {"grow", render_resize},     {"shrink", render_resize}, {"log", render_log},
-        {"verify", render_verify},
+        {"verify", render_verify},   {"policy", render_policy},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)

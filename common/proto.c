@@ -67,10 +67,10 @@ static const struct proto_arg args_policy[] = {
 };
 
 static const struct proto_arg args_log[] = {
-        {"domain", PROTO_T_STRING, false, NULL}, {"since", PROTO_T_STRING, false, NULL},
-        {"until", PROTO_T_STRING, false, NULL},  {"event", PROTO_T_STRING, false, NULL},
-        {"request", PROTO_T_STRING, false, NULL},  {"limit", PROTO_T_UINT, false, NULL},
-        {"follow", PROTO_T_BOOL, false, NULL},   {NULL},
+        {"domain", PROTO_T_STRING, false, NULL},  {"since", PROTO_T_STRING, false, NULL},
+        {"until", PROTO_T_STRING, false, NULL},   {"event", PROTO_T_STRING, false, NULL},
+        {"request", PROTO_T_STRING, false, NULL}, {"limit", PROTO_T_UINT, false, NULL},
+        {"follow", PROTO_T_BOOL, false, NULL},    {NULL},
 };
 
 static const struct proto_spec proto_specs[PROTO_CMD_COUNT] = {

@@ -809,3 +809,53 @@ int record_pending_intents(char *const *files, size_t n, struct json_object **ou
 	record_reader_free(rd);
 	return rc;
 }
+
+static const char *args_str(json_object *args, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int record_filter_from_args(json_object *args, int64_t now_ms, struct record_filter *f, char **err)
+{
+	const char *since = args_str(args, "since"), *until = args_str(args, "until");
+
+	*f = (struct record_filter){.domain = args_str(args, "domain"),
+	                            .event = args_str(args, "event"),
+	                            .request = args_str(args, "request"),
+	                            .has_since = since != NULL,
+	                            .has_until = until != NULL};
+	if (since && record_parse_time(since, now_ms, &f->since_ms, err) < 0)
+		return -EINVAL;
+	if (until && record_parse_time(until, now_ms, &f->until_ms, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+json_object *record_query(char *const *files, size_t n, const struct record_filter *f, size_t limit,
+                          uint64_t *last_seq)
+{
+	struct record_reader *rd = record_reader_new(files, n);
+	json_object *recs = json_object_new_array(), *rec, *data;
+
+	while (rd && record_reader_next(rd, &rec) > 0) {
+		if (last_seq)
+			*last_seq = record_seq(rec);
+		if (!record_filter_match(f, rec)) {
+			json_object_put(rec);
+			continue;
+		}
+		json_object_array_add(recs, rec);
+		if (limit && json_object_array_length(recs) > limit)
+			json_object_array_del_idx(recs, 0, 1);
+	}
+	data = json_object_new_object();
+	json_object_object_add(data, "records", recs);
+	json_object_object_add(data, "skipped",
+	                       json_object_new_int((int)(rd ? record_reader_skipped(rd) : 0)));
+	record_reader_free(rd);
+	return data;
+}

@@ -171,6 +171,19 @@ struct record_filter {
 
 bool record_filter_match(const struct record_filter *f, struct json_object *rec);
 
+/* Fills *f from a `log` request's args (domain, event, request, since,
+ * until); the strings stay borrowed from args. */
+int record_filter_from_args(struct json_object *args, int64_t now_ms, struct record_filter *f,
+                            char **err);
+
+/*
+ * The records of `files` that match f, the newest `limit` of them (0: all),
+ * as a new {"records": [...], "skipped": N}. *last_seq (may be NULL) gets
+ * the seq of the last record read, matching or not.
+ */
+struct json_object *record_query(char *const *files, size_t n, const struct record_filter *f,
+                                 size_t limit, uint64_t *last_seq);
+
 /*
  * One readable line, without newline:
  * "2026-11-24T14:03:05.123Z #42 attach ok dom=vm1 req=r7 actor=uid:1000(virsh)

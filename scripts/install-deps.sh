@@ -8,7 +8,7 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libc6-dev clang-format
  libglib2.0-dev libcmocka-dev libxml2-utils"
 BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
  qemu-system-x86 linux-image-amd64 busybox-static cpio gzip kmod procps
- socat iproute2"
+ socat iproute2 jq"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--build-only" ] || want="$want $BED_PKGS"

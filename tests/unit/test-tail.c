@@ -56,8 +56,8 @@ static int teardown(void **state)
 static void append(struct fixture *f, const char *domain)
 {
 	struct record r = {.event = RECORD_BALLOON_CHANGE,
-			   .domain = domain,
-			   .actor = {.kind = RECORD_ACTOR_LIBVIRT}};
+	                   .domain = domain,
+	                   .actor = {.kind = RECORD_ACTOR_LIBVIRT}};
 
 	assert_int_equal(audit_append(f->audit, &r, false, NULL, NULL), 0);
 }
@@ -155,11 +155,11 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_only_new_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_across_rotation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_line_waits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_skip_to, setup, teardown),
-		cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test_setup_teardown(test_only_new_records, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_across_rotation, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_partial_line_waits, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_skip_to, setup, teardown),
+	        cmocka_unit_test(test_missing_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,383 @@
+/*
+ * The fake libvirt of fakevirt.h. The DIMM lists are the truth; the XML is
+ * regenerated from them on every read, and attached device XML is parsed
+ * with libxml2, as libvirt would.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "fakevirt.h"
+#include "virt.h"
+
+struct fake_event {
+	struct fakevirt *fv;
+	enum virt_event_kind kind;
+	char alias[FAKE_ALIAS_MAX];
+};
+
+static void fake_cells_xml(GString *s, const struct fake_spec *sp)
+{
+	g_string_append(s, "<cpu><numa>");
+	for (unsigned i = 0; i < sp->n_cells; i++)
+		g_string_append_printf(s,
+		                       "<cell id='%u' cpus='%u' memory='%" PRIu64 "' unit='KiB'/>",
+		                       i, i, sp->cell_mib[i] * 1024);
+	g_string_append(s, "</numa></cpu>");
+}
+
+static void fake_backing_xml(GString *s, const struct fake_spec *sp)
+{
+	if (sp->huge_cell >= 0)
+		g_string_append_printf(s,
+		                       "<memoryBacking><hugepages><page size='%" PRIu64
+		                       "' unit='KiB' nodeset='%d'/></hugepages></memoryBacking>",
+		                       sp->huge_kib, sp->huge_cell);
+	if (sp->host_node < 0)
+		return;
+	g_string_append_printf(s, "<numatune><memory mode='strict' nodeset='%d'/>", sp->host_node);
+	for (unsigned i = 0; i < sp->n_cells; i++)
+		g_string_append_printf(s, "<memnode cellid='%u' mode='strict' nodeset='%d'/>", i,
+		                       sp->host_node);
+	g_string_append(s, "</numatune>");
+}
+
+static char *fake_render(const struct fakevirt *fv, const struct fake_dev *devs, size_t n,
+                         bool live)
+{
+	const struct fake_spec *sp = &fv->spec;
+	GString *s = g_string_new(NULL);
+	uint64_t mem = 0;
+
+	for (unsigned i = 0; i < sp->n_cells; i++)
+		mem += sp->cell_mib[i] * 1024;
+	for (size_t i = 0; i < n; i++)
+		mem += devs[i].size_kib;
+	g_string_append_printf(s, "<domain type='kvm'%s><name>%s</name>", live ? " id='1'" : "",
+	                       fv->name);
+	if (sp->max_mib)
+		g_string_append_printf(s,
+		                       "<maxMemory slots='%u' unit='KiB'>%" PRIu64 "</maxMemory>",
+		                       sp->slots, sp->max_mib * 1024);
+	g_string_append_printf(s,
+	                       "<memory unit='KiB'>%" PRIu64 "</memory>"
+	                       "<currentMemory unit='KiB'>%" PRIu64 "</currentMemory>",
+	                       mem, mem);
+	fake_backing_xml(s, sp);
+	g_string_append_printf(s, "<vcpu>%u</vcpu><os><type arch='x86_64'>hvm</type></os>",
+	                       sp->n_cells);
+	fake_cells_xml(s, sp);
+	g_string_append(s, "<devices>");
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(s,
+		                       "<memory model='dimm'><target><size unit='KiB'>%" PRIu64
+		                       "</size><node>%u</node></target><alias name='%s'/>"
+		                       "<address type='dimm' slot='%u'/></memory>",
+		                       devs[i].size_kib, devs[i].node, devs[i].alias, devs[i].slot);
+	g_string_append(s, "</devices></domain>");
+	return g_string_free(s, FALSE);
+}
+
+char *fakevirt_xml(struct fakevirt *fv, bool inactive)
+{
+	bool config = inactive || !fv->active;
+	char *xml, *copy;
+
+	pthread_mutex_lock(&fv->lock);
+	xml = config ? fake_render(fv, fv->config, fv->n_config, false)
+	             : fake_render(fv, fv->live, fv->n_live, true);
+	pthread_mutex_unlock(&fv->lock);
+	copy = strdup(xml); /* malloc'd, as virt_domain_xml() returns */
+	g_free(xml);
+	return copy;
+}
+
+static int fake_domain_xml(void *ctx, const char *name, unsigned flags, char **xml, char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	if (strcmp(name, fv->name) != 0) {
+		*err = strdup("no such domain");
+		return -ENOENT;
+	}
+	*xml = fakevirt_xml(fv, flags & VIRT_INACTIVE);
+	return 0;
+}
+
+static int fake_persistent(void *ctx, const char *name, bool *persistent)
+{
+	*persistent = strcmp(name, ((struct fakevirt *)ctx)->name) == 0;
+	return *persistent ? 0 : -ENOENT;
+}
+
+static void fake_log(struct fakevirt *fv, enum fake_call_kind kind, unsigned flags,
+                     const char *alias)
+{
+	struct fake_call *c;
+
+	if (fv->n_calls == FAKE_MAX_CALLS)
+		abort();
+	c = &fv->calls[fv->n_calls++];
+	c->kind = kind;
+	c->flags = flags;
+	snprintf(c->alias, sizeof(c->alias), "%s", alias ? alias : "");
+}
+
+/* The first child element of n called name, or NULL. */
+static xmlNode *fake_child(xmlNode *n, const char *name)
+{
+	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static int fake_parse_dimm(const char *xml, struct fake_dev *d)
+{
+	xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	xmlNode *tgt = fake_child(root, "target");
+	xmlChar *size = xmlNodeGetContent(fake_child(tgt, "size"));
+	xmlChar *node = xmlNodeGetContent(fake_child(tgt, "node"));
+	xmlChar *alias = xmlGetProp(fake_child(root, "alias"), BAD_CAST "name");
+	int rc = size && node && alias ? 0 : -EINVAL;
+
+	if (rc == 0) {
+		d->size_kib = strtoull((const char *)size, NULL, 10);
+		d->node = (unsigned)strtoul((const char *)node, NULL, 10);
+		snprintf(d->alias, sizeof(d->alias), "%s", (const char *)alias);
+	}
+	xmlFree(size);
+	xmlFree(node);
+	xmlFree(alias);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+/* The lowest slot no DIMM of the list uses. */
+static unsigned fake_free_slot(const struct fake_dev *devs, size_t n)
+{
+	for (unsigned s = 0;; s++) {
+		bool used = false;
+
+		for (size_t i = 0; i < n; i++)
+			used = used || devs[i].slot == s;
+		if (!used)
+			return s;
+	}
+}
+
+static void fake_add(struct fake_dev *devs, size_t *n, const struct fake_dev *d)
+{
+	devs[*n] = *d;
+	devs[*n].slot = fake_free_slot(devs, *n);
+	(*n)++;
+}
+
+static bool fake_remove(struct fake_dev *devs, size_t *n, const char *alias)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(devs[i].alias, alias) != 0)
+			continue;
+		memmove(&devs[i], &devs[i + 1], (*n - i - 1) * sizeof(*devs));
+		(*n)--;
+		return true;
+	}
+	return false;
+}
+
+static int fake_attach(void *ctx, const char *name, const char *xml, unsigned flags, char **err)
+{
+	struct fakevirt *fv = ctx;
+	struct fake_dev d = {0};
+	int rc = 0;
+
+	if (fake_parse_dimm(xml, &d) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&fv->lock);
+	fake_log(fv, FAKE_ATTACH, flags, d.alias);
+	if (++fv->n_attach == fv->attach_fail_at) {
+		*err = strdup(fv->attach_error ? fv->attach_error : "attach failed");
+		rc = -EIO;
+	} else if ((flags & VIRT_LIVE) && !fv->active) {
+		*err = strdup("domain is not running");
+		rc = -EINVAL;
+	} else {
+		if (flags & VIRT_LIVE)
+			fake_add(fv->live, &fv->n_live, &d);
+		if (flags & VIRT_CONFIG)
+			fake_add(fv->config, &fv->n_config, &d);
+	}
+	pthread_mutex_unlock(&fv->lock);
+	return rc;
+}
+
+static void fake_deliver(void *arg)
+{
+	struct fake_event *e = arg;
+	struct fakevirt *fv = e->fv;
+	struct virt_event ev = {.kind = e->kind, .name = fv->name, .alias = e->alias};
+
+	agent_on_event(fv->a, &ev);
+	pthread_mutex_lock(&fv->lock);
+	fv->events_in_flight--;
+	pthread_mutex_unlock(&fv->lock);
+	free(e);
+}
+
+/* Libvirt delivers the guest's answer later, on the loop thread. */
+static void fake_post(struct fakevirt *fv, enum virt_event_kind kind, const char *alias)
+{
+	struct fake_event *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		abort();
+	e->fv = fv;
+	e->kind = kind;
+	snprintf(e->alias, sizeof(e->alias), "%s", alias);
+	fv->events_in_flight++;
+	if (agent_post(fv->a, fake_deliver, e) < 0)
+		abort();
+}
+
+static int fake_detach_live(struct fakevirt *fv, const char *alias, char **err)
+{
+	size_t len = strlen(alias), n = fv->answer_suffix ? strlen(fv->answer_suffix) : 0;
+	enum fake_answer ans = FAKE_REMOVE;
+
+	if (fv->answer_suffix == NULL ||
+	    (len >= n && strcmp(alias + len - n, fv->answer_suffix) == 0))
+		ans = fv->answer;
+	switch (ans) {
+	case FAKE_REMOVE:
+		fake_remove(fv->live, &fv->n_live, alias);
+		fake_post(fv, VIRT_EVENT_DEVICE_REMOVED, alias);
+		return 0;
+	case FAKE_REFUSE:
+		fake_post(fv, VIRT_EVENT_DEVICE_REMOVAL_FAILED, alias);
+		return 0;
+	case FAKE_SILENT:
+		return 0;
+	default:
+		*err = strdup("detach call failed");
+		return -EIO;
+	}
+}
+
+static int fake_detach_alias(void *ctx, const char *name, const char *alias, unsigned flags,
+                             char **err)
+{
+	struct fakevirt *fv = ctx;
+	int rc = 0;
+
+	pthread_mutex_lock(&fv->lock);
+	fake_log(fv, FAKE_DETACH, flags, alias);
+	if (flags & VIRT_LIVE)
+		rc = fake_detach_live(fv, alias, err);
+	if (rc == 0 && (flags & VIRT_CONFIG) && !fake_remove(fv->config, &fv->n_config, alias)) {
+		*err = strdup("no such device in the persistent definition");
+		rc = -EINVAL;
+	}
+	pthread_mutex_unlock(&fv->lock);
+	return rc;
+}
+
+static int fake_host(void *ctx, struct host **out, char **err)
+{
+	struct fakevirt *fv = ctx;
+	struct host *h = host_new();
+	struct host_node *n;
+
+	for (unsigned i = 0; i < 2; i++) {
+		n = host_add_node(h, i, 16ULL << 20, fv->host.free_mib[i] * 1024);
+		if (n && i == 0 && fv->host.pool_kib)
+			host_node_add_pool(n, fv->host.pool_kib, fv->host.pool_free + 64,
+			                   fv->host.pool_free);
+	}
+	*out = h;
+	return 0;
+}
+
+const struct ops_backend fakevirt_backend = {
+        .domain_xml = fake_domain_xml,
+        .persistent = fake_persistent,
+        .attach = fake_attach,
+        .detach_alias = fake_detach_alias,
+        .host = fake_host,
+};
+
+void fakevirt_init(struct fakevirt *fv, struct agent *a, const char *name,
+                   const struct fake_spec *spec, const struct fake_host *host)
+{
+	memset(fv, 0, sizeof(*fv));
+	pthread_mutex_init(&fv->lock, NULL);
+	fv->a = a;
+	fv->name = name;
+	fv->spec = *spec;
+	fv->host = *host;
+	fv->active = !spec->shut_off;
+	for (size_t i = 0; i < spec->n_devs; i++) {
+		fv->live[i] = fv->config[i] = spec->devs[i];
+		fv->live[i].slot = fv->config[i].slot = (unsigned)i;
+	}
+	fv->n_live = fv->n_config = spec->n_devs;
+	a->backend = &fakevirt_backend;
+	a->backend_ctx = fv;
+}
+
+void fakevirt_destroy(struct fakevirt *fv)
+{
+	pthread_mutex_destroy(&fv->lock);
+}
+
+size_t fakevirt_count(struct fakevirt *fv, enum fake_call_kind kind, unsigned flags)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&fv->lock);
+	for (size_t i = 0; i < fv->n_calls; i++)
+		n += fv->calls[i].kind == kind && (fv->calls[i].flags & flags) == flags;
+	pthread_mutex_unlock(&fv->lock);
+	return n;
+}
+
+bool fakevirt_has(struct fakevirt *fv, bool inactive, const char *alias)
+{
+	const struct fake_dev *devs;
+	size_t n;
+	bool found = false;
+
+	pthread_mutex_lock(&fv->lock);
+	devs = inactive || !fv->active ? fv->config : fv->live;
+	n = inactive || !fv->active ? fv->n_config : fv->n_live;
+	for (size_t i = 0; i < n; i++)
+		found = found || strcmp(devs[i].alias, alias) == 0;
+	pthread_mutex_unlock(&fv->lock);
+	return found;
+}
+
+unsigned fakevirt_in_flight(struct fakevirt *fv)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fv->lock);
+	n = fv->events_in_flight;
+	pthread_mutex_unlock(&fv->lock);
+	return n;
+}
+
+void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed)
+{
+	pthread_mutex_lock(&fv->lock);
+	if (removed)
+		fake_remove(fv->live, &fv->n_live, alias);
+	fake_post(fv, removed ? VIRT_EVENT_DEVICE_REMOVED : VIRT_EVENT_DEVICE_REMOVAL_FAILED,
+	          alias);
+	pthread_mutex_unlock(&fv->lock);
+}

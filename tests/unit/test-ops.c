@@ -1,0 +1,740 @@
+/*
+ * Unit tests for agent/ops.c against the fake libvirt of fakevirt.h, on a
+ * real event loop: every pre-flight refusal ends refused with nothing
+ * attached, a grow whose attach k of n fails is rolled back (and says which
+ * DIMMs remain when the rollback is refused), a shrink the guest refuses or
+ * never answers (and its late answer), queued operations on one domain,
+ * and --config on a shut-off domain. Outcomes are checked in the audit log
+ * the agent wrote.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "agent.h"
+#include "fakevirt.h"
+#include "log.h"
+#include "ops.h"
+#include "record.h"
+
+#define MIB          UINT64_C(1024)
+#define NAME         "vm"
+#define TICK_MS      2
+#define GUARD_TICKS  (10000 / TICK_MS)
+#define MAX_ENDED    4
+#define MAX_MESSAGES 4
+
+struct ended {
+	char request[32];
+	char code[16]; /* "ok" for success */
+	char *message;
+};
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct evloop *loop;
+	struct agent a;
+	struct fakevirt fv;
+	size_t n_ended, want;
+	struct ended ended[MAX_ENDED];
+	unsigned ticks;
+};
+
+/* The hook ops.c calls as each operation ends (loop thread). */
+static void on_ended(void *arg, const char *request, const char *code, const char *message)
+{
+	struct fixture *fx = arg;
+	struct ended *e;
+
+	assert_true(fx->n_ended < MAX_ENDED);
+	e = &fx->ended[fx->n_ended++];
+	snprintf(e->request, sizeof(e->request), "%s", request);
+	snprintf(e->code, sizeof(e->code), "%s", code ? code : "ok");
+	e->message = message ? strdup(message) : NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct audit_options o;
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-ops-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/audit.log", fx->dir);
+	fx->loop = evloop_new();
+	assert_non_null(fx->loop);
+	fx->a.loop = fx->loop;
+	fx->a.cfg = config_new_default();
+	fx->a.cfg->detach_timeout_ms = 5000;
+	fx->a.started = time(NULL);
+	fx->a.op_ended = on_ended;
+	fx->a.op_ended_arg = fx;
+	pthread_mutex_init(&fx->a.audit_lock, NULL);
+	pthread_mutex_init(&fx->a.wait_lock, NULL);
+	pthread_cond_init(&fx->a.wait_cond, NULL);
+	audit_options_default(&o);
+	assert_int_equal(audit_open(fx->path, &o, &fx->a.audit), 0);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	while (fx->a.domains) {
+		struct agent_domain *d = fx->a.domains;
+
+		fx->a.domains = d->next;
+		assert_null(d->queue);
+		domain_free(d->model);
+		free(d->model_error);
+		free(d->name);
+		free(d);
+	}
+	while (fx->a.late) { /* detaches still pending, as memplugd frees them */
+		struct agent_late *l = fx->a.late;
+
+		fx->a.late = l->next;
+		free(l->domain);
+		free(l->alias);
+		free(l->request);
+		free(l);
+	}
+	for (size_t i = 0; i < fx->n_ended; i++)
+		free(fx->ended[i].message);
+	audit_free(fx->a.audit);
+	config_free(fx->a.cfg);
+	evloop_free(fx->loop);
+	fakevirt_destroy(&fx->fv);
+	pthread_mutex_destroy(&fx->a.audit_lock);
+	pthread_mutex_destroy(&fx->a.wait_lock);
+	pthread_cond_destroy(&fx->a.wait_cond);
+	unlink(fx->path);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* Installs the fake and tells the agent about the domain, as an event would. */
+static struct agent_domain *fx_domain(struct fixture *fx, const struct fake_spec *spec,
+                                      const struct fake_host *host)
+{
+	struct virt_event ev = {
+	        .kind = VIRT_EVENT_LIFECYCLE,
+	        .name = NAME,
+	        .lifecycle = spec->shut_off ? 0 /* DEFINED */ : 2 /* STARTED */,
+	};
+	struct agent_domain *d;
+
+	fakevirt_init(&fx->fv, &fx->a, NAME, spec, host);
+	agent_on_event(&fx->a, &ev);
+	d = agent_domain_find(&fx->a, NAME);
+	assert_non_null(d);
+	assert_non_null(d->model);
+	assert_int_equal(d->active, !spec->shut_off);
+	return d;
+}
+
+static void fx_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fixture *fx = arg;
+
+	if ((fx->n_ended >= fx->want && fakevirt_in_flight(&fx->fv) == 0) ||
+	    ++fx->ticks > GUARD_TICKS)
+		evloop_stop(fx->loop);
+}
+
+/* Runs the loop until `n` operations have ended and no event is in flight. */
+static void fx_run(struct fixture *fx, size_t n)
+{
+	struct timeval tv = {0, TICK_MS * 1000};
+	struct event *tick = event_new(evloop_base(fx->loop), -1, EV_PERSIST, fx_tick, fx);
+
+	fx->want = n;
+	fx->ticks = 0;
+	event_add(tick, &tv);
+	assert_int_equal(evloop_run(fx->loop), 0);
+	event_free(tick);
+	assert_int_equal(fx->n_ended, n);
+	assert_int_equal(fakevirt_in_flight(&fx->fv), 0);
+}
+
+/* "event:result ..." of the records of one request, in log order. */
+static char *audit_trace(struct fixture *fx, const char *request)
+{
+	char **files = NULL, *out;
+	size_t n = 0, len = 0;
+	struct record_reader *rd;
+	struct json_object *rec;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (req && strcmp(req, request) == 0)
+			fprintf(f, "%s%s:%s", ftell(f) ? " " : "", record_str(rec, "event"),
+			        record_str(rec, "result"));
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	fclose(f);
+	return out;
+}
+
+/* The "before" KiB of guest node `node` in the request's `event` record. */
+static uint64_t audit_before(struct fixture *fx, const char *request, const char *event,
+                             const char *node)
+{
+	char **files = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	struct json_object *rec, *before;
+	uint64_t kib = 0;
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (req && strcmp(req, request) == 0 &&
+		    strcmp(record_str(rec, "event"), event) == 0 &&
+		    json_object_object_get_ex(rec, "before", &before))
+			kib = json_object_get_uint64(json_object_object_get(before, node));
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	return kib;
+}
+
+static void check_trace(struct fixture *fx, const char *request, const char *want)
+{
+	char *got = audit_trace(fx, request);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void check_messages(const struct ended *e, const char *const *want)
+{
+	for (size_t i = 0; i < MAX_MESSAGES && want[i]; i++) {
+		if (e->message == NULL || strstr(e->message, want[i]) == NULL)
+			fail_msg("message \"%s\" lacks \"%s\"", e->message ? e->message : "(null)",
+			         want[i]);
+	}
+}
+
+static const struct fake_host roomy = {.free_mib = {8192, 8192}};
+
+/* Two 1 GiB cells bound to host node 0, 8 GiB max, 8 slots. */
+static struct fake_spec spec_two(void)
+{
+	return (struct fake_spec){.n_cells = 2,
+	                          .cell_mib = {1024, 1024},
+	                          .max_mib = 8192,
+	                          .slots = 8,
+	                          .huge_cell = -1,
+	                          .host_node = 0};
+}
+
+static struct op_args grow(uint64_t mib, int node)
+{
+	return (struct op_args){.kind = OP_GROW, .size_kib = mib * MIB, .node = node, .wait = true};
+}
+
+static struct op_args shrink(uint64_t mib, int node)
+{
+	return (struct op_args){
+	        .kind = OP_SHRINK, .size_kib = mib * MIB, .node = node, .wait = true};
+}
+
+/* ---- pre-flight refusals ---- */
+
+enum tweak {
+	TW_NONE,
+	TW_FULL_SLOTS, /* 2 slots, both used */
+	TW_LOW_MAX,    /* maxMemory 256 MiB above boot */
+	TW_HOST_LOW,   /* host node 0 has 1 GiB free, reserve 768 MiB */
+	TW_HUGE_SHORT, /* cell 1 on 2 MiB pages, 100 free */
+	TW_NO_MAX,     /* no <maxMemory> */
+	TW_ONE_DIMM,   /* one 256 MiB DIMM on node 0 */
+	TW_SHUT_OFF,   /* the domain is not running */
+};
+
+struct refusal_case {
+	const char *what;
+	enum tweak tweak;
+	struct op_args args;
+	const char *messages[MAX_MESSAGES];
+	const char *trace;
+};
+
+static void apply_tweak(enum tweak t, struct fake_spec *s, struct fake_host *h, struct agent *a)
+{
+	static const struct fake_dev a256 = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
+	static const struct fake_dev b256 = {.node = 1, .size_kib = 256 * MIB, .alias = "ua-b"};
+
+	switch (t) {
+	case TW_FULL_SLOTS:
+		s->slots = 2;
+		s->n_devs = 2;
+		s->devs[0] = a256;
+		s->devs[1] = b256;
+		break;
+	case TW_LOW_MAX:
+		s->max_mib = 2048 + 256;
+		break;
+	case TW_HOST_LOW:
+		h->free_mib[0] = 1024;
+		a->cfg->host_reserve_kib = 768 * MIB;
+		break;
+	case TW_HUGE_SHORT:
+		s->huge_cell = 1;
+		s->huge_kib = 2048;
+		h->pool_kib = 2048;
+		h->pool_free = 100;
+		break;
+	case TW_NO_MAX:
+		s->max_mib = 0;
+		s->slots = 0;
+		break;
+	case TW_ONE_DIMM:
+		s->n_devs = 1;
+		s->devs[0] = a256;
+		break;
+	case TW_SHUT_OFF:
+		s->shut_off = true;
+		break;
+	default:
+		break;
+	}
+}
+
+#define SELECT_REFUSED "request:ok preflight:refused outcome:refused"
+
+static struct op_args scoped(struct op_args args, bool live, bool config)
+{
+	args.scope_given = true;
+	args.live = live;
+	args.config = config;
+	return args;
+}
+
+/* Both XML definitions of the fake, to compare before and after. */
+struct snap {
+	char *live;
+	char *config;
+};
+
+static void snap_take(struct fixture *fx, struct snap *s)
+{
+	s->live = fakevirt_xml(&fx->fv, false);
+	s->config = fakevirt_xml(&fx->fv, true);
+}
+
+static void snap_check_free(struct fixture *fx, struct snap *s)
+{
+	struct snap now;
+
+	snap_take(fx, &now);
+	assert_string_equal(now.live, s->live);
+	assert_string_equal(now.config, s->config);
+	free(now.live);
+	free(now.config);
+	free(s->live);
+	free(s->config);
+}
+
+static void refusal_run(const struct refusal_case *c)
+{
+	struct fake_spec spec = spec_two();
+	struct fake_host host = roomy;
+	struct fixture *fx;
+	struct agent_domain *d;
+	struct snap before;
+	void *st;
+
+	print_message("refusal: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	apply_tweak(c->tweak, &spec, &host, &fx->a);
+	d = fx_domain(fx, &spec, &host);
+	snap_take(fx, &before);
+	assert_int_equal(ops_submit(&fx->a, d, &c->args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "refused");
+	check_messages(&fx->ended[0], c->messages);
+	check_trace(fx, fx->ended[0].request, c->trace);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, 0), 0);
+	snap_check_free(fx, &before);
+	teardown(&st);
+}
+
+static void test_refusals(void **state)
+{
+	const struct refusal_case cases[] = {
+	        {"not aligned",
+	         TW_NONE,
+	         grow(100, 0),
+	         {"not a multiple", "nearest valid size", "128 MiB"},
+	         SELECT_REFUSED},
+	        {"no slots",
+	         TW_FULL_SLOTS,
+	         grow(256, 0),
+	         {"all 2 memory slots are in use"},
+	         SELECT_REFUSED},
+	        {"no headroom",
+	         TW_LOW_MAX,
+	         grow(512, 0),
+	         {"512 MiB does not fit", "256 MiB left"},
+	         SELECT_REFUSED},
+	        {"bad node",
+	         TW_NONE,
+	         grow(256, 5),
+	         {"guest node 5 does not exist"},
+	         SELECT_REFUSED},
+	        {"host memory below reserve",
+	         TW_HOST_LOW,
+	         grow(512, 0),
+	         {"host node 0", "reserve", "512 MiB needed"},
+	         SELECT_REFUSED},
+	        {"hugepage pool too small",
+	         TW_HUGE_SHORT,
+	         grow(512, 1),
+	         {"host node 0", "100 free", "2 MiB hugepages", "256 needed"},
+	         SELECT_REFUSED},
+	        {"cannot hotplug", TW_NO_MAX, grow(256, 0), {"no <maxMemory>"}, SELECT_REFUSED},
+	        {"shrink, no exact set",
+	         TW_ONE_DIMM,
+	         shrink(128, -1),
+	         {"no set of DIMMs", "possible: 256 MiB"},
+	         SELECT_REFUSED},
+	        {"shrink, no DIMMs",
+	         TW_NONE,
+	         shrink(256, 0),
+	         {"no hot-plugged DIMMs"},
+	         SELECT_REFUSED},
+	        {"live on a shut-off domain",
+	         TW_SHUT_OFF,
+	         scoped(grow(256, 0), true, false),
+	         {"is not running"},
+	         "request:ok outcome:refused"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		refusal_run(&cases[i]);
+}
+
+/* The log cannot be written (a full disk): nothing may change. */
+static void test_audit_fail_closed(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct audit_options o;
+	struct agent_domain *d;
+	struct op_args args = grow(256, 0);
+
+	audit_free(fx->a.audit);
+	unlink(fx->path);
+	assert_int_equal(symlink("/dev/full", fx->path), 0);
+	audit_options_default(&o);
+	audit_open(fx->path, &o, &fx->a.audit);
+	assert_non_null(fx->a.audit);
+	d = fx_domain(fx, &spec, &roomy);
+	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "refused");
+	check_messages(&fx->ended[0],
+	               (const char *const[]){"changes are refused", "audit log", NULL});
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
+}
+
+/* ---- grow: attach k of n fails ---- */
+
+/* Three 1 GiB cells: 768 MiB spread as one 256 MiB DIMM per node. */
+static struct fake_spec spec_three(void)
+{
+	return (struct fake_spec){.n_cells = 3,
+	                          .cell_mib = {1024, 1024, 1024},
+	                          .max_mib = 6144,
+	                          .slots = 8,
+	                          .huge_cell = -1,
+	                          .host_node = 0};
+}
+
+#define GROW_HEAD "request:ok preflight:ok"
+#define STEP_OK   " intent:pending attach:ok"
+#define STEP_FAIL " intent:pending attach:failed"
+
+struct rollback_case {
+	const char *what;
+	unsigned fail_at;          /* attach call that fails */
+	const char *refuse_suffix; /* the guest refuses to release this DIMM; NULL: none */
+	const char *code;
+	const char *trace;
+	const char *remain[2]; /* alias suffixes still attached afterwards */
+};
+
+static void alias_of(char *buf, size_t len, const char *request, const char *suffix)
+{
+	snprintf(buf, len, "ua-mp-%s%s", request, suffix);
+}
+
+static void rollback_run(const struct rollback_case *c)
+{
+	struct fake_spec spec = spec_three();
+	struct op_args args = grow(768, -1);
+	struct fixture *fx;
+	struct agent_domain *d;
+	struct snap before;
+	char alias[FAKE_ALIAS_MAX];
+	const struct ended *e;
+	void *st;
+
+	print_message("rollback: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.attach_fail_at = c->fail_at;
+	fx->fv.attach_error = "Cannot allocate memory";
+	if (c->refuse_suffix) {
+		fx->fv.answer = FAKE_REFUSE;
+		fx->fv.answer_suffix = c->refuse_suffix;
+	}
+	snap_take(fx, &before);
+	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	e = &fx->ended[0];
+	assert_string_equal(e->code, c->code);
+	check_trace(fx, e->request, c->trace);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), c->fail_at);
+	/* Every DIMM this request added was asked to go, newest first. */
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_LIVE), c->fail_at - 1);
+	if (c->remain[0] == NULL) {
+		char suffix[16];
+
+		snprintf(suffix, sizeof(suffix), "-%u", c->fail_at - 1);
+		alias_of(alias, sizeof(alias), e->request, suffix);
+		check_messages(e, (const char *const[]){"Cannot allocate memory", alias, NULL});
+		snap_check_free(fx, &before);
+	} else {
+		free(before.live);
+		free(before.config);
+	}
+	for (size_t i = 0; i < 2 && c->remain[i]; i++) {
+		alias_of(alias, sizeof(alias), e->request, c->remain[i]);
+		check_messages(
+		        e, (const char *const[]){"Cannot allocate memory", "remain", alias, NULL});
+		assert_true(fakevirt_has(&fx->fv, false, alias));
+	}
+	for (unsigned k = 0; k + 1 < c->fail_at; k++) {
+		char suffix[16];
+		bool stays = false;
+
+		snprintf(suffix, sizeof(suffix), "-%u", k);
+		for (size_t i = 0; i < 2 && c->remain[i]; i++)
+			stays = stays || strcmp(c->remain[i], suffix) == 0;
+		alias_of(alias, sizeof(alias), e->request, suffix);
+		assert_int_equal(fakevirt_has(&fx->fv, false, alias), stays);
+		assert_int_equal(e->message && strstr(e->message, alias) != NULL, stays);
+	}
+	teardown(&st);
+}
+
+static void test_rollback(void **state)
+{
+	const struct rollback_case cases[] = {
+	        {"the first attach fails",
+	         1,
+	         NULL,
+	         "failed",
+	         GROW_HEAD STEP_FAIL " outcome:failed",
+	         {NULL}},
+	        {"attach 2 of 3 fails",
+	         2,
+	         NULL,
+	         "failed",
+	         GROW_HEAD STEP_OK STEP_FAIL " rollback:ok outcome:failed",
+	         {NULL}},
+	        {"attach 3 of 3 fails",
+	         3,
+	         NULL,
+	         "failed",
+	         GROW_HEAD STEP_OK STEP_OK STEP_FAIL " rollback:ok rollback:ok outcome:failed",
+	         {NULL}},
+	        {"the rollback of the second DIMM is refused",
+	         3,
+	         "-1",
+	         "failed",
+	         GROW_HEAD STEP_OK STEP_OK STEP_FAIL " rollback:failed rollback:ok outcome:failed",
+	         {"-1"}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		rollback_run(&cases[i]);
+}
+
+/* ---- shrink: the guest's answer ---- */
+
+struct answer_case {
+	const char *what;
+	enum fake_answer answer;
+	const char *code;
+	const char *message;
+	const char *trace;
+	bool stays;             /* the DIMM is still in the live guest */
+	size_t config_detaches; /* detach calls on the persistent definition */
+	/* After a timeout: the guest's late answer (1 released, -1 refused,
+	 * 0 none) and the request's trace once it is audited. */
+	int late;
+	const char *late_trace;
+};
+
+/* The guest answers after the operation reported pending. */
+static void answer_late(struct fixture *fx, const struct answer_case *c)
+{
+	fakevirt_answer_late(&fx->fv, "ua-a", c->late > 0);
+	fx_run(fx, 1);
+	check_trace(fx, fx->ended[0].request, c->late_trace);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_CONFIG), c->late > 0);
+	assert_int_equal(fakevirt_has(&fx->fv, false, "ua-a"), c->late < 0);
+	assert_int_equal(fakevirt_has(&fx->fv, true, "ua-a"), c->late < 0);
+	assert_null(fx->a.late);
+}
+
+static void answer_run(const struct answer_case *c)
+{
+	struct fake_spec spec = spec_two();
+	struct op_args args = shrink(256, 0);
+	struct fixture *fx;
+	struct agent_domain *d;
+	void *st;
+
+	print_message("shrink: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	fx->a.cfg->detach_timeout_ms = c->answer == FAKE_SILENT ? 50 : 5000;
+	apply_tweak(TW_ONE_DIMM, &spec, NULL, &fx->a);
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.answer = c->answer;
+	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, c->code);
+	if (c->message)
+		check_messages(&fx->ended[0], (const char *const[]){c->message, "ua-a", NULL});
+	check_trace(fx, fx->ended[0].request, c->trace);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_LIVE), 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_CONFIG), c->config_detaches);
+	assert_int_equal(fakevirt_has(&fx->fv, false, "ua-a"), c->stays);
+	assert_int_equal(fakevirt_has(&fx->fv, true, "ua-a"), c->config_detaches == 0);
+	if (c->late)
+		answer_late(fx, c);
+	teardown(&st);
+}
+
+#define SHRINK_HEAD "request:ok preflight:ok intent:pending"
+
+static void test_shrink_answers(void **state)
+{
+	const struct answer_case cases[] = {
+	        {"removed", FAKE_REMOVE, "ok", NULL, SHRINK_HEAD " detach:ok outcome:ok", false, 1,
+	         0, NULL},
+	        {"refused by the guest", FAKE_REFUSE, "refused", "refused to release",
+	         SHRINK_HEAD " detach:refused outcome:refused", true, 0, 0, NULL},
+	        {"no answer", FAKE_SILENT, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending", true, 0, 0, NULL},
+	        {"no answer, released later", FAKE_SILENT, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending", true, 0, 1,
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok"},
+	        {"no answer, refused later", FAKE_SILENT, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending", true, 0, -1,
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:refused"},
+	        {"the detach call fails", FAKE_CALL_FAILS, "failed", "detach call failed",
+	         SHRINK_HEAD " detach:failed outcome:failed", true, 0, 0, NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		answer_run(&cases[i]);
+}
+
+/* ---- queueing and scope ---- */
+
+/* Two grows submitted at once run one after the other: the second reads
+ * the domain with the first one's DIMM. */
+static void test_queued(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct op_args args = grow(256, 0);
+	struct agent_domain *d = fx_domain(fx, &spec, &roomy);
+	char alias[FAKE_ALIAS_MAX];
+
+	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	fx_run(fx, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(fx->ended[i].code, "ok");
+		check_trace(fx, fx->ended[i].request, GROW_HEAD STEP_OK " outcome:ok");
+		alias_of(alias, sizeof(alias), fx->ended[i].request, "-0");
+		assert_true(fakevirt_has(&fx->fv, false, alias));
+		assert_true(fakevirt_has(&fx->fv, true, alias));
+	}
+	assert_int_equal(audit_before(fx, fx->ended[0].request, "preflight", "0"), 1024 * MIB);
+	assert_int_equal(audit_before(fx, fx->ended[1].request, "preflight", "0"),
+	                 (1024 + 256) * MIB);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, VIRT_LIVE | VIRT_CONFIG), 2);
+}
+
+/* --config alone on a shut-off domain changes only its persistent XML. */
+static void test_config_shut_off(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct op_args args = scoped(grow(256, 1), false, true);
+	struct agent_domain *d;
+	char alias[FAKE_ALIAS_MAX];
+
+	spec.shut_off = true;
+	d = fx_domain(fx, &spec, &roomy);
+	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	assert_int_equal(fx->fv.n_calls, 1);
+	assert_int_equal(fx->fv.calls[0].kind, FAKE_ATTACH);
+	assert_int_equal(fx->fv.calls[0].flags, VIRT_CONFIG);
+	alias_of(alias, sizeof(alias), fx->ended[0].request, "-0");
+	assert_true(fakevirt_has(&fx->fv, true, alias));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_rollback),
+	        cmocka_unit_test(test_shrink_answers),
+	        cmocka_unit_test_setup_teardown(test_audit_fail_closed, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
+	};
+
+	log_init("test-ops", true, LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
