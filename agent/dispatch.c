@@ -10,6 +10,7 @@
 #include "buildconf.h"
 #include "host.h"
 #include "log.h"
+#include "proto.h"
 #include "ops.h"
 #include "plan.h"
 #include "policy.h"
@@ -93,8 +94,9 @@ static struct agent_domain *request_domain(struct agent *a, struct control_reque
 	struct agent_domain *d = agent_domain_find(a, name);
 
 	if (d == NULL) {
-		control_reply_error(req, "not_found", "no domain '%s' is known to memplugd on %s",
-		                    name, virt_uri(a->virt));
+		control_reply_error(req, PROTO_E_NOT_FOUND,
+		                    "no domain '%s' is known to memplugd on %s", name,
+		                    virt_uri(a->virt));
 		return NULL;
 	}
 	return d;
@@ -111,7 +113,7 @@ static void do_inspect(struct agent *a, struct control_request *req, json_object
 		return;
 	agent_domain_refresh(a, d);
 	if (d->model == NULL) {
-		control_reply_error(req, "failed", "%s", d->model_error);
+		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
 		return;
 	}
 	if (host_snapshot(&host, &err) < 0)
@@ -123,7 +125,7 @@ static void do_inspect(struct agent *a, struct control_request *req, json_object
 	if (data)
 		control_reply_ok(req, data);
 	else
-		control_reply_error(req, "failed", "%s", err);
+		control_reply_error(req, PROTO_E_FAILED, "%s", err);
 	free(err);
 }
 
@@ -140,11 +142,11 @@ static void do_plan(struct agent *a, struct control_request *req, json_object *a
 		return;
 	agent_domain_refresh(a, d);
 	if (d->model == NULL)
-		control_reply_error(req, "failed", "%s", d->model_error);
+		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
 	else if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
-		control_reply_error(req, "bad_request", "strategy: %s", err);
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "strategy: %s", err);
 	else if (plan_layout(d->model, NULL, &po, &plan, &err) < 0)
-		control_reply_error(req, "refused", "cannot plan: %s", err);
+		control_reply_error(req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else
 		control_reply_ok(req, report_plan(d->model, plan));
 	plan_free(plan);
@@ -172,7 +174,7 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 	json_object_object_get_ex(args, "size", &v);
 	bytes = json_object_get_uint64(v);
 	if (bytes == 0 || bytes % 1024 != 0) {
-		control_reply_error(req, "bad_request",
+		control_reply_error(req, PROTO_E_BAD_REQUEST,
 		                    "size must be a positive whole number of KiB");
 		return;
 	}
@@ -185,7 +187,7 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
 	if (ops_submit(a, d, &oa, &actor, req) < 0)
-		control_reply_error(req, "failed", "cannot queue the operation");
+		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
 }
 
 /* A `log --follow` stream: polls the log's tail twice a second. */
@@ -202,7 +204,7 @@ static void follower_end(struct control_request *req, void *arg)
 
 	event_free(fw->timer);
 	record_tail_free(fw->tail);
-	control_reply_error(fw->req, "failed", "the log stream ended");
+	control_reply_error(fw->req, PROTO_E_FAILED, "the log stream ended");
 	free(fw);
 }
 
@@ -259,7 +261,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	if (json_object_object_get_ex(args, "limit", &v))
 		limit = (size_t)json_object_get_uint64(v);
 	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0) {
-		control_reply_error(req, "bad_request", "%s", err);
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);
 		free(err);
 		return;
 	}
@@ -268,7 +270,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	if (follow)
 		tail = record_tail_new(audit_path(a->audit));
 	if ((data = log_read(a, &f, limit, &last_seq, &err)) == NULL) {
-		control_reply_error(req, "failed", "%s", err);
+		control_reply_error(req, PROTO_E_FAILED, "%s", err);
 		record_tail_free(tail);
 		free(err);
 		return;
@@ -282,7 +284,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	if (fw == NULL || control_reply_more(req, data) < 0) {
 		record_tail_free(tail);
 		free(fw);
-		control_reply_error(req, "failed", "the log stream ended");
+		control_reply_error(req, PROTO_E_FAILED, "the log stream ended");
 		return;
 	}
 	*fw = (struct follower){.req = req, .filter = f, .tail = tail};
@@ -319,10 +321,10 @@ void agent_on_request(struct control_request *req, void *opaque)
 		if (a->policy)
 			policy_request(a->policy, req, pr->args);
 		else
-			control_reply_error(req, "unsupported", "the policy is not running");
+			control_reply_error(req, PROTO_E_UNSUPPORTED, "the policy is not running");
 		break;
 	default:
-		control_reply_error(req, "unsupported", "unknown command");
+		control_reply_error(req, PROTO_E_UNSUPPORTED, "unknown command");
 		break;
 	}
 }

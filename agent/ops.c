@@ -14,6 +14,7 @@
 #include "err.h"
 #include "host.h"
 #include "log.h"
+#include "proto.h"
 #include "ops.h"
 #include "ops_backend.h"
 #include "select.h"
@@ -122,9 +123,9 @@ static struct domain *op_read(struct op *op, bool inactive)
 		usleep(500 * 1000);
 	}
 	if (rc < 0)
-		op_fail(op, "failed", "cannot read domain '%s': %s", op->domain, err);
+		op_fail(op, PROTO_E_FAILED, "cannot read domain '%s': %s", op->domain, err);
 	else if (domain_parse(xml, strlen(xml), &dom, &err) < 0)
-		op_fail(op, "failed", "domain '%s': %s", op->domain, err);
+		op_fail(op, PROTO_E_FAILED, "domain '%s': %s", op->domain, err);
 	free(xml);
 	free(err);
 	return dom;
@@ -210,7 +211,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		xml = dimm_xml(d->node, d->size_kib, alias);
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) <
 		    0) {
-			op_fail(op, "refused", "the audit log cannot be written");
+			op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
 			free(xml);
 			break;
 		}
@@ -219,8 +220,8 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		         dimm_extra(d, alias), true);
 		free(xml);
 		if (rc < 0) {
-			op_fail(op, "failed", "attaching %s to guest node %u failed: %s", alias,
-			        d->node, err ? err : strerror(-rc));
+			op_fail(op, PROTO_E_FAILED, "attaching %s to guest node %u failed: %s",
+			        alias, d->node, err ? err : strerror(-rc));
 			free(err);
 			break;
 		}
@@ -237,7 +238,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 
 			op->message = NULL;
 			op->code = NULL;
-			op_fail(op, "failed",
+			op_fail(op, PROTO_E_FAILED,
 			        "%s; the rollback failed and %zu of %zu DIMMs it added remain: %s",
 			        cause ? cause : "grow failed", remain, n,
 			        json_object_to_json_string(left));
@@ -264,7 +265,7 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, d->alias),
 		             true) < 0) {
-			op_fail(op, "refused", "the audit log cannot be written");
+			op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
 			break;
 		}
 		st = op_detach(op, d->alias, &err);
@@ -281,18 +282,18 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		if (st == 1) {
 			json_object_array_add(done, dimm_extra(d, d->alias));
 		} else if (st == 0) {
-			op_fail(op, "pending",
+			op_fail(op, PROTO_E_PENDING,
 			        "%s on guest node %u: the guest has not released it after %" PRIu64
 			        " ms; the outcome will be audited when it does",
 			        d->alias, d->node, op->a->cfg->detach_timeout_ms);
 		} else if (st == -1) {
-			op_fail(op, "refused",
+			op_fail(op, PROTO_E_REFUSED,
 			        "the guest refused to release %s on guest node %u (its memory "
 			        "is probably not online_movable); the DIMM and the config are "
 			        "unchanged",
 			        d->alias, d->node);
 		} else {
-			op_fail(op, "failed", "detaching %s failed: %s", d->alias,
+			op_fail(op, PROTO_E_FAILED, "detaching %s failed: %s", d->alias,
 			        err ? err : "unknown error");
 		}
 		free(err);
@@ -321,7 +322,7 @@ static void op_select(struct op *op, struct host *host)
 		rc = select_shrink(op->before, &req, &sel, &err);
 	}
 	if (rc < 0) {
-		op_fail(op, "failed", "cannot choose DIMMs: %s", err ? err : strerror(-rc));
+		op_fail(op, PROTO_E_FAILED, "cannot choose DIMMs: %s", err ? err : strerror(-rc));
 		op_audit(op, RECORD_PREFLIGHT, RECORD_FAILED, op->message, NULL, true);
 		free(err);
 		return;
@@ -330,9 +331,9 @@ static void op_select(struct op *op, struct host *host)
 	op_audit(op, RECORD_PREFLIGHT, sel->code == SELECT_OK ? RECORD_OK : RECORD_REFUSED,
 	         sel->message, select_result_to_json(sel), true);
 	if (sel->code != SELECT_OK)
-		op_fail(op, "refused", "%s", sel->message);
+		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (audit_check_changes(op->a->audit, &err) < 0)
-		op_fail(op, "refused", "changes are refused: %s", err);
+		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
 	else if (op->args.kind == OP_GROW)
 		op_grow(op, sel);
 	else
@@ -353,7 +354,8 @@ static void *op_worker(void *arg)
 	/* A grow is checked against the host's free memory and hugepages; with
 	 * no snapshot those checks cannot run, so the grow does not either. */
 	if (op->before && op->args.kind == OP_GROW && ops_backend_host(op->a, &host, &err) < 0) {
-		op_fail(op, "failed", "cannot read the host's free memory and hugepages: %s", err);
+		op_fail(op, PROTO_E_FAILED, "cannot read the host's free memory and hugepages: %s",
+		        err);
 		op_audit(op, RECORD_PREFLIGHT, RECORD_FAILED, op->message, NULL, true);
 	} else if (op->before) {
 		op_select(op, host);
@@ -361,10 +363,10 @@ static void *op_worker(void *arg)
 	if (op->before)
 		op->after = op_read(op, !(op->flags & VIRT_LIVE));
 	op_audit(op, RECORD_OUTCOME,
-	         op->code == NULL                   ? RECORD_OK
-	         : strcmp(op->code, "refused") == 0 ? RECORD_REFUSED
-	         : strcmp(op->code, "pending") == 0 ? RECORD_PENDING
-	                                            : RECORD_FAILED,
+	         op->code == NULL                         ? RECORD_OK
+	         : strcmp(op->code, PROTO_E_REFUSED) == 0 ? RECORD_REFUSED
+	         : strcmp(op->code, PROTO_E_PENDING) == 0 ? RECORD_PENDING
+	                                                  : RECORD_FAILED,
 	         op->message, NULL, true);
 	free(err);
 	host_free(host);
@@ -428,7 +430,7 @@ static void op_done(void *arg)
 			struct op *bad = d->queue;
 
 			d->queue = bad->next;
-			op_fail(bad, "failed", "cannot start a worker thread");
+			op_fail(bad, PROTO_E_FAILED, "cannot start a worker thread");
 			op_reply(bad);
 			op_free(bad);
 		}
@@ -483,7 +485,7 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
 
 	if (op->flags == 0 || (args->live && !d->active)) {
-		op_fail(op, "refused",
+		op_fail(op, PROTO_E_REFUSED,
 		        "domain '%s' is not running: use --config to change its "
 		        "persistent definition",
 		        d->name);
@@ -505,7 +507,7 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	}
 	if (d->queue == op && op_start(op) < 0) {
 		d->queue = NULL;
-		op_fail(op, "failed", "cannot start a worker thread");
+		op_fail(op, PROTO_E_FAILED, "cannot start a worker thread");
 		op_reply(op);
 		op_free(op);
 	}
@@ -543,7 +545,7 @@ void ops_cancel_queued(struct agent *a, struct agent_domain *d, const char *why)
 			continue;
 		}
 		*pp = op->next;
-		op_fail(op, "failed", "%s", why);
+		op_fail(op, PROTO_E_FAILED, "%s", why);
 		op_audit(op, RECORD_OUTCOME, RECORD_FAILED, why, NULL, true);
 		op_reply(op);
 		op_free(op);

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "host.h"
 #include "log.h"
+#include "proto.h"
 #include "ops.h"
 #include "policy.h" /* this directory's: the tick */
 
@@ -791,11 +792,12 @@ void policy_request(struct policy *p, struct control_request *req, json_object *
 	int rc = 0;
 
 	if (d == NULL) {
-		control_reply_error(req, "not_found", "no domain '%s' is known to memplugd", name);
+		control_reply_error(req, PROTO_E_NOT_FOUND, "no domain '%s' is known to memplugd",
+		                    name);
 		return;
 	}
 	if ((pd = pdom_get(p, name)) == NULL) {
-		control_reply_error(req, "failed", "out of memory");
+		control_reply_error(req, PROTO_E_FAILED, "out of memory");
 		return;
 	}
 	pdom_load_meta(p, pd);
@@ -806,7 +808,8 @@ void policy_request(struct policy *p, struct control_request *req, json_object *
 	} else if (strcmp(action, "set") == 0) {
 		if (!json_object_object_get_ex(args, "settings", &settings) ||
 		    json_object_object_length(settings) == 0) {
-			control_reply_error(req, "bad_request", "set needs KEY=VALUE settings");
+			control_reply_error(req, PROTO_E_BAD_REQUEST,
+			                    "set needs KEY=VALUE settings");
 			return;
 		}
 		changes = json_object_get(settings);
@@ -815,10 +818,10 @@ void policy_request(struct policy *p, struct control_request *req, json_object *
 		rc = apply_changes(p, d, pd, changes, &err);
 	json_object_put(changes);
 	if (rc == -EINVAL && err)
-		control_reply_error(req, "bad_request", "%s", err);
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);
 	else if (rc < 0)
-		control_reply_error(req, "failed", "cannot store the policy of '%s': %s", name,
-		                    err ? err : strerror(-rc));
+		control_reply_error(req, PROTO_E_FAILED, "cannot store the policy of '%s': %s",
+		                    name, err ? err : strerror(-rc));
 	else
 		control_reply_ok(req, show_json(p, pd));
 	free(err);

@@ -28,6 +28,8 @@
 #define PROTO_E_NOT_FOUND    "not_found"
 #define PROTO_E_REFUSED      "refused"
 #define PROTO_E_FAILED       "failed"
+#define PROTO_E_PENDING      "pending"
+#define PROTO_E_UNSUPPORTED  "unsupported"
 
 enum proto_cmd {
 	PROTO_CMD_STATUS,
