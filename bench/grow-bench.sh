@@ -3,13 +3,13 @@
 # memplugctl grow/shrink of one 256 MiB DIMM against the raw libvirt calls
 # (virsh attach-device; virsh detach-device-alias plus waiting for
 # DEVICE_REMOVED), side by side in one run, on one throwaway guest-2cell
-# guest. Writes the medians and ratios to docs/benchmarks-grow.md (or $OUT).
+# guest. Prints the medians and ratios as markdown for docs/benchmarks.md (or writes $OUT).
 #   bench/grow-bench.sh [ROUNDS] [BUILD_DIR]      defaults: 10, build
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-10}
 build=$(cd "${2:-$src/build}" && pwd)
-out=${OUT:-$src/docs/benchmarks-grow.md}
+out=${OUT:-/dev/stdout}
 bed=$src/tests/e2e/bed
 ctl_bin=$build/cli/memplugctl
 uri=qemu:///system
