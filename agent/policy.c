@@ -781,6 +781,35 @@ static int apply_changes(struct policy *p, struct agent_domain *d, struct pdom *
 	return rc;
 }
 
+/* A policy change is a request like grow and shrink: audited with its
+ * caller, what it asked and how it ended. */
+static void policy_audit_change(struct policy *p, struct control_request *req,
+                                const struct agent_domain *d, const char *action,
+                                json_object *changes, int rc, const char *err)
+{
+	const struct control_peer *peer = control_request_peer(req);
+	json_object *x = json_object_new_object();
+	struct record r = {.event = RECORD_REQUEST,
+	                   .domain = d->name,
+	                   .uuid = d->uuid[0] ? d->uuid : NULL,
+	                   .actor = {.kind = RECORD_ACTOR_CLIENT,
+	                             .uid = peer->uid,
+	                             .gid = peer->gid,
+	                             .pid = peer->pid,
+	                             .comm = peer->comm},
+	                   .result = rc == 0         ? RECORD_OK
+	                             : rc == -EINVAL ? RECORD_REFUSED
+	                                             : RECORD_FAILED,
+	                   .error = rc == 0 ? NULL : (err ? err : strerror(-rc)),
+	                   .extra = x};
+
+	json_object_object_add(x, "op", json_object_new_string("policy"));
+	json_object_object_add(x, "action", json_object_new_string(action));
+	json_object_object_add(x, "settings", json_object_get(changes));
+	agent_audit(p->a, &r, true, NULL);
+	json_object_put(x);
+}
+
 void policy_request(struct policy *p, struct control_request *req, json_object *args)
 {
 	const char *name = json_object_get_string(json_object_object_get(args, "domain"));
@@ -814,8 +843,10 @@ void policy_request(struct policy *p, struct control_request *req, json_object *
 		}
 		changes = json_object_get(settings);
 	}
-	if (changes)
+	if (changes) {
 		rc = apply_changes(p, d, pd, changes, &err);
+		policy_audit_change(p, req, d, action, changes, rc, err);
+	}
 	json_object_put(changes);
 	if (rc == -EINVAL && err)
 		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);

@@ -38,6 +38,13 @@ ctl policy "$g" enable >/dev/null || fail "policy enable refused"
 virsh -q -c qemu:///system metadata "$g" https://memplug.example/policy/1 | tee /dev/stderr |
 	grep -q 'enabled="yes"' || fail "the policy is not in the domain's <metadata>"
 
+# Policy changes are audited like any request, refusals included.
+ctl log --domain "$g" --event request | grep -q 'request refused .*op="policy" action="set"' ||
+	fail "the refused policy change is not in the audit log"
+ctl log --domain "$g" --event request | grep 'op="policy" action="enable"' |
+	grep -q "actor=uid:$(id -u)" || fail "the policy enable is not audited with its caller"
+log "ok: policy changes are audited with the caller"
+
 # The agent must read the stored settings back when it starts again.
 stop_agent
 start_agent
