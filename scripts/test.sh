@@ -29,17 +29,37 @@ build build-san -Db_sanitize=address,undefined -Db_lundef=false
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-meson test -C build --suite unit --print-errorlogs
-meson test -C build-san --suite unit --print-errorlogs
 
-if [ "${1:-}" = "--unit-only" ]; then
-	exit 0
+# Runs one meson suite and adds its counts to the closing line.
+passed=0 failed=0 status=0
+suite() {
+	log=$(mktemp)
+	meson test --print-errorlogs "$@" 2>&1 | tee "$log" || true
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	bad=$(sed -n 's/^\(Fail\|Timeout\|Unexpected Pass\): *\([0-9]*\).*/\2/p' "$log" |
+		awk '{ s += $1 } END { print s + 0 }')
+	rm -f "$log"
+	if [ -z "$ok" ]; then
+		echo "test.sh: meson test $* did not run" >&2
+		bad=$((bad + 1))
+	fi
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + bad))
+	[ "$bad" -eq 0 ] || status=1
+}
+
+suite -C build --suite unit
+suite -C build-san --suite unit
+
+if [ "${1:-}" != "--unit-only" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run with sudo" >&2
+		exit 1
+	fi
+	tests/e2e/setup-host.sh
+	# The e2e suite drives the sanitizer build's memplugd and memplugctl, so
+	# a memory error or leak in real use fails the test that caused it.
+	suite -C build-san --suite e2e --num-processes 1
 fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run with sudo" >&2
-	exit 1
-fi
-tests/e2e/setup-host.sh
-# The e2e suite drives the sanitizer build's memplugd and memplugctl, so a
-# memory error or leak in real use fails the test that caused it.
-meson test -C build-san --suite e2e --print-errorlogs --num-processes 1
+echo "$passed passed, $failed failed"
+exit "$status"
