@@ -22,6 +22,7 @@
 #include "err.h"
 #include "host.h"
 #include "policy.h"
+#include "select.h"
 #include "size.h"
 
 /* Balloon figures closer than this count as equal. */
@@ -556,30 +557,13 @@ json_object *policy_decision_json(const struct policy_decision *d, const struct 
 static void cell_supply(const struct host *h, const struct backing *b, uint64_t reserve,
                         struct policy_cell *out)
 {
-	struct nodeset nodes;
-	bool bound = b->bound && !b->auto_placement && b->mode != NUMA_MODE_PREFERRED;
+	struct select_supply sup;
 
-	if (bound)
-		nodes = b->host_nodes;
-	else
-		host_nodeset(h, &nodes);
-	for (int id = nodeset_next(&nodes, 0); id >= 0; id = nodeset_next(&nodes, id + 1)) {
-		const struct host_node *n = host_node_find(h, (unsigned)id);
-		const struct host_pool *p;
-
-		if (n == NULL)
-			continue;
-		if (b->hugepages) {
-			p = host_node_pool(n, b->page_size_kib);
-			out->host_free_kib += p ? p->free * b->page_size_kib : 0;
-			out->host_usable_kib += p ? p->free * b->page_size_kib : 0;
-			continue;
-		}
-		out->host_free_kib += n->free_kib;
-		out->host_usable_kib += n->free_kib > reserve ? n->free_kib - reserve : 0;
-	}
-	if (bound)
-		nodeset_format(&nodes, out->host_nodes, sizeof(out->host_nodes));
+	select_supply(h, b, reserve, &sup);
+	out->host_free_kib = sup.free_kib;
+	out->host_usable_kib = sup.usable_kib;
+	if (sup.bound)
+		nodeset_format(&sup.nodes, out->host_nodes, sizeof(out->host_nodes));
 	else
 		snprintf(out->host_nodes, sizeof(out->host_nodes), "any");
 	out->host_known = true;
@@ -607,48 +591,24 @@ size_t policy_cells(const struct domain *dom, const struct host *host, uint64_t 
 	return dom->n_cells;
 }
 
-/* Newest first: highest slot, then later in the document (as select.c). */
-static int dimm_order(const struct domain_memdev *a, size_t ia, const struct domain_memdev *b,
-                      size_t ib)
-{
-	unsigned sa = a->has_slot ? a->slot + 1 : 0, sb = b->has_slot ? b->slot + 1 : 0;
-
-	if (sa != sb)
-		return sa > sb ? -1 : 1;
-	return ia > ib ? -1 : 1;
-}
-
+/* Newest first, as select_shrink() chooses: later in the document is
+ * newer (libvirt appends hot-plugged devices; slots are reused). */
 size_t policy_dimms(const struct domain *dom, struct policy_dimm **out)
 {
-	size_t *idx = calloc(dom->n_memdevs ? dom->n_memdevs : 1, sizeof(*idx));
 	struct policy_dimm *v = calloc(dom->n_memdevs ? dom->n_memdevs : 1, sizeof(*v));
 	size_t n = 0;
 
 	*out = v;
-	if (idx == NULL || v == NULL) {
-		free(idx);
+	if (v == NULL)
 		return 0;
-	}
-	for (size_t i = 0; i < dom->n_memdevs; i++) {
+	for (size_t i = dom->n_memdevs; i-- > 0;) {
 		const struct domain_memdev *m = &dom->memdevs[i];
-		size_t j = n++;
 
-		if (m->model != MEMDEV_DIMM || m->alias == NULL || m->target_node < 0) {
-			n--;
+		if (m->model != MEMDEV_DIMM || m->alias == NULL || m->target_node < 0)
 			continue;
-		}
-		/* insertion sort: a guest has at most 256 DIMMs */
-		while (j > 0 && dimm_order(m, i, &dom->memdevs[idx[j - 1]], idx[j - 1]) < 0) {
-			idx[j] = idx[j - 1];
-			j--;
-		}
-		idx[j] = i;
+		v[n].node = (unsigned)m->target_node;
+		v[n++].size_kib = m->size_kib;
 	}
-	for (size_t k = 0; k < n; k++) {
-		v[k].node = (unsigned)dom->memdevs[idx[k]].target_node;
-		v[k].size_kib = dom->memdevs[idx[k]].size_kib;
-	}
-	free(idx);
 	return n;
 }
 

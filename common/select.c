@@ -173,16 +173,8 @@ static void supply_nodes(const struct host *h, const struct backing *b, struct n
 		host_nodeset(h, out);
 }
 
-struct supply {
-	struct nodeset nodes;
-	bool bound;
-	uint64_t free_kib;   /* plain pages: free; hugepages: free pages * size */
-	uint64_t usable_kib; /* free minus the reserve on each node */
-	uint64_t free_pages; /* hugepages only */
-};
-
-static void supply_measure(const struct host *h, const struct backing *b, uint64_t reserve_kib,
-                           struct supply *s)
+void select_supply(const struct host *h, const struct backing *b, uint64_t reserve_kib,
+                   struct select_supply *s)
 {
 	memset(s, 0, sizeof(*s));
 	supply_nodes(h, b, &s->nodes, &s->bound);
@@ -207,7 +199,8 @@ static void supply_measure(const struct host *h, const struct backing *b, uint64
 }
 
 /* "host node 0 has 3.1 GiB free" / "... 512 free 2 MiB hugepages" */
-static char *supply_describe(const struct supply *s, const struct backing *b, char *buf, size_t len)
+static char *supply_describe(const struct select_supply *s, const struct backing *b, char *buf,
+                             size_t len)
 {
 	char who[NODESET_FORMAT_MAX + 32], amount[SIZE_FORMAT_MAX], page[SIZE_FORMAT_MAX];
 
@@ -259,7 +252,7 @@ static bool same_pool(const struct grow_ctx *c, size_t i, size_t j)
 
 static int grow_setup(struct grow_ctx *c, char **err)
 {
-	struct supply s;
+	struct select_supply s;
 
 	c->n = c->dom->n_cells;
 	c->nodes = calloc(c->n, sizeof(*c->nodes));
@@ -274,7 +267,7 @@ static int grow_setup(struct grow_ctx *c, char **err)
 		g->align_kib = backing_align_kib(&g->backing);
 		g->avail_kib = UINT64_MAX;
 		if (c->host != NULL) {
-			supply_measure(c->host, &g->backing, c->req->host_reserve_kib, &s);
+			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
 			g->avail_kib = s.usable_kib;
 		}
 	}
@@ -532,7 +525,7 @@ static int grow_check_host(struct select_result *r, const struct grow_ctx *c, bo
 		const struct backing *b = &c->nodes[i].backing;
 		struct nodeset gset;
 		uint64_t demand = 0;
-		struct supply s;
+		struct select_supply s;
 
 		if (c->nodes[i].given_kib == 0 || used[i])
 			continue;
@@ -544,7 +537,7 @@ static int grow_check_host(struct select_result *r, const struct grow_ctx *c, bo
 			demand += c->nodes[j].given_kib;
 			nodeset_set(&gset, (unsigned)j);
 		}
-		supply_measure(c->host, b, c->req->host_reserve_kib, &s);
+		select_supply(c->host, b, c->req->host_reserve_kib, &s);
 		if (s.usable_kib >= demand)
 			continue;
 		*refused = true;
@@ -578,7 +571,7 @@ static int grow_check_host(struct select_result *r, const struct grow_ctx *c, bo
 static int grow_emit(struct select_result *r, const struct grow_ctx *c)
 {
 	char got[SIZE_FORMAT_MAX], plan[SIZE_FORMAT_MAX], host[NODESET_FORMAT_MAX + 96];
-	struct supply s;
+	struct select_supply s;
 
 	for (size_t i = 0; i < c->n; i++) {
 		const struct grow_node *g = &c->nodes[i];
@@ -596,7 +589,7 @@ static int grow_emit(struct select_result *r, const struct grow_ctx *c)
 		r->total_kib += g->given_kib;
 		snprintf(host, sizeof(host), "host not checked");
 		if (c->host != NULL) {
-			supply_measure(c->host, &g->backing, c->req->host_reserve_kib, &s);
+			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
 			supply_describe(&s, &g->backing, host, sizeof(host));
 		}
 		size_format(g->given_kib, got, sizeof(got));

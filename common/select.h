@@ -106,6 +106,24 @@ int select_shrink(const struct domain *dom, const struct select_shrink_req *req,
 
 void select_result_free(struct select_result *r);
 
+/*
+ * Where a backing's memory can come from and how much of it is free: the
+ * host check of a grow, and of the policy's decisions. Strict and
+ * interleave bind to their nodes; preferred falls back to any node; auto
+ * placement and restrictive mode name no nodes in advance (bound false:
+ * the whole host counts).
+ */
+struct select_supply {
+	struct nodeset nodes;
+	bool bound;
+	uint64_t free_kib;   /* plain pages: free; hugepages: free pages * size */
+	uint64_t usable_kib; /* free minus the reserve on each node (not for hugepages) */
+	uint64_t free_pages; /* hugepages only */
+};
+
+void select_supply(const struct host *h, const struct backing *b, uint64_t reserve_kib,
+                   struct select_supply *s);
+
 /* "ok", "bad_size", ..., "no_dimms"; a static string. */
 const char *select_code_name(enum select_code code);
 
