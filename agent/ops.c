@@ -173,9 +173,12 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	return state;
 }
 
+/* "ua-mp-" + request id + "-" + index. */
+#define OP_ALIAS_MAX 64
+
 /* Undoes the DIMMs this grow attached, newest first. Returns how many
  * remain attached; their aliases go into `left`. */
-static size_t op_rollback(struct op *op, char **aliases, size_t n, json_object *left)
+static size_t op_rollback(struct op *op, char (*aliases)[OP_ALIAS_MAX], size_t n, json_object *left)
 {
 	size_t remain = 0;
 
@@ -198,16 +201,18 @@ static size_t op_rollback(struct op *op, char **aliases, size_t n, json_object *
 
 static void op_grow(struct op *op, const struct select_result *sel)
 {
-	char **aliases = calloc(sel->n_dimms, sizeof(char *));
+	char(*aliases)[OP_ALIAS_MAX] = calloc(sel->n_dimms ? sel->n_dimms : 1, sizeof(*aliases));
 	json_object *done = json_object_new_array();
 	size_t n = 0;
 
+	if (aliases == NULL)
+		op_fail(op, PROTO_E_FAILED, "out of memory");
 	for (size_t i = 0; i < sel->n_dimms && aliases; i++) {
 		const struct select_dimm *d = &sel->dimms[i];
-		char alias[64], *xml, *err = NULL;
+		char *alias = aliases[n], *xml, *err = NULL;
 		int rc;
 
-		snprintf(alias, sizeof(alias), "ua-mp-%s-%zu", op->request, i);
+		snprintf(alias, OP_ALIAS_MAX, "ua-mp-%s-%zu", op->request, i);
 		xml = dimm_xml(d->node, d->size_kib, alias);
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) <
 		    0) {
@@ -225,7 +230,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			free(err);
 			break;
 		}
-		aliases[n++] = strdup(alias);
+		n++;
 		json_object_array_add(done, dimm_extra(d, alias));
 	}
 	if (op->code && n > 0) {
@@ -246,8 +251,6 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		}
 		json_object_put(left);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(aliases[i]);
 	free(aliases);
 	json_object_object_add(op->data, "attached", op->code ? json_object_new_array() : done);
 	if (op->code)
