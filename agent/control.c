@@ -116,11 +116,18 @@ static void control_send_error(struct control_client *c, uint32_t id, const char
 	control_client_send(c, proto_reply_error(id, code, message));
 }
 
+/* Any local user can send broken frames: their warnings are rate-limited so
+ * they cannot flood the log. */
+#define CONTROL_DROP_LOG_BURST 20
+
 /* Answers a broken frame, then closes once the answer is flushed. */
 static void control_client_fail(struct control_client *c, uint32_t id, const char *message)
 {
-	log_warn("control: dropping client uid %u pid %d (%s): %s", (unsigned)c->peer.uid,
-	         (int)c->peer.pid, c->peer.comm, message);
+	static struct log_ratelimit rl;
+
+	if (log_ratelimit(&rl, CONTROL_DROP_LOG_BURST))
+		log_warn("control: dropping client uid %u pid %d (%s): %s", (unsigned)c->peer.uid,
+		         (int)c->peer.pid, c->peer.comm, message);
 	control_send_error(c, id, PROTO_E_BAD_REQUEST, message);
 	if (c->ctl == NULL)
 		return;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -69,6 +70,26 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+bool log_ratelimit(struct log_ratelimit *rl, unsigned burst)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != rl->second) {
+		if (rl->suppressed)
+			log_warn("%u similar messages suppressed", rl->suppressed);
+		rl->second = now.tv_sec;
+		rl->count = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->count < burst) {
+		rl->count++;
+		return true;
+	}
+	rl->suppressed++;
+	return false;
 }
 
 void fatal(const char *fmt, ...)

@@ -17,6 +17,18 @@ int log_level_parse(const char *name, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * For messages a peer can trigger at will (a client flooding bad frames):
+ * true while at most `burst` were allowed this second. When a new second
+ * starts, it logs how many were held back in the last one. One per call site.
+ */
+struct log_ratelimit {
+	long second;
+	unsigned count;
+	unsigned suppressed;
+};
+bool log_ratelimit(struct log_ratelimit *rl, unsigned burst);
+
 #define log_err(...)   log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
