@@ -728,8 +728,6 @@ int select_grow(const struct domain *dom, const struct host *host,
 struct cand {
 	size_t memdev;
 	uint64_t kib;
-	bool has_slot;
-	unsigned slot;
 };
 
 /* Most recent first: later in the document. libvirt appends a hot-plugged
@@ -762,7 +760,7 @@ static int shrink_collect(const struct domain *d, int node, struct cand **out, s
 			(*unnamed)++;
 			continue;
 		}
-		c[(*n)++] = (struct cand){i, m->size_kib, m->has_slot, m->slot};
+		c[(*n)++] = (struct cand){i, m->size_kib};
 	}
 	qsort(c, *n, sizeof(*c), cand_cmp);
 	*out = c;
