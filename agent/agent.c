@@ -65,6 +65,16 @@ int agent_audit(struct agent *a, const struct record *r, bool sync, char **err)
 	return rc;
 }
 
+int agent_audit_check(struct agent *a, char **err)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->audit_lock);
+	rc = audit_check_changes(a->audit, err);
+	pthread_mutex_unlock(&a->audit_lock);
+	return rc;
+}
+
 size_t agent_node_mem(const struct domain *dom, struct record_node_mem **out)
 {
 	struct record_node_mem *m = calloc(dom->n_cells ? dom->n_cells : 1, sizeof(*m));
@@ -288,8 +298,8 @@ static void agent_waiters_wake(struct agent *a, const char *domain, const char *
 	pthread_mutex_unlock(&a->wait_lock);
 }
 
-void agent_late_add(struct agent *a, const char *domain, const char *alias, const char *request,
-                    bool config)
+static struct agent_late *agent_late_new(const char *domain, const char *alias, const char *request,
+                                         bool config)
 {
 	struct agent_late *l = calloc(1, sizeof(*l));
 
@@ -297,10 +307,15 @@ void agent_late_add(struct agent *a, const char *domain, const char *alias, cons
 	    !(l->request = strdup(request)))
 		abort();
 	l->config = config;
-	pthread_mutex_lock(&a->wait_lock);
-	l->next = a->late;
-	a->late = l;
-	pthread_mutex_unlock(&a->wait_lock);
+	return l;
+}
+
+void agent_late_free(struct agent_late *l)
+{
+	free(l->domain);
+	free(l->alias);
+	free(l->request);
+	free(l);
 }
 
 /* The pending detach of this alias, unlinked; NULL when there is none. */
@@ -348,10 +363,7 @@ static void agent_late_outcome(struct agent *a, struct agent_late *l, const char
 	         removed ? "released" : "refused to release", l->alias);
 	json_object_put(x);
 	free(err);
-	free(l->domain);
-	free(l->alias);
-	free(l->request);
-	free(l);
+	agent_late_free(l);
 }
 
 static void agent_device_event(struct agent *a, const struct virt_event *ev)
@@ -439,8 +451,12 @@ struct agent_waiter *agent_waiter_add(struct agent *a, const char *domain, const
 	return w;
 }
 
-int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_ms)
+int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_ms,
+                      const char *late_request, bool late_config)
 {
+	struct agent_late *late =
+	        late_request ? agent_late_new(w->domain, w->alias, late_request, late_config)
+	                     : NULL;
 	struct timespec until;
 	int state;
 
@@ -462,7 +478,16 @@ int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_
 			break;
 		}
 	}
+	/* Still under the lock: an event that comes right after the timeout
+	 * finds the late entry instead of falling between the two. */
+	if (state == 0 && late) {
+		late->next = a->late;
+		a->late = late;
+		late = NULL;
+	}
 	pthread_mutex_unlock(&a->wait_lock);
+	if (late)
+		agent_late_free(late);
 	free(w->domain);
 	free(w->alias);
 	free(w);

@@ -92,6 +92,8 @@ int agent_post(struct agent *a, void (*fn)(void *arg), void *arg);
 /* Appends one audit record; `sync` makes it durable before returning.
  * Any thread. Failures are logged and returned. */
 int agent_audit(struct agent *a, const struct record *r, bool sync, char **err);
+/* Whether changes may go ahead (the audit log's fail_closed). Any thread. */
+int agent_audit_check(struct agent *a, char **err);
 /* Per-node memory of a model, for audit before/after. *out is malloc'd. */
 size_t agent_node_mem(const struct domain *dom, struct record_node_mem **out);
 
@@ -110,11 +112,12 @@ void agent_on_request(struct control_request *req, void *opaque);
 /* Waiting for the guest to release a DIMM (ops workers). */
 struct agent_waiter *agent_waiter_add(struct agent *a, const char *domain, const char *alias);
 /* Blocks until the event or the timeout; returns 1 removed, -1 refused,
- * 0 timed out. Removes and frees the waiter. */
-int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_ms);
+ * 0 timed out. Removes and frees the waiter. With `late_request`, a timeout
+ * leaves a late entry so the guest's eventual answer is audited as that
+ * request's outcome (and, with `late_config`, the config detach done). */
+int agent_waiter_wait(struct agent *a, struct agent_waiter *w, uint64_t timeout_ms,
+                      const char *late_request, bool late_config);
 
-/* Remembers a detach left pending by its timeout (any thread). */
-void agent_late_add(struct agent *a, const char *domain, const char *alias, const char *request,
-                    bool config);
+void agent_late_free(struct agent_late *l);
 
 #endif

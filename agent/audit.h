@@ -5,7 +5,8 @@
  * records that must be durable before a change, rotates by size, and knows
  * whether the log can be written, so the agent can refuse changes it could
  * not audit (fail_closed) while read-only commands keep working.
- * Not thread-safe: the agent calls it from its event loop only.
+ * Not thread-safe: the agent serializes every call under its audit_lock
+ * (agent_audit(), agent_audit_check()).
  */
 #ifndef MEMPLUG_AUDIT_H
 #define MEMPLUG_AUDIT_H

@@ -178,10 +178,7 @@ static void agent_stop(struct agent *a)
 		struct agent_late *l = a->late;
 
 		a->late = l->next;
-		free(l->domain);
-		free(l->alias);
-		free(l->request);
-		free(l);
+		agent_late_free(l);
 	}
 	config_free(a->cfg);
 	free(a->config_path);

@@ -31,6 +31,9 @@ struct op {
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
 	unsigned flags; /* VIRT_LIVE | VIRT_CONFIG */
+	/* Copied at submit: a reload may free the config under the worker. */
+	uint64_t detach_timeout_ms;
+	uint64_t host_reserve_kib;
 
 	/* Filled by the worker. */
 	struct domain *before;
@@ -160,12 +163,11 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	if (op->flags & VIRT_LIVE) {
 		w = agent_waiter_add(a, op->domain, alias);
 		if (ops_backend_detach_alias(a, op->domain, alias, VIRT_LIVE, err) < 0) {
-			agent_waiter_wait(a, w, 0);
+			agent_waiter_wait(a, w, 0, NULL, false);
 			return -2;
 		}
-		state = agent_waiter_wait(a, w, a->cfg->detach_timeout_ms);
-		if (state == 0)
-			agent_late_add(a, op->domain, alias, op->request, op->flags & VIRT_CONFIG);
+		state = agent_waiter_wait(a, w, op->detach_timeout_ms, op->request,
+		                          op->flags & VIRT_CONFIG);
 	}
 	if (state == 1 && (op->flags & VIRT_CONFIG) &&
 	    ops_backend_detach_alias(a, op->domain, alias, VIRT_CONFIG, err) < 0)
@@ -288,7 +290,7 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 			op_fail(op, PROTO_E_PENDING,
 			        "%s on guest node %u: the guest has not released it after %" PRIu64
 			        " ms; the outcome will be audited when it does",
-			        d->alias, d->node, op->a->cfg->detach_timeout_ms);
+			        d->alias, d->node, op->detach_timeout_ms);
 		} else if (st == -1) {
 			op_fail(op, PROTO_E_REFUSED,
 			        "the guest refused to release %s on guest node %u (its memory "
@@ -315,7 +317,7 @@ static void op_select(struct op *op, struct host *host)
 	if (op->args.kind == OP_GROW) {
 		struct select_grow_req req = {.size_kib = op->args.size_kib,
 		                              .node = op->args.node,
-		                              .host_reserve_kib = op->a->cfg->host_reserve_kib};
+		                              .host_reserve_kib = op->host_reserve_kib};
 
 		rc = select_grow(op->before, host, &req, &sel, &err);
 	} else {
@@ -335,7 +337,7 @@ static void op_select(struct op *op, struct host *host)
 	         sel->message, select_result_to_json(sel), true);
 	if (sel->code != SELECT_OK)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
-	else if (audit_check_changes(op->a->audit, &err) < 0)
+	else if (agent_audit_check(op->a, &err) < 0)
 		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
 	else if (op->args.kind == OP_GROW)
 		op_grow(op, sel);
@@ -466,6 +468,8 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	snprintf(op->request, sizeof(op->request), "%lx%04x-%u", (unsigned long)a->started,
 	         (unsigned)getpid() & 0xffff, ++a->next_request);
 	op->args = *args;
+	op->detach_timeout_ms = a->cfg->detach_timeout_ms;
+	op->host_reserve_kib = a->cfg->host_reserve_kib;
 	op->actor = actor ? *actor : (struct record_actor){.kind = RECORD_ACTOR_POLICY};
 	if (actor && actor->comm) {
 		snprintf(op->comm, sizeof(op->comm), "%s", actor->comm);
