@@ -140,7 +140,15 @@ void agent_domain_refresh(struct agent *a, struct agent_domain *d)
 	free(err);
 }
 
-static void agent_domain_remove(struct agent *a, const char *name)
+void agent_domain_free(struct agent_domain *d)
+{
+	domain_free(d->model);
+	free(d->model_error);
+	free(d->name);
+	free(d);
+}
+
+void agent_domain_remove(struct agent *a, const char *name)
 {
 	for (struct agent_domain **pp = &a->domains; *pp; pp = &(*pp)->next) {
 		struct agent_domain *d = *pp;
@@ -148,13 +156,12 @@ static void agent_domain_remove(struct agent *a, const char *name)
 		if (strcmp(d->name, name) != 0)
 			continue;
 		ops_cancel_queued(a, d, "the domain went away");
-		if (d->queue) /* a running operation still refers to it by name */
+		/* A running operation still refers to it: op_done() removes it. */
+		d->gone = d->queue != NULL;
+		if (d->gone)
 			return;
 		*pp = d->next;
-		domain_free(d->model);
-		free(d->model_error);
-		free(d->name);
-		free(d);
+		agent_domain_free(d);
 		return;
 	}
 }
@@ -204,11 +211,10 @@ static void agent_reconcile_one(struct agent *a, json_object *intent)
 	                   .request = request,
 	                   .actor = {.kind = RECORD_ACTOR_AGENT}};
 
-	/* A grow names its new DIMMs ua-mp-REQUEST-K; a shrink names old ones. */
-	snprintf(grow_prefix, sizeof(grow_prefix), "ua-mp-%s-", request ? request : "");
+	/* A grow names its new DIMMs after its request; a shrink names old ones. */
+	snprintf(grow_prefix, sizeof(grow_prefix), OPS_ALIAS_PREFIX "%s-", request ? request : "");
 	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
-	if (d)
-		agent_domain_refresh(a, d);
+	/* agent_on_connected() has just read every domain's XML. */
 	present = d && domain_has_alias(d->model, alias ? alias : "");
 	json_object_object_add(x, "intent_seq", json_object_new_uint64(record_seq(intent)));
 	json_object_object_add(x, "op", json_object_new_string(grow ? "grow" : "shrink"));
@@ -257,8 +263,6 @@ void agent_on_connected(void *opaque, bool reconnect, const struct virt_domain_l
 	json_object_object_add(x, "reconnects", json_object_new_int((int)virt_reconnects(a->virt)));
 	agent_audit_simple(a, reconnect ? RECORD_RECONNECT : RECORD_CONNECT, NULL, NULL, RECORD_OK,
 	                   NULL, x);
-	log_info("%s to %s, %zu domains", reconnect ? "reconnected" : "connected",
-	         virt_uri(a->virt), doms->n);
 	for (size_t i = 0; i < doms->n; i++) {
 		struct agent_domain *d =
 		        agent_domain_add(a, doms->doms[i].name, doms->doms[i].uuid);
@@ -378,8 +382,10 @@ static void agent_device_event(struct agent *a, const struct virt_event *ev)
 
 	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
 	/* Our own DIMMs carry the request id: ua-mp-REQUEST-K. */
-	json_object_object_add(x, "solicited",
-	                       json_object_new_boolean(alias && strncmp(alias, "ua-mp-", 6) == 0));
+	json_object_object_add(
+	        x, "solicited",
+	        json_object_new_boolean(
+	                alias && strncmp(alias, OPS_ALIAS_PREFIX, strlen(OPS_ALIAS_PREFIX)) == 0));
 	agent_audit_simple(
 	        a, kinds[ev->kind], ev->name, ev->uuid,
 	        ev->kind == VIRT_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED : RECORD_OK, NULL, x);
@@ -424,14 +430,12 @@ void agent_on_event(void *opaque, const struct virt_event *ev)
 	d = agent_domain_add(a, ev->name, ev->uuid);
 	if (d == NULL)
 		return;
-	if (ev->kind == VIRT_EVENT_LIFECYCLE)
-		d->active =
-		        !(ev->lifecycle == 5 /* STOPPED */ || ev->lifecycle == 0 /* DEFINED */ ||
-		          ev->lifecycle == 7 /* SHUTDOWN */) ||
-		        d->active;
-	if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 5)
+	/* DEFINED and SHUTDOWN (the guest is going down) leave the state as
+	 * it was; STOPPED ends it; everything else means it runs. */
+	if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 5 /* STOPPED */)
 		d->active = false;
-	else if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle == 2 /* STARTED */)
+	else if (ev->kind == VIRT_EVENT_LIFECYCLE && ev->lifecycle != 0 /* DEFINED */ &&
+	         ev->lifecycle != 7 /* SHUTDOWN */)
 		d->active = true;
 	agent_domain_refresh(a, d);
 }

@@ -35,6 +35,7 @@ struct agent_domain {
 	struct domain *model; /* the last XML read, NULL when it did not parse */
 	char *model_error;
 	struct op *queue; /* queued operations; the head runs */
+	bool gone;        /* undefined while an operation ran: remove after it */
 	struct agent_domain *next;
 };
 
@@ -73,6 +74,8 @@ struct agent {
 	time_t started;
 	unsigned next_request;
 	unsigned ops_done;
+	unsigned ops_running; /* worker threads alive (loop thread) */
+	bool stopping;        /* SIGTERM: no new operations; stop when none runs */
 	/* Optional, for tests: called on the loop thread as each operation
 	 * ends, with its request id, code (NULL: ok) and message. */
 	void (*op_ended)(void *arg, const char *request, const char *code, const char *message);
@@ -98,6 +101,9 @@ int agent_audit_check(struct agent *a, char **err);
 size_t agent_node_mem(const struct domain *dom, struct record_node_mem **out);
 
 struct agent_domain *agent_domain_find(struct agent *a, const char *name);
+/* Forgets a domain that went away; deferred while an operation runs on it. */
+void agent_domain_remove(struct agent *a, const char *name);
+void agent_domain_free(struct agent_domain *d);
 /* Re-reads one domain's live XML into its view (loop thread). */
 void agent_domain_refresh(struct agent *a, struct agent_domain *d);
 /* Replaces the view's model with `model` (takes ownership). */

@@ -225,7 +225,9 @@ static int main_key(struct config *cfg, const char *key, const char *value, char
 	if (strcmp(key, "host_reserve") == 0)
 		return size_parse(value, &cfg->host_reserve_kib, err);
 	if (strcmp(key, "policy_interval") == 0)
-		return duration_parse(value, &cfg->policy_interval_ms, err);
+		return duration_parse(value, &cfg->policy_interval_ms, err) < 0 ? -EINVAL
+		       : cfg->policy_interval_ms == 0 ? err_ret(err, -EINVAL, "must be above 0")
+		                                      : 0;
 	return err_ret(err, -EINVAL, "unknown key");
 }
 

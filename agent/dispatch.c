@@ -86,7 +86,7 @@ static void do_status(struct agent *a, struct control_request *req)
 	control_reply_ok(req, o);
 }
 
-/* The domain named in args, refreshed; replies not_found itself. */
+/* The domain named in args; replies not_found itself (which ends req). */
 static struct agent_domain *request_domain(struct agent *a, struct control_request *req,
                                            json_object *args)
 {

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "ops.h"
 #include "buildconf.h"
 #include "log.h"
 #include "policy.h"
@@ -58,8 +59,17 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
 
-	log_info("signal %d: stopping", (int)sig);
-	evloop_stop(a->loop);
+	a->stopping = true;
+	for (struct agent_domain *d = a->domains; d; d = d->next)
+		ops_cancel_queued(a, d, "memplugd is stopping");
+	if (a->ops_running == 0) {
+		log_info("signal %d: stopping", (int)sig);
+		evloop_stop(a->loop);
+	} else {
+		/* Workers use virt and the audit log: let them finish first. */
+		log_info("signal %d: stopping once %u running operations end", (int)sig,
+		         a->ops_running);
+	}
 }
 
 /* SIGHUP: parse anew; swap only a valid config. Socket and connection
@@ -169,10 +179,7 @@ static void agent_stop(struct agent *a)
 		struct agent_domain *d = a->domains;
 
 		a->domains = d->next;
-		domain_free(d->model);
-		free(d->model_error);
-		free(d->name);
-		free(d);
+		agent_domain_free(d);
 	}
 	while (a->late) {
 		struct agent_late *l = a->late;

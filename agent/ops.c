@@ -175,7 +175,7 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	return state;
 }
 
-/* "ua-mp-" + request id + "-" + index. */
+/* OPS_ALIAS_PREFIX + request id + "-" + index. */
 #define OP_ALIAS_MAX 64
 
 /* Undoes the DIMMs this grow attached, newest first. Returns how many
@@ -214,7 +214,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		char *alias = aliases[n], *xml, *err = NULL;
 		int rc;
 
-		snprintf(alias, OP_ALIAS_MAX, "ua-mp-%s-%zu", op->request, i);
+		snprintf(alias, OP_ALIAS_MAX, OPS_ALIAS_PREFIX "%s-%zu", op->request, i);
 		xml = dimm_xml(d->node, d->size_kib, alias);
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) <
 		    0) {
@@ -389,7 +389,7 @@ static void op_reply(struct op *op)
 	if (op->code == NULL) {
 		control_reply_ok(op->req, json_object_get(op->data));
 	} else {
-		/* The data (selection, suggestions) travels with the error. */
+		/* The message names the nearest sizes and what stays. */
 		control_reply_error(op->req, op->code, "%s", op->message ? op->message : op->code);
 	}
 	op->req = NULL;
@@ -411,6 +411,7 @@ static int op_start(struct op *op)
 		op->running = false;
 		return -rc;
 	}
+	op->a->ops_running++;
 	return 0;
 }
 
@@ -425,12 +426,15 @@ static void op_done(void *arg)
 	         op->code ? op->message : "done");
 	op_reply(op);
 	op->a->ops_done++;
+	op->a->ops_running--;
 	if (d) {
 		if (op->after && (op->flags & VIRT_LIVE)) {
 			agent_domain_set_model(d, op->after);
 			op->after = NULL;
 		}
 		d->queue = op->next;
+		if (op->a->stopping)
+			ops_cancel_queued(op->a, d, "memplugd is stopping");
 		while (d->queue && op_start(d->queue) < 0) {
 			struct op *bad = d->queue;
 
@@ -439,7 +443,11 @@ static void op_done(void *arg)
 			op_reply(bad);
 			op_free(bad);
 		}
+		if (d->gone && d->queue == NULL)
+			agent_domain_remove(op->a, d->name);
 	}
+	if (op->a->stopping && op->a->ops_running == 0)
+		evloop_stop(op->a->loop);
 	op_free(op);
 }
 
@@ -480,7 +488,8 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	json_object_object_add(
 	        op->data, "size",
 	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
-	ops_backend_persistent(a, d->name, &persistent);
+	if (!args->scope_given) /* only the default scope depends on it */
+		ops_backend_persistent(a, d->name, &persistent);
 	op_scope(op, d, persistent);
 
 	x = json_object_new_object();
@@ -491,11 +500,14 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & VIRT_CONFIG));
 	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
 
-	if (op->flags == 0 || (args->live && !d->active)) {
+	if (a->stopping)
+		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");
+	else if (op->flags == 0 || (args->live && !d->active))
 		op_fail(op, PROTO_E_REFUSED,
 		        "domain '%s' is not running: use --config to change its "
 		        "persistent definition",
 		        d->name);
+	if (op->code) {
 		op_audit(op, RECORD_OUTCOME, RECORD_REFUSED, op->message, NULL, true);
 		op_reply(op);
 		op_free(op);

@@ -16,6 +16,10 @@
 
 #include "agent.h"
 
+/* The DIMMs a grow adds are named OPS_ALIAS_PREFIX "REQUEST-K" (a libvirt
+ * user alias), so their events and a crash's leftovers name the request. */
+#define OPS_ALIAS_PREFIX "ua-mp-"
+
 enum op_kind { OP_GROW, OP_SHRINK };
 
 struct op_args {

@@ -116,6 +116,7 @@ static const struct {
         {"bare size", "[memplugd]\nhost_reserve = 1024\n", "host_reserve"},
         {"bad duration", "[memplugd]\ndetach_timeout = 5\n", "unit"},
         {"bad level", "[memplugd]\nlog_level = loud\n", "log_level"},
+        {"zero interval", "[memplugd]\npolicy_interval = 0s\n", "must be above 0"},
         {"percent > 100", "[policy]\nlow_free = 150%\n", "0% to 100%"},
         {"low >= high", "[policy]\nlow_free = 50%\nhigh_free = 40%\n", "below high_free"},
         {"min > max", "[policy:a]\nmin = 8G\nmax = 4G\n", "[policy:a]: min"},
