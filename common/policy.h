@@ -42,7 +42,7 @@ uint64_t threshold_kib(const struct threshold *t, uint64_t total_kib);
 /* "10%" or "256M"-style text; buf >= 32 bytes. */
 char *threshold_format(const struct threshold *t, char *buf, size_t len);
 
-/* Every key as text, in the order of POLICY_KEYS. */
+/* Every key as text, in the order of policy_keys. */
 #define POLICY_N_KEYS 9
 extern const char *const policy_keys[POLICY_N_KEYS];
 /* The value of `key` in s as text (as `set` accepts it); buf >= 32 bytes.
@@ -105,7 +105,6 @@ struct policy_state {
 	/* A DIMM operation submitted; resolved once no op is in flight. */
 	enum { POLICY_PENDING_NONE, POLICY_PENDING_GROW, POLICY_PENDING_SHRINK } pending;
 	uint64_t pending_plugged_kib; /* plugged before the operation */
-	bool pending_submitted;       /* the op was seen in flight or submitted */
 	/* Unplug preparation: balloon raised by the DIMM, then unplug. */
 	uint64_t unplug_kib; /* 0: none prepared */
 	unsigned unplug_node;

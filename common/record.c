@@ -550,11 +550,6 @@ const char *record_reader_file(const struct record_reader *rd)
 	return rd->cur < rd->n_files ? rd->files[rd->cur] : NULL;
 }
 
-unsigned long record_reader_line(const struct record_reader *rd)
-{
-	return rd->line;
-}
-
 void record_reader_free(struct record_reader *rd)
 {
 	if (rd == NULL)
@@ -810,22 +805,13 @@ int record_pending_intents(char *const *files, size_t n, struct json_object **ou
 	return rc;
 }
 
-static const char *args_str(json_object *args, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int record_filter_from_args(json_object *args, int64_t now_ms, struct record_filter *f, char **err)
 {
-	const char *since = args_str(args, "since"), *until = args_str(args, "until");
+	const char *since = record_str(args, "since"), *until = record_str(args, "until");
 
-	*f = (struct record_filter){.domain = args_str(args, "domain"),
-	                            .event = args_str(args, "event"),
-	                            .request = args_str(args, "request"),
+	*f = (struct record_filter){.domain = record_str(args, "domain"),
+	                            .event = record_str(args, "event"),
+	                            .request = record_str(args, "request"),
 	                            .has_since = since != NULL,
 	                            .has_until = until != NULL};
 	if (since && record_parse_time(since, now_ms, &f->since_ms, err) < 0)

@@ -157,7 +157,6 @@ struct record_reader *record_reader_new(char *const *files, size_t n);
 int record_reader_next(struct record_reader *rd, struct json_object **rec);
 size_t record_reader_skipped(const struct record_reader *rd);
 const char *record_reader_file(const struct record_reader *rd);
-unsigned long record_reader_line(const struct record_reader *rd);
 void record_reader_free(struct record_reader *rd);
 
 struct record_filter {

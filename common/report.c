@@ -3,11 +3,9 @@
  * json-c builds JSON here; nothing formats text for people: that is the
  * CLI's job.
  */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "backing.h"
-#include "err.h"
 #include "report.h"
 
 json_object *report_string(const char *s)

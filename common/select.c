@@ -278,14 +278,12 @@ static int grow_setup(struct grow_ctx *c, char **err)
  * candidates of last resort. */
 static int grow_shares(struct grow_ctx *c, char **err)
 {
-	struct plan_options defaults = {.strategy = PLAN_PROPORTIONAL};
-	const struct plan_options *opts = c->req->plan_opts ? c->req->plan_opts : &defaults;
 	struct plan *own = NULL;
 	const struct plan *p = c->req->plan;
 	int rc = 0;
 
 	if (p == NULL) {
-		rc = plan_layout(c->dom, c->host, opts, &own, err);
+		rc = plan_layout(c->dom, c->host, NULL, &own, err); /* proportional */
 		if (rc < 0)
 			return rc;
 		p = own;
@@ -712,13 +710,6 @@ int select_grow(const struct domain *dom, const struct host *host,
 		select_result_free(r);
 		return rc;
 	}
-	if (r->code != SELECT_OK) {
-		/* A refusal attaches nothing. */
-		for (size_t i = 0; i < r->n_dimms; i++)
-			free(r->dimms[i].reason);
-		r->n_dimms = 0;
-		r->total_kib = 0;
-	}
 	*out = r;
 	return 0;
 }
@@ -730,17 +721,10 @@ struct cand {
 	uint64_t kib;
 };
 
-/* Most recent first: later in the document. libvirt appends a hot-plugged
- * device to <devices>, while slot numbers are reused after an unplug, so
- * only the document order tells age. */
-static int cand_cmp(const void *pa, const void *pb)
-{
-	const struct cand *a = pa, *b = pb;
-
-	return a->memdev > b->memdev ? -1 : a->memdev < b->memdev;
-}
-
-/* Collects the removable DIMMs; *unnamed counts those without an alias. */
+/* Collects the removable DIMMs, most recent first: later in the document.
+ * libvirt appends a hot-plugged device to <devices>, while slot numbers are
+ * reused after an unplug, so only the document order tells age. *unnamed
+ * counts the DIMMs without an alias. */
 static int shrink_collect(const struct domain *d, int node, struct cand **out, size_t *n,
                           size_t *unnamed)
 {
@@ -750,7 +734,7 @@ static int shrink_collect(const struct domain *d, int node, struct cand **out, s
 		return -ENOMEM;
 	*n = 0;
 	*unnamed = 0;
-	for (size_t i = 0; i < d->n_memdevs; i++) {
+	for (size_t i = d->n_memdevs; i-- > 0;) {
 		const struct domain_memdev *m = &d->memdevs[i];
 
 		if (m->model != MEMDEV_DIMM || (node >= 0 && m->target_node != node) ||
@@ -762,7 +746,6 @@ static int shrink_collect(const struct domain *d, int node, struct cand **out, s
 		}
 		c[(*n)++] = (struct cand){i, m->size_kib};
 	}
-	qsort(c, *n, sizeof(*c), cand_cmp);
 	*out = c;
 	return 0;
 }

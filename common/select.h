@@ -42,8 +42,6 @@ enum select_op {
 struct select_grow_req {
 	uint64_t size_kib;
 	int node; /* guest node, -1 = spread as the layout says */
-	/* Layout options for the spread; NULL = proportional. */
-	const struct plan_options *plan_opts;
 	/* A layout already computed for this domain and host, or NULL to have
 	 * select_grow() compute one. Borrowed. */
 	const struct plan *plan;
