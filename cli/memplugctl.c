@@ -72,8 +72,11 @@ static const struct command commands[] = {
                       "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
                         "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
-        [CMD_POLICY] = {"policy", cmd_policy,
-                        "policy DOMAIN show | enable | disable | set KEY=VALUE...", false},
+        [CMD_POLICY] =
+                {"policy", cmd_policy,
+                 "policy DOMAIN show | enable | disable | set KEY=VALUE...   (all but show need "
+                 "root or the admin group)",
+                 false},
         [CMD_LOG] = {"log", cmd_log,
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
                      "[--limit N] [--file PATH] [--follow]\n  memplugctl log verify [FILE...]",
@@ -412,7 +415,9 @@ static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 		free(err);
 		return rc;
 	}
-	data = record_query(files, n, &f, 0, NULL);
+	data = record_query(files, n, &f,
+	                    (size_t)json_object_get_uint64(json_object_object_get(args, "limit")),
+	                    NULL);
 	record_files_free(files, n);
 	if (!json_object_get_boolean(json_object_object_get(args, "follow")))
 		return emit(ctl, "log", data);
@@ -453,8 +458,15 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 		} else if (opt == 'F') {
 			json_object_object_add(args, "follow", json_object_new_boolean(true));
 		} else if (opt == 'l') {
-			json_object_object_add(args, "limit",
-			                       json_object_new_uint64(strtoull(optarg, NULL, 10)));
+			char *end;
+			unsigned long long limit = strtoull(optarg, &end, 10);
+
+			if (*optarg < '1' || *optarg > '9' || *end != '\0') {
+				json_object_put(args);
+				return usage_error(&commands[CMD_LOG],
+				                   "--limit takes a positive number");
+			}
+			json_object_object_add(args, "limit", json_object_new_uint64(limit));
 		} else if (opt > 0 && opt < (int)(sizeof(keys) / sizeof(keys[0])) && keys[opt]) {
 			json_object_object_add(args, keys[opt], json_object_new_string(optarg));
 		} else {
@@ -721,6 +733,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memplugctl: unknown command '%s'\n", rest[0]);
 		usage(stderr);
 		rc = EXIT_USAGE;
+	} else if (ctl.connect_uri && cmd != &commands[CMD_INSPECT] && cmd != &commands[CMD_PLAN]) {
+		/* Changes go through memplugd, which has its own connection. */
+		rc = usage_error(cmd, "--connect works with inspect and plan only");
 	} else {
 		virSetErrorFunc(NULL, libvirt_quiet);
 		rc = cmd->handler(&ctl, n, rest);

@@ -103,6 +103,14 @@ static const char *str(json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* str() for printing: "-" when missing. */
+static const char *txt(json_object *o, const char *key)
+{
+	const char *s = str(o, key);
+
+	return s ? s : "-";
+}
+
 static int64_t num(json_object *o, const char *key)
 {
 	return json_object_get_int64(get(o, key));
@@ -158,9 +166,9 @@ static void render_plan(FILE *out, json_object *d)
 	struct table *t = table_new(9, hdr);
 
 	fprintf(out, "Domain %s: %s of %s plugged, %" PRId64 " of %" PRId64 " slots free\n",
-	        str(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
+	        txt(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
 	        num(d, "free_slots"), num(d, "slots"));
-	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", str(d, "strategy"),
+	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", txt(d, "strategy"),
 	        kib(d, "headroom_kib", c), num(d, "planned_slots"));
 	for (size_t i = 0; i < arr_len(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
@@ -186,7 +194,7 @@ static void render_plan(FILE *out, json_object *d)
 	fprintf(out, "\nReachable %s, unreachable %s", kib(d, "reachable_kib", a),
 	        kib(d, "unreachable_kib", b));
 	if (str(d, "unreachable_reason"))
-		fprintf(out, " (%s)", str(d, "unreachable_reason"));
+		fprintf(out, " (%s)", txt(d, "unreachable_reason"));
 	fputc('\n', out);
 }
 
@@ -307,7 +315,7 @@ static void render_inspect(FILE *out, json_object *d)
 	fprintf(out, "Slots %" PRId64 " used of %" PRId64 ", headroom %s\n", num(d, "used_slots"),
 	        num(d, "slots"), kib(d, "headroom_kib", a));
 	if (!json_object_get_boolean(get(d, "hotplug")))
-		fprintf(out, "Hotplug not possible: %s\n", str(d, "hotplug_problem"));
+		fprintf(out, "Hotplug not possible: %s\n", txt(d, "hotplug_problem"));
 	fputc('\n', out);
 	render_cells(out, get(d, "cells"));
 	if (arr_len(get(d, "devices")) > 0) {
@@ -329,7 +337,7 @@ static void render_status(FILE *out, json_object *d)
 	struct table *t = table_new(6, hdr);
 
 	fprintf(out, "memplugd %s, up %" PRId64 " s, %" PRId64 " operations done\n",
-	        str(d, "version"), num(d, "uptime_s"), num(d, "operations_done"));
+	        txt(d, "version"), num(d, "uptime_s"), num(d, "operations_done"));
 	fprintf(out, "libvirt %s: %s, %" PRId64 " reconnects\n", str(d, "uri"),
 	        json_object_get_boolean(get(d, "connected")) ? "connected" : "DISCONNECTED",
 	        num(d, "reconnects"));
@@ -387,16 +395,18 @@ static void render_resize(FILE *out, json_object *d)
 	json_object *dimms = get(get(d, "selection"), "dimms");
 
 	if (json_object_get_boolean(get(d, "queued"))) {
-		fprintf(out, "Queued as request %s\n", str(d, "request"));
+		fprintf(out, "Queued as request %s\n", txt(d, "request"));
 		return;
 	}
-	fprintf(out, "Request %s: %s\n", str(d, "request"), str(d, "size"));
+	fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
 	for (size_t i = 0; i < arr_len(dimms); i++) {
 		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
 
 		if (why)
 			fprintf(out, "  why: %s\n", why);
 	}
+	if (str(get(d, "selection"), "warning"))
+		fprintf(out, "  warning: %s\n", str(get(d, "selection"), "warning"));
 	render_dimms(out, "attached", get(d, "attached"));
 	render_dimms(out, "detached", get(d, "detached"));
 }
@@ -440,7 +450,7 @@ static void render_policy(FILE *out, json_object *d)
 	fprintf(out, "policy of %s: %s\n", str(d, "domain"),
 	        json_object_get_boolean(get(d, "enabled")) ? "enabled" : "disabled");
 	if (str(d, "problem"))
-		fprintf(out, "problem: %s\n", str(d, "problem"));
+		fprintf(out, "problem: %s\n", txt(d, "problem"));
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *row[3] = {keys[i], str(get(set, keys[i]), "value"),
 		                      str(get(set, keys[i]), "source")};
