@@ -31,7 +31,8 @@ struct overrides {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: memplugd [--config FILE] [--socket PATH] [--connect URI]\n"
-	             "                [--audit-log PATH] [--foreground] [--debug]\n");
+	             "                [--audit-log PATH] [--foreground] [--debug]\n"
+	             "       memplugd --help | --version\n");
 }
 
 static void apply_overrides(struct config *cfg, const struct overrides *ov)
@@ -72,8 +73,38 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* SIGHUP: parse anew; swap only a valid config. Socket and connection
- * settings take effect at the next start. */
+static bool differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Says which changed keys only a restart applies: the socket, the libvirt
+ * connection and the audit log are set up once, at start. */
+static void reload_warn(const struct config *old, const struct config *cfg)
+{
+	const struct {
+		const char *key;
+		bool changed;
+	} keys[] = {
+	        {"connect", differ(old->connect_uri, cfg->connect_uri)},
+	        {"socket", differ(old->socket_path, cfg->socket_path)},
+	        {"socket_mode", old->socket_mode != cfg->socket_mode},
+	        {"socket_group", differ(old->socket_group, cfg->socket_group)},
+	        {"admin_group", differ(old->admin_group, cfg->admin_group)},
+	        {"audit_log", differ(old->audit_log, cfg->audit_log)},
+	        {"audit_rotate_size", old->audit_rotate_kib != cfg->audit_rotate_kib},
+	        {"audit_keep", old->audit_keep != cfg->audit_keep},
+	        {"fail_closed", old->fail_closed != cfg->fail_closed},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].changed)
+			log_warn("reload: %s changed; it takes effect when memplugd restarts",
+			         keys[i].key);
+}
+
+/* SIGHUP: parse anew; swap only a valid config. Socket, connection and
+ * audit settings take effect at the next start (reload_warn() says so). */
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -86,6 +117,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	apply_overrides(cfg, &overrides);
+	reload_warn(a->cfg, cfg);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	log_set_level(cfg->log_level);

@@ -151,4 +151,3 @@ phases() {
 	echo
 	phases
 } >"$out"
-cat "$out"

@@ -10,7 +10,7 @@ agent_audit="$agent_dir/audit.jsonl"
 agent_pid=""
 
 on_cleanup() {
-	st=${rc:-1} # set by lib.sh's cleanup; unset after a signal
+	st=${rc:-1} # set by lib.sh (cleanup, or on_signal: 1)
 	stop_agent
 	[ "$st" -eq 0 ] || { echo "[$test_name] memplugd log:" >&2; tail -n 40 "$agent_dir/memplugd.log" >&2; }
 	rm -rf "$agent_dir"

@@ -30,6 +30,7 @@ cleanup() {
 # meson's timeout sends SIGTERM to the test's process group and SIGKILL
 # 0.5 s later: the teardowns run in their own sessions to outlive that.
 on_signal() {
+	rc=1 # agent.sh's on_cleanup reads it: a signalled test failed
 	trap - EXIT INT TERM HUP
 	if command -v on_cleanup >/dev/null 2>&1; then on_cleanup || true; fi
 	for g in $started; do

@@ -18,12 +18,14 @@ grep -q "reload refused, keeping the running configuration: .*log_level" "$agent
 ctl status >/dev/null || fail "memplugd stopped answering after a refused reload"
 log "ok: broken config refused on SIGHUP, agent still answers"
 
-printf '[memplugd]\nlog_level = debug\nhost_reserve = 1G\n' >"$AGENT_CONFIG"
+printf '[memplugd]\nlog_level = debug\nhost_reserve = 1G\nadmin_group = root\n' >"$AGENT_CONFIG"
 kill -HUP "$agent_pid"
 sleep 1
 grep -q "configuration reloaded from $AGENT_CONFIG" "$agent_dir/memplugd.log" ||
 	fail "a valid config was not reloaded"
-log "ok: valid config reloaded"
+grep -q "admin_group changed; it takes effect when memplugd restarts" "$agent_dir/memplugd.log" ||
+	fail "a restart-only key changed on reload without a word"
+log "ok: valid config reloaded; the restart-only key is named"
 
 if "$MEMPLUGD" --foreground --config "$AGENT_CONFIG" --socket "$agent_sock" \
 	--audit-log "$agent_dir/other.jsonl" >"$agent_dir/second.log" 2>&1; then
