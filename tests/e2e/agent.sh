@@ -47,3 +47,19 @@ ctl() {
 guest_total() {
 	"$bed" stat "$1" | tr ' ' '\n' | awk -F= '/^node[0-9]+=/ { s += $2 } END { print s }'
 }
+
+# Runs a command as uid/gid 65534 with no supplementary groups.
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+# The same "ID:KIB ..." from `status --json` for domain $2 (JSON in $1).
+json_nodes() {
+	echo "$1" | tr -d ' \n' |
+		sed -n "s/.*{\"name\":\"$2\",[^]]*\"nodes\":\[\([^]]*\)\].*/\1/p" |
+		sed 's/{"id":\([0-9]*\),"kib":\([0-9]*\)}/\1:\2/g; s/,/ /g'
+}
+
+# One JSON number or string field at the top level of a reply.
+json_field() {
+	echo "$1" | sed -n "s/^  \"$2\":\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p"
+}
+

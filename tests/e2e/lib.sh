@@ -73,3 +73,9 @@ wait_alias() {
 		sleep 1
 	done
 }
+
+# The hugetlb memory (kB) the QEMU process of guest $1 has mapped.
+qemu_hugetlb_kb() {
+	pid=$(cat "/run/libvirt/qemu/$1.pid")
+	awk '/^(Private|Shared)_Hugetlb:/ { s += $2 } END { print s + 0 }' "/proc/$pid/smaps"
+}

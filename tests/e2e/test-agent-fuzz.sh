@@ -18,7 +18,6 @@ if ldd "$MEMPLUGD" | grep -q libasan; then RSS_SLACK_KB=6144; fi
 seed=${FUZZ_SEED:-$$}
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$agent_pid/status"; }
 fuzz() { "$FUZZ_FRAMES" "$agent_sock" "$1" "$2" 120 || fail "fuzz-frames $* failed (seed $2)"; }
-nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 AGENT_CONFIG="$agent_dir/memplugd.conf"
 printf '[memplugd]\nsocket_mode = 0666\n' >"$AGENT_CONFIG"

@@ -9,10 +9,6 @@
 . "$e2e_dir/agent.sh"
 
 dimms() { virsh -q -c qemu:///system dumpxml ${2:+"$2"} "$1" | grep -c "<memory model='dimm'" || true; }
-qemu_hugetlb_kb() {
-	pid=$(cat "/run/libvirt/qemu/$1.pid")
-	awk '/^(Private|Shared)_Hugetlb:/ { s += $2 } END { print s + 0 }' "/proc/$pid/smaps"
-}
 
 start_guest guest-3cell hugeref
 start_agent

@@ -9,14 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 
-json_field() {
-	echo "$1" | sed -n "s/^  \"$2\":\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p"
-}
-json_nodes() {
-	echo "$1" | tr -d ' \n' |
-		sed -n "s/.*{\"name\":\"$2\",[^]]*\"nodes\":\[\([^]]*\)\].*/\1/p" |
-		sed 's/{"id":\([0-9]*\),"kib":\([0-9]*\)}/\1:\2/g; s/,/ /g'
-}
 have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 
 # How libvirtd runs here, to start it the same way again.

@@ -10,7 +10,6 @@
 command -v setpriv >/dev/null || fail "setpriv (util-linux) is missing"
 command -v xmllint >/dev/null || fail "xmllint (libxml2-utils) is missing"
 virsh_q() { virsh -q -c qemu:///system "$@"; }
-nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 # "ID:KIB ..." for every NUMA cell of the live XML (plus hot-plugged DIMMs,
 # as the agent counts them; the bed boots none).
@@ -29,18 +28,6 @@ xml_nodes() {
 		i=$((i + 1))
 	done
 	echo "$out"
-}
-
-# The same "ID:KIB ..." from `status --json` for domain $2 (JSON in $1).
-json_nodes() {
-	echo "$1" | tr -d ' \n' |
-		sed -n "s/.*{\"name\":\"$2\",[^]]*\"nodes\":\[\([^]]*\)\].*/\1/p" |
-		sed 's/{"id":\([0-9]*\),"kib":\([0-9]*\)}/\1:\2/g; s/,/ /g'
-}
-
-# One JSON number or string field at the top level of a reply.
-json_field() {
-	echo "$1" | sed -n "s/^  \"$2\":\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p"
 }
 
 # What the text table shows per node, e.g. "0:256 MiB 1:256 MiB".

@@ -6,10 +6,6 @@
 # the guest sees the DIMM in its node 2.
 . "$(dirname "$0")/lib.sh"
 
-qemu_hugetlb_kb() {
-	pid=$(cat "/run/libvirt/qemu/$1.pid")
-	awk '/^(Private|Shared)_Hugetlb:/ { s += $2 } END { print s + 0 }' "/proc/$pid/smaps"
-}
 
 free0=$("$bed" hugepages-free 0)
 expect_ge "host node0 free 2 MiB pages before boot" "$free0" 192
