@@ -77,95 +77,6 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
-int threshold_parse(const char *str, struct threshold *out, char **err)
-{
-	size_t len = str ? strlen(str) : 0;
-	char *end;
-	unsigned long v;
-
-	if (len > 1 && str[len - 1] == '%') {
-		errno = 0;
-		v = strtoul(str, &end, 10);
-		if (*str < '0' || *str > '9' || end != str + len - 1 || errno || v > 100)
-			return err_ret(err, -EINVAL, "'%s' is not a percent from 0%% to 100%%",
-			               str);
-		*out = (struct threshold){.percent = true, .value = v};
-		return 0;
-	}
-	if (size_parse(str, &out->value, err) < 0)
-		return -EINVAL;
-	out->percent = false;
-	return 0;
-}
-
-static int parse_bool(const char *value, bool *out, char **err)
-{
-	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
-		*out = true;
-	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
-		*out = false;
-	else
-		return err_ret(err, -EINVAL, "'%s' is not true or false", value);
-	return 0;
-}
-
-/* Compares thresholds only when both are in the same unit. */
-int policy_settings_check(const struct policy_settings *s, char **err)
-{
-	if (s->low_free.percent == s->high_free.percent && s->low_free.value >= s->high_free.value)
-		return err_ret(err, -EINVAL, "low_free must be below high_free");
-	if (s->min_kib && s->max_kib && s->min_kib > s->max_kib)
-		return err_ret(err, -EINVAL, "min must not be above max");
-	if (s->step_kib == 0)
-		return err_ret(err, -EINVAL, "step must be above 0");
-	return 0;
-}
-
-int policy_settings_apply(struct policy_settings *s, const char *key, const char *value, char **err)
-{
-	struct policy_settings n = *s;
-	int rc;
-
-	if (strcmp(key, "enabled") == 0)
-		rc = parse_bool(value, &n.enabled, err);
-	else if (strcmp(key, "dry_run") == 0)
-		rc = parse_bool(value, &n.dry_run, err);
-	else if (strcmp(key, "low_free") == 0)
-		rc = threshold_parse(value, &n.low_free, err);
-	else if (strcmp(key, "high_free") == 0)
-		rc = threshold_parse(value, &n.high_free, err);
-	else if (strcmp(key, "step") == 0)
-		rc = size_parse(value, &n.step_kib, err);
-	else if (strcmp(key, "cooldown") == 0)
-		rc = duration_parse(value, &n.cooldown_ms, err);
-	else if (strcmp(key, "settle") == 0)
-		rc = duration_parse(value, &n.settle_ms, err);
-	else if (strcmp(key, "min") == 0)
-		rc = size_parse(value, &n.min_kib, err);
-	else if (strcmp(key, "max") == 0)
-		rc = size_parse(value, &n.max_kib, err);
-	else
-		return err_ret(err, -EINVAL,
-		               "unknown policy key '%s' (enabled, dry_run, low_free, high_free, "
-		               "step, cooldown, settle, min, max)",
-		               key);
-	if (rc < 0)
-		return rc;
-	*s = n;
-	return 0;
-}
-
-int policy_settings_set(struct policy_settings *s, const char *key, const char *value, char **err)
-{
-	struct policy_settings n = *s;
-	int rc = policy_settings_apply(&n, key, value, err);
-
-	if (rc < 0 || (rc = policy_settings_check(&n, err)) < 0)
-		return rc;
-	*s = n;
-	return 0;
-}
-
 static int set_string(char **slot, const char *value)
 {
 	free(*slot);
@@ -214,7 +125,7 @@ static int main_key(struct config *cfg, const char *key, const char *value, char
 	if (strcmp(key, "audit_keep") == 0)
 		return set_unsigned(&cfg->audit_keep, value, 1000, err);
 	if (strcmp(key, "fail_closed") == 0)
-		return parse_bool(value, &cfg->fail_closed, err);
+		return policy_bool_parse(value, &cfg->fail_closed, err);
 	if (strcmp(key, "log_level") == 0)
 		return log_level_parse(value, &cfg->log_level) == 0
 		               ? 0

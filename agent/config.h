@@ -52,13 +52,4 @@ void config_free(struct config *cfg);
 /* The settings for one domain: its [policy:NAME] section or the defaults. */
 const struct policy_settings *config_policy_for(const struct config *cfg, const char *domain);
 
-/* Parses one policy KEY=VALUE (as in the file and `memplugctl policy set`)
- * into *s. _apply checks the value alone; _set also checks the settings as
- * a whole (low_free < high_free, min <= max). *s is unchanged on error. */
-int policy_settings_apply(struct policy_settings *s, const char *key, const char *value,
-                          char **err);
-int policy_settings_set(struct policy_settings *s, const char *key, const char *value, char **err);
-int policy_settings_check(const struct policy_settings *s, char **err);
-int threshold_parse(const char *str, struct threshold *out, char **err);
-
 #endif

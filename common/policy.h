@@ -186,4 +186,15 @@ char *policy_metadata_format(const struct policy_overrides *o);
  * refused. *o is cleared first. */
 int policy_metadata_parse(const char *xml, struct policy_overrides *o, char **err);
 
+/* "yes"/"true"/"1" or "no"/"false"/"0". */
+int policy_bool_parse(const char *value, bool *out, char **err);
+/* Parses one policy KEY=VALUE (as in the file and `memplugctl policy set`)
+ * into *s. _apply checks the value alone; _set also checks the settings as
+ * a whole (low_free < high_free, min <= max). *s is unchanged on error. */
+int policy_settings_apply(struct policy_settings *s, const char *key, const char *value,
+                          char **err);
+int policy_settings_set(struct policy_settings *s, const char *key, const char *value, char **err);
+int policy_settings_check(const struct policy_settings *s, char **err);
+int threshold_parse(const char *str, struct threshold *out, char **err);
+
 #endif
