@@ -119,13 +119,12 @@ static void control_send_error(struct control_client *c, uint32_t id, const char
 /* Any local user can send broken frames: their warnings are rate-limited so
  * they cannot flood the log. */
 #define CONTROL_DROP_LOG_BURST 20
+static struct log_ratelimit control_drop_rl; /* loop thread only */
 
 /* Answers a broken frame, then closes once the answer is flushed. */
 static void control_client_fail(struct control_client *c, uint32_t id, const char *message)
 {
-	static struct log_ratelimit rl;
-
-	if (log_ratelimit(&rl, CONTROL_DROP_LOG_BURST))
+	if (log_ratelimit(&control_drop_rl, CONTROL_DROP_LOG_BURST))
 		log_warn("control: dropping client uid %u pid %d (%s): %s", (unsigned)c->peer.uid,
 		         (int)c->peer.pid, c->peer.comm, message);
 	control_send_error(c, id, PROTO_E_BAD_REQUEST, message);
@@ -614,6 +613,7 @@ void control_free(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
+	log_ratelimit_flush(&control_drop_rl);
 	while (!TAILQ_EMPTY(&ctl->clients))
 		control_client_close(TAILQ_FIRST(&ctl->clients));
 	if (ctl->listener != NULL) {

@@ -72,17 +72,22 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_ratelimit_flush(struct log_ratelimit *rl)
+{
+	if (rl->suppressed)
+		log_warn("%u similar messages suppressed", rl->suppressed);
+	rl->suppressed = 0;
+}
+
 bool log_ratelimit(struct log_ratelimit *rl, unsigned burst)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec != rl->second) {
-		if (rl->suppressed)
-			log_warn("%u similar messages suppressed", rl->suppressed);
+		log_ratelimit_flush(rl);
 		rl->second = now.tv_sec;
 		rl->count = 0;
-		rl->suppressed = 0;
 	}
 	if (rl->count < burst) {
 		rl->count++;

@@ -28,6 +28,8 @@ struct log_ratelimit {
 	unsigned suppressed;
 };
 bool log_ratelimit(struct log_ratelimit *rl, unsigned burst);
+/* Logs how many were held back since the last report (e.g. at shutdown). */
+void log_ratelimit_flush(struct log_ratelimit *rl);
 
 #define log_err(...)   log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
