@@ -30,6 +30,7 @@ void host_free(struct host *h)
 	if (h == NULL)
 		return;
 	free(h->nodes);
+	free(h->dist);
 	free(h);
 }
 
@@ -50,6 +51,8 @@ struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
 	nodes[at].id = id;
 	nodes[at].total_kib = total_kib;
 	nodes[at].free_kib = free_kib;
+	nodes[at].free_known = true;
+	nodes[at].tier = -1;
 	h->nodes = nodes;
 	h->n_nodes++;
 	return &nodes[at];
@@ -68,7 +71,7 @@ int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, u
 	if (n->n_pools == HOST_MAX_POOLS)
 		return -E2BIG;
 	memmove(&n->pools[at + 1], &n->pools[at], (n->n_pools - at) * sizeof(n->pools[0]));
-	n->pools[at] = (struct host_pool){.page_kib = page_kib, .total = total, .free = free};
+	n->pools[at] = (struct host_pool){.page_kib = page_kib, .total = total, .free = free, .free_known = true};
 	n->n_pools++;
 	return 0;
 }

@@ -1,6 +1,12 @@
 /*
- * A snapshot of the host's NUMA memory: nodes, their total and free memory,
- * and the hugepage pools of each node and page size.
+ * The host's NUMA topology and memory, one model for every source: nodes,
+ * their CPUs, the distance between every two nodes (SLIT), the memory tier,
+ * total and free memory, and the hugepage pools of each node and page size.
+ *
+ * Sources (enum host_source): the local machine (libnuma + sysfs), a
+ * fabricated sysfs directory (tests, --host-sysfs), libvirt (the agent's
+ * connection: capabilities once per connection, free memory per operation)
+ * and a saved `virsh capabilities` file (free memory unknown).
  *
  * The seam for tests is the sysfs root: host_snapshot_at() reads a directory
  * laid out like /sys/devices/system/node (nodeN/meminfo,
@@ -12,6 +18,7 @@
 #ifndef MEMPLUG_HOST_H
 #define MEMPLUG_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,23 +26,38 @@
 
 #define HOST_MAX_POOLS 8
 
+enum host_source {
+	HOST_SOURCE_LOCAL,   /* libnuma + /sys */
+	HOST_SOURCE_SYSFS,   /* a directory shaped like /sys/devices/system/node */
+	HOST_SOURCE_LIBVIRT, /* virConnectGetCapabilities + free memory/pages calls */
+	HOST_SOURCE_CAPS,    /* a saved capabilities XML: no free values */
+};
+
 struct host_pool {
 	uint64_t page_kib;
 	uint64_t total; /* pages */
-	uint64_t free;  /* pages */
+	uint64_t free;  /* pages; meaningful only when free_known */
+	bool free_known;
 };
 
 struct host_node {
 	unsigned id;
+	struct nodeset cpus; /* host CPU ids (a nodeset used as an id bitmap); empty: CPU-less */
 	uint64_t total_kib;
-	uint64_t free_kib;
+	uint64_t free_kib; /* meaningful only when free_known */
+	bool free_known;
+	int tier; /* N of /sys/devices/virtual/memory_tiering/memory_tierN, -1 unknown */
 	size_t n_pools;
 	struct host_pool pools[HOST_MAX_POOLS]; /* sorted by page_kib */
 };
 
 struct host {
+	enum host_source source;
 	size_t n_nodes;
 	struct host_node *nodes; /* sorted by id; ids may have gaps */
+	/* SLIT: dist[i * n_nodes + j] between nodes[i] and nodes[j], by position;
+	 * 0 where the source gives none. Kept in step by host_add_node(). */
+	unsigned *dist;
 };
 
 /* The real host: nodes and memory from libnuma, hugepage pools from sysfs.
@@ -46,13 +68,37 @@ int host_snapshot(struct host **out, char **err);
 int host_snapshot_at(const char *node_dir, struct host **out, char **err);
 
 struct host *host_new(void);
-/* Appends a node (kept sorted); returns it, or NULL on a duplicate id or
- * when out of memory. The pointer is valid until the next host_add_node(). */
+/* Appends a node (kept sorted; free memory known, no CPUs, tier -1, no
+ * distances); returns it, or NULL on a duplicate id or when out of memory.
+ * The pointer is valid until the next host_add_node(). */
 struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib, uint64_t free_kib);
 /* -EEXIST for a second pool of the same size, -E2BIG past HOST_MAX_POOLS,
  * -EINVAL for a 0 page size or more free pages than pages. */
 int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, uint64_t free);
 void host_free(struct host *h);
+/* A deep copy (the agent caches the topology per connection and refreshes
+ * free values per operation on a copy); NULL when out of memory. */
+struct host *host_dup(const struct host *h);
+
+/* Parses `virsh capabilities` XML (<host><topology><cells>): cell ids, CPUs,
+ * memory, <pages> pools and <distances>. Source HOST_SOURCE_CAPS; free
+ * memory and free pages are unknown (free_known false). Tolerates what
+ * libvirt's test driver produces (no distances, odd pools). */
+int host_from_caps(const char *xml, size_t len, struct host **out, char **err);
+
+/* SLIT distance between node ids `from` and `to`; 0 when unknown or when
+ * either node does not exist. */
+unsigned host_distance(const struct host *h, unsigned from, unsigned to);
+/* -ENOENT when either node does not exist, -EINVAL for a 0 value. */
+int host_set_distance(struct host *h, unsigned from, unsigned to, unsigned value);
+static inline bool host_node_has_cpus(const struct host_node *n)
+{
+	return !nodeset_is_empty(&n->cpus);
+}
+/* Sets a node's free memory / a pool's free pages, marking them known.
+ * -ENOENT for a pool that does not exist, -EINVAL for free > total. */
+int host_node_set_free(struct host_node *n, uint64_t free_kib);
+int host_node_set_pool_free(struct host_node *n, uint64_t page_kib, uint64_t free);
 
 const struct host_node *host_node_find(const struct host *h, unsigned id);
 /* The pool of `page_kib` pages on node `n`, or NULL. */
