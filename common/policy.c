@@ -125,8 +125,8 @@ int policy_settings_check(const struct policy_settings *s, char **err)
 		return err_ret(err, -EINVAL, "low_free must be below high_free");
 	if (s->min_kib && s->max_kib && s->min_kib > s->max_kib)
 		return err_ret(err, -EINVAL, "min must not be above max");
-	if (s->step_kib == 0)
-		return err_ret(err, -EINVAL, "step must be above 0");
+	if (s->step_kib == 0 || s->step_kib > POLICY_STEP_MAX_KIB)
+		return err_ret(err, -EINVAL, "step must be above 0 and at most 1T");
 	return 0;
 }
 
@@ -146,9 +146,9 @@ int policy_settings_apply(struct policy_settings *s, const char *key, const char
 	else if (strcmp(key, "step") == 0)
 		rc = size_parse(value, &n.step_kib, err);
 	else if (strcmp(key, "cooldown") == 0)
-		rc = duration_parse(value, &n.cooldown_ms, err);
+		rc = duration_parse_range(value, 0, POLICY_DURATION_MAX_MS, &n.cooldown_ms, err);
 	else if (strcmp(key, "settle") == 0)
-		rc = duration_parse(value, &n.settle_ms, err);
+		rc = duration_parse_range(value, 0, POLICY_DURATION_MAX_MS, &n.settle_ms, err);
 	else if (strcmp(key, "min") == 0)
 		rc = size_parse(value, &n.min_kib, err);
 	else if (strcmp(key, "max") == 0)

@@ -43,6 +43,10 @@ uint64_t threshold_kib(const struct threshold *t, uint64_t total_kib);
 char *threshold_format(const struct threshold *t, char *buf, size_t len);
 
 /* Every key as text, in the order of policy_keys. */
+/* Bounds that keep the decision's arithmetic (cooldown << 6, step + need) in range. */
+#define POLICY_DURATION_MAX_MS (UINT64_C(24) * 3600 * 1000)   /* cooldown, settle: 24h */
+#define POLICY_STEP_MAX_KIB    (UINT64_C(1024) * 1024 * 1024) /* step: 1T */
+
 #define POLICY_N_KEYS 9
 extern const char *const policy_keys[POLICY_N_KEYS];
 /* The value of `key` in s as text (as `set` accepts it); buf >= 32 bytes.
