@@ -305,6 +305,7 @@ static void control_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* A half-close (e.g. a shell pipe) still deserves its replies. */
 		c->eof = true;
 		bufferevent_disable(bev, EV_READ);
+		evtimer_del(c->frame_timer); /* a frame cut short by EOF will not complete */
 		if (control_client_close_if_done(c))
 			return;
 		bufferevent_set_timeouts(bev, NULL, &c->ctl->write_timeout);
