@@ -19,7 +19,7 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan);
 
 /* The host model: {source, nodes: [{id, cpus, cpuless, total_kib, free_kib,
  * distances, tier, hugepages}], warnings}; null where the source does not
- * know a value. A new reference. */
+ * know a value (docs/host.md). A new reference. */
 json_object *report_host(const struct host *h);
 
 /* Small json-c helpers shared by the report builders and their readers. */
