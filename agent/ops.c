@@ -45,7 +45,6 @@ struct ops {
 	unsigned next_request;
 	unsigned done;
 	unsigned running; /* worker threads alive */
-	bool stopping;    /* SIGTERM: no new operations; stop when none runs */
 	bool reconciled;
 	void (*ended)(void *arg, const char *request, const char *code, const char *message);
 	void *ended_arg;
@@ -471,7 +470,7 @@ static void op_select(struct op *op, struct host *host)
 static void op_done(void *arg);
 static void ops_cancel_queued(struct ops *o, struct domain_view *d, const char *why);
 
-static void *op_worker(void *arg)
+static void op_worker(void *arg)
 {
 	struct op *op = arg;
 	struct host *host = NULL;
@@ -498,8 +497,6 @@ static void *op_worker(void *arg)
 	         op->message, NULL, true);
 	free(err);
 	host_free(host);
-	agent_post(op->a, op_done, op);
-	return NULL;
 }
 
 static void op_reply(struct op *op)
@@ -520,19 +517,13 @@ static void op_reply(struct op *op)
 
 static int op_start(struct op *op)
 {
-	pthread_t t;
-	pthread_attr_t attr;
 	int rc;
 
 	op->running = true;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, op_worker, op);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		log_err("cannot start a worker for %s: %s", op->domain, strerror(rc));
+	rc = agent_run(op->a, op_worker, op_done, op);
+	if (rc < 0) {
 		op->running = false;
-		return -rc;
+		return rc;
 	}
 	op->o->running++;
 	return 0;
@@ -554,10 +545,11 @@ static void op_done(void *arg)
 	if (d) {
 		if (op->after && (op->flags & BACKEND_LIVE)) {
 			domains_set_model(d, op->after);
+			d->read_seq++; /* a read started before this is older */
 			op->after = NULL;
 		}
 		d->queue = op->next;
-		if (o->stopping)
+		if (agent_stopping(op->a))
 			ops_cancel_queued(o, d, "memplugd is stopping");
 		while (d->queue && op_start(d->queue) < 0) {
 			struct op *bad = d->queue;
@@ -570,8 +562,6 @@ static void op_done(void *arg)
 		if (d->gone && d->queue == NULL)
 			domains_remove(agent_domains(op->a), d->name);
 	}
-	if (o->stopping && o->running == 0)
-		evloop_stop(agent_loop(op->a));
 	op_free(op);
 }
 
@@ -625,7 +615,7 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
 	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
 
-	if (o->stopping)
+	if (agent_stopping(a))
 		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");
 	else if (op->flags == 0 || (args->live && !d->active))
 		op_fail(op, PROTO_E_REFUSED,
@@ -776,12 +766,10 @@ static void late_job_done(void *arg)
 	struct late_job *j = arg;
 
 	j->o->running--;
-	if (j->o->stopping && j->o->running == 0)
-		evloop_stop(agent_loop(j->o->a));
 	free(j);
 }
 
-static void *late_worker(void *arg)
+static void late_worker(void *arg)
 {
 	struct late_job *j = arg;
 	struct late *l = j->l;
@@ -811,32 +799,23 @@ static void *late_worker(void *arg)
 	json_object_put(x);
 	free(err);
 	late_free(l);
-	if (agent_post(j->o->a, late_job_done, j) < 0)
-		abort();
-	return NULL;
 }
 
 static void late_outcome(struct ops *o, struct late *l, const char *uuid, bool removed)
 {
 	struct late_job *j = calloc(1, sizeof(*j));
-	pthread_attr_t attr;
-	pthread_t t;
 
 	if (j == NULL)
 		abort();
 	*j = (struct late_job){.o = o, .l = l, .removed = removed};
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid ? uuid : "");
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, late_worker, j) != 0) {
-		log_err("%s: cannot start a worker to finish the late detach of %s", l->request,
-		        l->alias);
+	if (agent_run(o->a, late_worker, late_job_done, j) < 0) {
+		log_err("%s: cannot finish the late detach of %s", l->request, l->alias);
 		late_free(l);
 		free(j);
 	} else {
 		o->running++;
 	}
-	pthread_attr_destroy(&attr);
 }
 
 void ops_device_event(struct ops *o, const struct backend_event *ev)
@@ -980,11 +959,9 @@ void ops_on_ended(struct ops *o,
 void ops_stop(struct ops *o)
 {
 	assert_loop_thread();
-	o->stopping = true;
+	agent_stop(o->a); /* first: what the cancels below start is refused */
 	for (struct domain_view *d = domains_first(agent_domains(o->a)); d; d = d->next)
 		ops_cancel_queued(o, d, "memplugd is stopping");
-	if (o->running == 0)
-		evloop_stop(agent_loop(o->a));
 }
 
 unsigned ops_done_count(const struct ops *o)
