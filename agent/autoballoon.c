@@ -77,12 +77,10 @@ struct autoballoon {
 	GHashTable *views; /* name -> struct domain_view, during one process */
 	struct autoballoon_counters counters;
 
-	pthread_t thread;
-	bool thread_started;
-	pthread_mutex_t lock; /* guards jobs and stop */
-	pthread_cond_t cond;
+	/* Jobs run one at a time on a worker (agent_run()), in order: a
+	 * balloon target never overtakes the sample that asked for it. */
 	struct job *jobs;
-	bool stop;
+	bool job_running;
 };
 
 static uint64_t now_ms(void)
@@ -150,40 +148,38 @@ static void job_run(struct autoballoon *p, struct job *j)
 	}
 }
 
-static void *policy_worker(void *arg)
+static void job_work(void *arg)
 {
-	struct autoballoon *p = arg;
+	struct job *j = arg;
 
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		struct job *j;
+	job_run(j->p, j);
+}
 
-		while (p->jobs == NULL && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->stop)
-			break;
-		j = p->jobs;
+/* Starts the next queued job unless one runs or the agent stops. */
+static void job_next(struct autoballoon *p)
+{
+	while (!p->job_running && p->jobs && !agent_stopping(p->a)) {
+		struct job *j = p->jobs;
+
 		p->jobs = j->next;
-		pthread_mutex_unlock(&p->lock);
-		job_run(p, j);
-		if (agent_post(p->a, job_done, j) < 0)
-			job_free(j);
-		pthread_mutex_lock(&p->lock);
+		if (agent_run(p->a, job_work, job_done, j) == 0) {
+			p->job_running = true;
+			return;
+		}
+		if (j->kind == JOB_SAMPLE)
+			p->sampling = false;
+		job_free(j);
 	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
 }
 
 static void job_queue(struct autoballoon *p, struct job *j)
 {
 	struct job **tail;
 
-	pthread_mutex_lock(&p->lock);
 	for (tail = &p->jobs; *tail; tail = &(*tail)->next)
 		;
 	*tail = j;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	job_next(p);
 }
 
 static struct job *job_new(struct autoballoon *p, enum job_kind kind, const char *name,
@@ -542,6 +538,8 @@ static void job_done(void *arg)
 		}
 	}
 	job_free(j);
+	p->job_running = false;
+	job_next(p);
 }
 
 /* Names of running domains whose metadata was never read. */
@@ -603,17 +601,14 @@ struct autoballoon *autoballoon_new(struct agent *a, struct ops *ops)
 	p->ops = ops;
 	p->interval_ms =
 	        agent_config(a)->policy_interval_ms ? agent_config(a)->policy_interval_ms : 2000;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
 	/* the key is the pdom's own name, freed with it */
 	p->doms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, pdom_free);
 	p->views = g_hash_table_new(g_str_hash, g_str_equal);
 	p->timer = event_new(evloop_base(agent_loop(a)), -1, EV_PERSIST, policy_tick, p);
-	if (p->timer == NULL || pthread_create(&p->thread, NULL, policy_worker, p) != 0) {
+	if (p->timer == NULL) {
 		autoballoon_free(p);
 		return NULL;
 	}
-	p->thread_started = true;
 	tv = (struct timeval){.tv_sec = (time_t)(p->interval_ms / 1000),
 	                      .tv_usec = (suseconds_t)(p->interval_ms % 1000) * 1000};
 	evtimer_add(p->timer, &tv);
@@ -628,13 +623,7 @@ void autoballoon_free(struct autoballoon *p)
 		return;
 	if (p->timer)
 		event_free(p->timer);
-	if (p->thread_started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = true;
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->thread, NULL);
-	}
+	/* No job runs: the loop ended after every worker (agent_stop()). */
 	preqs_drop(p);
 	while (p->jobs) {
 		struct job *j = p->jobs;
@@ -646,8 +635,6 @@ void autoballoon_free(struct autoballoon *p)
 		g_hash_table_destroy(p->doms);
 	if (p->views)
 		g_hash_table_destroy(p->views);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
