@@ -651,7 +651,7 @@ static json_object *settings_json(struct autoballoon *p, const struct pdom *pd,
 	json_object *o = json_object_new_object();
 
 	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
-		const char *key = policy_keys[i];
+		const char *key = policy_keys[i].name;
 		json_object *e = json_object_new_object();
 		const char *src = "default";
 		char buf[32];
