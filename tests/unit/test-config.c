@@ -179,11 +179,12 @@ static const struct {
         {"host_reserve 2T", "[memplugd]\nhost_reserve = 2T\n", "to 1 TiB"},
         {"audit_keep 2^64", "[memplugd]\naudit_keep = 18446744073709551616\n", "0 to 1000"},
         {"audit_keep 1001", "[memplugd]\naudit_keep = 1001\n", "0 to 1000"},
-        {"cooldown 25h", "[policy]\ncooldown = 25h\n", "from 0ms to 24h"},
-        {"cooldown 2^64-1 ms", "[policy]\ncooldown = 18446744073709551615ms\n", "to 24h"},
-        {"settle 2^64-1 ms", "[policy:web]\nsettle = 18446744073709551615ms\n", "to 24h"},
+        {"cooldown 25h", "[policy]\ncooldown = 25h\n", "cooldown must be at most 24h"},
+        {"cooldown 2^64-1 ms", "[policy]\ncooldown = 18446744073709551615ms\n", "at most 24h"},
+        {"settle 2^64-1 ms", "[policy:web]\nsettle = 18446744073709551615ms\n",
+         "settle must be at most 24h"},
         {"settle 24h", "[policy]\nsettle = 24h\n", NULL},
-        {"step 2T", "[policy]\nstep = 2T\n", "at most 1T"},
+        {"step 2T", "[policy]\nstep = 2T\n", "step must be at most 1T"},
         {"step 1T", "[policy]\nstep = 1T\n", NULL},
 };
 
