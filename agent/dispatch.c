@@ -534,8 +534,14 @@ static void sync_work(void *arg)
 {
 	struct sync_job *j = arg;
 	const struct backend *b = agent_backend(j->dp->a);
+	struct host *topo = NULL;
 
 	j->rc = backend_list_domains(b, &j->doms, &j->error);
+	/* The host's topology is read once per connection: now, so the first
+	 * grow does not pay for it. A failure shows again where it matters. */
+	if (backend_host_topology(b, &topo, NULL) < 0)
+		log_debug("cannot read the host's topology yet");
+	host_free(topo);
 	j->models = calloc(j->doms.n + 1, sizeof(*j->models));
 	j->errors = calloc(j->doms.n + 1, sizeof(*j->errors));
 	j->persistent = calloc(j->doms.n + 1, sizeof(*j->persistent));
