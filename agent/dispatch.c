@@ -84,7 +84,8 @@ struct read_job {
 	void (*then)(struct read_job *j, struct domain_view *d);
 
 	/* filled on the worker */
-	struct domain *model;
+	struct domain *model;       /* moved into the view when it is the newest read */
+	const struct domain *fresh; /* this read's model, wherever it lives now */
 	char *error;
 	bool persistent;
 	struct host *host;
@@ -123,12 +124,13 @@ static void read_done(void *arg)
 	struct domain_view *d = domains_find(agent_domains(j->dp->a), j->name);
 
 	j->dp->busy--;
+	j->fresh = j->model;
 	/* An older read than the view's newest, or an operation's own
 	 * re-read since, must not overwrite it. */
 	if (d && j->seq == d->read_seq) {
 		if (j->model) {
 			domains_set_model(d, j->model);
-			j->model = NULL;
+			j->model = NULL; /* j->fresh now points into the view */
 		} else {
 			log_warn("domain %s: %s", d->name, j->error);
 			domains_set_error(d, j->error);
@@ -256,14 +258,16 @@ static struct domain_view *request_domain(struct dispatch *dp, struct control_re
 	return d;
 }
 
-/* The view's model after a read, or a reply saying why there is none. */
+/* The model this request's read gave, or a reply saying why there is none:
+ * an answer describes the domain as just read, never an older view. */
 static const struct domain *read_model(struct read_job *j, struct domain_view *d)
 {
 	if (d == NULL)
 		control_reply_error(j->req, PROTO_E_NOT_FOUND, "domain '%s' went away", j->name);
-	else if (d->model == NULL)
-		control_reply_error(j->req, PROTO_E_FAILED, "%s", d->model_error);
-	return d ? d->model : NULL;
+	else if (j->fresh == NULL)
+		control_reply_error(j->req, PROTO_E_FAILED, "cannot read domain '%s': %s", j->name,
+		                    j->error ? j->error : d->model_error);
+	return d ? j->fresh : NULL;
 }
 
 static void inspect_then(struct read_job *j, struct domain_view *d)
