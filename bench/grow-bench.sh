@@ -7,13 +7,15 @@
 # A last pair of rows times one command that changes nothing (virsh domstate
 # vs memplugctl status): what each side pays per command before any work.
 #   bench/grow-bench.sh [ROUNDS] [BUILD_DIR]      defaults: 10, build
+# CTL=PATH uses another memplugctl (same protocol) against BUILD_DIR's memplugd,
+# e.g. a build that links less, to see what the client's start costs.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-10}
 build=$(cd "${2:-$src/build}" && pwd)
 out=${OUT:-/dev/stdout}
 bed=$src/tests/e2e/bed
-ctl_bin=$build/cli/memplugctl
+ctl_bin=${CTL:-$build/cli/memplugctl}
 uri=qemu:///system
 g=bed-bench-$$
 work=$(mktemp -d /tmp/memplug-bench-XXXXXX)
@@ -136,9 +138,11 @@ phases() {
 {
 	echo "# Benchmark: memplugctl grow/shrink against raw libvirt"
 	echo
-	echo "Command: \`sudo bench/grow-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
+	echo "Command: \`sudo ${CTL:+CTL=$CTL }bench/grow-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
 	echo "$(nproc) cores, $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Running hypervisor: //p'),"
 	echo "libvirt $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Using library: libvirt //p'), TCG guest guest-2cell)."
+	echo "memplugctl links $(ldd "$ctl_bin" | wc -l) shared objects; memplugd's host source:"
+	echo "libvirt (capabilities once per connection, free memory and pages per grow)."
 	echo
 	echo "One 256 MiB DIMM on guest node 0, time from the command's start to its"
 	echo "return, in ms: median (min-max). Raw detach = \`virsh detach-device-alias\`"
