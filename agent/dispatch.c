@@ -1,26 +1,27 @@
 /*
- * Answers control requests (the loop thread's side of the socket): reads
- * from the domain views and the audit log, and hands grow and shrink to
- * ops.c. Arguments arrive already checked against proto.c's schema. Also
- * takes the backend's events: keeps the views up to date and passes the
- * guest's answers to ops.c.
+ * The agent's inputs (dispatch.h). Control requests: status and log answer
+ * from the views and the audit log at once; inspect and plan read the
+ * domain (and the host) on a worker and answer when that read is done;
+ * grow and shrink go to ops.c, policy to autoballoon.c. Arguments arrive
+ * already checked against proto.c's schema. The backend's news: views are
+ * added at once and re-read on workers, device events go to ops.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buildconf.h"
-#include "host.h"
 #include "backend.h"
-#include "log.h"
-#include "proto.h"
-#include "ops.h"
-#include "plan.h"
+#include "buildconf.h"
 #include "dispatch.h"
 #include "domains.h"
-#include "threadcheck.h"
+#include "host.h"
+#include "log.h"
+#include "ops.h"
+#include "plan.h"
+#include "proto.h"
 #include "report.h"
 #include "tail.h"
+#include "threadcheck.h"
 
 #include <event2/event.h>
 
