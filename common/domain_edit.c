@@ -71,7 +71,7 @@ static void indent_of(const xmlNode *n, char *buf)
 
 static xmlNode *blank(const char *indent)
 {
-	char buf[INDENT_MAX + 2];
+	char buf[INDENT_MAX * 2 + 2];
 
 	snprintf(buf, sizeof(buf), "\n%s", indent);
 	return xmlNewText(BAD_CAST buf);

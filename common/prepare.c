@@ -146,21 +146,6 @@ static const char *balloon_state(const struct domain_edit_report *r)
 	return r->balloon_stats_added ? "stats added" : "kept";
 }
 
-static const char *source_name(enum host_source s)
-{
-	switch (s) {
-	case HOST_SOURCE_LOCAL:
-		return "local";
-	case HOST_SOURCE_SYSFS:
-		return "sysfs";
-	case HOST_SOURCE_LIBVIRT:
-		return "libvirt";
-	case HOST_SOURCE_CAPS:
-		return "capabilities";
-	}
-	return "unknown";
-}
-
 static void report_settings(json_object *o, const struct prepare *p,
                             const struct partition_opts *opts)
 {
@@ -190,7 +175,7 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	json_object_object_add(o, "domain", json_object_new_string(p->dom->name));
 	json_object_object_add(o, "mode", json_object_new_string(opts->mirror ? "mirror-host"
 	                                                                      : "cells"));
-	json_object_object_add(o, "host_source", json_object_new_string(source_name(host->source)));
+	json_object_object_add(o, "host_source", json_object_new_string(host_source_name(host->source)));
 	json_object_object_add(o, "vcpus", json_object_new_int((int)p->guest.vcpus));
 	json_object_object_add(o, "memory_kib", json_object_new_uint64(p->guest.memory_kib));
 	json_object_object_add(o, "page_kib", json_object_new_uint64(p->guest.page_kib));
