@@ -26,6 +26,7 @@
 struct domain_edit {
 	xmlDoc *doc;
 	bool pretty;            /* the document is indented: indent what we add */
+	bool decl;              /* it began with an XML declaration: keep one */
 	char unit[INDENT_MAX];  /* one level of indentation, e.g. "  " */
 };
 
@@ -196,6 +197,7 @@ int domain_edit_open(const char *xml, size_t len, struct domain_edit **out, char
 		return err_ret(err, -EINVAL, "domain XML: not a <domain> document");
 	}
 	guess_unit(e);
+	e->decl = len >= 5 && strncmp(xml + strspn(xml, " \t\r\n"), "<?xml", 5) == 0;
 	*out = e;
 	return 0;
 }
@@ -211,7 +213,9 @@ void domain_edit_free(struct domain_edit *e)
 int domain_edit_format(const struct domain_edit *e, char **xml, char **err)
 {
 	xmlBuffer *buf = xmlBufferCreate();
-	xmlSaveCtxt *save = buf ? xmlSaveToBuffer(buf, NULL, XML_SAVE_NO_DECL) : NULL;
+	xmlSaveCtxt *save = buf ? xmlSaveToBuffer(buf, NULL, e->decl ? 0 : XML_SAVE_NO_DECL) : NULL;
+	const char *text;
+	size_t len;
 	int rc = 0;
 
 	*xml = NULL;
@@ -219,8 +223,13 @@ int domain_edit_format(const struct domain_edit *e, char **xml, char **err)
 		rc = -ENOMEM;
 	if (save != NULL && xmlSaveClose(save) < 0)
 		rc = -ENOMEM;
-	if (rc == 0 && (*xml = strdup((const char *)xmlBufferContent(buf))) == NULL)
+	text = rc == 0 ? (const char *)xmlBufferContent(buf) : "";
+	len = strlen(text);
+	/* documents end with a newline, as virsh dumpxml writes them */
+	if (rc == 0 && asprintf(xml, "%s%s", text, len && text[len - 1] == '\n' ? "" : "\n") < 0) {
+		*xml = NULL;
 		rc = -ENOMEM;
+	}
 	xmlBufferFree(buf);
 	return rc < 0 ? err_ret(err, rc, "cannot format the domain XML") : 0;
 }

@@ -230,10 +230,11 @@ static int check_request(const struct host *h, const struct partition_guest *g,
 		return err_ret(err, -EINVAL,
 		               "%s would cover the CPU-less cells, and libvirt 9.0 cannot start "
 		               "preallocated memory on a CPU-less host node (\"The nodes select "
-		               "no CPUs\"); give --cpuless 0, or limit <page nodeset> to cells "
-		               "with CPUs",
+		               "no CPUs\"); give --cpuless 0, or %s",
 		               g->prealloc ? "<allocation mode='immediate'>"
-		                           : "<hugepages> without a <page nodeset>");
+		                           : "<hugepages> without a <page nodeset>",
+		               g->prealloc ? "drop the preallocation"
+		                           : "give the <page> a nodeset of the cells with CPUs");
 	if (g->max_memdev_node >= (int)(n_cpu + n_cpuless))
 		return err_ret(err, -EINVAL,
 		               "a memory device targets guest node %d, but the new layout has "
