@@ -1,7 +1,9 @@
 /*
  * Answers control requests (the loop thread's side of the socket): reads
  * from the domain views and the audit log, and hands grow and shrink to
- * ops.c. Arguments arrive already checked against proto.c's schema.
+ * ops.c. Arguments arrive already checked against proto.c's schema. Also
+ * takes the backend's events: keeps the views up to date and passes the
+ * guest's answers to ops.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,11 +11,14 @@
 
 #include "buildconf.h"
 #include "host.h"
+#include "backend.h"
 #include "log.h"
 #include "proto.h"
 #include "ops.h"
 #include "plan.h"
-#include "policy.h"
+#include "dispatch.h"
+#include "domains.h"
+#include "threadcheck.h"
 #include "report.h"
 #include "tail.h"
 
@@ -31,7 +36,60 @@ static bool arg_has(json_object *args, const char *key)
 	return json_object_object_get_ex(args, key, NULL);
 }
 
-static json_object *status_domain(const struct agent_domain *d)
+struct dispatch {
+	struct agent *a;
+	struct ops *ops;
+	struct autoballoon *ab;
+	unsigned busy; /* reads on workers */
+};
+
+struct dispatch *dispatch_new(struct agent *a, struct ops *ops)
+{
+	struct dispatch *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->a = a;
+	d->ops = ops;
+	return d;
+}
+
+void dispatch_set_autoballoon(struct dispatch *d, struct autoballoon *ab)
+{
+	d->ab = ab;
+}
+
+void dispatch_free(struct dispatch *d)
+{
+	free(d);
+}
+
+unsigned dispatch_busy(const struct dispatch *d)
+{
+	return d->busy;
+}
+
+/* Re-reads one domain's XML into its view. */
+static void view_refresh(struct dispatch *dp, struct domain_view *d)
+{
+	const struct backend *b = agent_backend(dp->a);
+	struct domain *dom = NULL;
+	char *xml = NULL, *err = NULL;
+
+	if (backend_domain_xml(b, d->name, d->active ? 0 : BACKEND_INACTIVE, &xml, &err) == 0 &&
+	    domain_parse(xml, strlen(xml), &dom, &err) == 0) {
+		domains_set_model(d, dom);
+	} else {
+		log_warn("domain %s: %s", d->name, err ? err : "cannot read its XML");
+		domains_set_error(d, err);
+		err = NULL;
+	}
+	backend_persistent(b, d->name, &d->persistent, NULL);
+	free(xml);
+	free(err);
+}
+
+static json_object *status_domain(const struct domain_view *d)
 {
 	json_object *o = json_object_new_object();
 	json_object *nodes = json_object_new_array();
@@ -63,60 +121,64 @@ static json_object *status_domain(const struct agent_domain *d)
 	return o;
 }
 
-static void do_status(struct agent *a, struct control_request *req)
+static void do_status(struct dispatch *dp, struct control_request *req)
 {
 	json_object *o = json_object_new_object();
 	json_object *doms = json_object_new_array();
 	json_object *audit = json_object_new_object();
+	struct agent *a = dp->a;
+	const struct backend *b = agent_backend(a);
 
 	json_object_object_add(o, "version", json_object_new_string(MEMPLUG_VERSION));
-	json_object_object_add(o, "uptime_s", json_object_new_int64(time(NULL) - a->started));
-	json_object_object_add(o, "uri", json_object_new_string(virt_uri(a->virt)));
-	json_object_object_add(o, "connected", json_object_new_boolean(virt_connected(a->virt)));
-	json_object_object_add(o, "reconnects", json_object_new_int((int)virt_reconnects(a->virt)));
-	json_object_object_add(o, "operations_done", json_object_new_int((int)a->ops_done));
-	json_object_object_add(audit, "path", json_object_new_string(audit_path(a->audit)));
+	json_object_object_add(o, "uptime_s", json_object_new_int64(time(NULL) - agent_started(a)));
+	json_object_object_add(o, "uri", json_object_new_string(backend_uri(b)));
+	json_object_object_add(o, "connected", json_object_new_boolean(backend_connected(b)));
+	json_object_object_add(o, "reconnects", json_object_new_int((int)backend_reconnects(b)));
+	json_object_object_add(o, "operations_done",
+	                       json_object_new_int((int)ops_done_count(dp->ops)));
+	json_object_object_add(audit, "path",
+	                       json_object_new_string(audit_path(agent_audit_log(a))));
 	json_object_object_add(audit, "writable",
-	                       json_object_new_boolean(audit_writable(a->audit)));
+	                       json_object_new_boolean(audit_writable(agent_audit_log(a))));
 	json_object_object_add(o, "audit", audit);
-	for (const struct agent_domain *d = a->domains; d; d = d->next)
+	for (const struct domain_view *d = domains_first(agent_domains(a)); d; d = d->next)
 		json_object_array_add(doms,
-		                      policy_status_add(a->policy, d->name, status_domain(d)));
+		                      autoballoon_status_add(dp->ab, d->name, status_domain(d)));
 	json_object_object_add(o, "domains", doms);
 	control_reply_ok(req, o);
 }
 
 /* The domain named in args; replies not_found itself (which ends req). */
-static struct agent_domain *request_domain(struct agent *a, struct control_request *req,
-                                           json_object *args)
+static struct domain_view *request_domain(struct dispatch *dp, struct control_request *req,
+                                          json_object *args)
 {
 	const char *name = arg_str(args, "domain");
-	struct agent_domain *d = agent_domain_find(a, name);
+	struct domain_view *d = domains_find(agent_domains(dp->a), name);
 
 	if (d == NULL) {
 		control_reply_error(req, PROTO_E_NOT_FOUND,
 		                    "no domain '%s' is known to memplugd on %s", name,
-		                    virt_uri(a->virt));
+		                    backend_uri(agent_backend(dp->a)));
 		return NULL;
 	}
 	return d;
 }
 
-static void do_inspect(struct agent *a, struct control_request *req, json_object *args)
+static void do_inspect(struct dispatch *dp, struct control_request *req, json_object *args)
 {
-	struct agent_domain *d = request_domain(a, req, args);
+	struct domain_view *d = request_domain(dp, req, args);
 	struct host *host = NULL;
 	json_object *data;
 	char *err = NULL;
 
 	if (d == NULL)
 		return;
-	agent_domain_refresh(a, d);
+	view_refresh(dp, d);
 	if (d->model == NULL) {
 		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
 		return;
 	}
-	if (host_snapshot(&host, &err) < 0)
+	if (backend_host(agent_backend(dp->a), &host, &err) < 0)
 		log_warn("host snapshot: %s", err);
 	free(err);
 	err = NULL;
@@ -129,9 +191,9 @@ static void do_inspect(struct agent *a, struct control_request *req, json_object
 	free(err);
 }
 
-static void do_plan(struct agent *a, struct control_request *req, json_object *args)
+static void do_plan(struct dispatch *dp, struct control_request *req, json_object *args)
 {
-	struct agent_domain *d = request_domain(a, req, args);
+	struct domain_view *d = request_domain(dp, req, args);
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
 	const char *strategy = arg_str(args, "strategy");
 	unsigned *weights = NULL;
@@ -140,7 +202,7 @@ static void do_plan(struct agent *a, struct control_request *req, json_object *a
 
 	if (d == NULL)
 		return;
-	agent_domain_refresh(a, d);
+	view_refresh(dp, d);
 	if (d->model == NULL)
 		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
 	else if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
@@ -154,7 +216,7 @@ static void do_plan(struct agent *a, struct control_request *req, json_object *a
 	free(err);
 }
 
-static void do_resize(struct agent *a, struct control_request *req, json_object *args,
+static void do_resize(struct dispatch *dp, struct control_request *req, json_object *args,
                       enum op_kind kind)
 {
 	/* not_found ends req: read the peer before asking for the domain */
@@ -164,7 +226,7 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 	                             .gid = peer->gid,
 	                             .pid = peer->pid,
 	                             .comm = peer->comm};
-	struct agent_domain *d = request_domain(a, req, args);
+	struct domain_view *d = request_domain(dp, req, args);
 	struct op_args oa = {.kind = kind, .node = -1, .wait = true};
 	json_object *v;
 	uint64_t bytes;
@@ -186,7 +248,7 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
-	if (ops_submit(a, d, &oa, &actor, req) < 0)
+	if (ops_submit(dp->ops, d, &oa, &actor, req) < 0)
 		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
 }
 
@@ -239,14 +301,14 @@ static json_object *log_read(struct agent *a, const struct record_filter *f, siz
 	char **files = NULL;
 	size_t n = 0;
 
-	if (audit_files(a->audit, &files, &n, err) < 0)
+	if (audit_files(agent_audit_log(a), &files, &n, err) < 0)
 		return NULL;
 	data = record_query(files, n, f, limit, last_seq);
 	record_files_free(files, n);
 	return data;
 }
 
-static void do_log(struct agent *a, struct control_request *req, json_object *args)
+static void do_log(struct dispatch *dp, struct control_request *req, json_object *args)
 {
 	static const struct timeval period = {0, 500000};
 	bool follow = json_object_get_boolean(json_object_object_get(args, "follow"));
@@ -256,6 +318,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	uint64_t last_seq = 0;
 	size_t limit = 1000;
 	json_object *data, *v;
+	struct agent *a = dp->a;
 	char *err = NULL;
 
 	if (json_object_object_get_ex(args, "limit", &v))
@@ -268,7 +331,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	/* The tail starts before the read: records in between come twice and
 	 * are dropped by seq, never lost. */
 	if (follow)
-		tail = record_tail_new(audit_path(a->audit));
+		tail = record_tail_new(audit_path(agent_audit_log(a)));
 	if ((data = log_read(a, &f, limit, &last_seq, &err)) == NULL) {
 		control_reply_error(req, PROTO_E_FAILED, "%s", err);
 		record_tail_free(tail);
@@ -288,16 +351,17 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 		return;
 	}
 	*fw = (struct follower){.req = req, .filter = f, .tail = tail};
-	fw->timer = event_new(evloop_base(a->loop), -1, EV_PERSIST, follower_tick, fw);
+	fw->timer = event_new(evloop_base(agent_loop(a)), -1, EV_PERSIST, follower_tick, fw);
 	event_add(fw->timer, &period);
 	control_request_on_close(req, follower_end, fw);
 }
 
-void agent_on_request(struct control_request *req, void *opaque)
+void dispatch_request(struct control_request *req, void *opaque)
 {
-	struct agent *a = opaque;
+	struct dispatch *a = opaque;
 	const struct proto_request *pr = control_request_proto(req);
 
+	assert_loop_thread();
 	switch (pr->cmd) {
 	case PROTO_CMD_STATUS:
 		do_status(a, req);
@@ -318,8 +382,8 @@ void agent_on_request(struct control_request *req, void *opaque)
 		do_log(a, req, pr->args);
 		break;
 	case PROTO_CMD_POLICY:
-		if (a->policy)
-			policy_request(a->policy, req, pr->args);
+		if (a->ab)
+			autoballoon_request(a->ab, req, pr->args);
 		else
 			control_reply_error(req, PROTO_E_UNSUPPORTED, "the policy is not running");
 		break;
@@ -327,4 +391,85 @@ void agent_on_request(struct control_request *req, void *opaque)
 		control_reply_error(req, PROTO_E_UNSUPPORTED, "unknown command");
 		break;
 	}
+}
+
+/* ---- the backend's news ---- */
+
+static void audit_agent_event(struct agent *a, enum record_event ev, const struct backend_event *e,
+                              json_object *extra)
+{
+	struct record r = {
+	        .event = ev,
+	        .domain = e ? e->name : NULL,
+	        .uuid = e && e->uuid[0] ? e->uuid : NULL,
+	        .actor = {.kind = e ? RECORD_ACTOR_LIBVIRT : RECORD_ACTOR_AGENT},
+	        .result = RECORD_OK,
+	        .extra = extra,
+	};
+
+	agent_audit(a, &r, false, NULL);
+	json_object_put(extra);
+}
+
+void dispatch_connected(void *opaque, bool reconnect, const struct backend_domain_list *doms)
+{
+	struct dispatch *dp = opaque;
+	struct domains *ds = agent_domains(dp->a);
+	const struct backend *b = agent_backend(dp->a);
+	json_object *x = json_object_new_object();
+
+	assert_loop_thread();
+	json_object_object_add(x, "uri", json_object_new_string(backend_uri(b)));
+	json_object_object_add(x, "reconnects", json_object_new_int((int)backend_reconnects(b)));
+	audit_agent_event(dp->a, reconnect ? RECORD_RECONNECT : RECORD_CONNECT, NULL, x);
+	for (size_t i = 0; i < doms->n; i++) {
+		struct domain_view *d = domains_add(ds, doms->doms[i].name, doms->doms[i].uuid);
+
+		if (d == NULL)
+			continue;
+		d->active = doms->doms[i].active;
+		view_refresh(dp, d);
+	}
+	ops_reconcile(dp->ops);
+}
+
+void dispatch_disconnected(void *opaque, const char *why)
+{
+	log_warn("lost the libvirt connection: %s", why ? why : "closed");
+}
+
+void dispatch_event(void *opaque, const struct backend_event *ev)
+{
+	struct dispatch *dp = opaque;
+	struct domain_view *d;
+
+	assert_loop_thread();
+	switch (ev->kind) {
+	case BACKEND_EVENT_DEVICE_ADDED:
+	case BACKEND_EVENT_DEVICE_REMOVED:
+	case BACKEND_EVENT_DEVICE_REMOVAL_FAILED:
+		ops_device_event(dp->ops, ev);
+		break;
+	case BACKEND_EVENT_BALLOON_CHANGE: {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "balloon_kib", json_object_new_uint64(ev->kib));
+		audit_agent_event(dp->a, RECORD_BALLOON_CHANGE, ev, x);
+		return;
+	}
+	case BACKEND_EVENT_LIFECYCLE:
+		if (ev->lifecycle == BACKEND_LIFECYCLE_UNDEFINED) {
+			ops_domain_gone(dp->ops, ev->name);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	d = domains_add(agent_domains(dp->a), ev->name, ev->uuid);
+	if (d == NULL)
+		return;
+	if (ev->kind == BACKEND_EVENT_LIFECYCLE)
+		domains_lifecycle(d, ev->lifecycle);
+	view_refresh(dp, d);
 }
