@@ -678,7 +678,6 @@ struct prepare_args {
 	bool mode_given;
 	bool print_xml;
 	bool define;
-	const char *bad; /* the option whose value was refused */
 };
 
 /* A positive decimal number below limit, or -EINVAL. */
@@ -703,50 +702,65 @@ static int parse_prepare_size(const char *s, bool zero_ok, uint64_t *kib)
 	else if ((rc = size_parse(s, kib, &err)) < 0)
 		fprintf(stderr, "memplugctl: %s\n", err);
 	else if (*kib == 0 && !zero_ok)
-		rc = -EINVAL;
+		rc = -EINVAL, fprintf(stderr, "memplugctl: the size must be more than 0\n");
 	free(err);
 	return rc;
+}
+
+/* Says what was wrong with an option's value; source_args() then prints
+ * the usage ("missing or bad option value": optopt names the option). */
+static int prepare_bad(int opt, const char *why)
+{
+	if (why)
+		fprintf(stderr, "memplugctl: %s\n", why);
+	optopt = opt;
+	return -EINVAL;
 }
 
 static int prepare_opt(int opt, void *arg)
 {
 	struct prepare_args *pa = arg;
 	struct partition_opts *o = &pa->opts;
-	int rc = 0;
 
-	if (opt == 'm' || opt == 'c') {
+	switch (opt) {
+	case 'm':
+	case 'c':
 		if (pa->mode_given)
-			return pa->bad = "--mirror-host/--cells", -EINVAL;
+			return prepare_bad(opt, "give --mirror-host or --cells N, not both");
 		pa->mode_given = true;
 		o->mirror = opt == 'm';
 		if (opt == 'c' && parse_count(optarg, 128, &o->n_cells) < 0)
-			return pa->bad = "--cells", -EINVAL;
-	} else if (opt == 'M') {
-		rc = parse_prepare_size(optarg, false, &o->max_kib);
-		pa->bad = "--max";
-	} else if (opt == 'n') {
-		rc = parse_count(optarg, DOMAIN_MAX_SLOTS, &o->slots);
-		pa->bad = "--slots";
-	} else if (opt == 'L') {
+			return prepare_bad(opt, "--cells takes a number of cells, 1..128");
+		return 0;
+	case 'M':
+		if (parse_prepare_size(optarg, false, &o->max_kib) < 0)
+			return prepare_bad(opt, NULL);
+		return 0;
+	case 'n':
+		if (parse_count(optarg, DOMAIN_MAX_SLOTS, &o->slots) < 0)
+			return prepare_bad(opt, "--slots takes 1..256 (QEMU's limit)");
+		return 0;
+	case 'L':
 		o->cpuless_set = true;
-		rc = parse_prepare_size(optarg, true, &o->cpuless_kib);
-		pa->bad = "--cpuless";
-	} else if (opt == 'P') {
+		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0 ? prepare_bad(opt, NULL)
+		                                                               : 0;
+	case 'P':
 		o->no_pin = true;
-	} else if (opt == 'p') {
+		return 0;
+	case 'p':
 		pa->print_xml = true;
-	} else if (opt == 'd') {
+		return 0;
+	case 'd':
 		pa->define = true;
-	} else if (opt == 'C') {
+		return 0;
+	case 'C':
 		pa->host_caps = optarg;
-	} else if (opt == 'S') {
+		return 0;
+	case 'S':
 		pa->host_sysfs = optarg;
-	} else {
-		return -EINVAL;
+		return 0;
 	}
-	if (rc == 0)
-		pa->bad = NULL;
-	return rc;
+	return -EINVAL;
 }
 
 /* Threads per core of this machine's CPU 0; 0 when sysfs does not say. */
@@ -854,11 +868,8 @@ static int cmd_prepare(struct ctl *ctl, int argc, char **argv)
 	int rc;
 
 	rc = source_args(ctl, cmd, argc, argv, opts, prepare_opt, &pa, &src);
-	if (rc != EXIT_OK) {
-		if (pa.bad)
-			fprintf(stderr, "memplugctl: %s: bad value\n", pa.bad);
+	if (rc != EXIT_OK)
 		return rc;
-	}
 	if (!pa.mode_given)
 		return usage_error(cmd, "give --mirror-host or --cells N");
 	if (pa.print_xml && pa.define)

@@ -553,7 +553,7 @@ static void render_prepare_placement(FILE *out, json_object *d)
 		const char *row[3] = {node, kib(c, "free_kib", fr), rank};
 
 		snprintf(node, sizeof(node), "%" PRId64, num(c, "node"));
-		if (num(c, "rank") < (int64_t)arr_len(get(d, "cells")) && num(c, "rank") >= 0)
+		if (num(c, "rank") >= 0 && num(c, "rank") < num(d, "cpu_cells"))
 			snprintf(rank, sizeof(rank), "yes (#%" PRId64 ")", num(c, "rank") + 1);
 		else
 			snprintf(rank, sizeof(rank), "no");

@@ -182,6 +182,7 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	for (size_t i = 0; i < part->n_cells; i++)
 		json_object_array_add(cells, report_cell(part, i));
 	json_object_object_add(o, "cells", cells);
+	json_object_object_add(o, "cpu_cells", json_object_new_int((int)part->n_cpu_cells));
 	json_object_object_add(o, "shared", json_object_new_boolean(part->shared));
 	json_object_object_add(o, "placement",
 	                       opts->mirror ? NULL : report_candidates(part));
