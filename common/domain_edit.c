@@ -25,9 +25,9 @@
 
 struct domain_edit {
 	xmlDoc *doc;
-	bool pretty;            /* the document is indented: indent what we add */
-	bool decl;              /* it began with an XML declaration: keep one */
-	char unit[INDENT_MAX];  /* one level of indentation, e.g. "  " */
+	bool pretty;           /* the document is indented: indent what we add */
+	bool decl;             /* it began with an XML declaration: keep one */
+	char unit[INDENT_MAX]; /* one level of indentation, e.g. "  " */
 };
 
 /* ---- tree helpers ---- */
@@ -276,7 +276,8 @@ static int guest_pages(const struct domain *dom, struct partition_guest *g, char
 		if (i > 0 && b.page_size_kib != g->page_kib)
 			return err_ret(err, -EINVAL,
 			               "guest cells are backed by different page sizes (cell %zu: "
-			               "%" PRIu64 " KiB, cell 0: %" PRIu64 " KiB); prepare gives all "
+			               "%" PRIu64 " KiB, cell 0: %" PRIu64
+			               " KiB); prepare gives all "
 			               "cells with CPUs one backing",
 			               i, b.page_size_kib, g->page_kib);
 		g->page_kib = b.page_size_kib;
@@ -307,8 +308,8 @@ int domain_edit_guest(const struct domain_edit *e, const struct domain *dom,
 	for (size_t i = 0; i < dom->n_memdevs; i++)
 		if (dom->memdevs[i].target_node > g->max_memdev_node)
 			g->max_memdev_node = dom->memdevs[i].target_node;
-	g->prealloc = prop_is(child(child(root, "memoryBacking"), "allocation"), "mode",
-	                      "immediate");
+	g->prealloc =
+	        prop_is(child(child(root, "memoryBacking"), "allocation"), "mode", "immediate");
 	return guest_pages(dom, g, err);
 }
 
@@ -316,15 +317,16 @@ int domain_edit_guest(const struct domain_edit *e, const struct domain *dom,
 
 /* Where libvirt writes each top-level element: before the first of these. */
 static const char *const after_vcpu[] = {
-        "iothreads", "iothreadids", "defaultiothread", "cputune", "numatune", "resource",
-        "sysinfo", "bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock",
-        "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices",
-        NULL};
+        "iothreads", "iothreadids", "defaultiothread", "cputune",   "numatune", "resource",
+        "sysinfo",   "bootloader",  "bootloader_args", "os",        "idmap",    "features",
+        "cpu",       "clock",       "on_poweroff",     "on_reboot", "on_crash", "on_lockfailure",
+        "pm",        "perf",        "devices",         NULL};
 
 static void edit_max_memory(struct domain_edit *e, xmlNode *root, const struct partition *p)
 {
-	static const char *const before[] = {"memory", "currentMemory", "blkiotune", "memtune",
-	                                     "memoryBacking", "vcpu", "os", "devices", NULL};
+	static const char *const before[] = {"memory",  "currentMemory", "blkiotune",
+	                                     "memtune", "memoryBacking", "vcpu",
+	                                     "os",      "devices",       NULL};
 	xmlNode *n = ensure_child(e, root, "maxMemory", before, NULL);
 	char text[32];
 
@@ -374,8 +376,7 @@ static xmlChar *common_prop(const xmlNode *numa, const char *name)
 	return common;
 }
 
-static void add_distances(struct domain_edit *e, xmlNode *cell, const struct partition *p,
-                          size_t i)
+static void add_distances(struct domain_edit *e, xmlNode *cell, const struct partition *p, size_t i)
 {
 	xmlNode *d = add_child(e, cell, "distances", NULL);
 
@@ -424,8 +425,9 @@ static void edit_cells(struct domain_edit *e, xmlNode *cpu, const struct partiti
 static void edit_cpu(struct domain_edit *e, xmlNode *root, const struct partition *p,
                      struct domain_edit_report *rep)
 {
-	static const char *const before[] = {"clock", "on_poweroff", "on_reboot", "on_crash",
-	                                     "on_lockfailure", "pm", "perf", "devices", NULL};
+	static const char *const before[] = {"clock",    "on_poweroff",    "on_reboot",
+	                                     "on_crash", "on_lockfailure", "pm",
+	                                     "perf",     "devices",        NULL};
 	xmlNode *cpu = ensure_child(e, root, "cpu", before, &rep->cpu_added);
 
 	edit_topology(e, cpu, p);
@@ -434,9 +436,9 @@ static void edit_cpu(struct domain_edit *e, xmlNode *root, const struct partitio
 
 static void edit_pins(struct domain_edit *e, xmlNode *root, const struct partition *p)
 {
-	static const char *const before[] = {"emulatorpin", "iothreadpin", "emulatorsched",
-	                                     "iothreadsched", "vcpusched", "cachetune",
-	                                     "memorytune", NULL};
+	static const char *const before[] = {"emulatorpin",   "iothreadpin", "emulatorsched",
+	                                     "iothreadsched", "vcpusched",   "cachetune",
+	                                     "memorytune",    NULL};
 	char cpus[NODESET_FORMAT_MAX];
 	xmlNode *tune;
 
@@ -538,8 +540,7 @@ static void edit_balloon(struct domain_edit *e, xmlNode *root, struct domain_edi
 	}
 	if (child(b, "stats") && xmlHasProp(child(b, "stats"), BAD_CAST "period"))
 		return;
-	set_prop(ensure_child(e, b, "stats", NULL, NULL), "period", "%d",
-	         PARTITION_STATS_PERIOD);
+	set_prop(ensure_child(e, b, "stats", NULL, NULL), "period", "%d", PARTITION_STATS_PERIOD);
 	rep->balloon_stats_added = true;
 }
 

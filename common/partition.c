@@ -319,8 +319,7 @@ static int fill_distances(const struct host *h, struct partition *p)
 }
 
 static void fill_cells(const struct host *h, const struct partition_guest *g,
-                       const struct partition_opts *o, struct partition *p,
-                       const unsigned *nodes)
+                       const struct partition_opts *o, struct partition *p, const unsigned *nodes)
 {
 	for (size_t i = 0; i < p->n_cells; i++) {
 		struct partition_cell *cell = &p->cells[i];
@@ -416,15 +415,15 @@ static int warn_free(const struct host *h, const struct partition_guest *g, stru
 			    p->cells[j].hugepages == c->hugepages)
 				need += p->cells[j].memory_kib;
 		if (f.free_known && need > f.free_kib)
-			rc = partition_warn(p, "cell %u needs %s on host node %u, which has %s free%s",
-			                    c->id, kib_str(need, a), c->host_node,
-			                    kib_str(f.free_kib, b), c->hugepages ? " in hugepages" : "");
+			rc = partition_warn(
+			        p, "cell %u needs %s on host node %u, which has %s free%s", c->id,
+			        kib_str(need, a), c->host_node, kib_str(f.free_kib, b),
+			        c->hugepages ? " in hugepages" : "");
 	}
 	return rc;
 }
 
-static int add_warnings(const struct host *h, const struct partition_guest *g,
-                        struct partition *p)
+static int add_warnings(const struct host *h, const struct partition_guest *g, struct partition *p)
 {
 	bool unknown = false;
 	int rc = 0;
@@ -432,17 +431,20 @@ static int add_warnings(const struct host *h, const struct partition_guest *g,
 	for (size_t i = 0; i < p->n_candidates; i++)
 		unknown |= !p->candidates[i].free_known;
 	if (unknown)
-		rc = partition_warn(p, "the host's free memory is unknown (%s): nodes were chosen "
-		                       "by id",
+		rc = partition_warn(p,
+		                    "the host's free memory is unknown (%s): nodes were chosen "
+		                    "by id",
 		                    h->source == HOST_SOURCE_CAPS ? "a capabilities file"
 		                                                  : "its source gives none");
 	if (rc == 0 && p->shared)
-		rc = partition_warn(p, "%zu cells on %zu host nodes with CPUs: cells share nodes, "
-		                       "round-robin in order of free memory",
+		rc = partition_warn(p,
+		                    "%zu cells on %zu host nodes with CPUs: cells share nodes, "
+		                    "round-robin in order of free memory",
 		                    p->n_cpu_cells, p->n_candidates);
 	if (rc == 0 && p->dist_shared)
-		rc = partition_warn(p, "cells on the same host node get distance %d (libvirt "
-		                       "refuses %d between two cells)",
+		rc = partition_warn(p,
+		                    "cells on the same host node get distance %d (libvirt "
+		                    "refuses %d between two cells)",
 		                    DIST_SHARED, DIST_LOCAL);
 	if (rc == 0 && p->dist == NULL)
 		rc = partition_warn(p, "the host gives no distances: no <distances> written");

@@ -82,14 +82,14 @@ struct partition {
 	size_t n_cells;
 	struct partition_cell *cells; /* CPU cells first, then CPU-less ones */
 	size_t n_cpu_cells;
-	unsigned *dist; /* n_cells x n_cells, NULL when the host gives no SLIT */
+	unsigned *dist;   /* n_cells x n_cells, NULL when the host gives no SLIT */
 	bool dist_shared; /* cells on one host node got distance 11 (libvirt needs > 10) */
 	unsigned sockets, cores, threads;
 	struct nodeset nodeset; /* global <numatune><memory> nodeset: every memnode's */
 	uint64_t align_kib;     /* cell memory alignment (page size, at least 1 MiB) */
 	uint64_t step_kib;      /* growth step: max(128 MiB block, page size) */
 	uint64_t max_memory_kib;
-	bool max_kept; /* the domain's <maxMemory> was kept */
+	bool max_kept;   /* the domain's <maxMemory> was kept */
 	bool max_capped; /* the default 4x was lowered to the host's total */
 	unsigned slots;
 	bool shared; /* more cells than host nodes with CPUs: nodes shared */

@@ -162,7 +162,8 @@ static void report_settings(json_object *o, const struct prepare *p,
 	json_object_object_add(o, "slots", json_object_new_int((int)part->slots));
 	json_object_object_add(o, "step_kib", json_object_new_uint64(part->step_kib));
 	json_object_object_add(o, "balloon", json_object_new_string(balloon_state(&p->edits)));
-	json_object_object_add(o, "pages_narrowed", json_object_new_int((int)p->edits.pages_narrowed));
+	json_object_object_add(o, "pages_narrowed",
+	                       json_object_new_int((int)p->edits.pages_narrowed));
 }
 
 json_object *prepare_report(const struct prepare *p, const struct host *host,
@@ -173,9 +174,10 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	json_object *cells = json_object_new_array(), *warn = json_object_new_array();
 
 	json_object_object_add(o, "domain", json_object_new_string(p->dom->name));
-	json_object_object_add(o, "mode", json_object_new_string(opts->mirror ? "mirror-host"
-	                                                                      : "cells"));
-	json_object_object_add(o, "host_source", json_object_new_string(host_source_name(host->source)));
+	json_object_object_add(o, "mode",
+	                       json_object_new_string(opts->mirror ? "mirror-host" : "cells"));
+	json_object_object_add(o, "host_source",
+	                       json_object_new_string(host_source_name(host->source)));
 	json_object_object_add(o, "vcpus", json_object_new_int((int)p->guest.vcpus));
 	json_object_object_add(o, "memory_kib", json_object_new_uint64(p->guest.memory_kib));
 	json_object_object_add(o, "page_kib", json_object_new_uint64(p->guest.page_kib));
@@ -184,8 +186,7 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	json_object_object_add(o, "cells", cells);
 	json_object_object_add(o, "cpu_cells", json_object_new_int((int)part->n_cpu_cells));
 	json_object_object_add(o, "shared", json_object_new_boolean(part->shared));
-	json_object_object_add(o, "placement",
-	                       opts->mirror ? NULL : report_candidates(part));
+	json_object_object_add(o, "placement", opts->mirror ? NULL : report_candidates(part));
 	report_settings(o, p, opts);
 	for (size_t i = 0; i < part->n_warnings; i++)
 		json_object_array_add(warn, json_object_new_string(part->warnings[i]));
@@ -205,10 +206,11 @@ static xmlNode *first_child(const xmlNode *n, const char *name)
 
 unsigned prepare_caps_threads(const char *xml, size_t len)
 {
-	xmlDoc *doc = len <= INT_MAX ? xmlReadMemory(xml, (int)len, "caps.xml", NULL,
-	                                             XML_PARSE_NONET | XML_PARSE_NOERROR |
-	                                                     XML_PARSE_NOWARNING)
-	                             : NULL;
+	xmlDoc *doc =
+	        len <= INT_MAX
+	                ? xmlReadMemory(xml, (int)len, "caps.xml", NULL,
+	                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+	                : NULL;
 	xmlNode *topo = first_child(
 	        first_child(first_child(doc ? xmlDocGetRootElement(doc) : NULL, "host"), "cpu"),
 	        "topology");

@@ -283,10 +283,15 @@ static void test_indentation(void **state)
 	char *orig = NULL;
 	struct prepare *p = run("prepare-16vcpu.xml", "caps-8node.xml", &o, &orig);
 
-	assert_non_null(strstr(p->xml, "\n  <maxMemory slots=\"256\" unit=\"KiB\">268435456</maxMemory>\n  <memory"));
+	assert_non_null(strstr(
+	        p->xml,
+	        "\n  <maxMemory slots=\"256\" unit=\"KiB\">268435456</maxMemory>\n  <memory"));
 	assert_non_null(strstr(p->xml, "\n  <cputune>\n    <vcpupin vcpu=\"0\""));
-	assert_non_null(strstr(p->xml, "\n        <distances>\n          <sibling id=\"0\" value=\"10\"/>"));
-	assert_non_null(strstr(p->xml, "<memballoon model=\"virtio\">\n      <stats period=\"10\"/>\n    </memballoon>"));
+	assert_non_null(strstr(
+	        p->xml, "\n        <distances>\n          <sibling id=\"0\" value=\"10\"/>"));
+	assert_non_null(strstr(
+	        p->xml,
+	        "<memballoon model=\"virtio\">\n      <stats period=\"10\"/>\n    </memballoon>"));
 	g_free(orig);
 	prepare_free(p);
 }
@@ -322,8 +327,12 @@ static void test_refused(void **state)
 
 static void test_opts_wire(void **state)
 {
-	struct partition_opts in = {.n_cells = 3, .max_kib = 4096, .slots = 7, .cpuless_set = true,
-	                            .cpuless_kib = 0, .no_pin = true};
+	struct partition_opts in = {.n_cells = 3,
+	                            .max_kib = 4096,
+	                            .slots = 7,
+	                            .cpuless_set = true,
+	                            .cpuless_kib = 0,
+	                            .no_pin = true};
 	struct partition_opts out;
 	json_object *j = prepare_opts_json(&in);
 	char *err = NULL;
@@ -347,9 +356,9 @@ static void test_opts_wire(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_rich_edits),
+	        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_rich_edits),
 	        cmocka_unit_test(test_hugepage_edits), cmocka_unit_test(test_created),
-	        cmocka_unit_test(test_indentation),  cmocka_unit_test(test_refused),
+	        cmocka_unit_test(test_indentation),    cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_opts_wire),
 	};
 

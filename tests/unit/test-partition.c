@@ -39,7 +39,9 @@ static struct host *host_8node(void)
 	for (unsigned i = 0; i < 8; i++)
 		for (unsigned j = 0; j < 8; j++)
 			assert_int_equal(host_set_distance(h, i, j,
-			                                   i == j ? 10 : i / 4 == j / 4 ? 21 : 31),
+			                                   i == j           ? 10
+			                                   : i / 4 == j / 4 ? 21
+			                                                    : 31),
 			                 0);
 	return h;
 }
@@ -54,8 +56,8 @@ static struct host *host_small(size_t n, const uint64_t *free_gib, const uint64_
 	size_t all = n + cpuless;
 
 	for (unsigned i = 0; i < all; i++) {
-		struct host_node *node =
-		        host_add_node(h, i, (i < n ? 64 : 16) * GIB, i < n ? free_gib[i] * GIB : 16 * GIB);
+		struct host_node *node = host_add_node(h, i, (i < n ? 64 : 16) * GIB,
+		                                       i < n ? free_gib[i] * GIB : 16 * GIB);
 
 		for (unsigned c = 0; i < n && c < 4; c++)
 			nodeset_set(&node->cpus, 4 * i + c);
@@ -279,12 +281,30 @@ static const unsigned place_dist[16] = {10, 21, 21, 21, 21, 10, 31, 21,
 
 static const struct place_case place_cases[] = {
         {"most free memory", 4, {10, 30, 20, 5}, {0}, false, 2, "1,2", false},
-        {"ties go to the node closest to those chosen", 4, {10, 30, 30, 30}, {0}, false, 2,
-         "1,3", false},
-        {"hugepage-backed cells count free hugepages", 4, {10, 30, 30, 30}, {1024, 0, 512, 256},
-         true, 2, "0,2", false},
-        {"more cells than nodes: round-robin by free memory", 2, {10, 30}, {0}, false, 3,
-         "1,0,1", true},
+        {"ties go to the node closest to those chosen",
+         4,
+         {10, 30, 30, 30},
+         {0},
+         false,
+         2,
+         "1,3",
+         false},
+        {"hugepage-backed cells count free hugepages",
+         4,
+         {10, 30, 30, 30},
+         {1024, 0, 512, 256},
+         true,
+         2,
+         "0,2",
+         false},
+        {"more cells than nodes: round-robin by free memory",
+         2,
+         {10, 30},
+         {0},
+         false,
+         3,
+         "1,0,1",
+         true},
         {"single-node host, two cells", 1, {8}, {0}, false, 2, "0,0", true},
 };
 
@@ -310,7 +330,8 @@ static void test_placement(void **state)
 		if (c->shared) /* two cells on one node: 11, never 10 */
 			for (size_t i = 0; i < p->n_cells; i++)
 				for (size_t j = 0; j < p->n_cells; j++)
-					if (i != j && p->cells[i].host_node == p->cells[j].host_node)
+					if (i != j &&
+					    p->cells[i].host_node == p->cells[j].host_node)
 						assert_int_equal(p->dist[i * p->n_cells + j], 11);
 		partition_free(p);
 		host_free(h);
@@ -363,9 +384,8 @@ static void test_max(void **state)
 		uint64_t freemem[2] = {8, 8};
 		struct host *h = host_small(2, freemem, NULL, 0, NULL);
 		struct partition_guest g = guest(2, c->memory_gib * GIB);
-		struct partition_opts o = {.mirror = true,
-		                           .max_kib = c->opt_max_gib * GIB,
-		                           .slots = c->opt_slots};
+		struct partition_opts o = {
+		        .mirror = true, .max_kib = c->opt_max_gib * GIB, .slots = c->opt_slots};
 		struct partition *p;
 
 		print_message("max: %s\n", c->what);
@@ -389,48 +409,105 @@ struct refusal {
 	const char *message;
 };
 
-#define G(v, kib) {.vcpus = (v), .memory_kib = (kib), .boot_kib = (kib), .max_memdev_node = -1, .page_kib = 4}
+#define G(v, kib)                                                                                  \
+	{                                                                                          \
+		.vcpus = (v), .memory_kib = (kib), .boot_kib = (kib), .max_memdev_node = -1,       \
+		.page_kib = 4                                                                      \
+	}
 
 static const struct refusal refusals[] = {
-        {"fewer vCPUs than cells with CPUs", 4, 0, G(2, 4 * GIB), {.mirror = true},
+        {"fewer vCPUs than cells with CPUs",
+         4,
+         0,
+         G(2, 4 * GIB),
+         {.mirror = true},
          "2 vCPUs cannot fill 4 cells with CPUs: each needs at least one"},
-        {"--cells beyond the vCPUs", 1, 0, G(2, 4 * GIB), {.n_cells = 3},
+        {"--cells beyond the vCPUs",
+         1,
+         0,
+         G(2, 4 * GIB),
+         {.n_cells = 3},
          "2 vCPUs cannot fill 3 cells with CPUs"},
-        {"memory per cell below the alignment", 2, 0,
-         {.vcpus = 2, .memory_kib = GIB, .boot_kib = GIB, .max_memdev_node = -1,
-          .page_kib = GIB, .hugepages = true},
+        {"memory per cell below the alignment",
+         2,
+         0,
+         {.vcpus = 2,
+          .memory_kib = GIB,
+          .boot_kib = GIB,
+          .max_memdev_node = -1,
+          .page_kib = GIB,
+          .hugepages = true},
          {.mirror = true},
          "1 GiB over 2 cells with CPUs is below the 1 GiB alignment per cell"},
-        {"CPU-less cells take everything", 1, 2, G(1, 256 * MIB), {.mirror = true},
+        {"CPU-less cells take everything",
+         1,
+         2,
+         G(1, 256 * MIB),
+         {.mirror = true},
          "the CPU-less cells' boot memory (2 x 128 MiB) leaves nothing"},
-        {"preallocation on a CPU-less cell", 1, 1,
-         {.vcpus = 1, .memory_kib = GIB, .boot_kib = GIB, .max_memdev_node = -1, .page_kib = 4,
+        {"preallocation on a CPU-less cell",
+         1,
+         1,
+         {.vcpus = 1,
+          .memory_kib = GIB,
+          .boot_kib = GIB,
+          .max_memdev_node = -1,
+          .page_kib = 4,
           .prealloc = true},
          {.mirror = true},
          "<allocation mode='immediate'> would cover the CPU-less cells"},
-        {"hugepages without nodeset on a CPU-less cell", 1, 1,
-         {.vcpus = 1, .memory_kib = GIB, .boot_kib = GIB, .max_memdev_node = -1,
-          .page_kib = 2048, .hugepages = true, .hugepages_all = true},
+        {"hugepages without nodeset on a CPU-less cell",
+         1,
+         1,
+         {.vcpus = 1,
+          .memory_kib = GIB,
+          .boot_kib = GIB,
+          .max_memdev_node = -1,
+          .page_kib = 2048,
+          .hugepages = true,
+          .hugepages_all = true},
          {.mirror = true},
          "<hugepages> without a <page nodeset> would cover the CPU-less cells"},
-        {"a memory device beyond the new cells", 1, 0,
-         {.vcpus = 1, .memory_kib = 2 * GIB, .boot_kib = GIB, .max_memdev_node = 3,
-          .page_kib = 4},
+        {"a memory device beyond the new cells",
+         1,
+         0,
+         {.vcpus = 1, .memory_kib = 2 * GIB, .boot_kib = GIB, .max_memdev_node = 3, .page_kib = 4},
          {.mirror = true},
          "a memory device targets guest node 3, but the new layout has 1 cells"},
-        {"--max below memory", 1, 0, G(1, 4 * GIB), {.mirror = true, .max_kib = 2 * GIB},
+        {"--max below memory",
+         1,
+         0,
+         G(1, 4 * GIB),
+         {.mirror = true, .max_kib = 2 * GIB},
          "--max 2 GiB is less than the guest's memory 4 GiB"},
-        {"--slots below those in use", 1, 0,
-         {.vcpus = 1, .memory_kib = GIB, .boot_kib = GIB, .max_memdev_node = -1, .page_kib = 4,
+        {"--slots below those in use",
+         1,
+         0,
+         {.vcpus = 1,
+          .memory_kib = GIB,
+          .boot_kib = GIB,
+          .max_memdev_node = -1,
+          .page_kib = 4,
           .used_slots = 4},
          {.mirror = true, .slots = 2},
          "--slots 2: must be 4..256 (4 in use)"},
-        {"--cpuless not in MiB", 1, 1, G(1, 4 * GIB),
+        {"--cpuless not in MiB",
+         1,
+         1,
+         G(1, 4 * GIB),
          {.mirror = true, .cpuless_set = true, .cpuless_kib = 1000},
          "--cpuless 1000 KiB: must be a whole number of MiB"},
-        {"too many cells for QEMU", 1, 0, G(200, 200 * GIB), {.n_cells = 129},
+        {"too many cells for QEMU",
+         1,
+         0,
+         G(200, 200 * GIB),
+         {.n_cells = 129},
          "129 cells: QEMU supports at most 128 NUMA nodes"},
-        {"no node with CPUs", 0, 2, G(1, 4 * GIB), {.mirror = true},
+        {"no node with CPUs",
+         0,
+         2,
+         G(1, 4 * GIB),
+         {.mirror = true},
          "the host model has no node with CPUs"},
 };
 
