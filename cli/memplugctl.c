@@ -65,7 +65,7 @@ static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
         [CMD_INSPECT] = {"inspect", cmd_inspect,
                          "inspect (DOMAIN | --xml FILE | --connect URI DOMAIN) [--host | "
-                         "--host-sysfs DIR]",
+                         "--host-sysfs DIR | --host-caps FILE]",
                          false},
         [CMD_PLAN] = {"plan", cmd_plan,
                       "plan (DOMAIN | --xml FILE | --connect URI DOMAIN) "
@@ -559,6 +559,7 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data)
 struct inspect_opts {
 	bool host;
 	const char *host_sysfs;
+	const char *host_caps; /* a saved `virsh capabilities`: no free values */
 };
 
 static int inspect_opt(int opt, void *arg)
@@ -569,6 +570,8 @@ static int inspect_opt(int opt, void *arg)
 		io->host = true;
 	else if (opt == 'S')
 		io->host_sysfs = optarg;
+	else if (opt == 'C')
+		io->host_caps = optarg;
 	else
 		return -EINVAL;
 	return 0;
@@ -579,6 +582,7 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"host", no_argument, NULL, 'H'},
 	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {"host-caps", required_argument, NULL, 'C'},
 	                                     {NULL, 0, NULL, 0}};
 	struct inspect_opts io = {0};
 	struct source src;
@@ -593,16 +597,21 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (src.domain_name && ctl->connect_uri == NULL)
 		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
+	if (io.host + !!io.host_sysfs + !!io.host_caps > 1)
+		return usage_error(&commands[CMD_INSPECT],
+		                   "give one of --host, --host-sysfs and --host-caps");
 	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK)
 		return rc;
 	/* Host data only describes the host the domain runs on: local URIs. */
-	if (io.host_sysfs)
+	if (io.host_caps)
+		rc = host_from_caps_file(io.host_caps, &host, &err);
+	else if (io.host_sysfs)
 		rc = host_snapshot_at(io.host_sysfs, &host, &err);
 	else if (io.host || (src.domain_name && strstr(ctl->connect_uri, "://") &&
 	                     strstr(ctl->connect_uri, ":///")))
 		rc = host_snapshot(&host, &err);
 	if (rc < 0)
-		rc = fail("host snapshot: %s", err);
+		rc = fail("host: %s", err);
 	else if ((data = report_inspect(dom, host, &err)) == NULL)
 		rc = fail("%s", err);
 	else

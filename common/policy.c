@@ -657,7 +657,8 @@ static void cell_supply(const struct host *h, const struct backing *b, uint64_t 
 		nodeset_format(&sup.nodes, out->host_nodes, sizeof(out->host_nodes));
 	else
 		snprintf(out->host_nodes, sizeof(out->host_nodes), "any");
-	out->host_known = true;
+	/* a host read from capabilities alone has no free values to judge by */
+	out->host_known = host_free_known(h, &sup.nodes, b->hugepages ? b->page_size_kib : 4);
 }
 
 size_t policy_cells(const struct domain *dom, const struct host *host, uint64_t step_kib,

@@ -17,6 +17,11 @@
 json_object *report_inspect(const struct domain *dom, const struct host *host, char **err);
 json_object *report_plan(const struct domain *dom, const struct plan *plan);
 
+/* The host model: {source, nodes: [{id, cpus, cpuless, total_kib, free_kib,
+ * distances, tier, hugepages}], warnings}; null where the source does not
+ * know a value. A new reference. */
+json_object *report_host(const struct host *h);
+
 /* Small json-c helpers shared by the report builders and their readers. */
 json_object *report_nodeset(const struct nodeset *ns); /* string, or NULL for empty */
 json_object *report_string(const char *s);             /* string, or NULL (JSON null) */

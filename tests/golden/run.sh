@@ -29,6 +29,13 @@ inspect-hugepages-json|inspect --json --xml $data/hugepages-mixed.xml
 inspect-numatune-auto|inspect --xml $data/numatune-auto.xml
 inspect-numatune-restrictive|inspect --xml $data/numatune-restrictive.xml
 inspect-host|inspect --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+inspect-host-tiers-json|inspect --json --xml $data/guest-2cell.xml --host-sysfs $data/sysfs-tiers/devices/system/node
+inspect-caps-8node|inspect --xml $data/anuma-8cell.xml --host-caps $data/caps-8node.xml
+inspect-caps-hbm-json|inspect --json --xml $data/hbm-cpuless.xml --host-caps $data/caps-2ddr-2hbm.xml
+inspect-caps-test-driver|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-test-driver.xml
+inspect-caps-not-caps|inspect --xml $data/guest-2cell.xml --host-caps $data/guest-2cell.xml
+inspect-caps-missing|inspect --xml $data/guest-2cell.xml --host-caps $data/no-such-caps.xml
+inspect-caps-and-sysfs|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-1node.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "../../common/domain.h"
+#include "../../common/host.h"
 #include "../../common/policy.h"
 
 #define MIB       UINT64_C(1024)
@@ -472,6 +474,35 @@ static void test_metadata_roundtrip(void **state)
 	policy_overrides_clear(&back);
 }
 
+/* A host read from capabilities has no free values: the cells say the host
+ * is not known rather than "0 free", and a value filled in later counts. */
+static void test_cells_unknown_free(void **state)
+{
+	const char *root = getenv("MEMPLUG_TEST_DATA");
+	char path[4096];
+	struct domain *dom = NULL;
+	struct host *h = host_new();
+	struct policy_cell *cells = NULL;
+	struct host_node *n = host_add_node(h, 0, 8 * 1024 * MIB, 0);
+	size_t count;
+
+	n->free_known = false;
+	snprintf(path, sizeof(path), "%s/guest-2cell.xml", root ? root : "tests/data");
+	assert_int_equal(domain_parse_file(path, &dom, NULL), 0);
+	count = policy_cells(dom, h, 128 * MIB, 0, &cells);
+	assert_int_equal(count, 2);
+	assert_false(cells[0].host_known);
+	assert_false(cells[1].host_known);
+	free(cells);
+	assert_int_equal(host_node_set_free(n, 1024 * MIB), 0);
+	count = policy_cells(dom, h, 128 * MIB, 0, &cells);
+	assert_true(cells[0].host_known);
+	assert_int_equal(cells[0].host_free_kib, 1024 * MIB);
+	free(cells);
+	host_free(h);
+	domain_free(dom);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +511,7 @@ int main(void)
 	        cmocka_unit_test(test_band_unusable),
 	        cmocka_unit_test(test_threshold),
 	        cmocka_unit_test(test_metadata_roundtrip),
+	        cmocka_unit_test(test_cells_unknown_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
