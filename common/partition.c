@@ -446,6 +446,11 @@ static int add_warnings(const struct host *h, const struct partition_guest *g, s
 		                    "cells on the same host node get distance %d (libvirt "
 		                    "refuses %d between two cells)",
 		                    DIST_SHARED, DIST_LOCAL);
+	if (rc == 0 && p->max_capped)
+		rc = partition_warn(p, "4x the guest's memory is more than the host's total: "
+		                       "<maxMemory> is the host's total, %s",
+		                    size_format(p->max_memory_kib, (char[SIZE_FORMAT_MAX]){0},
+		                                SIZE_FORMAT_MAX));
 	if (rc == 0 && p->dist == NULL)
 		rc = partition_warn(p, "the host gives no distances: no <distances> written");
 	if (rc == 0)
