@@ -32,6 +32,7 @@
 #define BACKEND_INACTIVE 0x1 /* the persistent definition instead of the live one */
 #define BACKEND_LIVE     0x2 /* affect the running guest */
 #define BACKEND_CONFIG   0x4 /* affect the persistent definition */
+#define BACKEND_SECURE   0x8 /* domain XML with secrets (passwords), to define it again */
 
 enum backend_event_kind {
 	BACKEND_EVENT_LIFECYCLE,

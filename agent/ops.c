@@ -481,12 +481,14 @@ static void op_select(struct op *op, struct host *host)
 }
 
 /* Reads the persistent definition as text (prepare edits the document
- * itself, not the model). */
+ * itself, not the model). A define needs its secrets (e.g. a VNC password),
+ * or defining it again would drop them; showing must not reveal them. */
 static char *op_read_xml(struct op *op)
 {
+	unsigned flags = BACKEND_INACTIVE | (op->args.define ? BACKEND_SECURE : 0);
 	char *xml = NULL, *err = NULL;
 
-	if (backend_domain_xml(agent_backend(op->a), op->domain, BACKEND_INACTIVE, &xml, &err) < 0)
+	if (backend_domain_xml(agent_backend(op->a), op->domain, flags, &xml, &err) < 0)
 		op_fail(op, PROTO_E_FAILED, "cannot read domain '%s': %s", op->domain, err);
 	free(err);
 	return xml;
@@ -528,9 +530,10 @@ static void op_prepare(struct op *op)
 	if (op->code == NULL) {
 		json_object_put(op->data);
 		op->data = prepare_report(p, host, &op->args.prepare);
-		json_object_object_add(op->data, "xml", json_object_new_string(p->xml));
-		if (op->args.define)
+		if (op->args.define) /* the XML holds secrets: not in the reply */
 			op_prepare_define(op, p);
+		else
+			json_object_object_add(op->data, "xml", json_object_new_string(p->xml));
 	}
 	prepare_free(p);
 	host_free(host);

@@ -553,7 +553,9 @@ int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml
 	rc = virt_domain_get(v, name, &conn, &dom, err);
 	if (rc < 0)
 		return rc;
-	*xml = virDomainGetXMLDesc(dom, (flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0);
+	*xml = virDomainGetXMLDesc(dom,
+	                           ((flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0) |
+	                                   ((flags & BACKEND_SECURE) ? VIR_DOMAIN_XML_SECURE : 0));
 	if (!*xml)
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
