@@ -64,6 +64,7 @@ prepare-bad-cpuless|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2
 prepare-bad-mode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --mirror-host --cells 2
 prepare-bad-nomode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml
 prepare-bad-define-xml|prepare --xml $data/guest-2cell.xml --mirror-host --define
+prepare-bad-hmat|prepare --xml $data/prepare-hmat.xml --host-caps $data/caps-8node.xml --cells 2
 prepare-bad-slots|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --cells 2 --slots 300
 CASES
 }

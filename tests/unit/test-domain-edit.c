@@ -304,6 +304,7 @@ static void test_refused(void **state)
 	} cases[] = {
 	        {"prepare-prealloc.xml", "<allocation mode='immediate'> would cover the CPU-less"},
 	        {"hugepages-mixed.xml", "guest cells are backed by different page sizes"},
+	        {"prepare-hmat.xml", "<numa><interconnects> (HMAT) names the old cells"},
 	};
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
