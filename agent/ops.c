@@ -69,7 +69,7 @@ struct op {
 	char comm[17];
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
-	bool active; /* the domain ran when the operation was queued */
+	bool active;    /* the domain ran when the operation was queued */
 	unsigned flags; /* BACKEND_LIVE | BACKEND_CONFIG */
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
@@ -86,8 +86,8 @@ struct op {
 
 static const char *op_name(const struct op *op)
 {
-	static const char *const names[] = {[OP_GROW] = "grow", [OP_SHRINK] = "shrink",
-	                                    [OP_PREPARE] = "prepare"};
+	static const char *const names[] = {
+	        [OP_GROW] = "grow", [OP_SHRINK] = "shrink", [OP_PREPARE] = "prepare"};
 
 	return names[op->args.kind];
 }
@@ -553,8 +553,9 @@ static void *op_worker(void *arg)
 	if (op->args.kind == OP_PREPARE) {
 		op_prepare(op);
 		if (op->args.define) /* showing changes nothing: no record */
-			op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code),
-			         op->message, NULL, true);
+			op_audit(op, RECORD_OUTCOME,
+			         op->code == NULL ? RECORD_OK : op_result(op->code), op->message,
+			         NULL, true);
 		agent_post(op->a, op_done, op);
 		return NULL;
 	}
@@ -571,8 +572,8 @@ static void *op_worker(void *arg)
 	}
 	if (op->before)
 		op->after = op_read(op, !(op->flags & BACKEND_LIVE));
-	op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code), op->message,
-	         NULL, true);
+	op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code),
+	         op->message, NULL, true);
 	free(err);
 	host_free(host);
 	agent_post(op->a, op_done, op);

@@ -751,8 +751,9 @@ static int prepare_opt(int opt, void *arg)
 		return 0;
 	case 'L':
 		o->cpuless_set = true;
-		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0 ? prepare_bad(opt, NULL)
-		                                                               : 0;
+		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0
+		               ? prepare_bad(opt, NULL)
+		               : 0;
 	case 'P':
 		o->no_pin = true;
 		return 0;
@@ -895,8 +896,8 @@ static int cmd_prepare(struct ctl *ctl, int argc, char **argv)
 		                        "DOMAIN the host is memplugd's");
 	args = prepare_opts_json(&pa.opts);
 	json_object_object_add(args, "domain", json_object_new_string(src.domain_name));
-	json_object_object_add(args, "action", json_object_new_string(pa.define ? "define"
-	                                                                        : "show"));
+	json_object_object_add(args, "action",
+	                       json_object_new_string(pa.define ? "define" : "show"));
 	return agent_call(ctl, "prepare", args, pa.print_xml ? "prepare-xml" : "prepare");
 }
 

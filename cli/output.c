@@ -555,16 +555,20 @@ static const char *prepare_backing(json_object *cell, json_object *d, char *buf)
 
 static void render_prepare_cells(FILE *out, json_object *d)
 {
-	static const char *const hdr[] = {"CELL", "HOST NODE", "VCPUS", "PINNED TO", "MEMORY",
-	                                  "BACKING"};
+	static const char *const hdr[] = {"CELL",      "HOST NODE", "VCPUS",
+	                                  "PINNED TO", "MEMORY",    "BACKING"};
 	json_object *cells = get(d, "cells");
 	struct table *t = table_new(6, hdr);
 
 	for (size_t i = 0; i < arr_len(cells); i++) {
 		json_object *c = json_object_array_get_idx(cells, i);
 		char id[16], node[16], mem[SIZE_FORMAT_MAX], back[64];
-		const char *row[6] = {id, node, str(c, "vcpus"), str(c, "pin"),
-		                      kib(c, "memory_kib", mem), prepare_backing(c, d, back)};
+		const char *row[6] = {id,
+		                      node,
+		                      str(c, "vcpus"),
+		                      str(c, "pin"),
+		                      kib(c, "memory_kib", mem),
+		                      prepare_backing(c, d, back)};
 
 		snprintf(id, sizeof(id), "%" PRId64, num(c, "id"));
 		snprintf(node, sizeof(node), "%" PRId64, num(c, "host_node"));
@@ -595,7 +599,8 @@ static void render_prepare_distances(FILE *out, json_object *cells)
 		for (size_t j = 0; j < n; j++) {
 			char *b = buf[(i + 1) * (n + 1) + j];
 
-			snprintf(b, 16, "%d", json_object_get_int(json_object_array_get_idx(dist, j)));
+			snprintf(b, 16, "%d",
+			         json_object_get_int(json_object_array_get_idx(dist, j)));
 			row[j + 1] = b;
 		}
 		table_add(t, row);
@@ -614,8 +619,8 @@ static void render_prepare_placement(FILE *out, json_object *d)
 	struct table *t = table_new(3, hdr);
 
 	fprintf(out, "\nplacement: host nodes with CPUs by free %s, ties to the closest:\n",
-	        json_object_get_boolean(get(json_object_array_get_idx(get(d, "cells"), 0),
-	                                    "hugepages"))
+	        json_object_get_boolean(
+	                get(json_object_array_get_idx(get(d, "cells"), 0), "hugepages"))
 	                ? "hugepages of the page size"
 	                : "memory");
 	for (size_t i = 0; i < arr_len(cands); i++) {
@@ -636,17 +641,20 @@ static void render_prepare_placement(FILE *out, json_object *d)
 
 static void render_prepare(FILE *out, json_object *d)
 {
-	json_object *topo = get(d, "topology"), *cells = get(d, "cells"), *warn = get(d, "warnings");
+	json_object *topo = get(d, "topology"), *cells = get(d, "cells"),
+	            *warn = get(d, "warnings");
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
 
 	fprintf(out, "prepare %s (%s, host from %s): %zu cells\n\n", txt(d, "domain"),
 	        txt(d, "mode"), txt(d, "host_source"), arr_len(cells));
 	render_prepare_cells(out, d);
-	fprintf(out, "\nvCPU topology: sockets=%" PRId64 " cores=%" PRId64 " threads=%" PRId64
-	             " (%" PRId64 " vCPUs; each cell holds a block of whole sockets)\n",
+	fprintf(out,
+	        "\nvCPU topology: sockets=%" PRId64 " cores=%" PRId64 " threads=%" PRId64
+	        " (%" PRId64 " vCPUs; each cell holds a block of whole sockets)\n",
 	        num(topo, "sockets"), num(topo, "cores"), num(topo, "threads"), num(d, "vcpus"));
-	fprintf(out, "numatune: memory strict nodeset=%s; one strict memnode per cell on its "
-	             "host node\n",
+	fprintf(out,
+	        "numatune: memory strict nodeset=%s; one strict memnode per cell on its "
+	        "host node\n",
 	        txt(d, "numatune_nodeset"));
 	if (get(json_object_array_get_idx(cells, 0), "distances")) {
 		fprintf(out, "\ndistances (the host's SLIT between the mapped nodes):\n");
@@ -659,7 +667,8 @@ static void render_prepare(FILE *out, json_object *d)
 	        kib(d, "step_kib", b));
 	fprintf(out, "memballoon: %s\n", txt(d, "balloon"));
 	for (size_t i = 0; i < arr_len(warn); i++)
-		fprintf(out, "warning: %s\n", json_object_get_string(json_object_array_get_idx(warn, i)));
+		fprintf(out, "warning: %s\n",
+		        json_object_get_string(json_object_array_get_idx(warn, i)));
 	if (json_object_get_boolean(get(d, "defined")))
 		fprintf(out, "\ndefined through memplugd%s\n",
 		        json_object_get_boolean(get(d, "active"))
@@ -678,8 +687,9 @@ struct renderer {
 };
 
 static const struct renderer renderers[] = {
-        {"inspect", render_inspect}, {"plan", render_plan},     {"status", render_status},
-        {"grow", render_resize},     {"shrink", render_resize}, {"log", render_log},
+        {"inspect", render_inspect}, {"plan", render_plan},
+        {"status", render_status},   {"grow", render_resize},
+        {"shrink", render_resize},   {"log", render_log},
         {"verify", render_verify},   {"policy", render_policy},
         {"prepare", render_prepare}, {"prepare-xml", render_prepare_xml},
 };

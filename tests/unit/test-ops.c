@@ -731,8 +731,8 @@ static void test_prepare(void **state)
 {
 	struct fixture *fx = *state;
 	struct fake_spec spec = spec_two();
-	struct op_args show = {.kind = OP_PREPARE, .node = -1, .wait = true,
-	                       .prepare = {.mirror = true}};
+	struct op_args show = {
+	        .kind = OP_PREPARE, .node = -1, .wait = true, .prepare = {.mirror = true}};
 	struct op_args define = show, bad = show;
 	struct domain_view *d = fx_domain(fx, &spec, &roomy);
 	char *trace;
@@ -747,7 +747,8 @@ static void test_prepare(void **state)
 	assert_string_equal(fx->ended[0].code, "ok");
 	assert_string_equal(fx->ended[1].code, "ok");
 	assert_string_equal(fx->ended[2].code, "refused");
-	check_messages(&fx->ended[2], (const char *const[]){"is less than the guest's memory", NULL});
+	check_messages(&fx->ended[2],
+	               (const char *const[]){"is less than the guest's memory", NULL});
 	trace = audit_trace(fx, fx->ended[0].request);
 	assert_string_equal(trace, ""); /* showing changes nothing */
 	free(trace);
@@ -755,7 +756,8 @@ static void test_prepare(void **state)
 	check_trace(fx, fx->ended[2].request, "request:ok outcome:refused");
 	assert_int_equal(fx->fv.n_define, 1);
 	assert_non_null(fx->fv.defined);
-	assert_non_null(strstr(fx->fv.defined, "<memnode cellid=\"1\" mode=\"strict\" nodeset=\"1\"/>"));
+	assert_non_null(
+	        strstr(fx->fv.defined, "<memnode cellid=\"1\" mode=\"strict\" nodeset=\"1\"/>"));
 	assert_non_null(strstr(fx->fv.defined, "<vcpupin vcpu=\"1\" cpuset=\"1\"/>"));
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
 }
