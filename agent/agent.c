@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent.h"
 #include "domains.h"
@@ -19,6 +20,8 @@ struct agent {
 	struct audit *audit;
 	pthread_mutex_t audit_lock; /* audit appends from any thread */
 	time_t started;
+	unsigned workers; /* agent_run() threads not yet done (loop thread) */
+	bool stopping;
 };
 
 struct agent *agent_new(struct config *cfg, struct evloop *loop, struct audit *audit)
@@ -95,6 +98,79 @@ time_t agent_started(const struct agent *a)
 int agent_post(struct agent *a, void (*fn)(void *arg), void *arg)
 {
 	return evloop_post(a->loop, fn, arg);
+}
+
+struct agent_job {
+	struct agent *a;
+	void (*work)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void agent_job_done(void *arg)
+{
+	struct agent_job *j = arg;
+	struct agent *a = j->a;
+
+	assert_loop_thread();
+	j->done(j->arg);
+	free(j);
+	if (--a->workers == 0 && a->stopping)
+		evloop_stop(a->loop);
+}
+
+static void *agent_job_thread(void *arg)
+{
+	struct agent_job *j = arg;
+
+	j->work(j->arg);
+	/* The loop outlives every worker (agent_stop() waits), so this only
+	 * fails when out of memory: nothing sane is left to do. */
+	if (agent_post(j->a, agent_job_done, j) < 0)
+		abort();
+	return NULL;
+}
+
+int agent_run(struct agent *a, void (*work)(void *arg), void (*done)(void *arg), void *arg)
+{
+	struct agent_job *j = malloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	assert_loop_thread();
+	if (j == NULL)
+		return -ENOMEM;
+	*j = (struct agent_job){.a = a, .work = work, .done = done, .arg = arg};
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, agent_job_thread, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		log_err("cannot start a worker thread: %s", strerror(rc));
+		free(j);
+		return -rc;
+	}
+	a->workers++;
+	return 0;
+}
+
+unsigned agent_workers(const struct agent *a)
+{
+	return a->workers;
+}
+
+void agent_stop(struct agent *a)
+{
+	assert_loop_thread();
+	a->stopping = true;
+	if (a->workers == 0)
+		evloop_stop(a->loop);
+}
+
+bool agent_stopping(const struct agent *a)
+{
+	return a->stopping;
 }
 
 int agent_audit(struct agent *a, const struct record *r, bool sync, char **err)

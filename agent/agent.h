@@ -10,7 +10,7 @@
  *
  * Threads: agent_post(), agent_audit(), agent_audit_check() and
  * agent_backend() may be called from any thread; everything else from the
- * loop thread.
+ * loop thread. agent_run() is how work leaves the loop.
  */
 #ifndef MEMPLUG_AGENT_H
 #define MEMPLUG_AGENT_H
@@ -50,6 +50,19 @@ time_t agent_started(const struct agent *a);
 
 /* Runs fn(arg) on the loop thread soon. Any thread. */
 int agent_post(struct agent *a, void (*fn)(void *arg), void *arg);
+
+/*
+ * Runs work(arg) on a worker thread of its own, then done(arg) on the loop
+ * thread: the way every blocking backend call leaves the loop. Loop thread;
+ * 0, or a negative errno when no thread can be started (nothing ran).
+ */
+int agent_run(struct agent *a, void (*work)(void *arg), void (*done)(void *arg), void *arg);
+/* Workers started by agent_run() whose done() has not run yet. */
+unsigned agent_workers(const struct agent *a);
+/* SIGTERM: stops the loop once no worker runs (at once when none does);
+ * agent_stopping() tells modules to start nothing new. */
+void agent_stop(struct agent *a);
+bool agent_stopping(const struct agent *a);
 
 /* Appends one audit record; `sync` makes it durable before returning.
  * Any thread. Failures are logged and returned. */

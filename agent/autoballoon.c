@@ -63,9 +63,13 @@ struct pdom {
 	uint64_t audited_ms;
 };
 
+struct preq;
+
 struct autoballoon {
 	struct agent *a;
 	struct ops *ops;
+	struct preq *preqs; /* `policy` requests waiting for the one running */
+	bool preq_running;
 	struct event *timer;
 	uint64_t interval_ms;
 	bool sampling;
@@ -73,12 +77,10 @@ struct autoballoon {
 	GHashTable *views; /* name -> struct domain_view, during one process */
 	struct autoballoon_counters counters;
 
-	pthread_t thread;
-	bool thread_started;
-	pthread_mutex_t lock; /* guards jobs and stop */
-	pthread_cond_t cond;
+	/* Jobs run one at a time on a worker (agent_run()), in order: a
+	 * balloon target never overtakes the sample that asked for it. */
 	struct job *jobs;
-	bool stop;
+	bool job_running;
 };
 
 static uint64_t now_ms(void)
@@ -146,40 +148,38 @@ static void job_run(struct autoballoon *p, struct job *j)
 	}
 }
 
-static void *policy_worker(void *arg)
+static void job_work(void *arg)
 {
-	struct autoballoon *p = arg;
+	struct job *j = arg;
 
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		struct job *j;
+	job_run(j->p, j);
+}
 
-		while (p->jobs == NULL && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->stop)
-			break;
-		j = p->jobs;
+/* Starts the next queued job unless one runs or the agent stops. */
+static void job_next(struct autoballoon *p)
+{
+	while (!p->job_running && p->jobs && !agent_stopping(p->a)) {
+		struct job *j = p->jobs;
+
 		p->jobs = j->next;
-		pthread_mutex_unlock(&p->lock);
-		job_run(p, j);
-		if (agent_post(p->a, job_done, j) < 0)
-			job_free(j);
-		pthread_mutex_lock(&p->lock);
+		if (agent_run(p->a, job_work, job_done, j) == 0) {
+			p->job_running = true;
+			return;
+		}
+		if (j->kind == JOB_SAMPLE)
+			p->sampling = false;
+		job_free(j);
 	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
 }
 
 static void job_queue(struct autoballoon *p, struct job *j)
 {
 	struct job **tail;
 
-	pthread_mutex_lock(&p->lock);
 	for (tail = &p->jobs; *tail; tail = &(*tail)->next)
 		;
 	*tail = j;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	job_next(p);
 }
 
 static struct job *job_new(struct autoballoon *p, enum job_kind kind, const char *name,
@@ -538,6 +538,8 @@ static void job_done(void *arg)
 		}
 	}
 	job_free(j);
+	p->job_running = false;
+	job_next(p);
 }
 
 /* Names of running domains whose metadata was never read. */
@@ -599,22 +601,21 @@ struct autoballoon *autoballoon_new(struct agent *a, struct ops *ops)
 	p->ops = ops;
 	p->interval_ms =
 	        agent_config(a)->policy_interval_ms ? agent_config(a)->policy_interval_ms : 2000;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
 	/* the key is the pdom's own name, freed with it */
 	p->doms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, pdom_free);
 	p->views = g_hash_table_new(g_str_hash, g_str_equal);
 	p->timer = event_new(evloop_base(agent_loop(a)), -1, EV_PERSIST, policy_tick, p);
-	if (p->timer == NULL || pthread_create(&p->thread, NULL, policy_worker, p) != 0) {
+	if (p->timer == NULL) {
 		autoballoon_free(p);
 		return NULL;
 	}
-	p->thread_started = true;
 	tv = (struct timeval){.tv_sec = (time_t)(p->interval_ms / 1000),
 	                      .tv_usec = (suseconds_t)(p->interval_ms % 1000) * 1000};
 	evtimer_add(p->timer, &tv);
 	return p;
 }
+
+static void preqs_drop(struct autoballoon *p);
 
 void autoballoon_free(struct autoballoon *p)
 {
@@ -622,13 +623,8 @@ void autoballoon_free(struct autoballoon *p)
 		return;
 	if (p->timer)
 		event_free(p->timer);
-	if (p->thread_started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = true;
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->thread, NULL);
-	}
+	/* No job runs: the loop ended after every worker (agent_stop()). */
+	preqs_drop(p);
 	while (p->jobs) {
 		struct job *j = p->jobs;
 
@@ -639,8 +635,6 @@ void autoballoon_free(struct autoballoon *p)
 		g_hash_table_destroy(p->doms);
 	if (p->views)
 		g_hash_table_destroy(p->views);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
@@ -657,7 +651,7 @@ static json_object *settings_json(struct autoballoon *p, const struct pdom *pd,
 	json_object *o = json_object_new_object();
 
 	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
-		const char *key = policy_keys[i];
+		const char *key = policy_keys[i].name;
 		json_object *e = json_object_new_object();
 		const char *src = "default";
 		char buf[32];
@@ -711,28 +705,6 @@ json_object *autoballoon_status_add(struct autoballoon *p, const char *domain, j
 	return o;
 }
 
-/* Reads the stored overrides now (a `policy` request before any tick). */
-static void pdom_load_meta(struct autoballoon *p, struct pdom *pd)
-{
-	struct autoballoon_meta m = {.name = pd->name};
-	char *xml = NULL;
-
-	if (pd->meta_loaded)
-		return;
-	m.rc = backend_get_metadata(agent_backend(p->a), pd->name, POLICY_METADATA_URI, 0, &xml,
-	                            &m.error);
-	if (m.rc == 0)
-		m.rc = policy_metadata_parse(xml, &m.overrides, &m.error);
-	if (m.rc == -ENOTCONN) {
-		free(m.error);
-		return;
-	}
-	pdom_take_meta(pd, &m);
-	free(xml);
-	free(m.error);
-	policy_overrides_clear(&m.overrides);
-}
-
 static json_object *show_json(struct autoballoon *p, struct pdom *pd)
 {
 	json_object *o = json_object_new_object();
@@ -756,94 +728,191 @@ static json_object *show_json(struct autoballoon *p, struct pdom *pd)
 	return o;
 }
 
-/* Checks every change against the current settings, then writes the new
- * overrides to the domain's <metadata>; only then are they in force. */
-static int apply_changes(struct autoballoon *p, struct domain_view *d, struct pdom *pd,
-                         json_object *changes, char **err)
+/*
+ * A `policy` request. Its metadata reads and writes are blocking, so they
+ * run on a worker; requests run one at a time, so two changes never build
+ * on the same stored overrides.
+ */
+struct preq {
+	struct autoballoon *p;
+	struct control_request *req;
+	char *name;
+	char uuid[BACKEND_UUID_LEN + 1];
+	const char *action;   /* borrowed from req's args */
+	json_object *changes; /* NULL: show */
+	bool need_meta;       /* the stored overrides were never read */
+	unsigned flags;       /* where to store: BACKEND_LIVE | BACKEND_CONFIG */
+	struct policy_overrides base;
+	struct policy_settings settings; /* the config's, for checking */
+	struct preq *next;
+
+	/* filled on the worker */
+	struct autoballoon_meta meta;
+	struct policy_overrides next_overrides;
+	int rc;
+	char *err;
+};
+
+static void preq_free(struct preq *q)
 {
-	struct policy_overrides next = {0};
-	struct policy_settings s;
-	char *xml = NULL;
+	json_object_put(q->changes);
+	policy_overrides_clear(&q->base);
+	policy_overrides_clear(&q->meta.overrides);
+	policy_overrides_clear(&q->next_overrides);
+	free(q->meta.error);
+	free(q->err);
+	free(q->name);
+	free(q);
+}
+
+/* None runs: the loop ended after every worker. */
+static void preqs_drop(struct autoballoon *p)
+{
+	while (p->preqs) {
+		struct preq *q = p->preqs;
+
+		p->preqs = q->next;
+		control_reply_error(q->req, PROTO_E_FAILED, "memplugd is stopping");
+		preq_free(q);
+	}
+}
+
+static int overrides_copy(struct policy_overrides *to, const struct policy_overrides *from)
+{
 	int rc = 0;
 
-	for (size_t i = 0; i < pd->overrides.n && rc == 0; i++)
-		rc = policy_overrides_put(&next, pd->overrides.v[i].key, pd->overrides.v[i].value);
-	json_object_object_foreach(changes, key, val)
+	for (size_t i = 0; i < from->n && rc == 0; i++)
+		rc = policy_overrides_put(to, from->v[i].key, from->v[i].value);
+	return rc;
+}
+
+/* Checks every change against the settings, then writes the new overrides
+ * to the domain's <metadata>; only then are they in force. */
+static int preq_store(struct preq *q, const struct policy_overrides *base)
+{
+	struct policy_settings s = q->settings;
+	char *xml = NULL;
+	int rc = overrides_copy(&q->next_overrides, base);
+
+	json_object_object_foreach(q->changes, key, val)
 	{
 		if (rc == 0)
-			rc = policy_overrides_put(&next, key, json_object_get_string(val));
+			rc = policy_overrides_put(&q->next_overrides, key,
+			                          json_object_get_string(val));
 	}
-	*err = NULL;
-	if (rc == 0) {
-		s = *config_policy_for(agent_config(p->a), d->name);
-		rc = overrides_apply(&next, &s, err);
-	}
-	if (rc == 0 && (xml = policy_metadata_format(&next)) == NULL)
+	if (rc == 0)
+		rc = overrides_apply(&q->next_overrides, &s, &q->err);
+	if (rc == 0 && (xml = policy_metadata_format(&q->next_overrides)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = backend_set_metadata(
-		        agent_backend(p->a), d->name, xml, POLICY_METADATA_KEY, POLICY_METADATA_URI,
-		        (d->active ? BACKEND_LIVE : 0) | (d->persistent ? BACKEND_CONFIG : 0), err);
-	if (rc == 0) {
-		policy_overrides_clear(&pd->overrides);
-		pd->overrides = next;
-		pd->meta_loaded = true;
-	} else {
-		policy_overrides_clear(&next);
-	}
+		rc = backend_set_metadata(agent_backend(q->p->a), q->name, xml, POLICY_METADATA_KEY,
+		                          POLICY_METADATA_URI, q->flags, &q->err);
 	free(xml);
 	return rc;
 }
 
+static void preq_work(void *arg)
+{
+	struct preq *q = arg;
+	const struct policy_overrides *base = &q->base;
+
+	if (q->need_meta) {
+		char *xml = NULL;
+
+		q->meta.rc = backend_get_metadata(agent_backend(q->p->a), q->name,
+		                                  POLICY_METADATA_URI, 0, &xml, &q->meta.error);
+		if (q->meta.rc == 0)
+			q->meta.rc = policy_metadata_parse(xml, &q->meta.overrides, &q->meta.error);
+		free(xml);
+		base = &q->meta.overrides; /* empty unless read */
+	}
+	if (q->changes)
+		q->rc = preq_store(q, base);
+}
+
 /* A policy change is a request like grow and shrink: audited with its
  * caller, what it asked and how it ended. */
-static void policy_audit_change(struct autoballoon *p, struct control_request *req,
-                                const struct domain_view *d, const char *action,
-                                json_object *changes, int rc, const char *err)
+static void policy_audit_change(struct autoballoon *p, const struct preq *q)
 {
-	const struct control_peer *peer = control_request_peer(req);
+	const struct control_peer *peer = control_request_peer(q->req);
 	json_object *x = json_object_new_object();
 	struct record r = {.event = RECORD_REQUEST,
-	                   .domain = d->name,
-	                   .uuid = d->uuid[0] ? d->uuid : NULL,
+	                   .domain = q->name,
+	                   .uuid = q->uuid[0] ? q->uuid : NULL,
 	                   .actor = {.kind = RECORD_ACTOR_CLIENT,
 	                             .uid = peer->uid,
 	                             .gid = peer->gid,
 	                             .pid = peer->pid,
 	                             .comm = peer->comm},
-	                   .result = rc == 0         ? RECORD_OK
-	                             : rc == -EINVAL ? RECORD_REFUSED
-	                                             : RECORD_FAILED,
-	                   .error = rc == 0 ? NULL : (err ? err : strerror(-rc)),
+	                   .result = q->rc == 0         ? RECORD_OK
+	                             : q->rc == -EINVAL ? RECORD_REFUSED
+	                                                : RECORD_FAILED,
+	                   .error = q->rc == 0 ? NULL : (q->err ? q->err : strerror(-q->rc)),
 	                   .extra = x};
 
 	json_object_object_add(x, "op", json_object_new_string("policy"));
-	json_object_object_add(x, "action", json_object_new_string(action));
-	json_object_object_add(x, "settings", json_object_get(changes));
+	json_object_object_add(x, "action", json_object_new_string(q->action));
+	json_object_object_add(x, "settings", json_object_get(q->changes));
 	agent_audit(p->a, &r, true, NULL);
 	json_object_put(x);
 }
 
-void autoballoon_request(struct autoballoon *p, struct control_request *req, json_object *args)
-{
-	const char *name = json_object_get_string(json_object_object_get(args, "domain"));
-	const char *action = json_object_get_string(json_object_object_get(args, "action"));
-	struct domain_view *d = domains_find(agent_domains(p->a), name);
-	json_object *changes = NULL, *settings;
-	struct pdom *pd;
-	char *err = NULL;
-	int rc = 0;
+static void preq_next(struct autoballoon *p);
 
-	if (d == NULL) {
-		control_reply_error(req, PROTO_E_NOT_FOUND, "no domain '%s' is known to memplugd",
-		                    name);
-		return;
+static void preq_done(void *arg)
+{
+	struct preq *q = arg;
+	struct autoballoon *p = q->p;
+	struct pdom *pd = pdom_get(p, q->name);
+
+	/* The tick may have read the metadata meanwhile: its copy stands. An
+	 * unreachable libvirt leaves it unread, to try again. */
+	if (pd && q->need_meta && !pd->meta_loaded && q->meta.rc != -ENOTCONN)
+		pdom_take_meta(pd, &q->meta);
+	if (pd && q->changes && q->rc == 0) {
+		policy_overrides_clear(&pd->overrides);
+		pd->overrides = q->next_overrides;
+		q->next_overrides = (struct policy_overrides){0};
+		pd->meta_loaded = true;
 	}
-	if ((pd = pdom_get(p, name)) == NULL) {
-		control_reply_error(req, PROTO_E_FAILED, "out of memory");
-		return;
+	if (q->changes)
+		policy_audit_change(p, q);
+	if (pd == NULL)
+		control_reply_error(q->req, PROTO_E_FAILED, "out of memory");
+	else if (q->rc == -EINVAL && q->err)
+		control_reply_error(q->req, PROTO_E_BAD_REQUEST, "%s", q->err);
+	else if (q->rc < 0)
+		control_reply_error(q->req, PROTO_E_FAILED, "cannot store the policy of '%s': %s",
+		                    q->name, q->err ? q->err : strerror(-q->rc));
+	else
+		control_reply_ok(q->req, show_json(p, pd));
+	p->preq_running = false;
+	preq_free(q);
+	preq_next(p);
+}
+
+static void preq_next(struct autoballoon *p)
+{
+	struct preq *q;
+
+	while (!p->preq_running && (q = p->preqs) != NULL) {
+		p->preqs = q->next;
+		if (agent_run(p->a, preq_work, preq_done, q) == 0) {
+			p->preq_running = true;
+			return;
+		}
+		control_reply_error(q->req, PROTO_E_FAILED, "cannot start a worker thread");
+		preq_free(q);
 	}
-	pdom_load_meta(p, pd);
+}
+
+/* The changes a request asks for; NULL for show (or a reply when bad). */
+static json_object *request_changes(struct control_request *req, json_object *args,
+                                    const char *action, bool *bad)
+{
+	json_object *changes = NULL, *settings;
+
+	*bad = false;
 	if (strcmp(action, "enable") == 0 || strcmp(action, "disable") == 0) {
 		changes = json_object_new_object();
 		json_object_object_add(changes, "enabled",
@@ -853,21 +922,50 @@ void autoballoon_request(struct autoballoon *p, struct control_request *req, jso
 		    json_object_object_length(settings) == 0) {
 			control_reply_error(req, PROTO_E_BAD_REQUEST,
 			                    "set needs KEY=VALUE settings");
-			return;
+			*bad = true;
+			return NULL;
 		}
 		changes = json_object_get(settings);
 	}
-	if (changes) {
-		rc = apply_changes(p, d, pd, changes, &err);
-		policy_audit_change(p, req, d, action, changes, rc, err);
+	return changes;
+}
+
+void autoballoon_request(struct autoballoon *p, struct control_request *req, json_object *args)
+{
+	const char *name = json_object_get_string(json_object_object_get(args, "domain"));
+	const char *action = json_object_get_string(json_object_object_get(args, "action"));
+	struct domain_view *d = domains_find(agent_domains(p->a), name);
+	struct pdom *pd;
+	struct preq *q = NULL, **tail;
+	bool bad;
+
+	assert_loop_thread();
+	if (d == NULL) {
+		control_reply_error(req, PROTO_E_NOT_FOUND, "no domain '%s' is known to memplugd",
+		                    name);
+		return;
 	}
-	json_object_put(changes);
-	if (rc == -EINVAL && err)
-		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);
-	else if (rc < 0)
-		control_reply_error(req, PROTO_E_FAILED, "cannot store the policy of '%s': %s",
-		                    name, err ? err : strerror(-rc));
-	else
-		control_reply_ok(req, show_json(p, pd));
-	free(err);
+	if ((pd = pdom_get(p, name)) == NULL || (q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->name = strdup(name)) == NULL) {
+		free(q);
+		control_reply_error(req, PROTO_E_FAILED, "out of memory");
+		return;
+	}
+	q->changes = request_changes(req, args, action, &bad);
+	if (bad) {
+		preq_free(q);
+		return;
+	}
+	q->p = p;
+	q->req = req;
+	q->action = action;
+	memcpy(q->uuid, d->uuid, sizeof(q->uuid));
+	q->need_meta = !pd->meta_loaded;
+	q->flags = (d->active ? BACKEND_LIVE : 0) | (d->persistent ? BACKEND_CONFIG : 0);
+	q->settings = *config_policy_for(agent_config(p->a), name);
+	overrides_copy(&q->base, &pd->overrides);
+	for (tail = &p->preqs; *tail; tail = &(*tail)->next)
+		;
+	*tail = q;
+	preq_next(p);
 }

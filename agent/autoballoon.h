@@ -1,14 +1,16 @@
 /*
- * The auto-balloon policy's tick: every policy_interval a worker thread
- * reads every domain's balloon stats in one backend call (and the host's
- * free memory) and posts them back to the loop thread, which feeds each enabled domain to the pure
- * decision (common/policy.h), audits every decision that acts or is held
- * back, and carries it out: balloon targets through the worker, DIMMs
- * through ops_submit() as the actor `policy`, the same path as `grow`.
+ * The auto-balloon policy's tick: every policy_interval a worker reads
+ * every domain's balloon stats in one backend call, and the host's free
+ * memory, and hands them to the loop thread, which feeds each enabled
+ * domain to the pure decision (common/policy.h), audits every decision
+ * that acts or is held back, and carries it out: balloon targets on a
+ * worker, DIMMs through ops_submit() as the actor `policy`, the same path
+ * as `grow`.
  * Run-time settings live in each domain's <metadata> (memplug namespace).
  *
- * Threads: everything here runs on the loop thread except the worker,
- * which only calls the backend and agent_post().
+ * Threads: everything here runs on the loop thread except the jobs (a
+ * sample, a balloon target, a `policy` request's metadata), which run one
+ * at a time on workers (agent_run()) and only call the backend.
  */
 #ifndef MEMPLUG_AUTOBALLOON_H
 #define MEMPLUG_AUTOBALLOON_H
@@ -25,11 +27,10 @@
 
 struct autoballoon;
 
-/* Starts the timer and the worker (loop thread). NULL when out of memory
- * or when no thread can be started. */
+/* Starts the timer (loop thread). NULL when out of memory. */
 struct autoballoon *autoballoon_new(struct agent *a, struct ops *ops);
-/* Stops the timer and joins the worker; call before virt_free(). NULL is a
- * no-op. */
+/* Stops the timer; call once the loop ended, so no job runs (agent_stop()
+ * waits for every worker). NULL is a no-op. */
 void autoballoon_free(struct autoballoon *p);
 
 /* Answers a `policy` control request: show, enable, disable, set. */

@@ -24,20 +24,20 @@ const char *backend_uri(const struct backend *b)
 
 int backend_list_domains(const struct backend *b, struct backend_domain_list *out, char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->list_domains(b->ctx, out, err);
 }
 
 int backend_domain_xml(const struct backend *b, const char *name, unsigned flags, char **xml,
                        char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->domain_xml(b->ctx, name, flags, xml, err);
 }
 
 int backend_persistent(const struct backend *b, const char *name, bool *persistent, char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->persistent(b->ctx, name, persistent, err);
 }
 
@@ -89,26 +89,26 @@ int backend_balloon_stats(const struct backend *b, struct backend_balloon_list *
 int backend_get_metadata(const struct backend *b, const char *name, const char *uri, unsigned flags,
                          char **xml, char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->get_metadata(b->ctx, name, uri, flags, xml, err);
 }
 
 int backend_set_metadata(const struct backend *b, const char *name, const char *xml,
                          const char *key, const char *uri, unsigned flags, char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->set_metadata(b->ctx, name, xml, key, uri, flags, err);
 }
 
 int backend_host_topology(const struct backend *b, struct host **out, char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->host_topology(b->ctx, out, err);
 }
 
 int backend_host_free(const struct backend *b, struct host *h, char **err)
 {
-	/* TODO(backend): assert_worker_thread() once every caller is on a worker */
+	assert_worker_thread();
 	return b->ops->host_free(b->ctx, h, err);
 }
 

@@ -1,27 +1,28 @@
 /*
- * Answers control requests (the loop thread's side of the socket): reads
- * from the domain views and the audit log, and hands grow and shrink to
- * ops.c. Arguments arrive already checked against proto.c's schema. Also
- * takes the backend's events: keeps the views up to date and passes the
- * guest's answers to ops.c.
+ * The agent's inputs (dispatch.h). Control requests: status and log answer
+ * from the views and the audit log at once; inspect and plan read the
+ * domain (and the host) on a worker and answer when that read is done;
+ * grow and shrink go to ops.c, policy to autoballoon.c. Arguments arrive
+ * already checked against proto.c's schema. The backend's news: views are
+ * added at once and re-read on workers, device events go to ops.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buildconf.h"
-#include "host.h"
 #include "backend.h"
+#include "buildconf.h"
+#include "dispatch.h"
+#include "domains.h"
+#include "host.h"
 #include "log.h"
-#include "proto.h"
 #include "ops.h"
 #include "plan.h"
 #include "prepare.h"
-#include "dispatch.h"
-#include "domains.h"
-#include "threadcheck.h"
+#include "proto.h"
 #include "report.h"
 #include "tail.h"
+#include "threadcheck.h"
 
 #include <event2/event.h>
 
@@ -70,24 +71,118 @@ unsigned dispatch_busy(const struct dispatch *d)
 	return d->busy;
 }
 
-/* Re-reads one domain's XML into its view. */
+/* ---- reads on worker threads ---- */
+
+/* One domain read off the loop: its XML (live or persistent), whether it
+ * is persistent and, for inspect, the host. `then` runs on the loop after
+ * the view took the result (with the view, NULL when it went away). */
+struct read_job {
+	struct dispatch *dp;
+	char *name;
+	bool active;
+	unsigned seq;
+	bool want_host;
+	struct control_request *req;
+	void (*then)(struct read_job *j, struct domain_view *d);
+
+	/* filled on the worker */
+	struct domain *model;       /* moved into the view when it is the newest read */
+	const struct domain *fresh; /* this read's model, wherever it lives now */
+	char *error;
+	bool persistent;
+	struct host *host;
+	char *host_error;
+};
+
+static void read_work(void *arg)
+{
+	struct read_job *j = arg;
+	const struct backend *b = agent_backend(j->dp->a);
+	char *xml = NULL;
+
+	if (backend_domain_xml(b, j->name, j->active ? 0 : BACKEND_INACTIVE, &xml, &j->error) == 0)
+		domain_parse(xml, strlen(xml), &j->model, &j->error);
+	if (j->model == NULL && j->error == NULL)
+		j->error = strdup("cannot read its XML");
+	backend_persistent(b, j->name, &j->persistent, NULL);
+	if (j->want_host && backend_host(b, &j->host, &j->host_error) < 0)
+		j->host = NULL;
+	free(xml);
+}
+
+static void read_job_free(struct read_job *j)
+{
+	domain_free(j->model);
+	host_free(j->host);
+	free(j->host_error);
+	free(j->error);
+	free(j->name);
+	free(j);
+}
+
+static void read_done(void *arg)
+{
+	struct read_job *j = arg;
+	struct domain_view *d = domains_find(agent_domains(j->dp->a), j->name);
+
+	j->dp->busy--;
+	j->fresh = j->model;
+	/* An older read than the view's newest, or an operation's own
+	 * re-read since, must not overwrite it. */
+	if (d && j->seq == d->read_seq) {
+		if (j->model) {
+			domains_set_model(d, j->model);
+			j->model = NULL; /* j->fresh now points into the view */
+		} else {
+			log_warn("domain %s: %s", d->name, j->error);
+			domains_set_error(d, j->error);
+			j->error = NULL;
+		}
+		d->persistent = j->persistent;
+	}
+	if (j->then)
+		j->then(j, d);
+	read_job_free(j);
+}
+
+/* Starts a read of d; NULL `then` only refreshes the view. */
+static int read_start(struct dispatch *dp, struct domain_view *d, struct control_request *req,
+                      void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+{
+	struct read_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (j == NULL || (j->name = strdup(d->name)) == NULL) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->dp = dp;
+	j->active = d->active;
+	j->seq = ++d->read_seq;
+	j->req = req;
+	j->then = then;
+	j->want_host = want_host;
+	rc = agent_run(dp->a, read_work, read_done, j);
+	if (rc < 0) {
+		read_job_free(j);
+		return rc;
+	}
+	dp->busy++;
+	return 0;
+}
+
 static void view_refresh(struct dispatch *dp, struct domain_view *d)
 {
-	const struct backend *b = agent_backend(dp->a);
-	struct domain *dom = NULL;
-	char *xml = NULL, *err = NULL;
+	if (read_start(dp, d, NULL, NULL, false) < 0)
+		log_warn("domain %s: cannot start a read of its XML", d->name);
+}
 
-	if (backend_domain_xml(b, d->name, d->active ? 0 : BACKEND_INACTIVE, &xml, &err) == 0 &&
-	    domain_parse(xml, strlen(xml), &dom, &err) == 0) {
-		domains_set_model(d, dom);
-	} else {
-		log_warn("domain %s: %s", d->name, err ? err : "cannot read its XML");
-		domains_set_error(d, err);
-		err = NULL;
-	}
-	backend_persistent(b, d->name, &d->persistent, NULL);
-	free(xml);
-	free(err);
+/* Starts a read for a request; replies itself when that fails. */
+static void read_for(struct dispatch *dp, struct domain_view *d, struct control_request *req,
+                     void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+{
+	if (read_start(dp, d, req, then, want_host) < 0)
+		control_reply_error(req, PROTO_E_FAILED, "cannot start a worker thread");
 }
 
 static json_object *status_domain(const struct domain_view *d)
@@ -165,56 +260,73 @@ static struct domain_view *request_domain(struct dispatch *dp, struct control_re
 	return d;
 }
 
-static void do_inspect(struct dispatch *dp, struct control_request *req, json_object *args)
+/* The model this request's read gave, or a reply saying why there is none:
+ * an answer describes the domain as just read, never an older view. */
+static const struct domain *read_model(struct read_job *j, struct domain_view *d)
 {
-	struct domain_view *d = request_domain(dp, req, args);
-	struct host *host = NULL;
+	if (d == NULL)
+		control_reply_error(j->req, PROTO_E_NOT_FOUND, "domain '%s' went away", j->name);
+	else if (j->fresh == NULL)
+		control_reply_error(j->req, PROTO_E_FAILED, "cannot read domain '%s': %s", j->name,
+		                    j->error ? j->error : d->model_error);
+	return d ? j->fresh : NULL;
+}
+
+static void inspect_then(struct read_job *j, struct domain_view *d)
+{
+	const struct domain *model = read_model(j, d);
 	json_object *data;
 	char *err = NULL;
 
-	if (d == NULL)
+	if (model == NULL)
 		return;
-	view_refresh(dp, d);
-	if (d->model == NULL) {
-		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
-		return;
-	}
-	if (backend_host(agent_backend(dp->a), &host, &err) < 0)
-		log_warn("host snapshot: %s", err);
-	free(err);
-	err = NULL;
-	data = report_inspect(d->model, host, &err);
-	host_free(host);
+	if (j->host == NULL)
+		log_warn("host: %s", j->host_error ? j->host_error : "unknown");
+	data = report_inspect(model, j->host, &err);
 	if (data)
-		control_reply_ok(req, data);
+		control_reply_ok(j->req, data);
 	else
-		control_reply_error(req, PROTO_E_FAILED, "%s", err);
+		control_reply_error(j->req, PROTO_E_FAILED, "%s", err);
 	free(err);
 }
 
-static void do_plan(struct dispatch *dp, struct control_request *req, json_object *args)
+static void do_inspect(struct dispatch *dp, struct control_request *req, json_object *args)
 {
 	struct domain_view *d = request_domain(dp, req, args);
+
+	if (d)
+		read_for(dp, d, req, inspect_then, true);
+}
+
+static void plan_then(struct read_job *j, struct domain_view *d)
+{
+	const struct domain *model = read_model(j, d);
+	json_object *args = control_request_proto(j->req)->args;
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
 	const char *strategy = arg_str(args, "strategy");
 	unsigned *weights = NULL;
 	struct plan *plan = NULL;
 	char *err = NULL;
 
-	if (d == NULL)
+	if (model == NULL)
 		return;
-	view_refresh(dp, d);
-	if (d->model == NULL)
-		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
-	else if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
-		control_reply_error(req, PROTO_E_BAD_REQUEST, "strategy: %s", err);
-	else if (plan_layout(d->model, NULL, &po, &plan, &err) < 0)
-		control_reply_error(req, PROTO_E_REFUSED, "cannot plan: %s", err);
+	if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
+		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy: %s", err);
+	else if (plan_layout(model, NULL, &po, &plan, &err) < 0)
+		control_reply_error(j->req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else
-		control_reply_ok(req, report_plan(d->model, plan));
+		control_reply_ok(j->req, report_plan(model, plan));
 	plan_free(plan);
 	free(weights);
 	free(err);
+}
+
+static void do_plan(struct dispatch *dp, struct control_request *req, json_object *args)
+{
+	struct domain_view *d = request_domain(dp, req, args);
+
+	if (d)
+		read_for(dp, d, req, plan_then, false);
 }
 
 static void do_resize(struct dispatch *dp, struct control_request *req, json_object *args,
@@ -440,26 +552,106 @@ static void audit_agent_event(struct agent *a, enum record_event ev, const struc
 	json_object_put(extra);
 }
 
-void dispatch_connected(void *opaque, bool reconnect, const struct backend_domain_list *doms)
+/* After a (re)connect: every defined domain and its XML, read on a
+ * worker, since events were missed while disconnected. */
+struct sync_job {
+	struct dispatch *dp;
+	struct backend_domain_list doms;
+	struct domain **models; /* per domain, NULL where the read failed */
+	char **errors;
+	bool *persistent;
+	char *error;
+	int rc;
+};
+
+static void sync_work(void *arg)
+{
+	struct sync_job *j = arg;
+	const struct backend *b = agent_backend(j->dp->a);
+	struct host *topo = NULL;
+
+	j->rc = backend_list_domains(b, &j->doms, &j->error);
+	/* The host's topology is read once per connection: now, so the first
+	 * grow does not pay for it. A failure shows again where it matters. */
+	if (backend_host_topology(b, &topo, NULL) < 0)
+		log_debug("cannot read the host's topology yet");
+	host_free(topo);
+	j->models = calloc(j->doms.n + 1, sizeof(*j->models));
+	j->errors = calloc(j->doms.n + 1, sizeof(*j->errors));
+	j->persistent = calloc(j->doms.n + 1, sizeof(*j->persistent));
+	if (!j->models || !j->errors || !j->persistent)
+		abort();
+	for (size_t i = 0; i < j->doms.n; i++) {
+		const struct backend_domain_info *di = &j->doms.doms[i];
+		char *xml = NULL;
+
+		if (backend_domain_xml(b, di->name, di->active ? 0 : BACKEND_INACTIVE, &xml,
+		                       &j->errors[i]) == 0)
+			domain_parse(xml, strlen(xml), &j->models[i], &j->errors[i]);
+		backend_persistent(b, di->name, &j->persistent[i], NULL);
+		free(xml);
+	}
+}
+
+static void sync_done(void *arg)
+{
+	struct sync_job *j = arg;
+	struct domains *ds = agent_domains(j->dp->a);
+
+	j->dp->busy--;
+	if (j->rc < 0)
+		log_warn("cannot list the domains: %s", j->error ? j->error : strerror(-j->rc));
+	for (size_t i = 0; i < j->doms.n; i++) {
+		const struct backend_domain_info *di = &j->doms.doms[i];
+		struct domain_view *d = domains_add(ds, di->name, di->uuid);
+
+		if (d && j->models[i]) {
+			d->active = di->active;
+			d->persistent = j->persistent[i];
+			domains_set_model(d, j->models[i]);
+			j->models[i] = NULL;
+		} else if (d) {
+			d->active = di->active;
+			log_warn("domain %s: %s", d->name, j->errors[i] ? j->errors[i] : "?");
+			domains_set_error(d, j->errors[i]);
+			j->errors[i] = NULL;
+		}
+		if (d)
+			d->read_seq++; /* newer than any read started before */
+		domain_free(j->models[i]);
+		free(j->errors[i]);
+	}
+	log_info("%zu domains on %s", j->doms.n, backend_uri(agent_backend(j->dp->a)));
+	if (j->rc == 0)
+		ops_reconcile(j->dp->ops);
+	backend_domain_list_free(&j->doms);
+	free(j->models);
+	free(j->errors);
+	free(j->persistent);
+	free(j->error);
+	free(j);
+}
+
+void dispatch_connected(void *opaque, bool reconnect)
 {
 	struct dispatch *dp = opaque;
-	struct domains *ds = agent_domains(dp->a);
 	const struct backend *b = agent_backend(dp->a);
 	json_object *x = json_object_new_object();
+	struct sync_job *j = calloc(1, sizeof(*j));
 
 	assert_loop_thread();
 	json_object_object_add(x, "uri", json_object_new_string(backend_uri(b)));
 	json_object_object_add(x, "reconnects", json_object_new_int((int)backend_reconnects(b)));
 	audit_agent_event(dp->a, reconnect ? RECORD_RECONNECT : RECORD_CONNECT, NULL, x);
-	for (size_t i = 0; i < doms->n; i++) {
-		struct domain_view *d = domains_add(ds, doms->doms[i].name, doms->doms[i].uuid);
-
-		if (d == NULL)
-			continue;
-		d->active = doms->doms[i].active;
-		view_refresh(dp, d);
+	if (j == NULL)
+		abort();
+	j->dp = dp;
+	if (agent_run(dp->a, sync_work, sync_done, j) < 0) {
+		log_err("cannot start a worker to read the domains");
+		free(j);
+		return;
 	}
-	ops_reconcile(dp->ops);
+	dp->busy++;
 }
 
 void dispatch_disconnected(void *opaque, const char *why)

@@ -32,7 +32,9 @@ void dispatch_request(struct control_request *req, void *opaque);
 
 /* The backend's callbacks (virt.h's struct virt_callbacks); opaque is the
  * struct dispatch. */
-void dispatch_connected(void *opaque, bool reconnect, const struct backend_domain_list *doms);
+/* Audits the connection, then lists and reads every domain on a worker;
+ * reconciles the audit log after the first connection's read. */
+void dispatch_connected(void *opaque, bool reconnect);
 void dispatch_disconnected(void *opaque, const char *why);
 void dispatch_event(void *opaque, const struct backend_event *ev);
 

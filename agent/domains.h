@@ -28,8 +28,9 @@ struct domain_view {
 	bool persistent;      /* has a persistent definition (as of the last read) */
 	struct domain *model; /* the last XML read, NULL when it did not parse */
 	char *model_error;
-	struct op *queue; /* ops.c's queued operations; the head runs */
-	bool gone;        /* undefined while an operation ran: remove after it */
+	struct op *queue;  /* ops.c's queued operations; the head runs */
+	bool gone;         /* undefined while an operation ran: remove after it */
+	unsigned read_seq; /* bumped per read asked for: only the newest applies */
 	struct domain_view *next;
 };
 

@@ -20,6 +20,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "ops.h"
+#include "threadcheck.h"
 #include "virt.h"
 
 struct overrides {
@@ -213,8 +214,8 @@ static void daemon_start(struct daemon *dm, struct config *cfg)
 	if ((dm->autoballoon = autoballoon_new(dm->agent, dm->ops)) == NULL)
 		fatal("cannot start the policy");
 	dispatch_set_autoballoon(dm->dispatch, dm->autoballoon);
-	log_info("memplugd %s serving %s, libvirt %s", MEMPLUG_VERSION, cfg->socket_path,
-	         cfg->connect_uri);
+	log_info("memplugd %s serving %s, libvirt %s; thread checks: %s", MEMPLUG_VERSION,
+	         cfg->socket_path, cfg->connect_uri, THREADCHECK_ENABLED ? "on" : "off");
 }
 
 static void daemon_stop(struct daemon *dm)

@@ -18,6 +18,7 @@
 #include "host.h"
 #include "log.h"
 #include "proto.h"
+#include "report.h"
 #include "ops.h"
 #include "threadcheck.h"
 #include "prepare.h"
@@ -46,7 +47,6 @@ struct ops {
 	unsigned next_request;
 	unsigned done;
 	unsigned running; /* worker threads alive */
-	bool stopping;    /* SIGTERM: no new operations; stop when none runs */
 	bool reconciled;
 	void (*ended)(void *arg, const char *request, const char *code, const char *message);
 	void *ended_arg;
@@ -465,9 +465,9 @@ static void op_select(struct op *op, struct host *host)
 		free(err);
 		return;
 	}
-	json_object_object_add(op->data, "selection", select_result_to_json(sel));
+	json_object_object_add(op->data, "selection", report_select(sel));
 	op_audit(op, RECORD_PREFLIGHT, sel->code == SELECT_OK ? RECORD_OK : RECORD_REFUSED,
-	         sel->message, select_result_to_json(sel), true);
+	         sel->message, report_select(sel), true);
 	if (sel->code != SELECT_OK)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (agent_audit_check(op->a, &err) < 0)
@@ -544,7 +544,7 @@ static void op_prepare(struct op *op)
 static void op_done(void *arg);
 static void ops_cancel_queued(struct ops *o, struct domain_view *d, const char *why);
 
-static void *op_worker(void *arg)
+static void op_worker(void *arg)
 {
 	struct op *op = arg;
 	struct host *host = NULL;
@@ -556,8 +556,7 @@ static void *op_worker(void *arg)
 			op_audit(op, RECORD_OUTCOME,
 			         op->code == NULL ? RECORD_OK : op_result(op->code), op->message,
 			         NULL, true);
-		agent_post(op->a, op_done, op);
-		return NULL;
+		return;
 	}
 	op->before = op_read(op, !(op->flags & BACKEND_LIVE));
 	/* A grow is checked against the host's free memory and hugepages; with
@@ -576,8 +575,6 @@ static void *op_worker(void *arg)
 	         op->message, NULL, true);
 	free(err);
 	host_free(host);
-	agent_post(op->a, op_done, op);
-	return NULL;
 }
 
 static void op_reply(struct op *op)
@@ -598,19 +595,13 @@ static void op_reply(struct op *op)
 
 static int op_start(struct op *op)
 {
-	pthread_t t;
-	pthread_attr_t attr;
 	int rc;
 
 	op->running = true;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, op_worker, op);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		log_err("cannot start a worker for %s: %s", op->domain, strerror(rc));
+	rc = agent_run(op->a, op_worker, op_done, op);
+	if (rc < 0) {
 		op->running = false;
-		return -rc;
+		return rc;
 	}
 	op->o->running++;
 	return 0;
@@ -632,10 +623,11 @@ static void op_done(void *arg)
 	if (d) {
 		if (op->after && (op->flags & BACKEND_LIVE)) {
 			domains_set_model(d, op->after);
+			d->read_seq++; /* a read started before this is older */
 			op->after = NULL;
 		}
 		d->queue = op->next;
-		if (o->stopping)
+		if (agent_stopping(op->a))
 			ops_cancel_queued(o, d, "memplugd is stopping");
 		while (d->queue && op_start(d->queue) < 0) {
 			struct op *bad = d->queue;
@@ -648,8 +640,6 @@ static void op_done(void *arg)
 		if (d->gone && d->queue == NULL)
 			domains_remove(agent_domains(op->a), d->name);
 	}
-	if (o->stopping && o->running == 0)
-		evloop_stop(agent_loop(op->a));
 	op_free(op);
 }
 
@@ -717,7 +707,7 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	else
 		json_object_put(x);
 
-	if (o->stopping)
+	if (agent_stopping(a))
 		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");
 	else if (op->flags == 0 || (args->live && !d->active))
 		op_fail(op, PROTO_E_REFUSED,
@@ -868,12 +858,10 @@ static void late_job_done(void *arg)
 	struct late_job *j = arg;
 
 	j->o->running--;
-	if (j->o->stopping && j->o->running == 0)
-		evloop_stop(agent_loop(j->o->a));
 	free(j);
 }
 
-static void *late_worker(void *arg)
+static void late_worker(void *arg)
 {
 	struct late_job *j = arg;
 	struct late *l = j->l;
@@ -903,32 +891,23 @@ static void *late_worker(void *arg)
 	json_object_put(x);
 	free(err);
 	late_free(l);
-	if (agent_post(j->o->a, late_job_done, j) < 0)
-		abort();
-	return NULL;
 }
 
 static void late_outcome(struct ops *o, struct late *l, const char *uuid, bool removed)
 {
 	struct late_job *j = calloc(1, sizeof(*j));
-	pthread_attr_t attr;
-	pthread_t t;
 
 	if (j == NULL)
 		abort();
 	*j = (struct late_job){.o = o, .l = l, .removed = removed};
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid ? uuid : "");
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, late_worker, j) != 0) {
-		log_err("%s: cannot start a worker to finish the late detach of %s", l->request,
-		        l->alias);
+	if (agent_run(o->a, late_worker, late_job_done, j) < 0) {
+		log_err("%s: cannot finish the late detach of %s", l->request, l->alias);
 		late_free(l);
 		free(j);
 	} else {
 		o->running++;
 	}
-	pthread_attr_destroy(&attr);
 }
 
 void ops_device_event(struct ops *o, const struct backend_event *ev)
@@ -1072,11 +1051,9 @@ void ops_on_ended(struct ops *o,
 void ops_stop(struct ops *o)
 {
 	assert_loop_thread();
-	o->stopping = true;
+	agent_stop(o->a); /* first: what the cancels below start is refused */
 	for (struct domain_view *d = domains_first(agent_domains(o->a)); d; d = d->next)
 		ops_cancel_queued(o, d, "memplugd is stopping");
-	if (o->running == 0)
-		evloop_stop(agent_loop(o->a));
 }
 
 unsigned ops_done_count(const struct ops *o)

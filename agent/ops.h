@@ -85,7 +85,7 @@ void ops_device_event(struct ops *o, const struct backend_event *ev);
 void ops_reconcile(struct ops *o);
 
 /* SIGTERM: refuses new operations, fails the queued ones and stops the
- * loop once none runs (at once when none does). */
+ * loop once no worker runs (agent_stop()). */
 void ops_stop(struct ops *o);
 
 unsigned ops_done_count(const struct ops *o);

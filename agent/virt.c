@@ -7,6 +7,7 @@
  * current connection so a reconnect never frees one under them.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <libvirt/virterror.h>
 
 #include "err.h"
+#include "host.h"
 #include "log.h"
 #include "virt.h"
 
@@ -41,6 +43,11 @@ struct virt {
 	bool closing; /* the close callback fired for conn */
 	int close_reason;
 	unsigned reconnects;
+	/* The host's topology as this connection's capabilities gave it: read
+	 * once per connection (libvirt rebuilds capabilities on every call),
+	 * dropped with the connection. */
+	struct host *topo;
+	unsigned conn_gen;
 
 	/* loop thread only */
 	bool ever_connected;
@@ -210,6 +217,9 @@ static void virt_drop(struct virt *v, const char *why)
 	v->conn = NULL;
 	v->connected = false;
 	v->closing = false;
+	host_free(v->topo);
+	v->topo = NULL;
+	v->conn_gen++;
 	pthread_mutex_unlock(&v->lock);
 	if (!conn)
 		return;
@@ -223,20 +233,12 @@ static void virt_drop(struct virt *v, const char *why)
 	}
 }
 
+/* Listing the domains is a blocking call: the agent does it on a worker. */
 static void virt_announce(struct virt *v, bool reconnect)
 {
-	struct backend_domain_list doms = {0};
-	char *err = NULL;
-
-	if (virt_list_domains(v, &doms, &err) < 0) {
-		log_warn("virt: cannot list domains on %s: %s", v->uri, err);
-		free(err);
-	}
-	log_info("virt: %s %s, %zu domains", reconnect ? "reconnected to" : "connected to", v->uri,
-	         doms.n);
+	log_info("virt: %s %s", reconnect ? "reconnected to" : "connected to", v->uri);
 	if (v->cbs.connected)
-		v->cbs.connected(v->opaque, reconnect, &doms);
-	backend_domain_list_free(&doms);
+		v->cbs.connected(v->opaque, reconnect);
 }
 
 /* Publishes a subscribed connection, then watches for its loss. The close
@@ -248,6 +250,9 @@ static int virt_publish(struct virt *v, virConnectPtr conn)
 	v->conn = conn;
 	v->connected = true;
 	v->closing = false;
+	host_free(v->topo);
+	v->topo = NULL;
+	v->conn_gen++;
 	pthread_mutex_unlock(&v->lock);
 	if (virConnectRegisterCloseCallback(conn, virt_close_cb, v, NULL) < 0) {
 		log_err("virt: cannot watch %s for loss: %s", v->uri, virGetLastErrorMessage());
@@ -355,6 +360,7 @@ void virt_free(struct virt *v)
 	virt_drop(v, NULL);
 	if (v->closed_ev)
 		event_free(v->closed_ev);
+	host_free(v->topo);
 	pthread_mutex_destroy(&v->lock);
 	free(v->uri);
 	free(v);
@@ -762,6 +768,101 @@ int virt_update_device(struct virt *v, const char *name, const char *xml, unsign
 	return rc;
 }
 
+/* ---- the host, as libvirt sees it ---- */
+
+static struct host *virt_topo_cached(struct virt *v, unsigned *gen)
+{
+	struct host *h;
+
+	pthread_mutex_lock(&v->lock);
+	h = v->topo ? host_dup(v->topo) : NULL;
+	*gen = v->conn_gen;
+	pthread_mutex_unlock(&v->lock);
+	return h;
+}
+
+/* Keeps a copy unless the connection changed while it was read. */
+static void virt_topo_keep(struct virt *v, const struct host *h, unsigned gen)
+{
+	pthread_mutex_lock(&v->lock);
+	if (v->conn_gen == gen && v->topo == NULL)
+		v->topo = host_dup(h);
+	pthread_mutex_unlock(&v->lock);
+}
+
+int virt_host_topology(struct virt *v, struct host **out, char **err)
+{
+	virConnectPtr conn;
+	struct host *h;
+	char *caps;
+	unsigned gen;
+	int rc;
+
+	if ((*out = virt_topo_cached(v, &gen)) != NULL)
+		return 0;
+	if ((conn = virt_conn_get(v, err)) == NULL)
+		return -ENOTCONN;
+	caps = virConnectGetCapabilities(conn);
+	rc = caps ? host_from_caps(caps, strlen(caps), &h, err) : virt_fail(err);
+	free(caps);
+	virConnectClose(conn);
+	if (rc < 0)
+		return rc;
+	h->source = HOST_SOURCE_LIBVIRT;
+	for (char **w = h->warnings; w && *w; w++)
+		log_warn("virt: %s: %s", v->uri, *w);
+	log_info("virt: %s has %zu NUMA nodes", v->uri, h->n_nodes);
+	virt_topo_keep(v, h, gen);
+	*out = h;
+	return 0;
+}
+
+/* Free hugepages of every pool of one node; a count the pool cannot hold
+ * (libvirt's test driver) is reported and left unknown. */
+static void virt_node_pages(virConnectPtr conn, struct host *h, struct host_node *n)
+{
+	unsigned pages[HOST_MAX_POOLS];
+	unsigned long long counts[HOST_MAX_POOLS];
+
+	for (size_t i = 0; i < n->n_pools; i++)
+		pages[i] = (unsigned)n->pools[i].page_kib;
+	if (n->n_pools == 0)
+		return;
+	if (virNodeGetFreePages(conn, (unsigned)n->n_pools, pages, (int)n->id, 1, counts, 0) < 0) {
+		host_warn(h, "node %u: free hugepages unknown: %s", n->id,
+		          virGetLastErrorMessage());
+		return;
+	}
+	for (size_t i = 0; i < n->n_pools; i++)
+		if (host_node_set_pool_free(n, pages[i], counts[i]) < 0)
+			host_warn(h, "node %u: %llu free %u KiB pages of %" PRIu64 ": left unknown",
+			          n->id, counts[i], pages[i], n->pools[i].total);
+}
+
+int virt_host_free(struct virt *v, struct host *h, char **err)
+{
+	virConnectPtr conn = virt_conn_get(v, err);
+	int rc = 0;
+
+	if (conn == NULL)
+		return -ENOTCONN;
+	for (size_t i = 0; i < h->n_nodes && rc == 0; i++) {
+		struct host_node *n = &h->nodes[i];
+		unsigned long long bytes;
+
+		if (virNodeGetCellsFreeMemory(conn, &bytes, (int)n->id, 1) != 1) {
+			rc = virt_fail(err);
+			break;
+		}
+		if (host_node_set_free(n, bytes / 1024) < 0)
+			host_warn(h, "node %u: %llu KiB free of %" PRIu64 ": left unknown", n->id,
+			          bytes / 1024, n->total_kib);
+		virt_node_pages(conn, h, n);
+	}
+	virConnectClose(conn);
+	return rc;
+}
+
 /* ---- the backend (backend.h) ---- */
 
 static int vb_list_domains(void *ctx, struct backend_domain_list *out, char **err)
@@ -830,12 +931,12 @@ static int vb_set_metadata(void *ctx, const char *name, const char *xml, const c
 
 static int vb_host_topology(void *ctx, struct host **out, char **err)
 {
-	return host_snapshot(out, err);
+	return virt_host_topology(ctx, out, err);
 }
 
 static int vb_host_free(void *ctx, struct host *h, char **err)
 {
-	return 0;
+	return virt_host_free(ctx, h, err);
 }
 
 static bool vb_connected(void *ctx)

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "host.h"
 
 struct event_base;
 struct virt;
@@ -41,7 +42,7 @@ struct virt;
  * Any member may be NULL.
  */
 struct virt_callbacks {
-	void (*connected)(void *opaque, bool reconnect, const struct backend_domain_list *doms);
+	void (*connected)(void *opaque, bool reconnect);
 	void (*disconnected)(void *opaque, const char *why);
 	void (*domain_event)(void *opaque, const struct backend_event *ev);
 };
@@ -129,6 +130,15 @@ int virt_set_stats_period(struct virt *v, const char *name, int seconds, char **
 /* Changes a device in place (virDomainUpdateDeviceFlags). */
 int virt_update_device(struct virt *v, const char *name, const char *xml, unsigned flags,
                        char **err);
+
+/* The host's topology from the connection's capabilities (host_from_caps()),
+ * read once per connection and copied from then on; source
+ * HOST_SOURCE_LIBVIRT. Caller frees *out. */
+int virt_host_topology(struct virt *v, struct host **out, char **err);
+/* Fills h's free memory (virNodeGetCellsFreeMemory) and free hugepages
+ * (virNodeGetFreePages) per node; values a node cannot hold are reported
+ * in h->warnings and left unknown. */
+int virt_host_free(struct virt *v, struct host *h, char **err);
 
 /* v as the agent's backend (backend.h): out->ctx is v. */
 void virt_backend(struct virt *v, struct backend *out);

@@ -11,7 +11,7 @@
 command -v jq >/dev/null || fail "needs jq"
 virsh_() { virsh -q -c qemu:///system "$@"; }
 
-BED_FILTER="'$MEMPLUGCTL' prepare --xml /dev/stdin --cells 2 --max 3G --print-xml" \
+BED_FILTER="'$MEMPLUGCTL' prepare --xml - --cells 2 --max 3G --print-xml" \
 	start_guest guest-1cell prep
 xml=$(virsh_ dumpxml "$g")
 expect_eq "cells defined" "$(echo "$xml" | grep -c '<cell id=')" 2

@@ -34,7 +34,7 @@ struct seen {
 	int reconnects;
 	int disconnects;
 	char why[64];
-	bool saw_test_domain; /* in the last connected() list */
+	bool saw_test_domain; /* listed in the last connected() */
 	int n_events;
 	struct backend_event events[MAX_SEEN];
 	char names[MAX_SEEN][32];
@@ -48,16 +48,20 @@ struct fixture {
 	struct seen seen;
 };
 
-static void on_connected(void *opaque, bool reconnect, const struct backend_domain_list *doms)
+static void on_connected(void *opaque, bool reconnect)
 {
 	struct fixture *f = opaque;
+	struct backend_domain_list list = {0};
 
 	f->seen.connects++;
 	f->seen.reconnects += reconnect;
 	f->seen.saw_test_domain = false;
-	for (size_t i = 0; i < doms->n; i++)
-		if (strcmp(doms->doms[i].name, "test") == 0 && doms->doms[i].active)
+	/* The connection is usable in the callback (the agent lists on a worker). */
+	assert_int_equal(virt_list_domains(f->virt, &list, NULL), 0);
+	for (size_t i = 0; i < list.n; i++)
+		if (strcmp(list.doms[i].name, "test") == 0 && list.doms[i].active)
 			f->seen.saw_test_domain = true;
+	backend_domain_list_free(&list);
 	if (f->seen.stop_on_connect)
 		evloop_stop(f->loop);
 }
@@ -188,6 +192,38 @@ static void test_connect(void **state)
 	assert_int_equal(f->seen.reconnects, 0);
 	assert_true(f->seen.saw_test_domain);
 	assert_int_equal(virt_reconnects(f->virt), 0);
+}
+
+/* The test driver's host: two cells with CPUs, whatever this machine has;
+ * the topology survives a reconnect (read again for the new connection). */
+static void test_host_from_libvirt(void **state)
+{
+	struct fixture *f = *state;
+	struct host *h = NULL, *again = NULL;
+	char *err = NULL;
+
+	assert_int_equal(virt_host_topology(f->virt, &h, &err), -ENOTCONN);
+	free(err);
+	err = NULL;
+	assert_int_equal(virt_start(f->virt), 0);
+	assert_int_equal(virt_host_topology(f->virt, &h, &err), 0);
+	assert_int_equal(h->source, HOST_SOURCE_LIBVIRT);
+	assert_int_equal(h->n_nodes, 2);
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		assert_int_equal(h->nodes[i].id, i);
+		assert_true(host_node_has_cpus(&h->nodes[i]));
+		assert_true(h->nodes[i].total_kib > 0);
+		assert_false(h->nodes[i].free_known); /* capabilities have none */
+	}
+	assert_int_equal(virt_host_free(f->virt, h, &err), 0);
+	for (size_t i = 0; i < h->n_nodes; i++)
+		assert_true(h->nodes[i].free_known);
+	virt_reconnect(f->virt);
+	assert_int_equal(virt_host_topology(f->virt, &again, &err), 0);
+	assert_int_equal(again->n_nodes, 2);
+	assert_null(err);
+	host_free(h);
+	host_free(again);
 }
 
 static void test_list_domains(void **state)
@@ -424,6 +460,7 @@ int main(void)
 	        cmocka_unit_test(test_backoff_schedule),
 	        cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_list_domains, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_host_from_libvirt, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_domain_xml, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persistent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
