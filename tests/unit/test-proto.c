@@ -224,6 +224,8 @@ static const struct mutate_case mutate_cases[] = {
         {"policy", "{\"domain\":\"g\",\"action\":\"set\",\"settings\":{}}", true},
         {"grow", "{\"domain\":\"g\",\"size\":1}", true},
         {"shrink", "{\"domain\":\"g\",\"size\":1}", true},
+        {"prepare", "{\"domain\":\"g\",\"action\":\"show\",\"mirror_host\":true}", false},
+        {"prepare", "{\"domain\":\"g\",\"action\":\"define\",\"cells\":2,\"max_kib\":1}", true},
 };
 
 /* Builds, frames, unframes and checks each request: the builder and checker agree. */
