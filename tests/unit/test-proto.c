@@ -146,6 +146,10 @@ static const struct request_case request_cases[] = {
         {"bad choice",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"x\"}}",
          -EBADMSG, 6, "'action' has an unknown value"},
+        {"prepare carries options, never XML",
+         "{\"v\":1,\"id\":6,\"cmd\":\"prepare\",\"args\":{\"domain\":\"g\",\"action\":"
+         "\"define\",\"xml\":\"<domain/>\"}}",
+         -EBADMSG, 6, "'xml'"},
         {"object arg",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"set\","
          "\"settings\":{\"low\":1}}}",
