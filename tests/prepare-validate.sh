@@ -54,5 +54,17 @@ numatune-auto.xml|--host-caps $data/caps-8node.xml|--cells 2|2
 prepare-16vcpu.xml|--host-sysfs $data/host-place|--cells 2|2
 prepare-hugepages.xml|--host-sysfs $data/host-place|--cells 3 --cpuless 128M|4
 CASES
+# The XML goldens too (tests/golden/run.sh; not the prepare-bad-* refusals).
+for out in "$data"/../golden/prepare-[!b]*xml.out "$data"/../golden/prepare-stdin.out; do
+	sed '/^exit=/,$d' "$out" >"$tmp"
+	if virt-xml-validate "$tmp" domain >/dev/null 2>"$tmp.err"; then
+		passed=$((passed + 1))
+	else
+		echo "prepare-validate: $(basename "$out"): invalid:" >&2
+		cat "$tmp.err" >&2
+		failed=$((failed + 1))
+	fi
+	rm -f "$tmp.err"
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
