@@ -559,7 +559,9 @@ int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml
 	rc = virt_domain_get(v, name, &conn, &dom, err);
 	if (rc < 0)
 		return rc;
-	*xml = virDomainGetXMLDesc(dom, (flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0);
+	*xml = virDomainGetXMLDesc(dom,
+	                           ((flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0) |
+	                                   ((flags & BACKEND_SECURE) ? VIR_DOMAIN_XML_SECURE : 0));
 	if (!*xml)
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
@@ -596,6 +598,23 @@ int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flag
 	if (virDomainAttachDeviceFlags(dom, xml, virt_affect(flags)) < 0)
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
+	return rc;
+}
+
+int virt_define(struct virt *v, const char *xml, char **err)
+{
+	virConnectPtr conn = virt_conn_get(v, err);
+	virDomainPtr dom;
+	int rc = 0;
+
+	if (conn == NULL)
+		return -ENOTCONN;
+	dom = virDomainDefineXML(conn, xml);
+	if (dom == NULL)
+		rc = virt_fail(err);
+	else
+		virDomainFree(dom);
+	virConnectClose(conn);
 	return rc;
 }
 
@@ -878,6 +897,11 @@ static int vb_update_device(void *ctx, const char *name, const char *xml, unsign
 	return virt_update_device(ctx, name, xml, flags, err);
 }
 
+static int vb_define(void *ctx, const char *xml, char **err)
+{
+	return virt_define(ctx, xml, err);
+}
+
 static int vb_set_balloon(void *ctx, const char *name, uint64_t kib, char **err)
 {
 	return virt_set_balloon(ctx, name, kib, err);
@@ -937,6 +961,7 @@ static const struct backend_ops virt_backend_ops = {
         .attach = vb_attach,
         .detach_alias = vb_detach_alias,
         .update_device = vb_update_device,
+        .define = vb_define,
         .set_balloon = vb_set_balloon,
         .set_stats_period = vb_set_stats_period,
         .balloon_stats = vb_balloon_stats,

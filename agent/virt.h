@@ -100,6 +100,8 @@ int virt_domain_persistent(struct virt *v, const char *name, bool *persistent);
 
 /* Attaches a device given as XML to the live guest and/or config. */
 int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flags, char **err);
+/* virDomainDefineXML: the persistent definition, new or replaced. */
+int virt_define(struct virt *v, const char *xml, char **err);
 
 /* Asks for a device's removal by alias; returns at once, the outcome comes
  * as DEVICE_REMOVED or DEVICE_REMOVAL_FAILED. */

@@ -5,10 +5,10 @@ set -eu
 
 BUILD_PKGS="meson ninja-build pkg-config gcc libc6-dev clang-format
  libvirt-dev libxml2-dev libevent-dev libnuma-dev libjson-c-dev
- libglib2.0-dev libcmocka-dev libxml2-utils"
+ libglib2.0-dev libcmocka-dev libxml2-utils libvirt-clients"
 # The libFuzzer targets (tests/fuzz) build with clang in their own build dir.
 FUZZ_PKGS="clang libclang-rt-14-dev"
-BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu
  qemu-system-x86 linux-image-amd64 busybox-static cpio gzip kmod procps
  socat iproute2 jq"
 
