@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "output.h"
+#include "policy.h"
 #include "record.h"
 #include "size.h"
 
@@ -512,8 +513,6 @@ static void render_verify(FILE *out, json_object *d)
 static void render_policy(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
-	static const char *const keys[] = {"enabled",  "dry_run", "low_free", "high_free", "step",
-	                                   "cooldown", "settle",  "min",      "max"};
 	json_object *set = get(d, "settings"), *st = get(d, "state");
 	struct table *t = table_new(3, hdr);
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
@@ -522,9 +521,10 @@ static void render_policy(FILE *out, json_object *d)
 	        json_object_get_boolean(get(d, "enabled")) ? "enabled" : "disabled");
 	if (str(d, "problem"))
 		fprintf(out, "problem: %s\n", txt(d, "problem"));
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *row[3] = {keys[i], str(get(set, keys[i]), "value"),
-		                      str(get(set, keys[i]), "source")};
+	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
+		const char *key = policy_keys[i].name;
+		const char *row[3] = {key, str(get(set, key), "value"),
+		                      str(get(set, key), "source")};
 
 		table_add(t, row);
 	}

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Golden-file tests for what people and programs read from memplugctl: each
-# case runs the CLI on a fixture and compares stdout and the exit code with
+# case runs the CLI on a fixture (stdin: the optional third field, a file in
+# tests/data, else /dev/null) and compares stdout and the exit code with
 # tests/golden/NAME.out (stderr after a '--- stderr' line). `run.sh --update CLI` rewrites the golden files.
 #   run.sh [--update] MEMPLUGCTL
 set -u
@@ -11,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=$here/../data
 failed=0 passed=0
 
-# name | arguments (word-split; fixture paths are relative to tests/data)
+# name | arguments (word-split; fixture paths are relative to tests/data) | stdin
 cases() {
 	cat <<CASES
 plan-2cell|plan --xml $data/guest-2cell.xml
@@ -41,14 +42,21 @@ plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
 usage-unknown|frobnicate
 usage-both|plan --xml $data/guest-2cell.xml somedomain
+plan-stdin|plan --xml -|guest-2cell.xml
+inspect-stdin-json|inspect --json --xml - --host-sysfs $data/host-4node|guest-3cell-hugepage.xml
+plan-stdin-bad|plan --xml -|bad-malformed.xml
+plan-stdin-empty|plan --xml -
+connect-hint|--connect qemu+ssh://host2/system plan web
 CASES
 }
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.err"' EXIT
-while IFS='|' read -r name args; do
+while IFS='|' read -r name args input; do
+	in=/dev/null
+	[ -z "$input" ] || in=$data/$input
 	# shellcheck disable=SC2086
-	"$ctl" $args >"$tmp" 2>"$tmp.err"
+	"$ctl" $args <"$in" >"$tmp" 2>"$tmp.err"
 	echo "exit=$?" >>"$tmp"
 	if [ -s "$tmp.err" ]; then
 		echo "--- stderr" >>"$tmp"
