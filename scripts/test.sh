@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sets up everything and passes every test suite: the unit suite (with the
 # golden files) in a plain build and in an AddressSanitizer +
-# UndefinedBehaviorSanitizer build, then the end-to-end suite on a real
+# UndefinedBehaviorSanitizer build, the install suite (install layout, bash
+# completion, Debian package), then the end-to-end suite on a real
 # libvirtd + QEMU + Linux guest (needs root).
 #   scripts/test.sh [--unit-only]
 set -eu
@@ -50,6 +51,10 @@ suite() {
 
 suite -C build --suite unit
 suite -C build-san --suite unit
+# What an install puts on a machine: meson install --destdir, the bash
+# completion, the Debian package (built, lintian-clean, unpacked into a
+# throwaway root, never installed here).
+suite -C build --suite install --num-processes 1
 
 if [ "${1:-}" != "--unit-only" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
