@@ -65,6 +65,9 @@ if [ "${1:-}" != "--unit-only" ]; then
 	# The e2e suite drives the sanitizer build's memplugd and memplugctl, so
 	# a memory error or leak in real use fails the test that caused it.
 	suite -C build-san --suite e2e --num-processes 1
+	# Kept for the next run; it is put back on request.
+	echo "test.sh: the e2e bed stays set up (what it changed: tests/e2e/setup-host.sh --changes);" \
+		"put the machine back with: tests/e2e/bed restore" >&2
 fi
 echo "$passed passed, $failed failed"
 exit "$status"
