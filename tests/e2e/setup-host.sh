@@ -51,7 +51,13 @@ mkdir_recorded() {
 
 # --- the daemons -----------------------------------------------------------
 
-have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
+# On a systemd host with libvirt's units (libvirt-daemon-system) the units own
+# the daemons; elsewhere (a container, or libvirt-daemon alone) they are
+# started directly.
+have_systemd() {
+	[ -d /run/systemd/system ] && command -v systemctl >/dev/null &&
+		systemctl cat "$1.service" >/dev/null 2>&1
+}
 
 # Alive and not a zombie: a daemon that forked away from us is reaped by
 # whatever init the machine has, sometimes late.
@@ -73,15 +79,15 @@ daemon_pid() {
 }
 
 daemon_running() {
-	if have_systemd; then systemctl -q is-active "$1"; else daemon_pid "$1" >/dev/null; fi
+	if have_systemd "$1"; then systemctl -q is-active "$1"; else daemon_pid "$1" >/dev/null; fi
 }
 
 daemon_start() {
-	if have_systemd; then systemctl start "$1"; else "$1" -d; fi
+	if have_systemd "$1"; then systemctl start "$1"; else "$1" -d; fi
 }
 
 daemon_stop() {
-	if have_systemd; then
+	if have_systemd "$1"; then
 		systemctl stop "$1"
 		return
 	fi
