@@ -82,8 +82,22 @@ daemon_running() {
 	if have_systemd "$1"; then systemctl -q is-active "$1"; else daemon_pid "$1" >/dev/null; fi
 }
 
+# The daemon gets no descriptor beyond stdio: one inherited from
+# `flock /tmp/memplug-e2e.lock ...` would hold the e2e lock for its lifetime
+# (flock passes fd 3; dash closes only single-digit descriptors).
 daemon_start() {
-	if have_systemd "$1"; then systemctl start "$1"; else "$1" -d; fi
+	if have_systemd "$1"; then
+		systemctl start "$1"
+		return
+	fi
+	(
+		fd=3
+		while [ "$fd" -le 9 ]; do
+			eval "exec $fd>&-"
+			fd=$((fd + 1))
+		done
+		exec "$1" -d
+	)
 }
 
 daemon_stop() {
