@@ -317,16 +317,17 @@ setup() {
 		record "started virtlogd"
 		say "started virtlogd"
 	fi
+	up=1
 	if ! daemon_running libvirtd; then
 		record "started libvirtd"
 		say "starting libvirtd"
-		daemon_start libvirtd 2>/dev/null || true
+		libvirtd_restart || up=0
 	elif [ "$mounted" -eq 1 ]; then
 		# libvirtd finds hugetlbfs mounts when it starts.
 		say "restarting libvirtd to pick up the hugetlbfs mount"
-		libvirtd_restart || true
+		libvirtd_restart || up=0
 	fi
-	if wait_virsh 40 && probe; then
+	if [ "$up" -eq 1 ] && wait_virsh 40 && probe; then
 		say "libvirtd starts guests as configured: qemu.conf untouched"
 	else
 		say "libvirtd cannot start a guest as configured: looking for the fewest qemu.conf changes"
