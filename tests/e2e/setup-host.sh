@@ -115,11 +115,14 @@ daemon_stop() {
 	done
 }
 
+# Waits up to $1 half-seconds, less when libvirtd has exited (a configuration
+# its QEMU driver refuses ends it soon after it daemonized).
 wait_virsh() {
 	i=0
 	until virsh -c "$uri" list >/dev/null 2>&1; do
 		i=$((i + 1))
 		[ "$i" -le "${1:-60}" ] || return 1
+		[ "$i" -lt 4 ] || daemon_running libvirtd || return 1
 		sleep 0.5
 	done
 }
