@@ -1,5 +1,5 @@
 /*
- * The policy tick (see policy.h): the timer, the worker that talks to
+ * The policy tick (see autoballoon.h): the timer, the worker that talks to
  * libvirt, the per-domain policy state, turning decisions into balloon
  * targets and queued DIMM operations, their audit records, and the
  * `policy` control command with its <metadata> persistence.
@@ -749,6 +749,7 @@ struct preq {
 	json_object *changes; /* NULL: show */
 	bool need_meta;       /* the stored overrides were never read */
 	unsigned flags;       /* where to store: BACKEND_LIVE | BACKEND_CONFIG */
+	bool ask_persistent;  /* the view was never read: the worker adds CONFIG */
 	struct policy_overrides base;
 	struct policy_settings settings; /* the config's, for checking */
 	struct preq *next;
@@ -818,6 +819,20 @@ static int preq_store(struct preq *q, const struct policy_overrides *base)
 	return rc;
 }
 
+/* A view an event just added does not know yet whether the domain is
+ * persistent; storing live-only would lose the change at the next boot. */
+static int preq_scope(struct preq *q)
+{
+	bool persistent = false;
+	int rc = backend_persistent(agent_backend(q->p->a), q->name, &persistent, &q->err);
+
+	if (rc < 0 && q->err == NULL)
+		q->err = strdup("cannot tell whether the domain is persistent");
+	if (rc == 0 && persistent)
+		q->flags |= BACKEND_CONFIG;
+	return rc;
+}
+
 static void preq_work(void *arg)
 {
 	struct preq *q = arg;
@@ -833,7 +848,9 @@ static void preq_work(void *arg)
 		free(xml);
 		base = &q->meta.overrides; /* empty unless read */
 	}
-	if (q->changes)
+	if (q->changes && q->ask_persistent)
+		q->rc = preq_scope(q);
+	if (q->changes && q->rc == 0)
 		q->rc = preq_store(q, base);
 }
 
@@ -841,16 +858,11 @@ static void preq_work(void *arg)
  * caller, what it asked and how it ended. */
 static void policy_audit_change(struct autoballoon *p, const struct preq *q)
 {
-	const struct control_peer *peer = control_request_peer(q->req);
 	json_object *x = json_object_new_object();
 	struct record r = {.event = RECORD_REQUEST,
 	                   .domain = q->name,
 	                   .uuid = q->uuid[0] ? q->uuid : NULL,
-	                   .actor = {.kind = RECORD_ACTOR_CLIENT,
-	                             .uid = peer->uid,
-	                             .gid = peer->gid,
-	                             .pid = peer->pid,
-	                             .comm = peer->comm},
+	                   .actor = control_request_actor(q->req),
 	                   .result = q->rc == 0         ? RECORD_OK
 	                             : q->rc == -EINVAL ? RECORD_REFUSED
 	                                                : RECORD_FAILED,
@@ -969,6 +981,7 @@ void autoballoon_request(struct autoballoon *p, struct control_request *req, jso
 	memcpy(q->uuid, d->uuid, sizeof(q->uuid));
 	q->need_meta = !pd->meta_loaded;
 	q->flags = (d->active ? BACKEND_LIVE : 0) | (d->persistent ? BACKEND_CONFIG : 0);
+	q->ask_persistent = !d->read_done;
 	q->settings = *config_policy_for(agent_config(p->a), name);
 	overrides_copy(&q->base, &pd->overrides);
 	for (tail = &p->preqs; *tail; tail = &(*tail)->next)

@@ -820,6 +820,17 @@ const struct control_peer *control_request_peer(const struct control_request *re
 	return &req->client->peer;
 }
 
+struct record_actor control_request_actor(const struct control_request *req)
+{
+	const struct control_peer *peer = &req->client->peer;
+
+	return (struct record_actor){.kind = RECORD_ACTOR_CLIENT,
+	                             .uid = peer->uid,
+	                             .gid = peer->gid,
+	                             .pid = peer->pid,
+	                             .comm = peer->comm};
+}
+
 bool control_request_connected(const struct control_request *req)
 {
 	return req->client->ctl != NULL;

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "proto.h"
+#include "record.h"
 
 struct control;
 struct control_request;
@@ -72,6 +73,8 @@ size_t control_client_count(const struct control *ctl);
 /* Borrowed views into an open request; valid until it is ended. */
 const struct proto_request *control_request_proto(const struct control_request *req);
 const struct control_peer *control_request_peer(const struct control_request *req);
+/* The request's caller as an audit actor; comm points into req's peer. */
+struct record_actor control_request_actor(const struct control_request *req);
 bool control_request_connected(const struct control_request *req);
 void control_request_on_close(struct control_request *req, control_close_fn fn, void *opaque);
 

@@ -83,6 +83,7 @@ struct read_job {
 	unsigned seq;
 	bool want_host;
 	struct control_request *req;
+	struct op_args oa; /* the operation to submit after the read, if any */
 	void (*then)(struct read_job *j, struct domain_view *d);
 
 	/* filled on the worker */
@@ -90,6 +91,7 @@ struct read_job {
 	const struct domain *fresh; /* this read's model, wherever it lives now */
 	char *error;
 	bool persistent;
+	int persistent_rc; /* persistent holds only when 0 */
 	struct host *host;
 	char *host_error;
 };
@@ -104,7 +106,7 @@ static void read_work(void *arg)
 		domain_parse(xml, strlen(xml), &j->model, &j->error);
 	if (j->model == NULL && j->error == NULL)
 		j->error = strdup("cannot read its XML");
-	backend_persistent(b, j->name, &j->persistent, NULL);
+	j->persistent_rc = backend_persistent(b, j->name, &j->persistent, NULL);
 	if (j->want_host && backend_host(b, &j->host, &j->host_error) < 0)
 		j->host = NULL;
 	free(xml);
@@ -118,6 +120,19 @@ static void read_job_free(struct read_job *j)
 	free(j->error);
 	free(j->name);
 	free(j);
+}
+
+/* A failed persistence query keeps what the view knew: one transient
+ * error must not turn a persistent domain into a live-only one. */
+static void view_set_persistent(struct domain_view *d, int rc, bool persistent)
+{
+	if (rc < 0) {
+		log_warn("domain %s: cannot tell whether it is persistent: %s", d->name,
+		         strerror(-rc));
+		return;
+	}
+	d->persistent = persistent;
+	d->read_done = true;
 }
 
 static void read_done(void *arg)
@@ -138,16 +153,21 @@ static void read_done(void *arg)
 			domains_set_error(d, j->error);
 			j->error = NULL;
 		}
-		d->persistent = j->persistent;
+		view_set_persistent(d, j->persistent_rc, j->persistent);
+	} else if (d && !d->read_done) {
+		/* an older answer beats none (a request may wait for it) */
+		view_set_persistent(d, j->persistent_rc, j->persistent);
 	}
 	if (j->then)
 		j->then(j, d);
 	read_job_free(j);
 }
 
-/* Starts a read of d; NULL `then` only refreshes the view. */
+/* Starts a read of d; NULL `then` only refreshes the view. `oa` (or NULL)
+ * is kept for `then`. */
 static int read_start(struct dispatch *dp, struct domain_view *d, struct control_request *req,
-                      void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+                      void (*then)(struct read_job *j, struct domain_view *d), bool want_host,
+                      const struct op_args *oa)
 {
 	struct read_job *j = calloc(1, sizeof(*j));
 	int rc;
@@ -162,6 +182,8 @@ static int read_start(struct dispatch *dp, struct domain_view *d, struct control
 	j->req = req;
 	j->then = then;
 	j->want_host = want_host;
+	if (oa)
+		j->oa = *oa;
 	rc = agent_run(dp->a, read_work, read_done, j);
 	if (rc < 0) {
 		read_job_free(j);
@@ -173,15 +195,16 @@ static int read_start(struct dispatch *dp, struct domain_view *d, struct control
 
 static void view_refresh(struct dispatch *dp, struct domain_view *d)
 {
-	if (read_start(dp, d, NULL, NULL, false) < 0)
+	if (read_start(dp, d, NULL, NULL, false, NULL) < 0)
 		log_warn("domain %s: cannot start a read of its XML", d->name);
 }
 
 /* Starts a read for a request; replies itself when that fails. */
 static void read_for(struct dispatch *dp, struct domain_view *d, struct control_request *req,
-                     void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+                     void (*then)(struct read_job *j, struct domain_view *d), bool want_host,
+                     const struct op_args *oa)
 {
-	if (read_start(dp, d, req, then, want_host) < 0)
+	if (read_start(dp, d, req, then, want_host, oa) < 0)
 		control_reply_error(req, PROTO_E_FAILED, "cannot start a worker thread");
 }
 
@@ -295,7 +318,7 @@ static void do_inspect(struct dispatch *dp, struct control_request *req, json_ob
 	struct domain_view *d = request_domain(dp, req, args);
 
 	if (d)
-		read_for(dp, d, req, inspect_then, true);
+		read_for(dp, d, req, inspect_then, true, NULL);
 }
 
 static void plan_then(struct read_job *j, struct domain_view *d)
@@ -326,19 +349,35 @@ static void do_plan(struct dispatch *dp, struct control_request *req, json_objec
 	struct domain_view *d = request_domain(dp, req, args);
 
 	if (d)
-		read_for(dp, d, req, plan_then, false);
+		read_for(dp, d, req, plan_then, false, NULL);
+}
+
+static void submit(struct dispatch *dp, struct domain_view *d, const struct op_args *oa,
+                   struct control_request *req)
+{
+	struct record_actor actor = control_request_actor(req);
+
+	if (ops_submit(dp->ops, d, oa, &actor, req) < 0)
+		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
+}
+
+/* The view's first read is done: now its scope is known. */
+static void resize_then(struct read_job *j, struct domain_view *d)
+{
+	if (d == NULL)
+		control_reply_error(j->req, PROTO_E_NOT_FOUND, "domain '%s' went away", j->name);
+	else if (!d->read_done)
+		control_reply_error(j->req, PROTO_E_FAILED,
+		                    "cannot tell whether domain '%s' is persistent: "
+		                    "give --live or --config",
+		                    d->name);
+	else
+		submit(j->dp, d, &j->oa, j->req);
 }
 
 static void do_resize(struct dispatch *dp, struct control_request *req, json_object *args,
                       enum op_kind kind)
 {
-	/* not_found ends req: read the peer before asking for the domain */
-	const struct control_peer *peer = control_request_peer(req);
-	struct record_actor actor = {.kind = RECORD_ACTOR_CLIENT,
-	                             .uid = peer->uid,
-	                             .gid = peer->gid,
-	                             .pid = peer->pid,
-	                             .comm = peer->comm};
 	struct domain_view *d = request_domain(dp, req, args);
 	struct op_args oa = {.kind = kind, .node = -1, .wait = true};
 	json_object *v;
@@ -361,20 +400,18 @@ static void do_resize(struct dispatch *dp, struct control_request *req, json_obj
 	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
-	if (ops_submit(dp->ops, d, &oa, &actor, req) < 0)
-		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
+	/* With no scope the view's persistence decides it: a view an event
+	 * just added was never read, and would look live-only. */
+	if (!oa.scope_given && !d->read_done)
+		read_for(dp, d, req, resize_then, false, &oa);
+	else
+		submit(dp, d, &oa, req);
 }
 
 /* prepare: the request carries options, never XML; the worker reads the
  * definition itself (docs/prepare.md). A define is audited with its caller. */
 static void do_prepare(struct dispatch *dp, struct control_request *req, json_object *args)
 {
-	const struct control_peer *peer = control_request_peer(req);
-	struct record_actor actor = {.kind = RECORD_ACTOR_CLIENT,
-	                             .uid = peer->uid,
-	                             .gid = peer->gid,
-	                             .pid = peer->pid,
-	                             .comm = peer->comm};
 	struct op_args oa = {.kind = OP_PREPARE, .node = -1, .wait = true};
 	struct domain_view *d;
 	char *err = NULL;
@@ -386,8 +423,8 @@ static void do_prepare(struct dispatch *dp, struct control_request *req, json_ob
 	}
 	oa.define = strcmp(arg_str(args, "action"), "define") == 0;
 	d = request_domain(dp, req, args);
-	if (d != NULL && ops_submit(dp->ops, d, &oa, &actor, req) < 0)
-		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
+	if (d != NULL)
+		submit(dp, d, &oa, req);
 }
 
 /* A `log --follow` stream: polls the log's tail twice a second. */
@@ -560,6 +597,7 @@ struct sync_job {
 	struct domain **models; /* per domain, NULL where the read failed */
 	char **errors;
 	bool *persistent;
+	int *persistent_rc;
 	char *error;
 	int rc;
 };
@@ -579,7 +617,8 @@ static void sync_work(void *arg)
 	j->models = calloc(j->doms.n + 1, sizeof(*j->models));
 	j->errors = calloc(j->doms.n + 1, sizeof(*j->errors));
 	j->persistent = calloc(j->doms.n + 1, sizeof(*j->persistent));
-	if (!j->models || !j->errors || !j->persistent)
+	j->persistent_rc = calloc(j->doms.n + 1, sizeof(*j->persistent_rc));
+	if (!j->models || !j->errors || !j->persistent || !j->persistent_rc)
 		abort();
 	for (size_t i = 0; i < j->doms.n; i++) {
 		const struct backend_domain_info *di = &j->doms.doms[i];
@@ -588,7 +627,7 @@ static void sync_work(void *arg)
 		if (backend_domain_xml(b, di->name, di->active ? 0 : BACKEND_INACTIVE, &xml,
 		                       &j->errors[i]) == 0)
 			domain_parse(xml, strlen(xml), &j->models[i], &j->errors[i]);
-		backend_persistent(b, di->name, &j->persistent[i], NULL);
+		j->persistent_rc[i] = backend_persistent(b, di->name, &j->persistent[i], NULL);
 		free(xml);
 	}
 }
@@ -607,7 +646,6 @@ static void sync_done(void *arg)
 
 		if (d && j->models[i]) {
 			d->active = di->active;
-			d->persistent = j->persistent[i];
 			domains_set_model(d, j->models[i]);
 			j->models[i] = NULL;
 		} else if (d) {
@@ -616,8 +654,10 @@ static void sync_done(void *arg)
 			domains_set_error(d, j->errors[i]);
 			j->errors[i] = NULL;
 		}
-		if (d)
+		if (d) {
+			view_set_persistent(d, j->persistent_rc[i], j->persistent[i]);
 			d->read_seq++; /* newer than any read started before */
+		}
 		domain_free(j->models[i]);
 		free(j->errors[i]);
 	}
@@ -628,6 +668,7 @@ static void sync_done(void *arg)
 	free(j->models);
 	free(j->errors);
 	free(j->persistent);
+	free(j->persistent_rc);
 	free(j->error);
 	free(j);
 }

@@ -26,6 +26,7 @@ struct domain_view {
 	char uuid[BACKEND_UUID_LEN + 1];
 	bool active;
 	bool persistent;      /* has a persistent definition (as of the last read) */
+	bool read_done;       /* persistent is known: a read asked the backend */
 	struct domain *model; /* the last XML read, NULL when it did not parse */
 	char *model_error;
 	struct op *queue;  /* ops.c's queued operations; the head runs */

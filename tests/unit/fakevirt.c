@@ -127,7 +127,17 @@ static int fake_domain_xml(void *ctx, const char *name, unsigned flags, char **x
 
 static int fake_persistent(void *ctx, const char *name, bool *persistent, char **err)
 {
-	*persistent = strcmp(name, ((struct fakevirt *)ctx)->name) == 0;
+	struct fakevirt *fv = ctx;
+	bool fails;
+
+	pthread_mutex_lock(&fv->lock);
+	fails = fv->persistent_fails > 0;
+	fv->persistent_fails -= fails;
+	pthread_mutex_unlock(&fv->lock);
+	*persistent = false; /* as virt.c leaves it on failure */
+	if (fails)
+		return -EIO;
+	*persistent = strcmp(name, fv->name) == 0;
 	return *persistent ? 0 : -ENOENT;
 }
 
@@ -409,6 +419,7 @@ static int fake_set_metadata(void *ctx, const char *name, const char *xml, const
 	pthread_mutex_lock(&fv->lock);
 	free(fv->metadata);
 	fv->metadata = xml ? strdup(xml) : NULL;
+	fv->metadata_flags = flags;
 	pthread_mutex_unlock(&fv->lock);
 	return 0;
 }

@@ -90,15 +90,17 @@ struct fakevirt {
 	struct fake_dev live[FAKE_MAX_DEVS], config[FAKE_MAX_DEVS];
 
 	/* Script. */
-	bool xml_fails;          /* every XML read fails with -EIO */
-	unsigned attach_fail_at; /* 1-based attach call that fails; 0: none */
+	bool xml_fails;            /* every XML read fails with -EIO */
+	unsigned persistent_fails; /* so many persistence queries fail next */
+	unsigned attach_fail_at;   /* 1-based attach call that fails; 0: none */
 	const char *attach_error;
 	enum fake_answer answer;
 	const char *answer_suffix; /* the answer applies to aliases ending so; NULL: all */
 
 	/* The guest's balloon (KiB; UINT64_MAX: not reported) and metadata. */
 	struct backend_balloon balloon;
-	char *metadata; /* NULL: none stored */
+	char *metadata;          /* NULL: none stored */
+	unsigned metadata_flags; /* of the last store */
 	bool connected;
 
 	/* Record: device calls in order; every kind counted. */

@@ -224,6 +224,114 @@ static void test_read_fails(void **state)
 	assert_non_null(domains_find(agent_domains(fa->a), "vm")->model_error);
 }
 
+static void event(struct fakeagent *fa, int lifecycle)
+{
+	struct backend_event e = {
+	        .kind = BACKEND_EVENT_LIFECYCLE, .name = "vm", .lifecycle = lifecycle};
+
+	dispatch_event(fa->dispatch, &e);
+}
+
+/* The view comes back through events, and its first read cannot tell
+ * whether the domain is persistent. */
+static struct domain_view *view_unread(struct fakeagent *fa, int lifecycle)
+{
+	struct domain_view *d;
+
+	event(fa, BACKEND_LIFECYCLE_UNDEFINED);
+	fa->fv.persistent_fails = 1;
+	event(fa, lifecycle);
+	fakeagent_settle(fa);
+	d = domains_find(agent_domains(fa->a), "vm");
+	assert_non_null(d);
+	assert_false(d->read_done);
+	return d;
+}
+
+/* A grow with no scope on a view never read reads it first: the running,
+ * persistent domain grows live and in its definition. */
+static void test_grow_reads_scope_first(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	view_unread(fa, BACKEND_LIFECYCLE_STARTED);
+	r = fakeagent_call(fa, "grow", "{\"domain\":\"vm\",\"size\":268435456,\"node\":0}");
+	if (!r->ok)
+		fail_msg("grow: %s: %s", r->code, r->message);
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.n_live, 1);
+	assert_int_equal(fa->fv.n_config, 1);
+	assert_true(domains_find(agent_domains(fa->a), "vm")->read_done);
+	assert_int_equal(fa->fv.loop_calls, 0);
+}
+
+/* A view only DEFINED added is not refused as "not running": its
+ * definition is grown. */
+static void test_grow_defined_view(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	view_unread(fa, BACKEND_LIFECYCLE_DEFINED);
+	r = fakeagent_call(fa, "grow", "{\"domain\":\"vm\",\"size\":268435456,\"node\":0}");
+	if (!r->ok)
+		fail_msg("grow: %s: %s", r->code, r->message);
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.n_config, 1);
+}
+
+/* When the persistence cannot be read at all, the grow says so rather
+ * than guessing a scope. */
+static void test_grow_scope_unknown(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	view_unread(fa, BACKEND_LIFECYCLE_STARTED);
+	fa->fv.persistent_fails = 1;
+	r = fakeagent_call(fa, "grow", "{\"domain\":\"vm\",\"size\":268435456,\"node\":0}");
+	assert_false(r->ok);
+	assert_non_null(strstr(r->message, "--live or --config"));
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.n_live, 0);
+	assert_int_equal(fa->fv.n_config, 0);
+}
+
+/* A policy change on a view never read is stored in the definition too. */
+static void test_policy_reads_scope(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	view_unread(fa, BACKEND_LIFECYCLE_STARTED);
+	r = fakeagent_call(fa, "policy", "{\"domain\":\"vm\",\"action\":\"enable\"}");
+	if (!r->ok)
+		fail_msg("policy: %s: %s", r->code, r->message);
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.metadata_flags, BACKEND_LIVE | BACKEND_CONFIG);
+	assert_int_equal(fa->fv.loop_calls, 0);
+}
+
+/* One failed persistence query keeps what the view knew. */
+static void test_persistent_transient_error(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct domain_view *d = domains_find(agent_domains(fa->a), "vm");
+
+	assert_true(d->persistent);
+	fa->fv.persistent_fails = 1;
+	event(fa, BACKEND_LIFECYCLE_STARTED); /* a re-read */
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.persistent_fails, 0);
+	assert_true(d->persistent);
+	assert_true(d->read_done);
+}
+
 /* The rule is enforced: a blocking backend call on the loop thread aborts
  * (in a child, so the abort is observed, not suffered). */
 static void test_thread_rule(void **state)
@@ -259,6 +367,11 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_read_outlives_domain, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_read_fails, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_grow_reads_scope_first, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_grow_defined_view, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_grow_scope_unknown, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_policy_reads_scope, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_persistent_transient_error, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
 	};
 
