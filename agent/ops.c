@@ -159,7 +159,8 @@ static enum record_result op_result(const char *code)
 /* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
 #define OP_RECONNECT_TRIES 30
 
-static struct domain *op_read(struct op *op, bool inactive)
+/* The domain's model, or NULL with *why saying what failed (caller frees). */
+static struct domain *op_read_model(struct op *op, bool inactive, char **why)
 {
 	struct domain *dom = NULL;
 	char *xml = NULL, *err = NULL;
@@ -177,11 +178,22 @@ static struct domain *op_read(struct op *op, bool inactive)
 		usleep(500 * 1000);
 	}
 	if (rc < 0)
-		op_fail(op, PROTO_E_FAILED, "cannot read domain '%s': %s", op->domain, err);
+		err_set(why, "cannot read domain '%s': %s", op->domain, err);
 	else if (domain_parse(xml, strlen(xml), &dom, &err) < 0)
-		op_fail(op, PROTO_E_FAILED, "domain '%s': %s", op->domain, err);
+		err_set(why, "domain '%s': %s", op->domain, err);
 	free(xml);
 	free(err);
+	return dom;
+}
+
+static struct domain *op_read(struct op *op, bool inactive)
+{
+	char *why = NULL;
+	struct domain *dom = op_read_model(op, inactive, &why);
+
+	if (dom == NULL)
+		op_fail(op, PROTO_E_FAILED, "%s", why);
+	free(why);
 	return dom;
 }
 
@@ -498,7 +510,8 @@ static char *op_read_xml(struct op *op)
  * follows in op_worker(). */
 static void op_prepare_define(struct op *op, struct prepare *p)
 {
-	char *err = NULL;
+	char *err = NULL, *why = NULL;
+	bool defined = false;
 
 	op->before = p->dom; /* the outcome's before/after per guest node */
 	p->dom = NULL;
@@ -507,9 +520,14 @@ static void op_prepare_define(struct op *op, struct prepare *p)
 	else if (backend_define(agent_backend(op->a), p->xml, &err) < 0)
 		op_fail(op, PROTO_E_FAILED, "cannot define '%s': %s", op->domain, err);
 	else
-		op->after = op_read(op, true);
-	json_object_object_add(op->data, "defined", json_object_new_boolean(op->code == NULL));
+		defined = true;
+	/* The define stands even when the read-back fails: the outcome then
+	 * lacks the "after" figures, but says what happened. */
+	if (defined && (op->after = op_read_model(op, true, &why)) == NULL)
+		log_warn("%s: defined, but %s", op->request, why);
+	json_object_object_add(op->data, "defined", json_object_new_boolean(defined));
 	json_object_object_add(op->data, "active", json_object_new_boolean(op->active));
+	free(why);
 	free(err);
 }
 

@@ -328,6 +328,7 @@ static int fake_define(void *ctx, const char *xml, char **err)
 	free(fv->defined);
 	fv->defined = copy;
 	fv->n_define++;
+	fv->xml_fails = fv->xml_fails || fv->define_breaks_xml;
 	pthread_mutex_unlock(&fv->lock);
 	return 0;
 }

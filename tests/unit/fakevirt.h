@@ -92,6 +92,7 @@ struct fakevirt {
 	/* Script. */
 	bool xml_fails;            /* every XML read fails with -EIO */
 	unsigned persistent_fails; /* so many persistence queries fail next */
+	bool define_breaks_xml;    /* after a define, every XML read fails */
 	unsigned attach_fail_at;   /* 1-based attach call that fails; 0: none */
 	const char *attach_error;
 	enum fake_answer answer;
