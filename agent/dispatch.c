@@ -42,7 +42,8 @@ struct dispatch {
 	struct agent *a;
 	struct ops *ops;
 	struct autoballoon *ab;
-	unsigned busy; /* reads on workers */
+	unsigned busy;     /* reads on workers */
+	unsigned sync_gen; /* domain syncs started */
 };
 
 struct dispatch *dispatch_new(struct agent *a, struct ops *ops)
@@ -593,6 +594,7 @@ static void audit_agent_event(struct agent *a, enum record_event ev, const struc
  * worker, since events were missed while disconnected. */
 struct sync_job {
 	struct dispatch *dp;
+	unsigned gen;
 	struct backend_domain_list doms;
 	struct domain **models; /* per domain, NULL where the read failed */
 	char **errors;
@@ -632,6 +634,23 @@ static void sync_work(void *arg)
 	}
 }
 
+/* Views neither listed nor touched by an event since the sync started are
+ * of domains undefined while the agent was away: they go the way an
+ * UNDEFINED event would take them (one with operations queued is left to
+ * fail them and to a later sync). */
+static void sync_drop_stale(struct dispatch *dp, unsigned gen)
+{
+	struct domain_view *next;
+
+	for (struct domain_view *d = domains_first(agent_domains(dp->a)); d; d = next) {
+		next = d->next;
+		if (d->sync_mark == gen || d->queue != NULL)
+			continue;
+		log_info("domain %s: no longer defined", d->name);
+		ops_domain_gone(dp->ops, d->name);
+	}
+}
+
 static void sync_done(void *arg)
 {
 	struct sync_job *j = arg;
@@ -655,6 +674,7 @@ static void sync_done(void *arg)
 			j->errors[i] = NULL;
 		}
 		if (d) {
+			d->sync_mark = j->gen;
 			view_set_persistent(d, j->persistent_rc[i], j->persistent[i]);
 			d->read_seq++; /* newer than any read started before */
 		}
@@ -662,8 +682,10 @@ static void sync_done(void *arg)
 		free(j->errors[i]);
 	}
 	log_info("%zu domains on %s", j->doms.n, backend_uri(agent_backend(j->dp->a)));
-	if (j->rc == 0)
+	if (j->rc == 0) {
+		sync_drop_stale(j->dp, j->gen);
 		ops_reconcile(j->dp->ops);
+	}
 	backend_domain_list_free(&j->doms);
 	free(j->models);
 	free(j->errors);
@@ -687,6 +709,7 @@ void dispatch_connected(void *opaque, bool reconnect)
 	if (j == NULL)
 		abort();
 	j->dp = dp;
+	j->gen = ++dp->sync_gen;
 	if (agent_run(dp->a, sync_work, sync_done, j) < 0) {
 		log_err("cannot start a worker to read the domains");
 		free(j);
@@ -731,6 +754,7 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 	d = domains_add(agent_domains(dp->a), ev->name, ev->uuid);
 	if (d == NULL)
 		return;
+	d->sync_mark = dp->sync_gen; /* news newer than a sync's list */
 	if (ev->kind == BACKEND_EVENT_LIFECYCLE)
 		domains_lifecycle(d, ev->lifecycle);
 	view_refresh(dp, d);

@@ -29,9 +29,10 @@ struct domain_view {
 	bool read_done;       /* persistent is known: a read asked the backend */
 	struct domain *model; /* the last XML read, NULL when it did not parse */
 	char *model_error;
-	struct op *queue;  /* ops.c's queued operations; the head runs */
-	bool gone;         /* undefined while an operation ran: remove after it */
-	unsigned read_seq; /* bumped per read asked for: only the newest applies */
+	struct op *queue;   /* ops.c's queued operations; the head runs */
+	bool gone;          /* undefined while an operation ran: remove after it */
+	unsigned read_seq;  /* bumped per read asked for: only the newest applies */
+	unsigned sync_mark; /* the last domain sync that saw it (dispatch.c) */
 	struct domain_view *next;
 };
 

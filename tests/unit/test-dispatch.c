@@ -332,6 +332,26 @@ static void test_persistent_transient_error(void **state)
 	assert_true(d->read_done);
 }
 
+/* After a reconnect, a view whose domain was undefined meanwhile goes;
+ * one an event added while the list was read stays. */
+static void test_sync_drops_stale(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct domains *ds = agent_domains(fa->a);
+	struct backend_event defined = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                                .name = "fresh",
+	                                .lifecycle = BACKEND_LIFECYCLE_DEFINED};
+
+	assert_non_null(domains_add(ds, "ghost", NULL));
+	dispatch_connected(fa->dispatch, true);
+	dispatch_event(fa->dispatch, &defined);
+	fakeagent_settle(fa);
+	assert_null(domains_find(ds, "ghost"));
+	assert_non_null(domains_find(ds, "fresh"));
+	assert_non_null(domains_find(ds, "vm"));
+	assert_int_equal(fa->fv.loop_calls, 0);
+}
+
 /* The rule is enforced: a blocking backend call on the loop thread aborts
  * (in a child, so the abort is observed, not suffered). */
 static void test_thread_rule(void **state)
@@ -372,6 +392,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_grow_scope_unknown, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_policy_reads_scope, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persistent_transient_error, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sync_drops_stale, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
 	};
 
