@@ -515,6 +515,7 @@ static void job_done(void *arg)
 	struct job *j = arg;
 	struct autoballoon *p = j->p;
 
+	assert_loop_thread();
 	if (j->kind == JOB_SAMPLE) {
 		sample_done(p, j);
 	} else if (j->rc < 0) {
@@ -570,6 +571,7 @@ static void policy_tick(evutil_socket_t fd, short what, void *arg)
 	struct autoballoon *p = arg;
 	struct job *j;
 
+	assert_loop_thread();
 	p->counters.ticks++;
 	if (p->interval_ms != agent_config(p->a)->policy_interval_ms) {
 		struct timeval tv;
@@ -884,6 +886,7 @@ static void preq_done(void *arg)
 	struct autoballoon *p = q->p;
 	struct pdom *pd = pdom_get(p, q->name);
 
+	assert_loop_thread();
 	/* The tick may have read the metadata meanwhile: its copy stands. An
 	 * unreachable libvirt leaves it unread, to try again. */
 	if (pd && q->need_meta && !pd->meta_loaded && q->meta.rc != -ENOTCONN)

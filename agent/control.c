@@ -35,6 +35,7 @@
 #include "buildconf.h"
 #include "control.h"
 #include "log.h"
+#include "threadcheck.h"
 
 #define CONTROL_MAX_GROUPS 1024
 /* Accept pauses after EMFILE: from the first figure, doubling up to the second. */
@@ -265,6 +266,7 @@ static void control_read_cb(struct bufferevent *bev, void *arg)
 	char *payload;
 	size_t len;
 
+	assert_loop_thread();
 	c->refs++; /* a handler may close the client under us */
 	while (c->ctl != NULL && control_client_can_read(c) &&
 	       control_client_next_frame(c, &payload, &len) > 0) {
@@ -280,6 +282,7 @@ static void control_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client *c = arg;
 
+	assert_loop_thread();
 	if (!control_client_close_if_done(c))
 		control_client_update(c);
 }
@@ -296,6 +299,7 @@ static void control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct control_client *c = arg;
 
+	assert_loop_thread();
 	if (what & BEV_EVENT_TIMEOUT)
 		log_info("control: dropping idle client uid %u pid %d (%s)", (unsigned)c->peer.uid,
 		         (int)c->peer.pid, c->peer.comm);
@@ -347,6 +351,7 @@ static void control_frame_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct control_client *c = arg;
 	char msg[96];
 
+	assert_loop_thread();
 	if (c->ctl == NULL || c->closing)
 		return;
 	snprintf(msg, sizeof(msg), "a frame did not arrive whole within %ld ms",
@@ -538,6 +543,7 @@ static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, st
 	struct control_peer peer = {0};
 	const char *busy;
 
+	assert_loop_thread();
 	ctl->accept_backoff_ms = CONTROL_ACCEPT_BACKOFF_MIN_MS;
 	if (control_peer_read(ctl, fd, &peer) < 0) {
 		log_warn("control: cannot identify a client: %s", strerror(errno));
@@ -573,6 +579,7 @@ static void control_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control *ctl = arg;
 
+	assert_loop_thread();
 	evconnlistener_enable(ctl->listener);
 }
 
@@ -610,6 +617,7 @@ static void control_accept_error_cb(struct evconnlistener *lst, void *arg)
 	struct control *ctl = arg;
 	int err = errno;
 
+	assert_loop_thread();
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 		control_accept_pause(ctl, err);
 		return;

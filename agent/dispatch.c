@@ -141,6 +141,7 @@ static void read_done(void *arg)
 	struct read_job *j = arg;
 	struct domain_view *d = domains_find(agent_domains(j->dp->a), j->name);
 
+	assert_loop_thread();
 	j->dp->busy--;
 	j->fresh = j->model;
 	/* An older read than the view's newest, or an operation's own
@@ -451,6 +452,7 @@ static void follower_tick(evutil_socket_t fd, short what, void *arg)
 	struct follower *fw = arg;
 	json_object *recs = json_object_new_array(), *data, *match = json_object_new_array();
 
+	assert_loop_thread();
 	record_tail_poll(fw->tail, recs);
 	for (size_t i = 0; i < json_object_array_length(recs); i++) {
 		json_object *rec = json_object_array_get_idx(recs, i);
@@ -656,6 +658,7 @@ static void sync_done(void *arg)
 	struct sync_job *j = arg;
 	struct domains *ds = agent_domains(j->dp->a);
 
+	assert_loop_thread();
 	j->dp->busy--;
 	if (j->rc < 0)
 		log_warn("cannot list the domains: %s", j->error ? j->error : strerror(-j->rc));

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "threadcheck.h"
 #include "../../cli/client.h"
 #include "log.h"
 
@@ -89,6 +90,7 @@ static int setup_with(void **state, struct control_config cfg)
 	snprintf(f->path, sizeof(f->path), "%s/memplugd.sock", f->dir);
 	cfg.path = f->path;
 	f->base = event_base_new();
+	threadcheck_mark_loop(); /* this thread turns the loop, as evloop_new() would say */
 	if (f->base == NULL || control_new(f->base, &cfg, test_handler, f, &f->ctl) < 0)
 		return -1;
 	*state = f;
