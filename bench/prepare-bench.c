@@ -65,7 +65,6 @@ int main(int argc, char **argv)
 
 	if (iters == 0 || parse == NULL || work == NULL || report == NULL)
 		return 2;
-	o.host_threads = prepare_caps_threads(caps, clen);
 	for (size_t i = 0; i < iters; i++) {
 		struct host *h = NULL;
 		struct prepare *p = NULL;

@@ -772,25 +772,6 @@ static int prepare_opt(int opt, void *arg)
 	return -EINVAL;
 }
 
-/* Threads per core of this machine's CPU 0; 0 when sysfs does not say. */
-static unsigned local_threads(void)
-{
-	FILE *f = fopen("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "r");
-	char line[256];
-	struct nodeset ns;
-	unsigned n = 0;
-
-	if (f == NULL)
-		return 0;
-	if (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if (nodeset_parse(line, &ns, NULL) == 0)
-			n = nodeset_count(&ns);
-	}
-	fclose(f);
-	return n;
-}
-
 /* The host prepare maps onto, offline: a capabilities file, a fabricated
  * sysfs, or this machine. */
 static int prepare_host(struct prepare_args *pa, struct host **host, char **err)
@@ -802,10 +783,8 @@ static int prepare_host(struct prepare_args *pa, struct host **host, char **err)
 
 	if (pa->host_sysfs)
 		return host_snapshot_at(pa->host_sysfs, host, err);
-	if (pa->host_caps == NULL) {
-		pa->opts.host_threads = local_threads();
+	if (pa->host_caps == NULL)
 		return host_snapshot(host, err);
-	}
 	if (!g_file_get_contents(pa->host_caps, &caps, &len, &gerr)) {
 		rc = -ENOENT;
 		*err = strdup(gerr->message);
@@ -813,7 +792,6 @@ static int prepare_host(struct prepare_args *pa, struct host **host, char **err)
 		return rc;
 	}
 	rc = host_from_caps(caps, len, host, err);
-	pa->opts.host_threads = prepare_caps_threads(caps, len);
 	g_free(caps);
 	return rc;
 }

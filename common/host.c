@@ -24,9 +24,12 @@
 
 #define HOST_SYSFS_NODES "/sys/devices/system/node"
 #define HOST_SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
+#define HOST_SYSFS_CPUS  "/sys/devices/system/cpu"
 /* Where the tiers are, seen from the node directory: a fabricated tree
  * keeps the real layout, ROOT/devices/{system/node,virtual/memory_tiering}. */
 #define HOST_SYSFS_TIERS_FROM_NODES "../../virtual/memory_tiering"
+/* The CPUs beside the nodes, as in /sys/devices/system/{node,cpu}. */
+#define HOST_SYSFS_CPUS_FROM_NODES "../cpu"
 
 struct host *host_new(void)
 {
@@ -51,6 +54,7 @@ struct host *host_dup(const struct host *h)
 	if (d == NULL)
 		return NULL;
 	d->source = h->source;
+	d->threads_per_core = h->threads_per_core;
 	d->n_nodes = n;
 	d->nodes = n ? malloc(n * sizeof(*d->nodes)) : NULL;
 	d->dist = h->dist && n ? malloc(n * n * sizeof(*d->dist)) : NULL;
@@ -449,6 +453,24 @@ static int read_cpulist(struct host *h, struct host_node *n, const char *node_pa
 	return rc;
 }
 
+/* Threads per core: the siblings of the host's first CPU (SMT is uniform
+ * on the machines libvirt runs on). 0 when the file is missing or odd. */
+static void read_threads(struct host *h, const char *cpu_dir)
+{
+	g_autofree char *path = NULL;
+	struct nodeset siblings;
+	bool present;
+	int first = -1;
+
+	for (size_t i = 0; i < h->n_nodes && first < 0; i++)
+		first = nodeset_next(&h->nodes[i].cpus, 0);
+	if (first < 0)
+		return;
+	path = g_strdup_printf("%s/cpu%d/topology/thread_siblings_list", cpu_dir, first);
+	if (read_list(path, &siblings, &present, NULL) == 0 && present)
+		h->threads_per_core = nodeset_count(&siblings);
+}
+
 static int read_node_dir(struct host *h, const char *dir, unsigned id, char **err)
 {
 	g_autofree char *node_path = g_strdup_printf("%s/node%u", dir, id);
@@ -563,6 +585,7 @@ static int read_node_dirs(struct host *h, const char *dir, char **err)
 int host_snapshot_at(const char *node_dir, struct host **out, char **err)
 {
 	g_autofree char *tiers = g_build_filename(node_dir, HOST_SYSFS_TIERS_FROM_NODES, NULL);
+	g_autofree char *cpus = g_build_filename(node_dir, HOST_SYSFS_CPUS_FROM_NODES, NULL);
 	struct host *h = host_new();
 	int rc;
 
@@ -572,6 +595,8 @@ int host_snapshot_at(const char *node_dir, struct host **out, char **err)
 	rc = read_node_dirs(h, node_dir, err);
 	if (rc == 0)
 		rc = host_read_tiers(h, tiers, err);
+	if (rc == 0)
+		read_threads(h, cpus);
 	if (rc < 0) {
 		host_free(h);
 		return rc;
@@ -661,6 +686,8 @@ int host_snapshot(struct host **out, char **err)
 	rc = snapshot_nodes(h, err);
 	if (rc == 0)
 		rc = host_read_tiers(h, NULL, err);
+	if (rc == 0)
+		read_threads(h, HOST_SYSFS_CPUS);
 	if (rc < 0) {
 		host_free(h);
 		return rc;

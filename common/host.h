@@ -13,7 +13,11 @@
  * nodeN/hugepages/hugepages-SIZEkB/{nr,free}_hugepages), so a test can
  * fabricate a many-node host in a temporary directory; host_new() and
  * host_add_node() build one in memory. host_snapshot() reads the real
- * machine, free memory through libnuma.
+ * machine, free memory through libnuma. Threads per core come from
+ * cpuN/topology/thread_siblings_list of the host's first CPU, in the cpu
+ * directory beside the node directory (node_dir/../cpu: a fabricated sysfs
+ * that wants them lays them out there, as /sys does); without that file
+ * they are unknown.
  */
 #ifndef MEMPLUG_HOST_H
 #define MEMPLUG_HOST_H
@@ -53,6 +57,9 @@ struct host_node {
 
 struct host {
 	enum host_source source;
+	/* Threads per core (SMT), from <host><cpu><topology threads> or the
+	 * first CPU's topology/thread_siblings_list; 0: unknown. */
+	unsigned threads_per_core;
 	size_t n_nodes;
 	struct host_node *nodes; /* sorted by id; ids may have gaps */
 	/* SLIT: dist[i * n_nodes + j] between nodes[i] and nodes[j], by position;

@@ -334,6 +334,17 @@ static int caps_base_page(const xmlNode *host, uint64_t *kib, char **err)
 	return p ? caps_size(p, "size", "<host><cpu><pages>", kib, err) : 0;
 }
 
+/* Threads per core: <host><cpu><topology threads>; unknown (0) when
+ * absent or out of range. */
+static void caps_threads(struct host *h, const xmlNode *host)
+{
+	g_autofree char *v = caps_prop(caps_child(caps_child(host, "cpu"), "topology"), "threads");
+	guint64 t;
+
+	if (v && g_ascii_string_to_unsigned(v, 10, 1, 64, &t, NULL))
+		h->threads_per_core = (unsigned)t;
+}
+
 static int caps_fill(struct host *h, const xmlNode *root, char **err)
 {
 	const xmlNode *host = caps_child(root, "host");
@@ -356,6 +367,8 @@ static int caps_fill(struct host *h, const xmlNode *root, char **err)
 		rc = err_ret(err, -EINVAL, "capabilities XML: <cells> lists no <cell>");
 	if (rc == 0)
 		rc = caps_read_distances(&c, cells);
+	if (rc == 0)
+		caps_threads(h, host);
 	return rc;
 }
 

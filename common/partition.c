@@ -245,8 +245,7 @@ static int check_request(const struct host *h, const struct partition_guest *g,
 
 /* ---- what follows from the mapping ---- */
 
-static void split_vcpus(const struct partition_guest *g, const struct partition_opts *o,
-                        struct partition *p)
+static void split_vcpus(const struct host *h, const struct partition_guest *g, struct partition *p)
 {
 	size_t n = p->n_cpu_cells;
 	unsigned per = g->vcpus / (unsigned)n, extra = g->vcpus % (unsigned)n, next = 0;
@@ -262,7 +261,8 @@ static void split_vcpus(const struct partition_guest *g, const struct partition_
 		return;
 	}
 	p->sockets = (unsigned)n;
-	p->threads = o->host_threads > 0 && per % o->host_threads == 0 ? o->host_threads : 1;
+	p->threads =
+	        h->threads_per_core > 0 && per % h->threads_per_core == 0 ? h->threads_per_core : 1;
 	p->cores = per / p->threads;
 }
 
@@ -447,8 +447,9 @@ static int add_warnings(const struct host *h, const struct partition_guest *g, s
 		                    "refuses %d between two cells)",
 		                    DIST_SHARED, DIST_LOCAL);
 	if (rc == 0 && p->max_capped)
-		rc = partition_warn(p, "4x the guest's memory is more than the host's total: "
-		                       "<maxMemory> is the host's total, %s",
+		rc = partition_warn(p,
+		                    "4x the guest's memory is more than the host's total: "
+		                    "<maxMemory> is the host's total, %s",
 		                    size_format(p->max_memory_kib, (char[SIZE_FORMAT_MAX]){0},
 		                                SIZE_FORMAT_MAX));
 	if (rc == 0 && p->dist == NULL)
@@ -480,7 +481,7 @@ static int compute(const struct host *h, const struct partition_guest *g,
 			nodes[c++] = h->nodes[i].id;
 	fill_cells(h, g, o, p, nodes);
 	free(nodes);
-	split_vcpus(g, o, p);
+	split_vcpus(h, g, p);
 	if ((rc = split_memory(g, o, p, n_cpuless, err)) < 0 || (rc = fill_distances(h, p)) < 0 ||
 	    (rc = choose_max(h, g, o, p, err)) < 0 || (rc = choose_slots(g, o, p, err)) < 0)
 		return rc;

@@ -53,8 +53,7 @@ struct partition_opts {
 	unsigned slots;   /* --slots; 0: what growth in alignment steps needs */
 	bool cpuless_set; /* --cpuless given */
 	uint64_t cpuless_kib;
-	bool no_pin;           /* --no-pin */
-	unsigned host_threads; /* threads per core on the host; 0: unknown */
+	bool no_pin; /* --no-pin */
 };
 
 struct partition_cell {

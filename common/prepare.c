@@ -194,34 +194,6 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	return o;
 }
 
-/* ---- host threads ---- */
-
-static xmlNode *first_child(const xmlNode *n, const char *name)
-{
-	for (xmlNode *c = n ? n->children : NULL; c != NULL; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST name))
-			return c;
-	return NULL;
-}
-
-unsigned prepare_caps_threads(const char *xml, size_t len)
-{
-	xmlDoc *doc =
-	        len <= INT_MAX
-	                ? xmlReadMemory(xml, (int)len, "caps.xml", NULL,
-	                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-	                : NULL;
-	xmlNode *topo = first_child(
-	        first_child(first_child(doc ? xmlDocGetRootElement(doc) : NULL, "host"), "cpu"),
-	        "topology");
-	xmlChar *v = topo ? xmlGetProp(topo, BAD_CAST "threads") : NULL;
-	unsigned long t = v ? strtoul((const char *)v, NULL, 10) : 0;
-
-	xmlFree(v);
-	xmlFreeDoc(doc);
-	return t > 0 && t <= 64 ? (unsigned)t : 0;
-}
-
 /* ---- the options on the wire ---- */
 
 json_object *prepare_opts_json(const struct partition_opts *o)

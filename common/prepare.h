@@ -40,10 +40,6 @@ void prepare_free(struct prepare *p);
 json_object *prepare_report(const struct prepare *p, const struct host *host,
                             const struct partition_opts *o);
 
-/* Threads per core from `virsh capabilities` XML (<host><cpu><topology
- * threads>); 0 when it does not say. */
-unsigned prepare_caps_threads(const char *xml, size_t len);
-
 /* The options on the wire (`prepare` request arguments) and back; the
  * reader checks every value. */
 json_object *prepare_opts_json(const struct partition_opts *o);

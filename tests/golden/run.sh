@@ -56,6 +56,7 @@ prepare-nocells-xml|prepare --xml $data/prepare-nocells.xml --host-caps $data/ca
 prepare-place|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 2
 prepare-place-hugepages|prepare --xml $data/prepare-hugepages.xml --host-sysfs $data/host-place --cells 2
 prepare-place-shared|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 6 --cpuless 512M
+prepare-sysfs-threads|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/sysfs-tiers/devices/system/node --mirror-host --cpuless 0
 prepare-bad-vcpus|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --mirror-host
 prepare-bad-align|prepare --xml $data/prepare-1g.xml --host-caps $data/caps-8node.xml --cells 4
 prepare-bad-prealloc|prepare --xml $data/prepare-prealloc.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host

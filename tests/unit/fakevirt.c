@@ -24,11 +24,13 @@ struct fake_event {
 
 static void fake_cells_xml(GString *s, const struct fake_spec *sp)
 {
+	unsigned per = sp->vcpus ? sp->vcpus / sp->n_cells : 1;
+
 	g_string_append(s, "<cpu><numa>");
 	for (unsigned i = 0; i < sp->n_cells; i++)
-		g_string_append_printf(s,
-		                       "<cell id='%u' cpus='%u' memory='%" PRIu64 "' unit='KiB'/>",
-		                       i, i, sp->cell_mib[i] * 1024);
+		g_string_append_printf(
+		        s, "<cell id='%u' cpus='%u-%u' memory='%" PRIu64 "' unit='KiB'/>", i,
+		        i * per, i * per + per - 1, sp->cell_mib[i] * 1024);
 	g_string_append(s, "</numa></cpu>");
 }
 
@@ -71,7 +73,7 @@ static char *fake_render(const struct fakevirt *fv, const struct fake_dev *devs,
 	                       mem, mem);
 	fake_backing_xml(s, sp);
 	g_string_append_printf(s, "<vcpu>%u</vcpu><os><type arch='x86_64'>hvm</type></os>",
-	                       sp->n_cells);
+	                       sp->vcpus ? sp->vcpus : sp->n_cells);
 	fake_cells_xml(s, sp);
 	g_string_append(s, "<devices>");
 	for (size_t i = 0; i < n; i++)
@@ -442,6 +444,7 @@ static int fake_host_topology(void *ctx, struct host **out, char **err)
 			host_node_add_pool(n, fv->host.pool_kib, fv->host.pool_free + 64, 0);
 	}
 	h->source = HOST_SOURCE_LIBVIRT;
+	h->threads_per_core = fv->host.threads_per_core;
 	*out = h;
 	return 0;
 }

@@ -39,7 +39,8 @@ struct fake_spec {
 	uint64_t huge_kib;
 	int host_node; /* every cell bound (strict) to this host node, -1: unbound */
 	bool shut_off;
-	size_t n_devs; /* DIMMs present at the start, live and persistent */
+	unsigned vcpus; /* 0: one per cell; else a multiple of n_cells */
+	size_t n_devs;  /* DIMMs present at the start, live and persistent */
 	struct fake_dev devs[FAKE_MAX_DEVS];
 };
 
@@ -48,6 +49,7 @@ struct fake_host {
 	uint64_t free_mib[2];
 	uint64_t pool_kib; /* 0: no pool */
 	uint64_t pool_free;
+	unsigned threads_per_core; /* 0: unknown, as a host without <topology> */
 };
 
 /* What the guest answers to a live detach. */

@@ -40,14 +40,13 @@ static char *slurp(const char *file, size_t *len)
 	return text;
 }
 
-static struct host *caps_host(const char *file, unsigned *threads)
+static struct host *caps_host(const char *file)
 {
 	size_t len;
 	g_autofree char *caps = slurp(file, &len);
 	struct host *h = NULL;
 
 	assert_int_equal(host_from_caps(caps, len, &h, NULL), 0);
-	*threads = prepare_caps_threads(caps, len);
 	return h;
 }
 
@@ -56,7 +55,7 @@ static struct prepare *run(const char *guest, const char *caps, struct partition
                            char **orig)
 {
 	size_t len;
-	struct host *h = caps_host(caps, &o->host_threads);
+	struct host *h = caps_host(caps);
 	struct prepare *p = NULL;
 	char *err = NULL;
 
@@ -309,8 +308,7 @@ static void test_refused(void **state)
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct partition_opts o = {.mirror = true};
-		unsigned threads;
-		struct host *h = caps_host("caps-2ddr-2hbm.xml", &threads);
+		struct host *h = caps_host("caps-2ddr-2hbm.xml");
 		size_t len;
 		char *xml = slurp(cases[k].guest, &len), *err = NULL;
 		struct prepare *p = NULL;
@@ -351,7 +349,6 @@ static void test_opts_wire(void **state)
 	assert_non_null(strstr(err, "slots"));
 	free(err);
 	json_object_put(j);
-	assert_int_equal(prepare_caps_threads("<capabilities/>", 15), 0);
 }
 
 int main(void)

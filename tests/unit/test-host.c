@@ -322,12 +322,14 @@ static const struct {
 	const char *cpus; /* of node 0 */
 	int tier;
 	unsigned dist00;
+	unsigned threads; /* per core: the first CPU's siblings in ../cpu; 0 unknown */
 	const char *warnings[3];
 } odd_trees[] = {
         {"no cpulist, no distance",
          {{"devices/system/node/node0/meminfo", MEMINFO0}},
          "",
          -1,
+         0,
          0,
          {"node0/cpulist: missing; node 0 taken as CPU-less", "node0/distance: missing", NULL}},
         {"an empty tiering directory, an empty cpulist",
@@ -338,6 +340,7 @@ static const struct {
          "",
          -1,
          10,
+         0,
          {NULL}},
         {"a node in two tiers keeps the lower",
          {{"devices/system/node/node0/meminfo", MEMINFO0},
@@ -348,7 +351,19 @@ static const struct {
          "0-1",
          2,
          10,
+         0,
          {"node 0 is in memory_tier", NULL}},
+        {"threads per core from the first CPU's siblings",
+         {{"devices/system/node/node0/meminfo", MEMINFO0},
+          {"devices/system/node/node0/cpulist", "2-5\n"},
+          {"devices/system/node/node0/distance", "10\n"},
+          {"devices/system/cpu/cpu2/topology/thread_siblings_list", "2,4\n"},
+          {"devices/system/cpu/cpu0/topology/thread_siblings_list", "0-3\n"}},
+         "2-5",
+         -1,
+         10,
+         2,
+         {NULL}},
 };
 
 static void check_tree_warnings(const struct host *h, const char *const *want, const char *what)
@@ -379,6 +394,7 @@ static void test_odd_trees(void **state)
 		                    odd_trees[i].cpus);
 		assert_int_equal(h->nodes[0].tier, odd_trees[i].tier);
 		assert_int_equal(host_distance(h, 0, 0), odd_trees[i].dist00);
+		assert_int_equal(h->threads_per_core, odd_trees[i].threads);
 		check_tree_warnings(h, odd_trees[i].warnings, odd_trees[i].what);
 		host_free(h);
 		remove_tree(root);
@@ -525,6 +541,7 @@ static void test_dup(void **state)
 	struct host *h = host_new(), *d;
 
 	h->source = HOST_SOURCE_LIBVIRT;
+	h->threads_per_core = 2;
 	assert_non_null(host_add_node(h, 0, 1000, 500));
 	assert_non_null(host_add_node(h, 2, 2000, 1500));
 	nodeset_set(&h->nodes[0].cpus, 7);
@@ -534,6 +551,7 @@ static void test_dup(void **state)
 	d = host_dup(h);
 	assert_non_null(d);
 	assert_int_equal(d->source, HOST_SOURCE_LIBVIRT);
+	assert_int_equal(d->threads_per_core, 2);
 	assert_int_equal(d->n_nodes, 2);
 	assert_true(nodeset_test(&d->nodes[0].cpus, 7));
 	assert_int_equal(d->nodes[1].pools[0].total, 4);
@@ -728,8 +746,10 @@ static void test_caps_sparse_slit(void **state)
 	struct host *h = caps_load("caps-1node.xml");
 
 	assert_int_equal(host_distance(h, 0, 0), 10);
+	assert_int_equal(h->threads_per_core, 1);
 	host_free(h);
 	h = caps_load("caps-test-driver.xml");
+	assert_int_equal(h->threads_per_core, 0); /* no <topology>: unknown */
 	for (unsigned i = 0; i < 2; i++)
 		for (unsigned j = 0; j < 2; j++)
 			assert_int_equal(host_distance(h, i, j), 0);
@@ -744,6 +764,7 @@ static void test_caps_8node(void **state)
 	struct nodeset all;
 
 	assert_int_equal(h->n_nodes, 8);
+	assert_int_equal(h->threads_per_core, 2);
 	nodeset_clear_all(&all);
 	for (unsigned i = 0; i < 8; i++) {
 		const struct host_node *n = &h->nodes[i];

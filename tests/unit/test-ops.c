@@ -762,6 +762,32 @@ static void test_prepare(void **state)
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
 }
 
+/* prepare through the agent takes threads per core from the backend's
+ * host: 4 vCPUs on a host with 2 threads per core become 2 sockets of one
+ * core with 2 threads. */
+static void test_prepare_host_threads(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct fake_host smt = roomy;
+	struct op_args define = {.kind = OP_PREPARE,
+	                         .node = -1,
+	                         .wait = true,
+	                         .define = true,
+	                         .prepare = {.mirror = true}};
+	struct domain_view *d;
+
+	spec.vcpus = 4;
+	smt.threads_per_core = 2;
+	d = fx_domain(fx, &spec, &smt);
+	assert_int_equal(ops_submit(fx->ops, d, &define, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	assert_non_null(fx->fv.defined);
+	if (strstr(fx->fv.defined, "sockets=\"2\" cores=\"1\" threads=\"2\"") == NULL)
+		fail_msg("no 2x1x2 topology in %s", fx->fv.defined);
+}
+
 /* A define that succeeded is reported as done even when reading the new
  * definition back fails: the outcome may not say FAILED for a change made. */
 static void test_prepare_reread_fails(void **state)
@@ -794,6 +820,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_prepare_reread_fails, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_prepare_host_threads, setup, teardown),
 	};
 
 	log_init("test-ops", true, LOG_LEVEL_WARN);

@@ -101,9 +101,12 @@ static void test_mirror_8node(void **state)
 {
 	struct host *h = host_8node();
 	struct partition_guest g = guest(16, 64 * GIB);
-	struct partition_opts o = {.mirror = true, .host_threads = 2};
-	struct partition *p = run(h, &g, &o);
+	struct partition_opts o = {.mirror = true};
+	struct partition *p;
 	char buf[NODESET_FORMAT_MAX], want[64];
+
+	h->threads_per_core = 2;
+	p = run(h, &g, &o);
 
 	assert_int_equal(p->n_cells, 8);
 	assert_int_equal(p->n_cpu_cells, 8);
@@ -155,10 +158,12 @@ static void test_topology(void **state)
 		uint64_t freemem[8] = {8, 8, 8, 8, 8, 8, 8, 8};
 		struct host *h = host_small(t->nodes, freemem, NULL, 0, NULL);
 		struct partition_guest g = guest(t->vcpus, 8 * GIB);
-		struct partition_opts o = {.mirror = true, .host_threads = t->host_threads};
-		struct partition *p = run(h, &g, &o);
+		struct partition_opts o = {.mirror = true};
+		struct partition *p;
 		unsigned next = 0;
 
+		h->threads_per_core = t->host_threads; /* the host's, never an option */
+		p = run(h, &g, &o);
 		print_message("topology: %s\n", t->what);
 		assert_int_equal(p->sockets, t->sockets);
 		assert_int_equal(p->cores, t->cores);
@@ -541,11 +546,13 @@ static void test_invariants(void **state)
 				uint64_t freemem[6] = {8, 8, 8, 8, 8, 8};
 				struct host *h = host_small(nodes, freemem, NULL, 1, NULL);
 				struct partition_guest g = guest(vcpus, 7 * GIB + 5 * MIB);
-				struct partition_opts o = {.mirror = true, .host_threads = threads};
-				struct partition *p = run(h, &g, &o);
+				struct partition_opts o = {.mirror = true};
+				struct partition *p;
 				uint64_t mem = 0;
 				unsigned next = 0;
 
+				h->threads_per_core = threads;
+				p = run(h, &g, &o);
 				assert_int_equal(p->sockets * p->cores * p->threads, vcpus);
 				for (size_t i = 0; i < p->n_cells; i++) {
 					if (p->cells[i].cpuless)
