@@ -115,11 +115,17 @@ static int fail(const char *fmt, ...)
 	return EXIT_FAIL;
 }
 
+/* why NULL: the reason was printed already. */
 static int usage_error(const struct command *cmd, const char *why)
 {
-	fprintf(stderr, "memplugctl: %s\nusage: memplugctl %s\n", why, cmd->usage);
+	if (why)
+		fprintf(stderr, "memplugctl: %s\n", why);
+	fprintf(stderr, "usage: memplugctl %s\n", cmd->usage);
 	return EXIT_USAGE;
 }
+
+/* An option handler's "bad value, and I said why": only the usage follows. */
+#define OPT_EXPLAINED (-EBADMSG)
 
 /* Sends one request to memplugd and renders its reply as `render`. */
 static int agent_call(struct ctl *ctl, const char *cmd, json_object *args, const char *render)
@@ -526,15 +532,20 @@ static int source_args(struct ctl *ctl, const struct command *cmd, int argc, cha
                        const struct option *opts, int (*extra)(int opt, void *arg), void *extra_arg,
                        struct source *src)
 {
-	int opt;
+	int opt, rc;
 
 	memset(src, 0, sizeof(*src));
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'x')
+		if (opt == 'x') {
 			src->xml_path = optarg;
-		else if (opt == '?' || extra == NULL || extra(opt, extra_arg) < 0)
+			continue;
+		}
+		rc = opt == '?' || extra == NULL ? -EINVAL : extra(opt, extra_arg);
+		if (rc == OPT_EXPLAINED)
+			return usage_error(cmd, NULL);
+		if (rc < 0)
 			return usage_error(cmd, optopt ? "missing or bad option value"
 			                               : "unknown option");
 	}
@@ -715,14 +726,21 @@ static int parse_prepare_size(const char *s, bool zero_ok, uint64_t *kib)
 	return rc;
 }
 
-/* Says what was wrong with an option's value; source_args() then prints
- * the usage ("missing or bad option value": optopt names the option). */
-static int prepare_bad(int opt, const char *why)
+/* Says what was wrong with an option's value (fmt NULL: the parser said
+ * it already); source_args() then prints only the usage. */
+static int prepare_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int prepare_bad(const char *fmt, ...)
 {
-	if (why)
-		fprintf(stderr, "memplugctl: %s\n", why);
-	optopt = opt;
-	return -EINVAL;
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		fputs("memplugctl: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+	return OPT_EXPLAINED;
 }
 
 static int prepare_opt(int opt, void *arg)
@@ -734,25 +752,24 @@ static int prepare_opt(int opt, void *arg)
 	case 'm':
 	case 'c':
 		if (pa->mode_given)
-			return prepare_bad(opt, "give --mirror-host or --cells N, not both");
+			return prepare_bad("give --mirror-host or --cells N, not both");
 		pa->mode_given = true;
 		o->mirror = opt == 'm';
 		if (opt == 'c' && parse_count(optarg, 128, &o->n_cells) < 0)
-			return prepare_bad(opt, "--cells takes a number of cells, 1..128");
+			return prepare_bad("--cells %s: takes a number of cells, 1..128", optarg);
 		return 0;
 	case 'M':
 		if (parse_prepare_size(optarg, false, &o->max_kib) < 0)
-			return prepare_bad(opt, NULL);
+			return prepare_bad(NULL);
 		return 0;
 	case 'n':
 		if (parse_count(optarg, DOMAIN_MAX_SLOTS, &o->slots) < 0)
-			return prepare_bad(opt, "--slots takes 1..256 (QEMU's limit)");
+			return prepare_bad("--slots %s: takes 1..256 (QEMU's limit)", optarg);
 		return 0;
 	case 'L':
 		o->cpuless_set = true;
-		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0
-		               ? prepare_bad(opt, NULL)
-		               : 0;
+		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0 ? prepare_bad(NULL)
+		                                                             : 0;
 	case 'P':
 		o->no_pin = true;
 		return 0;

@@ -30,6 +30,8 @@
 #include "size.h"
 
 #define CAPS_DEFAULT_BASE_KIB 4 /* when <host><cpu> lists no pages */
+/* No Linux hugepage size is below this; base pages (4, 8, 16 KiB) are. */
+#define CAPS_HUGEPAGE_MIN_KIB 64
 
 /* ---- small libxml2 helpers ---- */
 
@@ -161,9 +163,11 @@ static int caps_cell_id(const xmlNode *cell, unsigned *id, char **err)
 }
 
 /* <pages unit size>count</pages>: the base size is plain memory, any
- * other size a hugepage pool with unknown free pages. */
-static int caps_cell_pages(struct caps_ctx *c, struct host_node *n, const xmlNode *p,
-                           bool *has_base, uint64_t *pooled_kib)
+ * other size a hugepage pool with unknown free pages. A cell whose first
+ * size is not the machine's but too small for a hugepage (the test
+ * driver's 8 KiB) has that as its base: *base_kib says which it was. */
+static int caps_cell_pages(struct caps_ctx *c, struct host_node *n, const xmlNode *p, bool first,
+                           uint64_t *base_kib, uint64_t *pooled_kib)
 {
 	g_autofree char *what = g_strdup_printf("cell %u <pages>", n->id);
 	uint64_t size_kib, count;
@@ -174,8 +178,8 @@ static int caps_cell_pages(struct caps_ctx *c, struct host_node *n, const xmlNod
 		return rc;
 	if (size_kib == 0)
 		return err_ret(c->err, -EINVAL, "capabilities: %s: a page size of 0", what);
-	if (size_kib == c->base_kib) {
-		*has_base = true;
+	if (size_kib == c->base_kib || (first && size_kib < CAPS_HUGEPAGE_MIN_KIB)) {
+		*base_kib = size_kib;
 		return 0;
 	}
 	if (count > SIZE_KIB_MAX / size_kib)
@@ -198,23 +202,28 @@ static int caps_cell_pages(struct caps_ctx *c, struct host_node *n, const xmlNod
 /* Reads every <pages> of a cell and reports what does not add up. */
 static int caps_cell_pools(struct caps_ctx *c, struct host_node *n, const xmlNode *cell)
 {
-	bool has_base = false, any = false;
-	uint64_t pooled_kib = 0;
+	bool any = false;
+	uint64_t pooled_kib = 0, base_kib = 0;
 	int rc = 0;
 
 	for (xmlNode *p = cell->children; p != NULL && rc == 0; p = p->next) {
 		if (!caps_is(p, "pages"))
 			continue;
+		rc = caps_cell_pages(c, n, p, !any, &base_kib, &pooled_kib);
 		any = true;
-		rc = caps_cell_pages(c, n, p, &has_base, &pooled_kib);
 	}
 	if (rc < 0)
 		return rc;
-	if (any && !has_base)
+	if (any && base_kib == 0)
 		host_warn(c->h,
 		          "cell %u lists no %" PRIu64
 		          " KiB base pages; its other page sizes are taken as hugepage pools",
 		          n->id, c->base_kib);
+	else if (any && base_kib != c->base_kib)
+		host_warn(c->h,
+		          "cell %u lists %" PRIu64 " KiB base pages, not the machine's %" PRIu64
+		          " KiB: taken as plain memory, not a hugepage pool",
+		          n->id, base_kib, c->base_kib);
 	if (pooled_kib > n->total_kib)
 		host_warn(c->h,
 		          "cell %u: its hugepage pools hold %" PRIu64 " KiB, more than its %" PRIu64
