@@ -7,7 +7,7 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libc6-dev clang-format
  libvirt-dev libxml2-dev libevent-dev libnuma-dev libjson-c-dev
  libglib2.0-dev libcmocka-dev libxml2-utils"
 BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
- qemu-system-x86 linux-image-amd64 busybox-static cpio gzip kmod procps
+ qemu-system-x86 cpio gzip kmod procps
  socat iproute2 jq"
 
 want="$BUILD_PKGS"
