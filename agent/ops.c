@@ -15,6 +15,7 @@
 #include "host.h"
 #include "log.h"
 #include "proto.h"
+#include "report.h"
 #include "ops.h"
 #include "ops_backend.h"
 #include "select.h"
@@ -332,9 +333,9 @@ static void op_select(struct op *op, struct host *host)
 		free(err);
 		return;
 	}
-	json_object_object_add(op->data, "selection", select_result_to_json(sel));
+	json_object_object_add(op->data, "selection", report_select(sel));
 	op_audit(op, RECORD_PREFLIGHT, sel->code == SELECT_OK ? RECORD_OK : RECORD_REFUSED,
-	         sel->message, select_result_to_json(sel), true);
+	         sel->message, report_select(sel), true);
 	if (sel->code != SELECT_OK)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (agent_audit_check(op->a, &err) < 0)
