@@ -1,13 +1,16 @@
 /*
- * The host's NUMA memory as plain structs (see host.h). Two readers fill
- * the same struct: host_snapshot() asks libnuma for the node list and the
- * memory of each node, host_snapshot_at() reads meminfo files from a
- * directory shaped like /sys/devices/system/node so tests can fabricate a
- * many-node host. Both read the hugepage pools from sysfs, the only place
- * the kernel publishes them per node.
+ * The host's NUMA model as plain structs (see host.h): the builders and
+ * queries every source shares (nodes kept sorted, the SLIT kept in step with
+ * them, free values known or not), and the two machine readers.
+ * host_snapshot() asks libnuma for the node list and the memory of each
+ * node, host_snapshot_at() reads meminfo files from a directory shaped like
+ * /sys/devices/system/node so tests can fabricate a many-node host. Both read
+ * the hugepage pools from sysfs, the only place the kernel publishes them per
+ * node. The capabilities reader is in host_caps.c.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +34,84 @@ void host_free(struct host *h)
 		return;
 	free(h->nodes);
 	free(h->dist);
+	g_strfreev(h->warnings);
 	free(h);
+}
+
+struct host *host_dup(const struct host *h)
+{
+	struct host *d = host_new();
+	size_t n = h->n_nodes;
+
+	if (d == NULL)
+		return NULL;
+	d->source = h->source;
+	d->n_nodes = n;
+	d->nodes = n ? malloc(n * sizeof(*d->nodes)) : NULL;
+	d->dist = h->dist && n ? malloc(n * n * sizeof(*d->dist)) : NULL;
+	d->warnings = g_strdupv(h->warnings);
+	if ((n && d->nodes == NULL) || (h->dist && n && d->dist == NULL)) {
+		host_free(d);
+		return NULL;
+	}
+	if (n)
+		memcpy(d->nodes, h->nodes, n * sizeof(*d->nodes));
+	if (d->dist)
+		memcpy(d->dist, h->dist, n * n * sizeof(*d->dist));
+	return d;
+}
+
+const char *host_source_name(enum host_source source)
+{
+	switch (source) {
+	case HOST_SOURCE_LOCAL:
+		return "local";
+	case HOST_SOURCE_SYSFS:
+		return "sysfs";
+	case HOST_SOURCE_LIBVIRT:
+		return "libvirt";
+	case HOST_SOURCE_CAPS:
+		return "caps";
+	}
+	return "unknown";
+}
+
+void host_warn(struct host *h, const char *fmt, ...)
+{
+	size_t n = h->warnings ? g_strv_length(h->warnings) : 0;
+	va_list ap;
+
+	h->warnings = g_renew(char *, h->warnings, n + 2);
+	va_start(ap, fmt);
+	h->warnings[n] = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	h->warnings[n + 1] = NULL;
+}
+
+/* The position of node `id` in h->nodes, or -1. */
+static long host_node_index(const struct host *h, unsigned id)
+{
+	for (size_t i = 0; i < h->n_nodes; i++)
+		if (h->nodes[i].id == id)
+			return (long)i;
+	return -1;
+}
+
+/* A SLIT one node larger, with an empty row and column at `at`; the old
+ * entries keep their pairs. */
+static int host_grow_dist(struct host *h, size_t at)
+{
+	size_t n = h->n_nodes, m = n + 1;
+	unsigned *d = calloc(m * m, sizeof(*d));
+
+	if (d == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && h->dist != NULL; i++)
+		for (size_t j = 0; j < n; j++)
+			d[(i + (i >= at)) * m + j + (j >= at)] = h->dist[i * n + j];
+	free(h->dist);
+	h->dist = d;
+	return 0;
 }
 
 struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib, uint64_t free_kib)
@@ -46,6 +126,9 @@ struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
 	nodes = realloc(h->nodes, (h->n_nodes + 1) * sizeof(*nodes));
 	if (nodes == NULL)
 		return NULL;
+	h->nodes = nodes;
+	if (host_grow_dist(h, at) < 0)
+		return NULL;
 	memmove(&nodes[at + 1], &nodes[at], (h->n_nodes - at) * sizeof(*nodes));
 	memset(&nodes[at], 0, sizeof(*nodes));
 	nodes[at].id = id;
@@ -53,7 +136,6 @@ struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
 	nodes[at].free_kib = free_kib;
 	nodes[at].free_known = true;
 	nodes[at].tier = -1;
-	h->nodes = nodes;
 	h->n_nodes++;
 	return &nodes[at];
 }
@@ -71,17 +153,63 @@ int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, u
 	if (n->n_pools == HOST_MAX_POOLS)
 		return -E2BIG;
 	memmove(&n->pools[at + 1], &n->pools[at], (n->n_pools - at) * sizeof(n->pools[0]));
-	n->pools[at] = (struct host_pool){.page_kib = page_kib, .total = total, .free = free, .free_known = true};
+	n->pools[at] = (struct host_pool){
+	        .page_kib = page_kib, .total = total, .free = free, .free_known = true};
 	n->n_pools++;
+	return 0;
+}
+
+int host_node_set_free(struct host_node *n, uint64_t free_kib)
+{
+	if (free_kib > n->total_kib)
+		return -EINVAL;
+	n->free_kib = free_kib;
+	n->free_known = true;
+	return 0;
+}
+
+int host_node_set_pool_free(struct host_node *n, uint64_t page_kib, uint64_t free)
+{
+	struct host_pool *p = NULL;
+
+	for (size_t i = 0; i < n->n_pools && p == NULL; i++)
+		if (n->pools[i].page_kib == page_kib)
+			p = &n->pools[i];
+	if (p == NULL)
+		return -ENOENT;
+	if (free > p->total)
+		return -EINVAL;
+	p->free = free;
+	p->free_known = true;
 	return 0;
 }
 
 const struct host_node *host_node_find(const struct host *h, unsigned id)
 {
-	for (size_t i = 0; i < h->n_nodes; i++)
-		if (h->nodes[i].id == id)
-			return &h->nodes[i];
-	return NULL;
+	long i = host_node_index(h, id);
+
+	return i < 0 ? NULL : &h->nodes[i];
+}
+
+unsigned host_distance(const struct host *h, unsigned from, unsigned to)
+{
+	long i = host_node_index(h, from), j = host_node_index(h, to);
+
+	if (i < 0 || j < 0 || h->dist == NULL)
+		return 0;
+	return h->dist[(size_t)i * h->n_nodes + (size_t)j];
+}
+
+int host_set_distance(struct host *h, unsigned from, unsigned to, unsigned value)
+{
+	long i = host_node_index(h, from), j = host_node_index(h, to);
+
+	if (i < 0 || j < 0)
+		return -ENOENT;
+	if (value == 0)
+		return -EINVAL;
+	h->dist[(size_t)i * h->n_nodes + (size_t)j] = value;
+	return 0;
 }
 
 const struct host_pool *host_node_pool(const struct host_node *n, uint64_t page_kib)

@@ -58,6 +58,9 @@ struct host {
 	/* SLIT: dist[i * n_nodes + j] between nodes[i] and nodes[j], by position;
 	 * 0 where the source gives none. Kept in step by host_add_node(). */
 	unsigned *dist;
+	/* What a source got wrong and the reader tolerated (a test driver's
+	 * odd pools, a missing SLIT): a NULL-terminated list, or NULL. */
+	char **warnings;
 };
 
 /* The real host: nodes and memory from libnuma, hugepage pools from sysfs.
@@ -76,6 +79,10 @@ struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
  * -EINVAL for a 0 page size or more free pages than pages. */
 int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, uint64_t free);
 void host_free(struct host *h);
+/* "local", "sysfs", "libvirt" or "caps": the names inspect --json uses. */
+const char *host_source_name(enum host_source source);
+/* Appends a formatted message to h->warnings. */
+void host_warn(struct host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A deep copy (the agent caches the topology per connection and refreshes
  * free values per operation on a copy); NULL when out of memory. */
 struct host *host_dup(const struct host *h);
