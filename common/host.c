@@ -439,6 +439,35 @@ int host_snapshot_at(const char *node_dir, struct host **out, char **err)
 	return 0;
 }
 
+/* The node's CPUs, as libnuma reads them; none on a CPU-less node. */
+static int snapshot_cpus(struct host_node *n, char **err)
+{
+	struct bitmask *b = numa_allocate_cpumask();
+	int rc = 0;
+
+	if (b == NULL)
+		return err_ret(err, -ENOMEM, "out of memory");
+	if (numa_node_to_cpus((int)n->id, b) < 0)
+		rc = err_ret(err, -EIO, "libnuma: cannot read the CPUs of node %u", n->id);
+	for (unsigned c = 0; rc == 0 && c < b->size && c < NODESET_MAX; c++)
+		if (numa_bitmask_isbitset(b, c))
+			nodeset_set(&n->cpus, c);
+	numa_free_cpumask(b);
+	return rc;
+}
+
+/* The SLIT between every two nodes, as libnuma reads it (0: unknown). */
+static void snapshot_distances(struct host *h)
+{
+	for (size_t i = 0; i < h->n_nodes; i++)
+		for (size_t j = 0; j < h->n_nodes; j++) {
+			int d = numa_distance((int)h->nodes[i].id, (int)h->nodes[j].id);
+
+			if (d > 0)
+				host_set_distance(h, h->nodes[i].id, h->nodes[j].id, (unsigned)d);
+		}
+}
+
 /* One node as libnuma sees it, plus its sysfs hugepage pools. */
 static int snapshot_node(struct host *h, int id, char **err)
 {
@@ -446,6 +475,7 @@ static int snapshot_node(struct host *h, int id, char **err)
 	long long free_bytes = 0;
 	long long total_bytes = numa_node_size64(id, &free_bytes);
 	struct host_node *n;
+	int rc;
 
 	if (total_bytes < 0)
 		return err_ret(err, -EIO, "libnuma: cannot read the size of node %d", id);
@@ -453,7 +483,8 @@ static int snapshot_node(struct host *h, int id, char **err)
 	                  (uint64_t)(free_bytes < 0 ? 0 : free_bytes) / 1024);
 	if (n == NULL)
 		return err_ret(err, -ENOMEM, "cannot add node %d", id);
-	return read_pools(n, node_path, err);
+	rc = snapshot_cpus(n, err);
+	return rc < 0 ? rc : read_pools(n, node_path, err);
 }
 
 int host_snapshot(struct host **out, char **err)
@@ -471,6 +502,8 @@ int host_snapshot(struct host **out, char **err)
 			rc = snapshot_node(h, id, err);
 	if (rc == 0 && h->n_nodes == 0)
 		rc = err_ret(err, -ENOENT, "libnuma: no NUMA node found");
+	if (rc == 0)
+		snapshot_distances(h);
 	if (rc < 0) {
 		host_free(h);
 		return rc;

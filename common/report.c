@@ -3,6 +3,7 @@
  * json-c builds JSON here; nothing formats text for people: that is the
  * CLI's job.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backing.h"
@@ -86,6 +87,27 @@ static json_object *report_device(const struct domain_memdev *d)
 	return o;
 }
 
+/* A node's CPUs ("0-3", null when CPU-less) and its SLIT row, by node id
+ * ({"0":10,"1":21}; only the distances the source gave). */
+static void report_host_topology(json_object *o, const struct host *h, const struct host_node *n)
+{
+	char buf[NODESET_FORMAT_MAX];
+	json_object *dist = json_object_new_object();
+
+	json_object_object_add(o, "cpus",
+	                       host_node_has_cpus(n) ? json_object_new_string(nodeset_format(
+	                                                       &n->cpus, buf, sizeof(buf)))
+	                                             : NULL);
+	for (size_t j = 0; j < h->n_nodes; j++) {
+		unsigned d = host_distance(h, n->id, h->nodes[j].id);
+
+		snprintf(buf, sizeof(buf), "%u", h->nodes[j].id);
+		if (d > 0)
+			json_object_object_add(dist, buf, json_object_new_int((int)d));
+	}
+	json_object_object_add(o, "distances", dist);
+}
+
 static json_object *report_host(const struct host *h)
 {
 	json_object *nodes = json_object_new_array();
@@ -98,6 +120,7 @@ static json_object *report_host(const struct host *h)
 		json_object_object_add(o, "id", json_object_new_int((int)n->id));
 		add_u64(o, "total_kib", n->total_kib);
 		add_u64(o, "free_kib", n->free_kib);
+		report_host_topology(o, h, n);
 		for (size_t j = 0; j < n->n_pools; j++) {
 			json_object *p = json_object_new_object();
 

@@ -2,7 +2,8 @@
 # Sets up everything and passes every test suite: the unit suite (with the
 # golden files) in a plain build and in an AddressSanitizer +
 # UndefinedBehaviorSanitizer build, then the end-to-end suite on a real
-# libvirtd + QEMU + Linux guest (needs root).
+# libvirtd + QEMU + Linux guest (needs root), then the numa suite on an
+# emulated multi-node host.
 #   scripts/test.sh [--unit-only]
 set -eu
 cd "$(dirname "$0")/.."
@@ -60,6 +61,9 @@ if [ "${1:-}" != "--unit-only" ]; then
 	# The e2e suite drives the sanitizer build's memplugd and memplugctl, so
 	# a memory error or leak in real use fails the test that caused it.
 	suite -C build-san --suite e2e --num-processes 1
+	# The numa bed: an emulated 3-node host (tests/e2e/numa), its own
+	# libvirtd and memplugd inside; about 4 minutes.
+	suite -C build-san --suite numa --num-processes 1
 fi
 echo "$passed passed, $failed failed"
 exit "$status"

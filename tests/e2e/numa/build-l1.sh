@@ -15,22 +15,8 @@ die() { echo "build-l1: $*" >&2; exit 1; }
 
 # The kernel directory as tests/e2e/guest-kernel.sh lays it out: vmlinuz,
 # release, busybox and lib/modules/RELEASE/.
-# TODO(setup): only guest-kernel.sh once it is merged; the fallback builds
-# the same shape from the installed linux-image-amd64 in /boot.
 kernel_dir() {
-	if [ -x "$here/../guest-kernel.sh" ]; then
-		"$here/../guest-kernel.sh"
-		return
-	fi
-	r=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -n 1)
-	[ -n "$r" ] || return 1
-	d=$cache/numa/boot-$r
-	mkdir -p "$d/lib/modules"
-	ln -sfn "/boot/vmlinuz-$r" "$d/vmlinuz"
-	ln -sfn "/lib/modules/$r" "$d/lib/modules/$r"
-	ln -sfn /bin/busybox "$d/busybox"
-	echo "$r" >"$d/release"
-	echo "$d"
+	"$here/../guest-kernel.sh"
 }
 
 # Prints module names with every dependency before its user.

@@ -58,3 +58,7 @@ free_pages() { cat "/sys/devices/system/node/node$1/hugepages/hugepages-2048kB/f
 mem_free() { awk '/MemFree/ { print $(NF-1) }' "/sys/devices/system/node/node$1/meminfo"; }
 l1_nodes() { layout_nodes "$LAYOUT"; }
 all_free_pages() { for n in $(l1_nodes); do printf '%s=%s ' "$n" "$(free_pages "$n")"; done; }
+# The hugetlb memory (kB) the L2 QEMU process of guest $1 has mapped.
+l2_hugetlb_kb() {
+	awk '/^(Private|Shared)_Hugetlb:/ { s += $2 } END { print s + 0 }' "/proc/$(l2_pid "$1")/smaps"
+}

@@ -24,7 +24,7 @@ report() {
 }
 # A setup failure fails every test with the reason, then L1 powers off.
 abort() {
-	for t in $TESTS; do report "RESULT $t fail 0 L1 setup: $*"; done
+	for t in $TESTS; do report "RESULT ${t#[0-9][0-9]-} fail 0 L1 setup: $*"; done
 	report "DONE $(uptime_s)"
 	exit 1
 }
@@ -74,7 +74,7 @@ start_libvirt() {
 
 start_memplugd() {
 	mkdir -p "$NUMABED_WORK"
-	printf '[memplugd]\ndetach_timeout = 2s\n' >"$NUMABED_WORK/memplugd.conf"
+	printf '[memplugd]\ndetach_timeout = 2s\nhost_reserve = 64M\n' >"$NUMABED_WORK/memplugd.conf"
 	"$MEMPLUGD" --foreground --socket "$NUMABED_WORK/memplugd.sock" \
 		--audit-log "$NUMABED_WORK/audit.jsonl" --config "$NUMABED_WORK/memplugd.conf" \
 		>>"$NUMABED_WORK/memplugd.log" 2>&1 &
@@ -90,7 +90,7 @@ start_memplugd() {
 
 # Runs one test script; its last "FAIL: " or "SKIP: " line is the detail.
 run_test() {
-	t=$1
+	t=$1 name=${1#[0-9][0-9]-}
 	out=$NUMABED_WORK/$t.out
 	start=$(uptime_s)
 	rc=0
@@ -98,12 +98,12 @@ run_test() {
 	secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
 	sed "s/^/[$t] /" "$out"
 	case $rc in
-	0) report "RESULT $t ok $secs $(grep '^PASS' "$out" | tail -n 1 | cut -c1-200)" ;;
-	77) report "RESULT $t skip $secs $(sed -n 's/^SKIP: //p' "$out" | tail -n 1)" ;;
-	124 | 137) report "RESULT $t fail $secs timed out after ${NUMABED_TEST_TIMEOUT:-150} s" ;;
+	0) report "RESULT $name ok $secs $(grep '^PASS' "$out" | tail -n 1 | cut -c1-200)" ;;
+	77) report "RESULT $name skip $secs $(sed -n 's/^SKIP: //p' "$out" | tail -n 1)" ;;
+	124 | 137) report "RESULT $name fail $secs timed out after ${NUMABED_TEST_TIMEOUT:-150} s" ;;
 	*)
 		d=$(sed -n 's/^FAIL: //p' "$out" | tail -n 1 | cut -c1-300)
-		report "RESULT $t fail $secs ${d:-exit $rc}"
+		report "RESULT $name fail $secs ${d:-exit $rc}"
 		say "memplugd log tail:"
 		tail -n 15 "$NUMABED_WORK/memplugd.log"
 		;;
