@@ -1,7 +1,8 @@
 #!/bin/sh
 # numa: the kernel (/sys), libvirt (`virsh capabilities`) and memplug's
 # inspect (libnuma) see the same host in L1 as the layout describes: the
-# nodes, which have CPUs and which are CPU-less, and every distance.
+# nodes, which have CPUs and which are CPU-less, every distance, and (memplug)
+# each node's memory and 2 MiB pool.
 . "$NUMA_DIR/l1-lib.sh"
 
 caps=$NUMABED_WORK/caps.xml
@@ -22,20 +23,22 @@ for n in $(l1_nodes); do
 	c=$(xmllint --xpath "string(/capabilities/host/topology/cells/cell[@id='$n']/cpus/@num)" "$caps")
 	expect_eq "node $n CPU count in virsh capabilities" "$c" \
 		"$(layout_cpu_ids "$want" | wc -l)"
-	# memplug's local host reader (libnuma + sysfs) gives memory and pools;
-	# TODO(hosttopo): CPUs and distances once inspect --host reports them.
+	m=$(jq -r ".host[] | select(.id == $n) | .cpus // \"none\"" "$NUMABED_WORK/inspect.json")
+	expect_eq "node $n CPUs in memplug inspect" "$m" "$want"
 	m=$(jq -r ".host[] | select(.id == $n) | .hugepages[] | select(.page_kib == 2048) | .total" "$NUMABED_WORK/inspect.json")
 	expect_eq "node $n 2 MiB pool in memplug inspect" "$m" "$(layout_field "$LAYOUT" "$n" hugepages2m)"
 	m=$(jq -r ".host[] | select(.id == $n) | .total_kib" "$NUMABED_WORK/inspect.json")
 	expect_eq "node $n MemTotal in memplug inspect" "$m" \
 		"$(awk '/MemTotal/ { print $(NF-1) }' "/sys/devices/system/node/node$n/meminfo")"
-	virtd="" wantd=""
+	virtd="" wantd="" mpd=""
 	for o in $(l1_nodes); do
 		wantd="$wantd $(layout_dist "$LAYOUT" "$n" "$o")"
+		mpd="$mpd $(jq -r ".host[] | select(.id == $n) | .distances[\"$o\"]" "$NUMABED_WORK/inspect.json")"
 		virtd="$virtd $(xmllint --xpath "string(/capabilities/host/topology/cells/cell[@id='$n']/distances/sibling[@id='$o']/@value)" "$caps")"
 	done
 	sysd=" $(cat "/sys/devices/system/node/node$n/distance")"
 	expect_eq "node $n distances in /sys" "$sysd" "$wantd"
 	expect_eq "node $n distances in virsh capabilities" "$virtd" "$wantd"
+	expect_eq "node $n distances in memplug inspect" "$mpd" "$wantd"
 done
-pass "$n_layout nodes agree in /sys, libvirt and memplug; CPUs and distances in /sys and libvirt"
+pass "$n_layout nodes, their CPUs and distances agree in /sys, libvirt and memplug"
