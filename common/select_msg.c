@@ -225,13 +225,13 @@ int select_refuse_outside_nodeset(struct select_result *r, unsigned node,
 	size_format(b->page_size_kib, page, sizeof(page));
 	return select_refuse(
 	        r, SELECT_OUTSIDE_NODESET,
-	        "guest node %u is backed by %s hugepages on host nodes %s, but the global "
+	        "guest node %u is backed by %s hugepages on host node%s %s, but the global "
 	        "<numatune><memory mode='strict' nodeset='%s'> binds QEMU, and the kernel "
 	        "reserves hugepages only on those nodes: %s%s %" PRIu64 " free %s hugepages, "
 	        "%" PRIu64 " needed for %s; add the cell's nodes to the global nodeset or grow "
 	        "less",
-	        node, page, nodeset_format(&b->host_nodes, bset, sizeof(bset)),
-	        nodeset_format(global, gset, sizeof(gset)), who,
+	        node, page, nodeset_count(&b->host_nodes) == 1 ? "" : "s",
+	        nodeset_format(&b->host_nodes, bset, sizeof(bset)), nodeset_format(global, gset, sizeof(gset)), who,
 	        nodeset_is_empty(&s->nodes) ? ", so there are" : "", s->free_pages, page,
 	        demand_kib / b->page_size_kib, size_format(demand_kib, need, sizeof(need)));
 }
