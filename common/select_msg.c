@@ -189,9 +189,8 @@ int select_refuse_spread(struct select_result *r)
 	                     size_format(r->request_kib, need, sizeof(need)));
 }
 
-int select_refuse_prealloc_cpuless(struct select_result *r, const struct domain *d,
-                                   unsigned node, const struct backing *b,
-                                   const struct nodeset *cpuless)
+int select_refuse_prealloc_cpuless(struct select_result *r, const struct domain *d, unsigned node,
+                                   const struct backing *b, const struct nodeset *cpuless)
 {
 	char set[NODESET_FORMAT_MAX], page[SIZE_FORMAT_MAX], how[SIZE_FORMAT_MAX + 48];
 	bool one = nodeset_count(cpuless) == 1;
@@ -211,9 +210,9 @@ int select_refuse_prealloc_cpuless(struct select_result *r, const struct domain 
 	        one ? "s" : "ve");
 }
 
-int select_refuse_outside_nodeset(struct select_result *r, unsigned node,
-                                  const struct backing *b, const struct select_supply *s,
-                                  const struct nodeset *global, uint64_t demand_kib)
+int select_refuse_outside_nodeset(struct select_result *r, unsigned node, const struct backing *b,
+                                  const struct select_supply *s, const struct nodeset *global,
+                                  uint64_t demand_kib)
 {
 	char bset[NODESET_FORMAT_MAX], gset[NODESET_FORMAT_MAX], who[NODESET_FORMAT_MAX + 32];
 	char page[SIZE_FORMAT_MAX], need[SIZE_FORMAT_MAX];
@@ -231,7 +230,8 @@ int select_refuse_outside_nodeset(struct select_result *r, unsigned node,
 	        "%" PRIu64 " needed for %s; add the cell's nodes to the global nodeset or grow "
 	        "less",
 	        node, page, nodeset_count(&b->host_nodes) == 1 ? "" : "s",
-	        nodeset_format(&b->host_nodes, bset, sizeof(bset)), nodeset_format(global, gset, sizeof(gset)), who,
+	        nodeset_format(&b->host_nodes, bset, sizeof(bset)),
+	        nodeset_format(global, gset, sizeof(gset)), who,
 	        nodeset_is_empty(&s->nodes) ? ", so there are" : "", s->free_pages, page,
 	        demand_kib / b->page_size_kib, size_format(demand_kib, need, sizeof(need)));
 }

@@ -322,42 +322,128 @@ static void test_grow_refusals(void **state)
 
 struct binding_case {
 	const char *what;
-	bool huge;             /* cell 1 on 2 MiB hugepages */
-	bool immediate;        /* <allocation mode='immediate'> */
-	const char *cell1;     /* memnode nodeset of cell 1 */
-	const char *global;    /* <numatune><memory mode='strict' nodeset>, or NULL */
-	bool cpus_known;       /* nodes 0 and 1 have a CPU each (else no node has) */
-	uint64_t pages[3];     /* free 2 MiB pages on host nodes 0, 1, 2 */
-	uint64_t size_mib;     /* grown on guest node 1 */
+	bool huge;          /* cell 1 on 2 MiB hugepages */
+	bool immediate;     /* <allocation mode='immediate'> */
+	const char *cell1;  /* memnode nodeset of cell 1 */
+	const char *global; /* <numatune><memory mode='strict' nodeset>, or NULL */
+	bool cpus_known;    /* nodes 0 and 1 have a CPU each (else no node has) */
+	uint64_t pages[3];  /* free 2 MiB pages on host nodes 0, 1, 2 */
+	uint64_t size_mib;  /* grown on guest node 1 */
 	enum select_code code;
 	const char *says[2];
 };
 
 static const struct binding_case binding_cases[] = {
-        {"hugepages bound to a CPU-less node", true, false, "2", NULL, true, {0, 0, 512}, 256,
-         SELECT_PREALLOC_CPULESS, {"host node 2, which has no CPUs", "2 MiB hugepages"}},
-        {"immediate allocation bound to a CPU-less node", false, true, "2", NULL, true, {0}, 256,
-         SELECT_PREALLOC_CPULESS, {"host node 2, which has no CPUs", "allocation mode='immediate'"}},
-        {"ordinary memory bound to a CPU-less node", false, false, "2", NULL, true, {0}, 256,
-         SELECT_OK, {NULL}},
-        {"immediate allocation on a CPU-less and a CPU node", false, true, "1-2", NULL, true, {0},
-         256, SELECT_OK, {NULL}},
-        {"CPU-less node, but the host source gave no CPUs", true, false, "2", NULL, false,
-         {0, 0, 512}, 256, SELECT_OK, {NULL}},
-        {"hugepages partly outside the global nodeset, short", true, false, "0-1", "0", true,
-         {16, 4096, 0}, 256, SELECT_OUTSIDE_NODESET,
+        {"hugepages bound to a CPU-less node",
+         true,
+         false,
+         "2",
+         NULL,
+         true,
+         {0, 0, 512},
+         256,
+         SELECT_PREALLOC_CPULESS,
+         {"host node 2, which has no CPUs", "2 MiB hugepages"}},
+        {"immediate allocation bound to a CPU-less node",
+         false,
+         true,
+         "2",
+         NULL,
+         true,
+         {0},
+         256,
+         SELECT_PREALLOC_CPULESS,
+         {"host node 2, which has no CPUs", "allocation mode='immediate'"}},
+        {"ordinary memory bound to a CPU-less node",
+         false,
+         false,
+         "2",
+         NULL,
+         true,
+         {0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"immediate allocation on a CPU-less and a CPU node",
+         false,
+         true,
+         "1-2",
+         NULL,
+         true,
+         {0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"CPU-less node, but the host source gave no CPUs",
+         true,
+         false,
+         "2",
+         NULL,
+         false,
+         {0, 0, 512},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"hugepages partly outside the global nodeset, short",
+         true,
+         false,
+         "0-1",
+         "0",
+         true,
+         {16, 4096, 0},
+         256,
+         SELECT_OUTSIDE_NODESET,
          {"host node 0 has 16 free 2 MiB hugepages, 128 needed", "nodeset='0'"}},
-        {"hugepages wholly outside the global nodeset", true, false, "1", "0", true,
-         {512, 4096, 0}, 256, SELECT_OUTSIDE_NODESET,
+        {"hugepages wholly outside the global nodeset",
+         true,
+         false,
+         "1",
+         "0",
+         true,
+         {512, 4096, 0},
+         256,
+         SELECT_OUTSIDE_NODESET,
          {"none of them lies inside it, so there are 0 free", "on host node 1,"}},
-        {"hugepages partly outside the global nodeset, node 0 suffices", true, false, "0-1", "0",
-         true, {128, 0, 0}, 256, SELECT_OK, {NULL}},
-        {"ordinary memory outside the global nodeset", false, false, "2", "0", true, {0}, 256,
-         SELECT_OK, {NULL}},
-        {"hugepages inside the global nodeset", true, false, "1", "0-1", true, {0, 128, 0}, 256,
-         SELECT_OK, {NULL}},
-        {"the pool inside the global nodeset is short", true, false, "1", "0-1", true,
-         {512, 64, 0}, 256, SELECT_HUGEPAGES, {"host node 1 has 64 free", NULL}},
+        {"hugepages partly outside the global nodeset, node 0 suffices",
+         true,
+         false,
+         "0-1",
+         "0",
+         true,
+         {128, 0, 0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"ordinary memory outside the global nodeset",
+         false,
+         false,
+         "2",
+         "0",
+         true,
+         {0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"hugepages inside the global nodeset",
+         true,
+         false,
+         "1",
+         "0-1",
+         true,
+         {0, 128, 0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"the pool inside the global nodeset is short",
+         true,
+         false,
+         "1",
+         "0-1",
+         true,
+         {512, 64, 0},
+         256,
+         SELECT_HUGEPAGES,
+         {"host node 1 has 64 free", NULL}},
 };
 
 static struct host *binding_host(const struct binding_case *t)
@@ -411,13 +497,15 @@ static void test_grow_binding(void **state)
 
 		print_message("grow binding: %s\n", t->what);
 		assert_int_equal(select_grow(d, h, &req, &r, NULL), 0);
-		print_message("  %s: %s\n", select_code_name(r->code), r->message ? r->message : "");
+		print_message("  %s: %s\n", select_code_name(r->code),
+		              r->message ? r->message : "");
 		if (r->code != t->code)
 			fail_msg("%s: got %s (%s), want %s", t->what, select_code_name(r->code),
 			         r->message ? r->message : "", select_code_name(t->code));
 		for (size_t k = 0; k < 2 && t->says[k] != NULL; k++)
 			if (strstr(r->message, t->says[k]) == NULL)
-				fail_msg("%s: \"%s\" lacks \"%s\"", t->what, r->message, t->says[k]);
+				fail_msg("%s: \"%s\" lacks \"%s\"", t->what, r->message,
+				         t->says[k]);
 		assert_int_equal(r->n_dimms, t->code == SELECT_OK ? 1 : 0);
 		select_result_free(r);
 		host_free(h);
