@@ -103,7 +103,7 @@ run_test() {
 	124 | 137) report "RESULT $name fail $secs timed out after ${NUMABED_TEST_TIMEOUT:-150} s" ;;
 	*)
 		d=$(sed -n 's/^FAIL: //p' "$out" | tail -n 1 | cut -c1-300)
-		report "RESULT $name fail $secs ${d:-exit $rc}"
+		report "RESULT $name fail $secs ${d:-exit $rc: $(tail -n 1 "$out" | cut -c1-200)}"
 		say "memplugd log tail:"
 		tail -n 15 "$NUMABED_WORK/memplugd.log"
 		;;
