@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@
 #include "host.h"
 
 #define HOST_SYSFS_NODES "/sys/devices/system/node"
+#define HOST_SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
+/* Where the tiers are, seen from the node directory: a fabricated tree
+ * keeps the real layout, ROOT/devices/{system/node,virtual/memory_tiering}. */
+#define HOST_SYSFS_TIERS_FROM_NODES "../../virtual/memory_tiering"
 
 struct host *host_new(void)
 {
@@ -241,6 +246,26 @@ uint64_t host_free_kib(const struct host *h, const struct nodeset *nodes, uint64
 	return sum;
 }
 
+bool host_free_known(const struct host *h, const struct nodeset *nodes, uint64_t page_kib)
+{
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		const struct host_node *n = &h->nodes[i];
+		const struct host_pool *pool;
+
+		if (!nodeset_test(nodes, n->id))
+			continue;
+		if (page_kib <= 4) {
+			if (!n->free_known)
+				return false;
+			continue;
+		}
+		pool = host_node_pool(n, page_kib);
+		if (pool != NULL && !pool->free_known)
+			return false;
+	}
+	return true;
+}
+
 void host_nodeset(const struct host *h, struct nodeset *out)
 {
 	nodeset_clear_all(out);
@@ -386,6 +411,44 @@ static long node_dir_id(const char *name)
 	return (long)id;
 }
 
+/* A kernel list file ("0-3,8\n"; "\n" for an empty list) into `out`;
+ * *present false when the file does not exist. */
+static int read_list(const char *path, struct nodeset *out, bool *present, char **err)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) gerr = NULL;
+	char *why = NULL;
+	int rc;
+
+	nodeset_clear_all(out);
+	*present = g_file_test(path, G_FILE_TEST_EXISTS);
+	if (!*present)
+		return 0;
+	if (!g_file_get_contents(path, &text, NULL, &gerr))
+		return err_ret(err, -EIO, "%s: %s", path, gerr->message);
+	g_strstrip(text);
+	if (*text == '\0')
+		return 0;
+	rc = nodeset_parse(text, out, &why);
+	if (rc < 0)
+		err_set(err, "%s: %s", path, why ? why : "not a list");
+	free(why);
+	return rc;
+}
+
+/* nodeN/cpulist; a tree without the file (an older fabricated one) gives a
+ * CPU-less node and a warning. */
+static int read_cpulist(struct host *h, struct host_node *n, const char *node_path, char **err)
+{
+	g_autofree char *path = g_build_filename(node_path, "cpulist", NULL);
+	bool present;
+	int rc = read_list(path, &n->cpus, &present, err);
+
+	if (rc == 0 && !present)
+		host_warn(h, "%s: missing; node %u taken as CPU-less", path, n->id);
+	return rc;
+}
+
 static int read_node_dir(struct host *h, const char *dir, unsigned id, char **err)
 {
 	g_autofree char *node_path = g_strdup_printf("%s/node%u", dir, id);
@@ -399,7 +462,79 @@ static int read_node_dir(struct host *h, const char *dir, unsigned id, char **er
 	n = host_add_node(h, id, total, free);
 	if (n == NULL)
 		return err_ret(err, -ENOMEM, "%s: cannot add node %u", node_path, id);
+	if ((rc = read_cpulist(h, n, node_path, err)) < 0)
+		return rc;
 	return read_pools(n, node_path, err);
+}
+
+/* nodeN/distance: one value per node, in the order of the node ids, as the
+ * kernel prints the SLIT row. */
+static int read_distance_row(struct host *h, const char *dir, size_t i, char **err)
+{
+	g_autofree char *path = g_strdup_printf("%s/node%u/distance", dir, h->nodes[i].id);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) words = NULL;
+	size_t n = 0;
+	guint64 v;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL)) {
+		host_warn(h, "%s: missing; the distances from node %u are unknown", path,
+		          h->nodes[i].id);
+		return 0;
+	}
+	words = g_strsplit_set(g_strstrip(text), " \t", -1);
+	for (char **w = words; *w != NULL; w++) {
+		if (**w == '\0')
+			continue;
+		if (!g_ascii_string_to_unsigned(*w, 10, 1, UINT_MAX, &v, NULL))
+			return err_ret(err, -EINVAL, "%s: \"%.32s\" is not a distance", path, *w);
+		if (n < h->n_nodes)
+			h->dist[i * h->n_nodes + n] = (unsigned)v;
+		n++;
+	}
+	if (n != h->n_nodes)
+		return err_ret(err, -EINVAL, "%s: %zu distances for %zu nodes", path, n,
+		               h->n_nodes);
+	return 0;
+}
+
+/* memory_tierN/nodelist of every tier under `dir` (absent: the kernel has
+ * no memory tiering, tiers stay unknown). */
+int host_read_tiers(struct host *h, const char *dir, char **err)
+{
+	const char *root = dir ? dir : HOST_SYSFS_TIERS;
+	GDir *d = g_dir_open(root, 0, NULL);
+	const char *name;
+	int rc = 0;
+
+	if (d == NULL)
+		return 0;
+	for (size_t i = 0; i < h->n_nodes; i++)
+		h->nodes[i].tier = -1;
+	while (rc == 0 && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(root, name, "nodelist", NULL);
+		struct nodeset nodes;
+		guint64 tier;
+		bool present;
+
+		if (!g_str_has_prefix(name, "memory_tier") ||
+		    !g_ascii_string_to_unsigned(name + strlen("memory_tier"), 10, 0, INT_MAX, &tier,
+		                                NULL))
+			continue;
+		rc = read_list(path, &nodes, &present, err);
+		for (size_t i = 0; rc == 0 && i < h->n_nodes; i++) {
+			struct host_node *n = &h->nodes[i];
+
+			if (!nodeset_test(&nodes, n->id))
+				continue;
+			if (n->tier >= 0)
+				host_warn(h, "node %u is in memory_tier%d and memory_tier%u", n->id,
+				          n->tier, (unsigned)tier);
+			n->tier = n->tier >= 0 && n->tier < (int)tier ? n->tier : (int)tier;
+		}
+	}
+	g_dir_close(d);
+	return rc;
 }
 
 static int read_node_dirs(struct host *h, const char *dir, char **err)
@@ -420,17 +555,23 @@ static int read_node_dirs(struct host *h, const char *dir, char **err)
 	g_dir_close(d);
 	if (rc == 0 && h->n_nodes == 0)
 		rc = err_ret(err, -ENOENT, "%s: no nodeN directory", dir);
+	for (size_t i = 0; rc == 0 && i < h->n_nodes; i++)
+		rc = read_distance_row(h, dir, i, err);
 	return rc;
 }
 
 int host_snapshot_at(const char *node_dir, struct host **out, char **err)
 {
+	g_autofree char *tiers = g_build_filename(node_dir, HOST_SYSFS_TIERS_FROM_NODES, NULL);
 	struct host *h = host_new();
 	int rc;
 
 	if (h == NULL)
 		return err_ret(err, -ENOMEM, "out of memory");
+	h->source = HOST_SOURCE_SYSFS;
 	rc = read_node_dirs(h, node_dir, err);
+	if (rc == 0)
+		rc = host_read_tiers(h, tiers, err);
 	if (rc < 0) {
 		host_free(h);
 		return rc;
@@ -439,37 +580,26 @@ int host_snapshot_at(const char *node_dir, struct host **out, char **err)
 	return 0;
 }
 
-/* The node's CPUs, as libnuma reads them; none on a CPU-less node. */
-static int snapshot_cpus(struct host_node *n, char **err)
+/* libnuma's CPU mask of a node into n->cpus. */
+static int snapshot_cpus(struct host_node *n, struct bitmask *mask, char **err)
 {
-	struct bitmask *b = numa_allocate_cpumask();
-	int rc = 0;
-
-	if (b == NULL)
-		return err_ret(err, -ENOMEM, "out of memory");
-	if (numa_node_to_cpus((int)n->id, b) < 0)
-		rc = err_ret(err, -EIO, "libnuma: cannot read the CPUs of node %u", n->id);
-	for (unsigned c = 0; rc == 0 && c < b->size && c < NODESET_MAX; c++)
-		if (numa_bitmask_isbitset(b, c))
-			nodeset_set(&n->cpus, c);
-	numa_free_cpumask(b);
-	return rc;
-}
-
-/* The SLIT between every two nodes, as libnuma reads it (0: unknown). */
-static void snapshot_distances(struct host *h)
-{
-	for (size_t i = 0; i < h->n_nodes; i++)
-		for (size_t j = 0; j < h->n_nodes; j++) {
-			int d = numa_distance((int)h->nodes[i].id, (int)h->nodes[j].id);
-
-			if (d > 0)
-				host_set_distance(h, h->nodes[i].id, h->nodes[j].id, (unsigned)d);
-		}
+	if (numa_node_to_cpus((int)n->id, mask) < 0)
+		return err_ret(err, -errno, "libnuma: cannot read the CPUs of node %u: %s", n->id,
+		               g_strerror(errno));
+	for (unsigned cpu = 0; cpu < mask->size; cpu++) {
+		if (!numa_bitmask_isbitset(mask, cpu))
+			continue;
+		if (cpu >= NODESET_MAX)
+			return err_ret(err, -ERANGE,
+			               "node %u: CPU %u is beyond the %d this build handles", n->id,
+			               cpu, NODESET_MAX);
+		nodeset_set(&n->cpus, cpu);
+	}
+	return 0;
 }
 
 /* One node as libnuma sees it, plus its sysfs hugepage pools. */
-static int snapshot_node(struct host *h, int id, char **err)
+static int snapshot_node(struct host *h, int id, struct bitmask *mask, char **err)
 {
 	g_autofree char *node_path = g_strdup_printf(HOST_SYSFS_NODES "/node%d", id);
 	long long free_bytes = 0;
@@ -483,27 +613,54 @@ static int snapshot_node(struct host *h, int id, char **err)
 	                  (uint64_t)(free_bytes < 0 ? 0 : free_bytes) / 1024);
 	if (n == NULL)
 		return err_ret(err, -ENOMEM, "cannot add node %d", id);
-	rc = snapshot_cpus(n, err);
-	return rc < 0 ? rc : read_pools(n, node_path, err);
+	if ((rc = snapshot_cpus(n, mask, err)) < 0)
+		return rc;
+	return read_pools(n, node_path, err);
+}
+
+/* libnuma's SLIT; 0 (unknown) stays where it has none. */
+static void snapshot_distances(struct host *h)
+{
+	for (size_t i = 0; i < h->n_nodes; i++)
+		for (size_t j = 0; j < h->n_nodes; j++) {
+			int d = numa_distance((int)h->nodes[i].id, (int)h->nodes[j].id);
+
+			h->dist[i * h->n_nodes + j] = d > 0 ? (unsigned)d : 0;
+		}
+}
+
+static int snapshot_nodes(struct host *h, char **err)
+{
+	struct bitmask *mask = numa_allocate_cpumask();
+	int rc = 0;
+
+	if (mask == NULL)
+		return err_ret(err, -ENOMEM, "out of memory");
+	for (int id = 0; rc == 0 && id <= numa_max_node(); id++)
+		if (numa_bitmask_isbitset(numa_nodes_ptr, (unsigned)id))
+			rc = snapshot_node(h, id, mask, err);
+	numa_free_cpumask(mask);
+	if (rc == 0 && h->n_nodes == 0)
+		rc = err_ret(err, -ENOENT, "libnuma: no NUMA node found");
+	if (rc == 0)
+		snapshot_distances(h);
+	return rc;
 }
 
 int host_snapshot(struct host **out, char **err)
 {
 	struct host *h;
-	int rc = 0;
+	int rc;
 
 	if (numa_available() < 0)
 		return err_ret(err, -ENOTSUP, "libnuma: this kernel has no NUMA support");
 	h = host_new();
 	if (h == NULL)
 		return err_ret(err, -ENOMEM, "out of memory");
-	for (int id = 0; rc == 0 && id <= numa_max_node(); id++)
-		if (numa_bitmask_isbitset(numa_nodes_ptr, (unsigned)id))
-			rc = snapshot_node(h, id, err);
-	if (rc == 0 && h->n_nodes == 0)
-		rc = err_ret(err, -ENOENT, "libnuma: no NUMA node found");
+	h->source = HOST_SOURCE_LOCAL;
+	rc = snapshot_nodes(h, err);
 	if (rc == 0)
-		snapshot_distances(h);
+		rc = host_read_tiers(h, NULL, err);
 	if (rc < 0) {
 		host_free(h);
 		return rc;

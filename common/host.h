@@ -70,6 +70,12 @@ int host_snapshot(struct host **out, char **err);
  * /sys/devices/system/node; meminfo gives total and free memory. */
 int host_snapshot_at(const char *node_dir, struct host **out, char **err);
 
+/* Sets each node's tier from `dir`/memory_tierN/nodelist (NULL: the real
+ * /sys/devices/virtual/memory_tiering); a host read from libvirt on a local
+ * connection adds the tiers this way. Without the directory (no memory
+ * tiering in the kernel) nothing changes. */
+int host_read_tiers(struct host *h, const char *dir, char **err);
+
 struct host *host_new(void);
 /* Appends a node (kept sorted; free memory known, no CPUs, tier -1, no
  * distances); returns it, or NULL on a duplicate id or when out of memory.
@@ -92,6 +98,9 @@ struct host *host_dup(const struct host *h);
  * memory and free pages are unknown (free_known false). Tolerates what
  * libvirt's test driver produces (no distances, odd pools). */
 int host_from_caps(const char *xml, size_t len, struct host **out, char **err);
+/* host_from_caps() on a file (`virsh capabilities > FILE`); messages name
+ * the file. */
+int host_from_caps_file(const char *path, struct host **out, char **err);
 
 /* SLIT distance between node ids `from` and `to`; 0 when unknown or when
  * either node does not exist. */
@@ -113,6 +122,11 @@ const struct host_pool *host_node_pool(const struct host_node *n, uint64_t page_
 /* Free memory (KiB) over a set of nodes: plain pages for page_kib <= 4,
  * free hugepages of that size otherwise. */
 uint64_t host_free_kib(const struct host *h, const struct nodeset *nodes, uint64_t page_kib);
+/* Whether every node of `nodes` that the host has knows what
+ * host_free_kib() sums for `page_kib`: its free memory, or the free pages of
+ * its pool of that size (a node without such a pool has none: known). A
+ * check that needs free values and gets false here cannot check. */
+bool host_free_known(const struct host *h, const struct nodeset *nodes, uint64_t page_kib);
 /* All node ids of the host. */
 void host_nodeset(const struct host *h, struct nodeset *out);
 

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <libxml/parser.h>
@@ -381,4 +382,25 @@ int host_from_caps(const char *xml, size_t len, struct host **out, char **err)
 	h->source = HOST_SOURCE_CAPS;
 	*out = h;
 	return 0;
+}
+
+int host_from_caps_file(const char *path, struct host **out, char **err)
+{
+	g_autofree char *xml = NULL;
+	g_autoptr(GError) gerr = NULL;
+	char *why = NULL;
+	gsize len;
+	int rc;
+
+	*out = NULL;
+	/* access() first: its errno says why, in words that do not depend on GLib */
+	if (access(path, R_OK) < 0)
+		return err_ret(err, -errno, "%s: %s", path, strerror(errno));
+	if (!g_file_get_contents(path, &xml, &len, &gerr))
+		return err_ret(err, -EIO, "%s: %s", path, gerr->message);
+	rc = host_from_caps(xml, len, out, &why);
+	if (rc < 0)
+		err_set(err, "%s: %s", path, why ? why : "not capabilities XML");
+	free(why);
+	return rc;
 }

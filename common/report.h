@@ -17,6 +17,11 @@
 json_object *report_inspect(const struct domain *dom, const struct host *host, char **err);
 json_object *report_plan(const struct domain *dom, const struct plan *plan);
 
+/* The host model: {source, nodes: [{id, cpus, cpuless, total_kib, free_kib,
+ * distances, tier, hugepages}], warnings}; null where the source does not
+ * know a value (docs/host.md). A new reference. */
+json_object *report_host(const struct host *h);
+
 /* A grow/shrink verdict (report_select.c): a new reference, or NULL when
  * out of memory. Fields are listed in docs/select.md. */
 struct select_result;

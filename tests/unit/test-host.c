@@ -28,6 +28,8 @@ static char *data_path(const char *name)
 	return g_build_filename(root ? root : "tests/data", name, NULL);
 }
 
+static struct host *caps_load(const char *name); /* capabilities tests below */
+
 /* --- the 4-node fixture ------------------------------------------------ */
 
 struct want_pool {
@@ -36,21 +38,35 @@ struct want_pool {
 
 struct want_node {
 	unsigned id;
+	const char *cpus;
 	uint64_t total_kib, free_kib;
 	size_t n_pools;
 	struct want_pool pools[2];
 };
 
 static const struct want_node fixture_nodes[] = {
-        {0, 16 * GIB, 8 * GIB, 2, {{2048, 512, 500}, {GIB, 4, 2}}},
-        {1, 16 * GIB, 12 * GIB, 2, {{2048, 1024, 1024}, {GIB, 0, 0}}},
-        {3, 32 * GIB, 30000000, 1, {{GIB, 8, 8}}},
-        {4, 8 * GIB, 4 * GIB, 0, {{0}}},
+        {0, "0-3", 16 * GIB, 8 * GIB, 2, {{2048, 512, 500}, {GIB, 4, 2}}},
+        {1, "4-7", 16 * GIB, 12 * GIB, 2, {{2048, 1024, 1024}, {GIB, 0, 0}}},
+        {3, "8-9", 32 * GIB, 30000000, 1, {{GIB, 8, 8}}},
+        {4, "", 8 * GIB, 4 * GIB, 0, {{0}}},
+};
+
+/* The rows of nodeN/distance, by position (nodes 0, 1, 3, 4). */
+static const unsigned fixture_slit[4][4] = {
+        {10, 21, 31, 31},
+        {21, 10, 31, 31},
+        {31, 31, 10, 41},
+        {31, 31, 41, 10},
 };
 
 static void check_node(const struct host_node *got, const struct want_node *want)
 {
+	char cpus[NODESET_FORMAT_MAX];
+
 	assert_int_equal(got->id, want->id);
+	assert_string_equal(nodeset_format(&got->cpus, cpus, sizeof(cpus)), want->cpus);
+	assert_true(got->free_known);
+	assert_int_equal(got->tier, -1);
 	assert_int_equal(got->total_kib, want->total_kib);
 	assert_int_equal(got->free_kib, want->free_kib);
 	assert_int_equal(got->n_pools, want->n_pools);
@@ -58,6 +74,7 @@ static void check_node(const struct host_node *got, const struct want_node *want
 		assert_int_equal(got->pools[p].page_kib, want->pools[p].page_kib);
 		assert_int_equal(got->pools[p].total, want->pools[p].total);
 		assert_int_equal(got->pools[p].free, want->pools[p].free);
+		assert_true(got->pools[p].free_known);
 	}
 }
 
@@ -69,9 +86,15 @@ static void test_fixture_4node(void **state)
 
 	assert_int_equal(host_snapshot_at(dir, &h, &err), 0);
 	assert_null(err);
+	assert_int_equal(h->source, HOST_SOURCE_SYSFS);
 	assert_int_equal(h->n_nodes, G_N_ELEMENTS(fixture_nodes));
 	for (size_t i = 0; i < G_N_ELEMENTS(fixture_nodes); i++)
 		check_node(&h->nodes[i], &fixture_nodes[i]);
+	for (size_t i = 0; i < h->n_nodes; i++)
+		for (size_t j = 0; j < h->n_nodes; j++)
+			assert_int_equal(host_distance(h, h->nodes[i].id, h->nodes[j].id),
+			                 fixture_slit[i][j]);
+	assert_null(h->warnings);
 	host_free(h);
 }
 
@@ -122,6 +145,50 @@ static void test_fixture_nodeset(void **state)
 	host_free(h);
 }
 
+/* tests/data/sysfs-tiers keeps the real layout, so the tiers are found
+ * beside the nodes: devices/system/node and devices/virtual/memory_tiering.
+ * Two DDR nodes with CPUs in the default tier 4, a CPU-less HBM node in
+ * tier 3 and a CPU-less CXL-like node in tier 22. */
+static void test_fixture_tiers(void **state)
+{
+	static const struct {
+		unsigned id;
+		const char *cpus;
+		int tier;
+		uint64_t total_kib, free_kib;
+		unsigned dist[4];
+	} want[] = {
+	        {0, "0-7,16-23", 4, 32 * GIB, 20 * GIB, {10, 21, 13, 31}},
+	        {1, "8-15,24-31", 4, 32 * GIB, 24 * GIB, {21, 10, 23, 31}},
+	        {2, "", 3, 16 * GIB, 16 * GIB, {13, 23, 10, 31}},
+	        {3, "", 22, 64 * GIB, 67000000, {31, 31, 31, 10}},
+	};
+	g_autofree char *dir = data_path("sysfs-tiers/devices/system/node");
+	struct host *h = NULL;
+	char *err = NULL;
+
+	if (host_snapshot_at(dir, &h, &err) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(h->source, HOST_SOURCE_SYSFS);
+	assert_int_equal(h->n_nodes, G_N_ELEMENTS(want));
+	for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+		const struct host_node *n = &h->nodes[i];
+		char cpus[NODESET_FORMAT_MAX];
+
+		assert_int_equal(n->id, want[i].id);
+		assert_string_equal(nodeset_format(&n->cpus, cpus, sizeof(cpus)), want[i].cpus);
+		assert_int_equal(host_node_has_cpus(n), want[i].cpus[0] != '\0');
+		assert_int_equal(n->tier, want[i].tier);
+		assert_int_equal(n->total_kib, want[i].total_kib);
+		assert_int_equal(n->free_kib, want[i].free_kib);
+		for (unsigned j = 0; j < 4; j++)
+			assert_int_equal(host_distance(h, want[i].id, j), want[i].dist[j]);
+	}
+	assert_int_equal(h->nodes[0].pools[0].free, 1000);
+	assert_null(h->warnings);
+	host_free(h);
+}
+
 /* --- broken trees -------------------------------------------------------- */
 
 struct file {
@@ -133,7 +200,7 @@ struct file {
 
 static const struct {
 	const char *what;
-	struct file files[4];
+	struct file files[5];
 	int rc;
 	const char *err; /* a substring of the message */
 } bad_trees[] = {
@@ -169,6 +236,30 @@ static const struct {
           {POOL0 "free_hugepages", "2\n"}},
          -EINVAL,
          "2 free of 1 pages"},
+        {"garbage cpulist",
+         {{"node0/meminfo", MEMINFO0}, {"node0/cpulist", "0-x\n"}},
+         -EINVAL,
+         "node0/cpulist: nodeset '0-x'"},
+        {"reversed cpulist",
+         {{"node0/meminfo", MEMINFO0}, {"node0/cpulist", "3-1\n"}},
+         -EINVAL,
+         "reversed"},
+        {"CPU beyond the bitmap",
+         {{"node0/meminfo", MEMINFO0}, {"node0/cpulist", "0,4096\n"}},
+         -ERANGE,
+         "node0/cpulist"},
+        {"garbage distance",
+         {{"node0/meminfo", MEMINFO0}, {"node0/cpulist", "0\n"}, {"node0/distance", "ten\n"}},
+         -EINVAL,
+         "\"ten\" is not a distance"},
+        {"distance 0",
+         {{"node0/meminfo", MEMINFO0}, {"node0/cpulist", "0\n"}, {"node0/distance", "0\n"}},
+         -EINVAL,
+         "\"0\" is not a distance"},
+        {"a distance per node, one too many",
+         {{"node0/meminfo", MEMINFO0}, {"node0/cpulist", "0\n"}, {"node0/distance", "10 21\n"}},
+         -EINVAL,
+         "2 distances for 1 nodes"},
         {"bad pool directory name",
          {{"node0/meminfo", MEMINFO0}, {"node0/hugepages/hugepages-xkB/nr_hugepages", "1\n"}},
          -EINVAL,
@@ -222,6 +313,112 @@ static void test_bad_trees(void **state)
 		free(err);
 		remove_tree(root);
 	}
+}
+
+/* Trees that are read, with what they lack reported. */
+static const struct {
+	const char *what;
+	struct file files[5];
+	const char *cpus; /* of node 0 */
+	int tier;
+	unsigned dist00;
+	const char *warnings[3];
+} odd_trees[] = {
+        {"no cpulist, no distance",
+         {{"devices/system/node/node0/meminfo", MEMINFO0}},
+         "",
+         -1,
+         0,
+         {"node0/cpulist: missing; node 0 taken as CPU-less", "node0/distance: missing", NULL}},
+        {"an empty tiering directory, an empty cpulist",
+         {{"devices/system/node/node0/meminfo", MEMINFO0},
+          {"devices/system/node/node0/cpulist", "\n"},
+          {"devices/system/node/node0/distance", "10\n"},
+          {"devices/virtual/memory_tiering/power/async", "x\n"}},
+         "",
+         -1,
+         10,
+         {NULL}},
+        {"a node in two tiers keeps the lower",
+         {{"devices/system/node/node0/meminfo", MEMINFO0},
+          {"devices/system/node/node0/cpulist", "0-1\n"},
+          {"devices/system/node/node0/distance", "10\n"},
+          {"devices/virtual/memory_tiering/memory_tier4/nodelist", "0\n"},
+          {"devices/virtual/memory_tiering/memory_tier2/nodelist", "0,5\n"}},
+         "0-1",
+         2,
+         10,
+         {"node 0 is in memory_tier", NULL}},
+};
+
+static void check_tree_warnings(const struct host *h, const char *const *want, const char *what)
+{
+	size_t n = 0;
+
+	for (; want[n] != NULL; n++)
+		if (h->warnings == NULL || h->warnings[n] == NULL ||
+		    strstr(h->warnings[n], want[n]) == NULL)
+			fail_msg("%s: warning %zu: want \"%s\"", what, n, want[n]);
+	if (h->warnings != NULL && h->warnings[n] != NULL)
+		fail_msg("%s: unexpected warning \"%s\"", what, h->warnings[n]);
+}
+
+static void test_odd_trees(void **state)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(odd_trees); i++) {
+		g_autofree char *root = g_dir_make_tmp("memplug-host-XXXXXX", NULL);
+		g_autofree char *nodes = g_build_filename(root, "devices/system/node", NULL);
+		char cpus[NODESET_FORMAT_MAX];
+		struct host *h = NULL;
+		char *err = NULL;
+
+		write_tree(root, odd_trees[i].files, G_N_ELEMENTS(odd_trees[i].files));
+		if (host_snapshot_at(nodes, &h, &err) < 0)
+			fail_msg("%s: %s", odd_trees[i].what, err);
+		assert_string_equal(nodeset_format(&h->nodes[0].cpus, cpus, sizeof(cpus)),
+		                    odd_trees[i].cpus);
+		assert_int_equal(h->nodes[0].tier, odd_trees[i].tier);
+		assert_int_equal(host_distance(h, 0, 0), odd_trees[i].dist00);
+		check_tree_warnings(h, odd_trees[i].warnings, odd_trees[i].what);
+		host_free(h);
+		remove_tree(root);
+	}
+}
+
+/* A host from capabilities takes its tiers from a (fabricated) tiering
+ * directory, as the agent does on a local connection. */
+static void test_caps_plus_tiers(void **state)
+{
+	g_autofree char *tiers = data_path("sysfs-tiers/devices/virtual/memory_tiering");
+	static const int want[] = {4, 4, 3, 22};
+	struct host *h = caps_load("caps-2ddr-2hbm.xml");
+
+	assert_int_equal(host_read_tiers(h, tiers, NULL), 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+		assert_int_equal(h->nodes[i].tier, want[i]);
+	assert_int_equal(host_read_tiers(h, "/nonexistent/memory_tiering", NULL), 0);
+	assert_int_equal(h->nodes[3].tier, 22);
+	assert_null(h->warnings);
+	host_free(h);
+}
+
+static void test_bad_tier_list(void **state)
+{
+	static const struct file files[] = {
+	        {"devices/system/node/node0/meminfo", MEMINFO0},
+	        {"devices/virtual/memory_tiering/memory_tier4/nodelist", "zero\n"},
+	};
+	g_autofree char *root = g_dir_make_tmp("memplug-host-XXXXXX", NULL);
+	g_autofree char *nodes = g_build_filename(root, "devices/system/node", NULL);
+	struct host *h = NULL;
+	char *err = NULL;
+
+	write_tree(root, files, G_N_ELEMENTS(files));
+	assert_int_equal(host_snapshot_at(nodes, &h, &err), -EINVAL);
+	assert_non_null(strstr(err, "memory_tier4/nodelist: nodeset 'zero'"));
+	assert_null(h);
+	free(err);
+	remove_tree(root);
 }
 
 static void test_missing_dir(void **state)
@@ -358,6 +555,42 @@ static void test_dup(void **state)
 	assert_int_equal(h->n_nodes, 0);
 	host_free(h);
 	host_free(d);
+}
+
+/* Which free values a check may rely on: none from capabilities, all from
+ * sysfs, and what the libvirt source filled in. */
+static void test_free_known(void **state)
+{
+	static const struct {
+		const char *what, *nodes;
+		uint64_t page_kib;
+		bool want;
+	} cases[] = {
+	        {"plain memory, node 0 filled in", "0", 4, true},
+	        {"plain memory, node 1 not", "0-1", 4, false},
+	        {"2M pages on node 1, filled in", "1", 2048, true},
+	        {"2M pages on nodes 0-1, node 0 not", "0-1", 2048, false},
+	        {"1G pages, only node 0 has the pool, unknown", "0-3", GIB, false},
+	        {"16K pages nobody has: none, known", "0-3", 16, true},
+	        {"a node the host lacks", "5", 4, true},
+	};
+	g_autofree char *dir = data_path("host-4node");
+	struct host *h = caps_load("caps-2ddr-2hbm.xml");
+	struct nodeset ns;
+
+	assert_int_equal(host_node_set_free(&h->nodes[0], GIB), 0);
+	assert_int_equal(host_node_set_pool_free(&h->nodes[1], 2048, 7), 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		assert_int_equal(nodeset_parse(cases[i].nodes, &ns, NULL), 0);
+		if (host_free_known(h, &ns, cases[i].page_kib) != cases[i].want)
+			fail_msg("%s: want %d", cases[i].what, cases[i].want);
+	}
+	host_free(h);
+	assert_int_equal(host_snapshot_at(dir, &h, NULL), 0);
+	assert_int_equal(nodeset_parse("0-4", &ns, NULL), 0);
+	assert_true(host_free_known(h, &ns, 4));
+	assert_true(host_free_known(h, &ns, GIB));
+	host_free(h);
 }
 
 static void test_source_names(void **state)
@@ -699,10 +932,20 @@ static void test_real_host(void **state)
 
 	if (rc < 0)
 		fail_msg("host_snapshot: %s", err ? err : "(no message)");
+	assert_int_equal(h->source, HOST_SOURCE_LOCAL);
 	assert_true(h->n_nodes >= 1);
 	assert_true(h->nodes[0].total_kib > 0);
-	for (size_t i = 0; i < h->n_nodes; i++)
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		assert_true(h->nodes[i].free_known);
 		assert_true(h->nodes[i].free_kib <= h->nodes[i].total_kib);
+		/* libnuma's SLIT: a node is nearest to itself */
+		assert_int_equal(host_distance(h, h->nodes[i].id, h->nodes[i].id), 10);
+	}
+	for (size_t i = 0, cpus = 0; i < h->n_nodes; i++) {
+		cpus += nodeset_count(&h->nodes[i].cpus);
+		if (i + 1 == h->n_nodes)
+			assert_true(cpus >= 1);
+	}
 	host_free(h);
 }
 
@@ -712,13 +955,18 @@ int main(void)
 	        cmocka_unit_test(test_fixture_4node),
 	        cmocka_unit_test(test_fixture_free_kib),
 	        cmocka_unit_test(test_fixture_nodeset),
+	        cmocka_unit_test(test_fixture_tiers),
 	        cmocka_unit_test(test_bad_trees),
+	        cmocka_unit_test(test_odd_trees),
+	        cmocka_unit_test(test_bad_tier_list),
+	        cmocka_unit_test(test_caps_plus_tiers),
 	        cmocka_unit_test(test_missing_dir),
 	        cmocka_unit_test(test_builders),
 	        cmocka_unit_test(test_distance_matrix),
 	        cmocka_unit_test(test_set_free),
 	        cmocka_unit_test(test_dup),
 	        cmocka_unit_test(test_source_names),
+	        cmocka_unit_test(test_free_known),
 	        cmocka_unit_test(test_caps_fixtures),
 	        cmocka_unit_test(test_caps_sparse_slit),
 	        cmocka_unit_test(test_caps_8node),
