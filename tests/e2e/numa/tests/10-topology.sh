@@ -7,7 +7,7 @@
 
 caps=$NUMABED_WORK/caps.xml
 virsh_ capabilities >"$caps"
-ctl --json inspect --xml "$numa_dir/templates/l2-hugepages.xml" --host >"$NUMABED_WORK/inspect.json" 2>&1 ||
+ctl --json inspect --xml "$NUMA_DIR/templates/l2-hugepages.xml" --host >"$NUMABED_WORK/inspect.json" 2>&1 ||
 	fail "memplugctl inspect --host: $(head -c 300 "$NUMABED_WORK/inspect.json")"
 
 # One value of memplug's JSON; a missing field is a value that fails the
