@@ -54,6 +54,7 @@ void select_supply(const struct host *h, const struct backing *b, uint64_t reser
 		s->free_kib = s->free_pages * b->page_size_kib;
 		s->usable_kib = s->free_kib;
 	}
+	s->known = host_free_known(h, &s->nodes, b->hugepages ? b->page_size_kib : 4);
 }
 
 /* ---- the spread ---- */
@@ -168,7 +169,8 @@ static int grow_check_binding(struct select_result *r, const struct grow_ctx *c,
 	if (c->host == NULL || g == NULL || !b->hugepages)
 		return 0;
 	grow_supply(c, i, &s);
-	if (s.bound && !nodeset_equal(&s.nodes, &b->host_nodes) && s.usable_kib < demand_kib)
+	if (s.known && s.bound && !nodeset_equal(&s.nodes, &b->host_nodes) &&
+	    s.usable_kib < demand_kib)
 		return select_refuse_outside_nodeset(r, (unsigned)i, b, &s, g, demand_kib);
 	return 0;
 }
@@ -191,7 +193,7 @@ static int grow_setup(struct grow_ctx *c, char **err)
 		g->avail_kib = UINT64_MAX;
 		if (c->host != NULL) {
 			grow_supply(c, i, &s);
-			g->avail_kib = s.usable_kib;
+			g->avail_kib = s.known ? s.usable_kib : UINT64_MAX;
 		}
 	}
 	return 0;
@@ -413,7 +415,7 @@ static int grow_check_host(struct select_result *r, const struct grow_ctx *c)
 		if (rc < 0 || select_refused(r))
 			break;
 		grow_supply(c, i, &s);
-		if (s.usable_kib < demand)
+		if (s.known && s.usable_kib < demand) /* unknown: the reason says so */
 			rc = select_refuse_pool(r, &s, &c->nodes[i].backing,
 			                        c->req->host_reserve_kib, demand, &gset);
 	}

@@ -80,6 +80,11 @@ fi
 remember() { { printf '%s\n%s\n' "$lists_stamp" "$1" >"$memo.$$" && mv "$memo.$$" "$memo"; } 2>/dev/null || true; }
 
 img=$(image_package)
+if [ -z "$img" ] && [ -z "$(newest_cached)" ] && [ "$(id -u)" -eq 0 ]; then
+	say "apt-cache knows no $meta: apt-get update"
+	apt-get update -q >&2 || true
+	img=$(image_package)
+fi
 img_ver=""
 bb_ver=""
 if [ -n "$img" ]; then

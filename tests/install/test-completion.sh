@@ -46,10 +46,10 @@ check() {
 }
 
 s="$work/s"
-check "grow help inspect log plan policy shrink status" ""
+check "grow help inspect log plan policy prepare shrink status" ""
 check "grow" gr
 check "--connect --help --json --socket" --
-check "--connect --host --host-sysfs --json --socket --xml" inspect --
+check "--host --host-caps --host-sysfs --json --socket --xml" inspect --
 check "--config --json --live --no-wait --node --socket" grow --
 check "--config --json --live --no-wait --node --socket" --socket "$s" shrink test 1G --node 1 --
 check "test" --socket "$s" grow ""
