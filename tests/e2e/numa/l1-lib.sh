@@ -40,7 +40,8 @@ trap l2_cleanup EXIT
 l2_define() {
 	l2_started="$l2_started $2"
 	sed "s|@NAME@|$2|g" "$numa_dir/templates/$1.xml" >"$NUMABED_WORK/$2.xml"
-	virsh_ define "$NUMABED_WORK/$2.xml" >/dev/null
+	virsh_ define "$NUMABED_WORK/$2.xml" >/dev/null 2>"$NUMABED_WORK/define.err" ||
+		fail "$2: virsh define: $(tr '\n' ' ' <"$NUMABED_WORK/define.err")"
 }
 
 # Defines and starts an L2 guest; its firmware finds no disk to boot, and
