@@ -143,8 +143,9 @@ static void do_plan(struct agent *a, struct control_request *req, json_object *a
 	agent_domain_refresh(a, d);
 	if (d->model == NULL)
 		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
-	else if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
-		control_reply_error(req, PROTO_E_BAD_REQUEST, "strategy: %s", err);
+	else if (strategy && (plan_strategy_parse(strategy, &po, &weights, &err) < 0 ||
+	                      plan_options_check(&po, d->model->n_cells, &err) < 0))
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "strategy \"%s\": %s", strategy, err);
 	else if (plan_layout(d->model, NULL, &po, &plan, &err) < 0)
 		control_reply_error(req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else

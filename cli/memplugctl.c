@@ -8,6 +8,7 @@
  *
  * Exit codes: 0 ok, 1 refused or failed, 2 usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -89,8 +90,8 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: memplugctl [--json] [--socket PATH] [--connect URI] COMMAND [ARGS]\n\n");
+	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--connect URI] COMMAND [ARGS]\n"
+	             "       memplugctl --version\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
 		        commands[i].mutates ? "   (needs root or the admin group)" : "");
@@ -109,10 +110,47 @@ static int fail(const char *fmt, ...)
 	return EXIT_FAIL;
 }
 
+/* --json: errors go to stdout as the protocol's error object as well, so a
+ * program reading stdout always gets one JSON object. */
+static bool json_errors;
+
+static void json_error(const char *code, const char *message)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object_object_add(o, "error", e);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/* `cmd` may be NULL: then no usage line (the message says what to type). */
 static int usage_error(const struct command *cmd, const char *why)
 {
-	fprintf(stderr, "memplugctl: %s\nusage: memplugctl %s\n", why, cmd->usage);
+	if (json_errors)
+		json_error("usage", why);
+	fprintf(stderr, "memplugctl: %s\n", why);
+	if (cmd)
+		fprintf(stderr, "usage: memplugctl %s\n", cmd->usage);
 	return EXIT_USAGE;
+}
+
+static int usage_errorf(const struct command *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static int usage_errorf(const struct command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	char *why = NULL;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&why, fmt, ap);
+	va_end(ap);
+	rc = usage_error(cmd, rc < 0 ? "usage error" : why);
+	free(why);
+	return rc;
 }
 
 /* Reads a domain's XML from libvirt: live when it runs, else its definition. */
@@ -158,15 +196,8 @@ static int agent_call(struct ctl *ctl, const char *cmd, json_object *args, const
 	    client_call(c, cmd, args, &reply, &err) < 0) {
 		rc = fail("%s", err ? err : "cannot talk to memplugd");
 	} else if (!reply->ok) {
-		if (ctl->json) {
-			json_object *e = json_object_new_object();
-
-			json_object_object_add(e, "error", json_object_new_string(reply->code));
-			json_object_object_add(e, "message",
-			                       json_object_new_string(reply->message));
-			printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
-			json_object_put(e);
-		}
+		if (ctl->json)
+			json_error(reply->code, reply->message);
 		rc = fail("%s", reply->message);
 		rc = strcmp(reply->code, PROTO_E_BAD_REQUEST) == 0 ? EXIT_USAGE : rc;
 	} else {
@@ -193,6 +224,34 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return agent_call(ctl, "status", NULL, "status");
 }
 
+/* A size grow or shrink cannot take, said with what to type instead. */
+static int size_usage_error(const char *arg, const struct command *cmd)
+{
+	const char *verb = strcmp(cmd->name, "grow") == 0 ? "add" : "take away";
+	char *err = NULL;
+	uint64_t kib;
+	int rc;
+
+	if (arg[0] == '-' && strcmp(cmd->name, "grow") == 0)
+		rc = usage_errorf(
+		        NULL,
+		        "size '%s': negative sizes are not accepted; to take memory away, "
+		        "use 'memplugctl shrink DOMAIN %s'",
+		        arg, arg + 1);
+	else if (arg[0] == '-')
+		rc = usage_errorf(NULL,
+		                  "size '%s': negative sizes are not accepted; shrink takes the "
+		                  "amount to take away: '%s'",
+		                  arg, arg + 1);
+	else if (size_parse(arg, &kib, &err) < 0)
+		rc = usage_error(NULL, err);
+	else
+		rc = usage_errorf(NULL, "size '%s' is zero: give the amount to %s, e.g. 128M", arg,
+		                  verb);
+	free(err);
+	return rc;
+}
+
 static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -209,6 +268,10 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 	char *err = NULL, *end;
 	int opt;
 
+	/* getopt would call "-128M" an unknown option: say what is wrong with it */
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && isdigit((unsigned char)argv[i][1]))
+			return size_usage_error(argv[i], cmd);
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -228,10 +291,9 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 	}
 	if (argc - optind != 2)
 		return usage_error(cmd, "give a domain and a size");
-	if (size_parse(argv[optind + 1], &kib, &err) < 0) {
-		fprintf(stderr, "memplugctl: %s\n", err);
+	if (size_parse(argv[optind + 1], &kib, &err) < 0 || kib == 0) {
 		free(err);
-		return EXIT_USAGE;
+		return size_usage_error(argv[optind + 1], cmd);
 	}
 	args = domain_args(argv[optind]);
 	json_object_object_add(args, "size", json_object_new_uint64(kib * 1024));
@@ -644,13 +706,15 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 		return agent_call(ctl, "plan", args, "plan");
 	}
 	if (pa.strategy && plan_strategy_parse(pa.strategy, &po, &weights, &err) < 0) {
-		fprintf(stderr, "memplugctl: --strategy: %s\n", err);
+		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
 		free(err);
-		return EXIT_USAGE;
+		return rc;
 	}
 	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK)
 		goto out;
-	if (plan_layout(dom, NULL, &po, &plan, &err) < 0)
+	if (plan_options_check(&po, dom->n_cells, &err) < 0)
+		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
+	else if (plan_layout(dom, NULL, &po, &plan, &err) < 0)
 		rc = fail("cannot plan: %s", err);
 	else
 		rc = emit(ctl, "plan", report_plan(dom, plan));
@@ -687,7 +751,7 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 		const char **slot = NULL;
 
 		if (strcmp(a, "--json") == 0) {
-			ctl->json = true;
+			ctl->json = json_errors = true;
 			continue;
 		}
 		if (strcmp(a, "--socket") == 0)
@@ -704,13 +768,31 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 			continue;
 		}
 		if (i + 1 >= argc) {
-			fprintf(stderr, "memplugctl: %s needs a value\n", a);
+			usage_errorf(NULL, "%s needs a value", a);
 			return -1;
 		}
 		*slot = argv[++i];
 	}
 	rest[n] = NULL;
 	return n;
+}
+
+/* The CLI's own version: it needs no agent (status shows the agent's). */
+static int version(struct ctl *ctl, int n)
+{
+	json_object *o;
+
+	if (n > 1)
+		return usage_error(NULL, "--version takes no arguments");
+	if (!ctl->json) {
+		printf("memplugctl %s\n", MEMPLUG_VERSION);
+		return EXIT_OK;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_string(MEMPLUG_VERSION));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	json_object_put(o);
+	return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -729,10 +811,11 @@ int main(int argc, char **argv)
 	           strcmp(rest[0], "-h") == 0) {
 		usage(n == 0 ? stderr : stdout);
 		rc = n == 0 ? EXIT_USAGE : EXIT_OK;
+	} else if (strcmp(rest[0], "--version") == 0 || strcmp(rest[0], "version") == 0) {
+		rc = version(&ctl, n);
 	} else if ((cmd = command_find(rest[0])) == NULL) {
-		fprintf(stderr, "memplugctl: unknown command '%s'\n", rest[0]);
+		rc = usage_errorf(NULL, "unknown command '%s'", rest[0]);
 		usage(stderr);
-		rc = EXIT_USAGE;
 	} else if (ctl.connect_uri && cmd != &commands[CMD_INSPECT] && cmd != &commands[CMD_PLAN]) {
 		/* Changes go through memplugd, which has its own connection. */
 		rc = usage_error(cmd, "--connect works with inspect and plan only");

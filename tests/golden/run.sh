@@ -32,7 +32,18 @@ inspect-host|inspect --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/hos
 plan-nomax|plan --xml $data/nomax.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
+plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml
 usage-unknown|frobnicate
+usage-json|--json grow web01 1.5G
+usage-json-unknown|frobnicate --json
+grow-negative|grow web01 -128M --node 1
+shrink-negative|shrink web01 -128M
+grow-zero|grow web01 0M
+shrink-zero|shrink web01 0G
+grow-fraction|grow web01 1.5G
+grow-decimal-mb|grow web01 128MB
+version|--version
+version-json|--json --version
 usage-both|plan --xml $data/guest-2cell.xml somedomain
 CASES
 }
