@@ -24,6 +24,7 @@
 
 #include "buildconf.h"
 #include "client.h"
+#include "logpath.h"
 #include "domain.h"
 #include "proto.h"
 #include "record.h"
@@ -40,6 +41,7 @@ struct ctl {
 	bool json;
 	const char *socket;
 	const char *connect_uri;
+	const char *config; /* memplugd's, for the audit log's path */
 };
 
 struct command {
@@ -90,7 +92,9 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--connect URI] COMMAND [ARGS]\n"
+	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--config FILE] [--connect URI] "
+	             "COMMAND "
+	             "[ARGS]\n"
 	             "       memplugctl --version\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
@@ -371,6 +375,30 @@ static json_object *verify_json(const struct record_verify_result *res)
 	return o;
 }
 
+/* The log's files, oldest first, from the agent's or the configured path. */
+static int log_verify_files(struct ctl *ctl, char ***files, size_t *n)
+{
+	struct logpath lp;
+	char *err = NULL;
+	int rc = EXIT_OK;
+
+	if (logpath_find(ctl->socket, ctl->config, &lp, &err) < 0)
+		rc = fail("%s", err);
+	else if (record_log_files(lp.path, files, n, &err) < 0)
+		rc = fail("%s", err);
+	else if (*n == 0)
+		rc = fail("no audit log at %s (%s): give the files to verify, or set audit_log "
+		          "in %s",
+		          lp.path, lp.from, ctl->config);
+	if (rc != EXIT_OK && *files) {
+		record_files_free(*files, *n);
+		*files = NULL;
+	}
+	logpath_clear(&lp);
+	free(err);
+	return rc;
+}
+
 static int log_verify(struct ctl *ctl, int argc, char **argv)
 {
 	struct record_verify_result res;
@@ -381,9 +409,7 @@ static int log_verify(struct ctl *ctl, int argc, char **argv)
 	if (argc > 2) {
 		files = argv + 2;
 		n = (size_t)argc - 2;
-	} else if (record_log_files(MEMPLUG_AUDIT_LOG, &files, &n, &err) < 0) {
-		rc = fail("%s", err);
-		free(err);
+	} else if ((rc = log_verify_files(ctl, &files, &n)) != EXIT_OK) {
 		return rc;
 	}
 	memset(&res, 0, sizeof(res));
@@ -486,6 +512,33 @@ static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 	return log_tail(ctl, path, &f, data);
 }
 
+static int log_file(struct ctl *ctl, const char *file, json_object *args)
+{
+	if (!logpath_exists(file))
+		return fail("no audit log at %s", file);
+	return log_offline(ctl, file, args);
+}
+
+/* The agent does not answer: read the log it would have written. */
+static int log_configured(struct ctl *ctl, json_object *args)
+{
+	struct logpath lp;
+	char *err = NULL;
+	int rc;
+
+	if (logpath_find(NULL, ctl->config, &lp, &err) < 0)
+		rc = fail("memplugd is not running (nothing at %s) and %s", ctl->socket, err);
+	else if (!logpath_exists(lp.path))
+		rc = fail("memplugd is not running (nothing at %s) and there is no audit log at %s "
+		          "(%s): start memplugd, or give --file PATH",
+		          ctl->socket, lp.path, lp.from);
+	else
+		rc = log_offline(ctl, lp.path, args);
+	logpath_clear(&lp);
+	free(err);
+	return rc;
+}
+
 static int cmd_log(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -507,6 +560,8 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 	json_object *args;
 	const char *file = NULL;
 	struct client *c = NULL;
+	struct record_filter f;
+	char *err = NULL;
 	int opt;
 
 	if (argc > 1 && strcmp(argv[1], "verify") == 0)
@@ -540,6 +595,12 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 		json_object_put(args);
 		return usage_error(&commands[CMD_LOG], "unexpected argument");
 	}
+	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0) {
+		json_object_put(args);
+		opt = usage_error(&commands[CMD_LOG], err);
+		free(err);
+		return opt;
+	}
 	/* Through the agent when it runs, else straight from the files. */
 	if (file == NULL && client_connect(ctl->socket, 0, &c, NULL) == 0) {
 		if (json_object_object_get(args, "follow"))
@@ -547,7 +608,7 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 		client_free(c);
 		return agent_call(ctl, "log", args, "log");
 	}
-	opt = log_offline(ctl, file ? file : MEMPLUG_AUDIT_LOG, args);
+	opt = file ? log_file(ctl, file, args) : log_configured(ctl, args);
 	json_object_put(args);
 	return opt;
 }
@@ -756,11 +817,15 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 		}
 		if (strcmp(a, "--socket") == 0)
 			slot = &ctl->socket;
+		else if (strcmp(a, "--config") == 0)
+			slot = &ctl->config;
 		else if (strcmp(a, "--connect") == 0 || strcmp(a, "-c") == 0)
 			slot = &ctl->connect_uri;
 		if (slot == NULL) {
 			if (strncmp(a, "--socket=", 9) == 0)
 				ctl->socket = a + 9;
+			else if (strncmp(a, "--config=", 9) == 0)
+				ctl->config = a + 9;
 			else if (strncmp(a, "--connect=", 10) == 0)
 				ctl->connect_uri = a + 10;
 			else
@@ -797,7 +862,8 @@ static int version(struct ctl *ctl, int n)
 
 int main(int argc, char **argv)
 {
-	struct ctl ctl = {.socket = MEMPLUG_SOCKET};
+	struct ctl ctl = {.socket = MEMPLUG_SOCKET,
+	                  .config = MEMPLUG_SYSCONFDIR "/memplug/memplugd.conf"};
 	char **rest = calloc((size_t)argc + 1, sizeof(char *));
 	const struct command *cmd;
 	int n, rc;

@@ -805,15 +805,33 @@ int record_pending_intents(char *const *files, size_t n, struct json_object **ou
 	return rc;
 }
 
+/* "event 'bogus' is not an audit event: use agent_start, ..., log_repaired" */
+static int record_refuse_event(const char *event, char **err)
+{
+	GString *names = g_string_new(NULL);
+	int rc;
+
+	for (unsigned i = 0; i < RECORD_EVENT_COUNT; i++)
+		g_string_append_printf(names, "%s%s", i ? ", " : "", record_event_names[i]);
+	rc = err_ret(err, -EINVAL, "event '%s' is not an audit event: use one of %s", event,
+	             names->str);
+	g_string_free(names, TRUE);
+	return rc;
+}
+
 int record_filter_from_args(json_object *args, int64_t now_ms, struct record_filter *f, char **err)
 {
 	const char *since = record_str(args, "since"), *until = record_str(args, "until");
+	enum record_event ev;
 
 	*f = (struct record_filter){.domain = record_str(args, "domain"),
 	                            .event = record_str(args, "event"),
 	                            .request = record_str(args, "request"),
 	                            .has_since = since != NULL,
 	                            .has_until = until != NULL};
+	/* a misspelt event would match nothing and look like an empty log */
+	if (f->event && record_event_parse(f->event, &ev) < 0)
+		return record_refuse_event(f->event, err);
 	if (since && record_parse_time(since, now_ms, &f->since_ms, err) < 0)
 		return -EINVAL;
 	if (until && record_parse_time(until, now_ms, &f->until_ms, err) < 0)

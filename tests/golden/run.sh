@@ -43,6 +43,11 @@ shrink-zero|shrink web01 0G
 grow-fraction|grow web01 1.5G
 grow-decimal-mb|grow web01 128MB
 version|--version
+log-verify-missing|--socket /nonexistent/memplugd.sock --config $data/memplugd-log.conf log verify
+log-missing|log --socket /nonexistent/memplugd.sock --config=$data/memplugd-log.conf --domain web01
+log-file-missing|log --file /nonexistent/audit.jsonl
+log-bad-event|log --event bogus
+log-bad-event-json|--json log --event bogus --file /nonexistent/audit.jsonl
 version-json|--json --version
 usage-both|plan --xml $data/guest-2cell.xml somedomain
 CASES

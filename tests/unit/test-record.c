@@ -599,6 +599,42 @@ static void test_filter(void **state)
 	json_object_put(obj);
 }
 
+/* Arguments as the protocol carries them: a bad one is refused by name. */
+static void test_filter_from_args(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *json;
+		int rc;
+		const char *err; /* substring */
+	} cases[] = {
+	        {"no filter", "{}", 0, NULL},
+	        {"known event", "{\"event\":\"device_removal_failed\"}", 0, NULL},
+	        {"unknown event", "{\"event\":\"bogus\"}", -EINVAL,
+	         "event 'bogus' is not an audit event: use one of agent_start, "},
+	        {"unknown event lists all", "{\"event\":\"Attach\"}", -EINVAL, "log_repaired"},
+	        {"bad since", "{\"since\":\"yesterday-ish\"}", -EINVAL, "yesterday-ish"},
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		json_object *args = json_tokener_parse(cases[i].json);
+		struct record_filter f;
+		char *err = NULL;
+
+		print_message("%s\n", cases[i].what);
+		assert_int_equal(record_filter_from_args(args, T0, &f, &err), cases[i].rc);
+		if (cases[i].err) {
+			assert_non_null(err);
+			if (strstr(err, cases[i].err) == NULL)
+				fail_msg("%s: \"%s\"", cases[i].what, err);
+		} else {
+			assert_null(err);
+		}
+		free(err);
+		json_object_put(args);
+	}
+}
+
 static void test_pending_intents(void **state)
 {
 	static const struct {
@@ -681,6 +717,7 @@ int main(void)
 	        cmocka_unit_test(test_reader_skips),
 	        cmocka_unit_test(test_reader_missing_file),
 	        cmocka_unit_test(test_filter),
+	        cmocka_unit_test(test_filter_from_args),
 	        cmocka_unit_test(test_pending_intents),
 	        cmocka_unit_test(test_format_text),
 	};
