@@ -129,6 +129,21 @@ static void do_inspect(struct agent *a, struct control_request *req, json_object
 	free(err);
 }
 
+/* The plan, and what the host's hugepage pools can back of it now. */
+static json_object *plan_report_host(const struct domain *dom, const struct plan *plan)
+{
+	json_object *data = report_plan(dom, plan);
+	struct host *host = NULL;
+	char *err = NULL;
+
+	if (host_snapshot(&host, &err) < 0)
+		log_warn("host snapshot: %s", err);
+	report_plan_host(data, plan, host);
+	host_free(host);
+	free(err);
+	return data;
+}
+
 static void do_plan(struct agent *a, struct control_request *req, json_object *args)
 {
 	struct agent_domain *d = request_domain(a, req, args);
@@ -149,7 +164,7 @@ static void do_plan(struct agent *a, struct control_request *req, json_object *a
 	else if (plan_layout(d->model, NULL, &po, &plan, &err) < 0)
 		control_reply_error(req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else
-		control_reply_ok(req, report_plan(d->model, plan));
+		control_reply_ok(req, plan_report_host(d->model, plan));
 	plan_free(plan);
 	free(weights);
 	free(err);

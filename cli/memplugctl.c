@@ -69,7 +69,7 @@ static const struct command commands[] = {
                          false},
         [CMD_PLAN] = {"plan", cmd_plan,
                       "plan (DOMAIN | --xml FILE | --connect URI DOMAIN) "
-                      "[--strategy proportional|even|weights:W,...]",
+                      "[--strategy proportional|even|weights:W,...] [--host | --host-sysfs DIR]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
                       "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
@@ -92,9 +92,8 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--config FILE] [--connect URI] "
-	             "COMMAND "
-	             "[ARGS]\n"
+	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--config FILE] [--connect URI]"
+	             " COMMAND [ARGS]\n"
 	             "       memplugctl --version\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
@@ -688,6 +687,24 @@ static int inspect_opt(int opt, void *arg)
 	return 0;
 }
 
+/* Host data only describes the host the domain runs on: local URIs. */
+static int host_load(struct ctl *ctl, const struct source *src, const struct inspect_opts *io,
+                     struct host **host)
+{
+	char *err = NULL;
+	int rc = 0;
+
+	if (io->host_sysfs)
+		rc = host_snapshot_at(io->host_sysfs, host, &err);
+	else if (io->host || (src->domain_name && strstr(ctl->connect_uri, "://") &&
+	                      strstr(ctl->connect_uri, ":///")))
+		rc = host_snapshot(host, &err);
+	if (rc < 0)
+		rc = fail("host snapshot: %s", err);
+	free(err);
+	return rc;
+}
+
 static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
@@ -709,14 +726,8 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
 	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK)
 		return rc;
-	/* Host data only describes the host the domain runs on: local URIs. */
-	if (io.host_sysfs)
-		rc = host_snapshot_at(io.host_sysfs, &host, &err);
-	else if (io.host || (src.domain_name && strstr(ctl->connect_uri, "://") &&
-	                     strstr(ctl->connect_uri, ":///")))
-		rc = host_snapshot(&host, &err);
-	if (rc < 0)
-		rc = fail("host snapshot: %s", err);
+	if ((rc = host_load(ctl, &src, &io, &host)) != EXIT_OK)
+		;
 	else if ((data = report_inspect(dom, host, &err)) == NULL)
 		rc = fail("%s", err);
 	else
@@ -729,6 +740,7 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 
 struct plan_args {
 	const char *strategy;
+	struct inspect_opts host;
 };
 
 static int plan_opt(int opt, void *arg)
@@ -736,7 +748,7 @@ static int plan_opt(int opt, void *arg)
 	struct plan_args *pa = arg;
 
 	if (opt != 's')
-		return -EINVAL;
+		return inspect_opt(opt, &pa->host);
 	pa->strategy = optarg;
 	return 0;
 }
@@ -745,13 +757,17 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"strategy", required_argument, NULL, 's'},
+	                                     {"host", no_argument, NULL, 'H'},
+	                                     {"host-sysfs", required_argument, NULL, 'S'},
 	                                     {NULL, 0, NULL, 0}};
 	struct plan_args pa = {0};
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
 	unsigned *weights = NULL;
 	struct source src;
 	struct domain *dom = NULL;
+	struct host *host = NULL;
 	struct plan *plan = NULL;
+	json_object *data;
 	char *err = NULL;
 	int rc;
 
@@ -771,17 +787,22 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 		free(err);
 		return rc;
 	}
-	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK)
+	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK ||
+	    (rc = host_load(ctl, &src, &pa.host, &host)) != EXIT_OK)
 		goto out;
-	if (plan_options_check(&po, dom->n_cells, &err) < 0)
+	if (plan_options_check(&po, dom->n_cells, &err) < 0) {
 		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
-	else if (plan_layout(dom, NULL, &po, &plan, &err) < 0)
+	} else if (plan_layout(dom, host, &po, &plan, &err) < 0) {
 		rc = fail("cannot plan: %s", err);
-	else
-		rc = emit(ctl, "plan", report_plan(dom, plan));
+	} else {
+		data = report_plan(dom, plan);
+		report_plan_host(data, plan, host);
+		rc = emit(ctl, "plan", data);
+	}
 out:
 	free(err);
 	plan_free(plan);
+	host_free(host);
 	domain_free(dom);
 	free(weights);
 	return rc;

@@ -157,6 +157,21 @@ static char *dimm_list(json_object *arr)
 	return out;
 }
 
+/* A hugepage pool that cannot back the planned DIMMs drawing on it now. */
+static void render_plan_shortfall(FILE *out, json_object *x)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	const char *guest = txt(x, "guest_nodes"), *host = txt(x, "host_nodes");
+	bool one = strpbrk(guest, ",-") == NULL, one_host = strpbrk(host, ",-") == NULL;
+
+	fprintf(out,
+	        "Hugepages short: guest node%s %s plan%s %s in %s pages on host node%s %s, which "
+	        "ha%s %s of them free: reserve %" PRId64 " more pages before growing %s\n",
+	        one ? "" : "s", guest, one ? "s" : "", kib(x, "planned_kib", a),
+	        kib(x, "page_size_kib", b), one_host ? "" : "s", host, one_host ? "s" : "ve",
+	        kib(x, "free_kib", c), num(x, "missing_pages"), one ? "it" : "them");
+}
+
 static void render_plan(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"NODE",       "CPUS", "BOOT",  "PLUGGED", "PAGE",
@@ -165,7 +180,7 @@ static void render_plan(FILE *out, json_object *d)
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
-	fprintf(out, "Domain %s: %s of %s plugged, %" PRId64 " of %" PRId64 " slots free\n",
+	fprintf(out, "Domain %s: memory %s of maximum %s, %" PRId64 " of %" PRId64 " slots free\n",
 	        txt(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
 	        num(d, "free_slots"), num(d, "slots"));
 	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", txt(d, "strategy"),
@@ -196,6 +211,9 @@ static void render_plan(FILE *out, json_object *d)
 	if (str(d, "unreachable_reason"))
 		fprintf(out, " (%s)", txt(d, "unreachable_reason"));
 	fputc('\n', out);
+	for (size_t i = 0; i < arr_len(get(d, "hugepage_shortfalls")); i++)
+		render_plan_shortfall(out,
+		                      json_object_array_get_idx(get(d, "hugepage_shortfalls"), i));
 }
 
 static void render_cells(FILE *out, json_object *cells)

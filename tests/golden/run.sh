@@ -30,6 +30,10 @@ inspect-numatune-auto|inspect --xml $data/numatune-auto.xml
 inspect-numatune-restrictive|inspect --xml $data/numatune-restrictive.xml
 inspect-host|inspect --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
+plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-host-pools|plan --xml $data/hugepages-mixed.xml --host-sysfs $data/host-4node
+plan-host-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-host-fits|plan --xml $data/guest-2cell.xml --host-sysfs $data/host-4node
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
 plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml
