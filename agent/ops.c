@@ -491,6 +491,10 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	if (!args->scope_given) /* only the default scope depends on it */
 		ops_backend_persistent(a, d->name, &persistent);
 	op_scope(op, d, persistent);
+	/* the reply says what changed: the guest, its definition, or both */
+	json_object_object_add(op->data, "live", json_object_new_boolean(op->flags & VIRT_LIVE));
+	json_object_object_add(op->data, "config",
+	                       json_object_new_boolean(op->flags & VIRT_CONFIG));
 
 	x = json_object_new_object();
 	json_object_object_add(x, "op", json_object_new_string(op_name(op)));

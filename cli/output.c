@@ -408,25 +408,51 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 	}
 }
 
+/* Each reason once, in order: a shrink gives every DIMM the same one. */
+static void render_reasons(FILE *out, json_object *dimms)
+{
+	for (size_t i = 0; i < arr_len(dimms); i++) {
+		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
+		bool seen = false;
+
+		for (size_t j = 0; why && j < i; j++) {
+			const char *before = str(json_object_array_get_idx(dimms, j), "reason");
+
+			seen |= before && strcmp(before, why) == 0;
+		}
+		if (why && *why && !seen)
+			fprintf(out, "  why: %s\n", why);
+	}
+}
+
 static void render_resize(FILE *out, json_object *d)
 {
-	json_object *dimms = get(get(d, "selection"), "dimms");
+	json_object *live = get(d, "live"), *config = get(d, "config");
+	bool grow = get(d, "attached") != NULL;
+	/* Older agents send neither: then the scope is not known. */
+	bool def_only = config && !json_object_get_boolean(live);
+	bool live_only = live && !json_object_get_boolean(config);
 
 	if (json_object_get_boolean(get(d, "queued"))) {
 		fprintf(out, "Queued as request %s\n", txt(d, "request"));
 		return;
 	}
 	fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
-	for (size_t i = 0; i < arr_len(dimms); i++) {
-		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
-
-		if (why)
-			fprintf(out, "  why: %s\n", why);
-	}
+	if (def_only)
+		fprintf(out,
+		        "  only the definition changed: the guest %s this memory when the domain "
+		        "next starts\n",
+		        grow ? "gets" : "loses");
+	else if (live_only)
+		fprintf(out,
+		        "  only the running guest changed: the definition is unchanged, so this "
+		        "is undone when the domain stops\n");
+	render_reasons(out, get(get(d, "selection"), "dimms"));
 	if (str(get(d, "selection"), "warning"))
 		fprintf(out, "  warning: %s\n", str(get(d, "selection"), "warning"));
-	render_dimms(out, "attached", get(d, "attached"));
-	render_dimms(out, "detached", get(d, "detached"));
+	render_dimms(out, def_only ? "added to the definition:" : "attached", get(d, "attached"));
+	render_dimms(out, def_only ? "removed from the definition:" : "detached",
+	             get(d, "detached"));
 }
 
 static void render_log(FILE *out, json_object *d)
