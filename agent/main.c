@@ -145,6 +145,23 @@ static void agent_record(struct agent *a, enum record_event ev, json_object *ext
 	json_object_put(extra);
 }
 
+/*
+ * A second memplugd on the same audit log or socket would serve with an
+ * unwritable log, or steal the socket: refuse it while its exit status can
+ * still reach whoever started it (before daemon()).
+ */
+static void agent_check_alone(const struct config *cfg)
+{
+	if (cfg->audit_log && audit_check_lock(cfg->audit_log) == -EBUSY)
+		fatal("another memplugd writes the audit log %s (it holds the lock): stop it, or "
+		      "give this one its own audit_log and socket",
+		      cfg->audit_log);
+	if (control_check_path(cfg->socket_path) == -EADDRINUSE)
+		fatal("another memplugd serves %s: stop it, or give this one its own socket and "
+		      "audit_log",
+		      cfg->socket_path);
+}
+
 static int agent_open_audit(struct agent *a)
 {
 	struct audit_options ao;
@@ -156,7 +173,7 @@ static int agent_open_audit(struct agent *a)
 	ao.fail_closed = a->cfg->fail_closed;
 	make_parent(a->cfg->audit_log, 0750);
 	rc = audit_open(a->cfg->audit_log, &ao, &a->audit);
-	if (a->audit == NULL)
+	if (a->audit == NULL || rc == -EBUSY) /* -EBUSY: another memplugd has it */
 		return rc;
 	if (!audit_writable(a->audit))
 		log_err("audit log %s cannot be written (%s)%s", a->cfg->audit_log,
@@ -182,7 +199,9 @@ static int agent_start(struct agent *a)
 
 	if ((a->loop = evloop_new()) == NULL || evloop_register_libvirt(a->loop) < 0)
 		fatal("cannot set up the event loop");
-	if ((rc = agent_open_audit(a)) < 0)
+	if ((rc = agent_open_audit(a)) == -EBUSY) /* started since the check */
+		agent_check_alone(a->cfg);
+	if (rc < 0)
 		fatal("cannot open the audit log %s: %s", a->cfg->audit_log, strerror(-rc));
 	make_parent(a->cfg->socket_path, 0755);
 	if ((rc = control_new(evloop_base(a->loop), &cc, agent_on_request, a, &a->control)) < 0)
@@ -290,6 +309,7 @@ int main(int argc, char **argv)
 		fatal("%s", err);
 	apply_overrides(a.cfg, &overrides);
 	log_init("memplugd", overrides.foreground, a.cfg->log_level);
+	agent_check_alone(a.cfg);
 	if (!overrides.foreground && daemon(0, 0) < 0)
 		fatal("cannot daemonize: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
