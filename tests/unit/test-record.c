@@ -673,8 +673,8 @@ static void test_format_text(void **state)
 	        " req=r5",
 	        " actor=uid:0(memplugctl)",
 	        " alias=\"dimm2\"",
-	        " before=0:1048576,1:524288",
-	        " after=0:1310720,1:524288",
+	        " before=0:1GiB,1:512MiB",
+	        " after=0:1280MiB,1:512MiB",
 	        " error=guest refused",
 	};
 	struct json_object *obj = NULL, *extra = json_object_new_object();
@@ -701,6 +701,36 @@ static void test_format_text(void **state)
 	json_object_put(extra);
 }
 
+/* Event-specific fields as people read them: sizes in units, device lists
+ * as node:size, one level of nesting, nothing empty. */
+static void test_format_text_fields(void **state)
+{
+	static const char *const extra_json =
+	        "{\"op\":\"shrink\",\"code\":\"ok\",\"warning\":null,\"message\":\"\","
+	        "\"request_kib\":262144,\"total_kib\":3145728,"
+	        "\"dimms\":[{\"node\":1,\"size_kib\":131072,\"reason\":\"x\"},"
+	        "{\"node\":0,\"size_kib\":131072,\"reason\":\"x\"}],"
+	        "\"suggest_kib\":[131072,393216],\"hosts\":[{\"id\":0}],"
+	        "\"inputs\":{\"balloon_kib\":1000,\"host_nodes\":\"0-1\"},\"dry_run\":false}";
+	static const char *const want =
+	        " op=\"shrink\" code=\"ok\" request=256MiB total=3GiB dimms=1:128MiB,0:128MiB"
+	        " suggest=128MiB,384MiB hosts=1 items inputs.balloon=1000KiB"
+	        " inputs.host_nodes=\"0-1\" dry_run=false";
+	struct json_object *obj = NULL, *extra = json_tokener_parse(extra_json);
+	struct record r = rec_simple(RECORD_PREFLIGHT, "vm1", "r5");
+	char *text;
+
+	assert_non_null(extra);
+	r.extra = extra;
+	assert_int_equal(record_to_json(&r, T0, 7, &obj, NULL), 0);
+	text = record_format_text(obj);
+	if (strstr(text, want) == NULL)
+		fail_msg("got: %s", text);
+	free(text);
+	json_object_put(obj);
+	json_object_put(extra);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +750,7 @@ int main(void)
 	        cmocka_unit_test(test_filter_from_args),
 	        cmocka_unit_test(test_pending_intents),
 	        cmocka_unit_test(test_format_text),
+	        cmocka_unit_test(test_format_text_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
