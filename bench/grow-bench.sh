@@ -127,7 +127,7 @@ phases() {
 {
 	echo "# Benchmark: memplugctl grow/shrink against raw libvirt"
 	echo
-	echo "Command: \`sudo bench/grow-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
+	echo "Command, as root: \`bench/grow-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
 	echo "$(nproc) cores, $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Running hypervisor: //p'),"
 	echo "libvirt $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Using library: libvirt //p'), TCG guest guest-2cell)."
 	echo

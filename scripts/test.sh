@@ -53,7 +53,7 @@ suite -C build-san --suite unit
 
 if [ "${1:-}" != "--unit-only" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run with sudo" >&2
+		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run it as root" >&2
 		exit 1
 	fi
 	tests/e2e/setup-host.sh
