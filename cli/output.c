@@ -482,6 +482,29 @@ static void render_verify(FILE *out, json_object *d)
 	        str(d, "detail") ? ": " : "", str(d, "detail") ? str(d, "detail") : "");
 }
 
+/* "last decision: grow (below_low_free) 12 s ago: ..."; none yet: no age. */
+static void render_decision(FILE *out, json_object *st)
+{
+	const char *action = txt(st, "action"), *reason = str(st, "reason");
+	const char *msg = str(st, "message");
+	int64_t ms = num(st, "age_ms");
+	char age[32];
+
+	if (get(st, "age_ms") == NULL || strcmp(action, "none") == 0) {
+		fprintf(out, "\nlast decision: none yet\n");
+		return;
+	}
+	if (ms < 10000)
+		snprintf(age, sizeof(age), "%.1f s", (double)ms / 1000.0);
+	else if (ms < 600000)
+		snprintf(age, sizeof(age), "%" PRId64 " s", ms / 1000);
+	else
+		snprintf(age, sizeof(age), "%" PRId64 " min", ms / 60000);
+	fprintf(out, "\nlast decision: %s%s%s%s %s ago%s%s\n", action,
+	        reason && *reason ? " (" : "", reason && *reason ? reason : "",
+	        reason && *reason ? ")" : "", age, msg && *msg ? ": " : "", msg && *msg ? msg : "");
+}
+
 static void render_policy(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
@@ -505,11 +528,9 @@ static void render_policy(FILE *out, json_object *d)
 	table_free(t);
 	if (st == NULL)
 		return;
-	fprintf(out, "\nlast decision: %s (%s) %" PRId64 " ms ago: %s\n", str(st, "action"),
-	        str(st, "reason") ? str(st, "reason") : "-", num(st, "age_ms"),
-	        str(st, "message") ? str(st, "message") : "");
-	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", kib(st, "balloon_kib", a),
-	        kib(st, "usable_kib", b), kib(st, "available_kib", c),
+	render_decision(out, st);
+	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", approx(st, "balloon_kib", a),
+	        approx(st, "usable_kib", b), approx(st, "available_kib", c),
 	        json_object_get_boolean(get(st, "manageable")) ? ""
 	                                                       : " (NOT MANAGEABLE: no stats)");
 }

@@ -93,10 +93,62 @@ static void test_render(void **state)
 	}
 }
 
+/* `policy show`: parts of the text that must, and must not, be there. */
+static const struct {
+	const char *what;
+	const char *json;
+	const char *has[3];
+	const char *lacks[3];
+} policy_cases[] = {
+        {"before any decision: no age",
+         "{'domain':'web01','enabled':false,'settings':{},'state':{'action':'none','reason':null,"
+         "'message':'','age_ms':null,'balloon_kib':1048576,'usable_kib':null,"
+         "'available_kib':null,'manageable':false}}",
+         {"\nlast decision: none yet\n", "guest: balloon 1.0 GiB, usable -, total -"},
+         {" ms ago", "(-)", "1048576"}},
+        {"an older agent sends an age with no decision",
+         "{'state':{'action':'none','age_ms':505171}}",
+         {"last decision: none yet\n"},
+         {"505171", "ago"}},
+        {"a decision: age in seconds, sizes in MiB/GiB",
+         "{'state':{'action':'grow','reason':'below_low_free','message':'plugged 256 MiB',"
+         "'age_ms':12345,'balloon_kib':2097152,'usable_kib':812345,'available_kib':1960000,"
+         "'manageable':true}}",
+         {"last decision: grow (below_low_free) 12 s ago: plugged 256 MiB\n",
+          "guest: balloon 2.0 GiB, usable 793 MiB, total 1.9 GiB\n"},
+         {"KiB", "ms ago"}},
+};
+
+static void test_policy(void **state)
+{
+	for (size_t i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++) {
+		json_object *data = to_json(policy_cases[i].json);
+		char *text = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&text, &len);
+
+		print_message("%s\n", policy_cases[i].what);
+		assert_non_null(data);
+		assert_int_equal(output_render(out, "policy", data, false), 0);
+		fclose(out);
+		for (size_t k = 0; k < 3 && policy_cases[i].has[k]; k++)
+			if (strstr(text, policy_cases[i].has[k]) == NULL)
+				fail_msg("%s: no \"%s\" in:\n%s", policy_cases[i].what,
+				         policy_cases[i].has[k], text);
+		for (size_t k = 0; k < 3 && policy_cases[i].lacks[k]; k++)
+			if (strstr(text, policy_cases[i].lacks[k]) != NULL)
+				fail_msg("%s: \"%s\" in:\n%s", policy_cases[i].what,
+				         policy_cases[i].lacks[k], text);
+		free(text);
+		json_object_put(data);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_render),
+	        cmocka_unit_test(test_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
