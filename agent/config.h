@@ -12,7 +12,7 @@
 #include <sys/types.h>
 
 #include "log.h"
-#include "../common/policy.h" /* struct policy_settings; agent/policy.h shares the name */
+#include "policy.h" /* struct policy_settings */
 
 struct policy_domain {
 	char *name;

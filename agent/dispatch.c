@@ -1,7 +1,9 @@
 /*
  * Answers control requests (the loop thread's side of the socket): reads
  * from the domain views and the audit log, and hands grow and shrink to
- * ops.c. Arguments arrive already checked against proto.c's schema.
+ * ops.c. Arguments arrive already checked against proto.c's schema. Also
+ * takes the backend's events: keeps the views up to date and passes the
+ * guest's answers to ops.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,11 +11,14 @@
 
 #include "buildconf.h"
 #include "host.h"
+#include "backend.h"
 #include "log.h"
 #include "proto.h"
 #include "ops.h"
 #include "plan.h"
-#include "policy.h"
+#include "dispatch.h"
+#include "domains.h"
+#include "threadcheck.h"
 #include "report.h"
 #include "tail.h"
 
@@ -31,7 +36,152 @@ static bool arg_has(json_object *args, const char *key)
 	return json_object_object_get_ex(args, key, NULL);
 }
 
-static json_object *status_domain(const struct agent_domain *d)
+struct dispatch {
+	struct agent *a;
+	struct ops *ops;
+	struct autoballoon *ab;
+	unsigned busy; /* reads on workers */
+};
+
+struct dispatch *dispatch_new(struct agent *a, struct ops *ops)
+{
+	struct dispatch *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->a = a;
+	d->ops = ops;
+	return d;
+}
+
+void dispatch_set_autoballoon(struct dispatch *d, struct autoballoon *ab)
+{
+	d->ab = ab;
+}
+
+void dispatch_free(struct dispatch *d)
+{
+	free(d);
+}
+
+unsigned dispatch_busy(const struct dispatch *d)
+{
+	return d->busy;
+}
+
+/* ---- reads on worker threads ---- */
+
+/* One domain read off the loop: its XML (live or persistent), whether it
+ * is persistent and, for inspect, the host. `then` runs on the loop after
+ * the view took the result (with the view, NULL when it went away). */
+struct read_job {
+	struct dispatch *dp;
+	char *name;
+	bool active;
+	unsigned seq;
+	bool want_host;
+	struct control_request *req;
+	void (*then)(struct read_job *j, struct domain_view *d);
+
+	/* filled on the worker */
+	struct domain *model;
+	char *error;
+	bool persistent;
+	struct host *host;
+	char *host_error;
+};
+
+static void read_work(void *arg)
+{
+	struct read_job *j = arg;
+	const struct backend *b = agent_backend(j->dp->a);
+	char *xml = NULL;
+
+	if (backend_domain_xml(b, j->name, j->active ? 0 : BACKEND_INACTIVE, &xml, &j->error) == 0)
+		domain_parse(xml, strlen(xml), &j->model, &j->error);
+	if (j->model == NULL && j->error == NULL)
+		j->error = strdup("cannot read its XML");
+	backend_persistent(b, j->name, &j->persistent, NULL);
+	if (j->want_host && backend_host(b, &j->host, &j->host_error) < 0)
+		j->host = NULL;
+	free(xml);
+}
+
+static void read_job_free(struct read_job *j)
+{
+	domain_free(j->model);
+	host_free(j->host);
+	free(j->host_error);
+	free(j->error);
+	free(j->name);
+	free(j);
+}
+
+static void read_done(void *arg)
+{
+	struct read_job *j = arg;
+	struct domain_view *d = domains_find(agent_domains(j->dp->a), j->name);
+
+	j->dp->busy--;
+	/* An older read than the view's newest, or an operation's own
+	 * re-read since, must not overwrite it. */
+	if (d && j->seq == d->read_seq) {
+		if (j->model) {
+			domains_set_model(d, j->model);
+			j->model = NULL;
+		} else {
+			log_warn("domain %s: %s", d->name, j->error);
+			domains_set_error(d, j->error);
+			j->error = NULL;
+		}
+		d->persistent = j->persistent;
+	}
+	if (j->then)
+		j->then(j, d);
+	read_job_free(j);
+}
+
+/* Starts a read of d; NULL `then` only refreshes the view. */
+static int read_start(struct dispatch *dp, struct domain_view *d, struct control_request *req,
+                      void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+{
+	struct read_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (j == NULL || (j->name = strdup(d->name)) == NULL) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->dp = dp;
+	j->active = d->active;
+	j->seq = ++d->read_seq;
+	j->req = req;
+	j->then = then;
+	j->want_host = want_host;
+	rc = agent_run(dp->a, read_work, read_done, j);
+	if (rc < 0) {
+		read_job_free(j);
+		return rc;
+	}
+	dp->busy++;
+	return 0;
+}
+
+static void view_refresh(struct dispatch *dp, struct domain_view *d)
+{
+	if (read_start(dp, d, NULL, NULL, false) < 0)
+		log_warn("domain %s: cannot start a read of its XML", d->name);
+}
+
+/* Starts a read for a request; replies itself when that fails. */
+static void read_for(struct dispatch *dp, struct domain_view *d, struct control_request *req,
+                     void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+{
+	if (read_start(dp, d, req, then, want_host) < 0)
+		control_reply_error(req, PROTO_E_FAILED, "cannot start a worker thread");
+}
+
+static json_object *status_domain(const struct domain_view *d)
 {
 	json_object *o = json_object_new_object();
 	json_object *nodes = json_object_new_array();
@@ -63,114 +213,129 @@ static json_object *status_domain(const struct agent_domain *d)
 	return o;
 }
 
-static void do_status(struct agent *a, struct control_request *req)
+static void do_status(struct dispatch *dp, struct control_request *req)
 {
 	json_object *o = json_object_new_object();
 	json_object *doms = json_object_new_array();
 	json_object *audit = json_object_new_object();
+	struct agent *a = dp->a;
+	const struct backend *b = agent_backend(a);
 
 	json_object_object_add(o, "version", json_object_new_string(MEMPLUG_VERSION));
-	json_object_object_add(o, "uptime_s", json_object_new_int64(time(NULL) - a->started));
-	json_object_object_add(o, "uri", json_object_new_string(virt_uri(a->virt)));
-	json_object_object_add(o, "connected", json_object_new_boolean(virt_connected(a->virt)));
-	json_object_object_add(o, "reconnects", json_object_new_int((int)virt_reconnects(a->virt)));
-	json_object_object_add(o, "operations_done", json_object_new_int((int)a->ops_done));
-	json_object_object_add(audit, "path", json_object_new_string(audit_path(a->audit)));
+	json_object_object_add(o, "uptime_s", json_object_new_int64(time(NULL) - agent_started(a)));
+	json_object_object_add(o, "uri", json_object_new_string(backend_uri(b)));
+	json_object_object_add(o, "connected", json_object_new_boolean(backend_connected(b)));
+	json_object_object_add(o, "reconnects", json_object_new_int((int)backend_reconnects(b)));
+	json_object_object_add(o, "operations_done",
+	                       json_object_new_int((int)ops_done_count(dp->ops)));
+	json_object_object_add(audit, "path",
+	                       json_object_new_string(audit_path(agent_audit_log(a))));
 	json_object_object_add(audit, "writable",
-	                       json_object_new_boolean(audit_writable(a->audit)));
+	                       json_object_new_boolean(audit_writable(agent_audit_log(a))));
 	json_object_object_add(o, "audit", audit);
-	for (const struct agent_domain *d = a->domains; d; d = d->next)
+	for (const struct domain_view *d = domains_first(agent_domains(a)); d; d = d->next)
 		json_object_array_add(doms,
-		                      policy_status_add(a->policy, d->name, status_domain(d)));
+		                      autoballoon_status_add(dp->ab, d->name, status_domain(d)));
 	json_object_object_add(o, "domains", doms);
 	control_reply_ok(req, o);
 }
 
 /* The domain named in args; replies not_found itself (which ends req). */
-static struct agent_domain *request_domain(struct agent *a, struct control_request *req,
-                                           json_object *args)
+static struct domain_view *request_domain(struct dispatch *dp, struct control_request *req,
+                                          json_object *args)
 {
 	const char *name = arg_str(args, "domain");
-	struct agent_domain *d = agent_domain_find(a, name);
+	struct domain_view *d = domains_find(agent_domains(dp->a), name);
 
 	if (d == NULL) {
 		control_reply_error(req, PROTO_E_NOT_FOUND,
 		                    "no domain '%s' is known to memplugd on %s", name,
-		                    virt_uri(a->virt));
+		                    backend_uri(agent_backend(dp->a)));
 		return NULL;
 	}
 	return d;
 }
 
-static void do_inspect(struct agent *a, struct control_request *req, json_object *args)
+/* The view's model after a read, or a reply saying why there is none. */
+static const struct domain *read_model(struct read_job *j, struct domain_view *d)
 {
-	struct agent_domain *d = request_domain(a, req, args);
-	struct host *host = NULL;
+	if (d == NULL)
+		control_reply_error(j->req, PROTO_E_NOT_FOUND, "domain '%s' went away", j->name);
+	else if (d->model == NULL)
+		control_reply_error(j->req, PROTO_E_FAILED, "%s", d->model_error);
+	return d ? d->model : NULL;
+}
+
+static void inspect_then(struct read_job *j, struct domain_view *d)
+{
+	const struct domain *model = read_model(j, d);
 	json_object *data;
 	char *err = NULL;
 
-	if (d == NULL)
+	if (model == NULL)
 		return;
-	agent_domain_refresh(a, d);
-	if (d->model == NULL) {
-		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
-		return;
-	}
-	if (host_snapshot(&host, &err) < 0)
-		log_warn("host snapshot: %s", err);
-	free(err);
-	err = NULL;
-	data = report_inspect(d->model, host, &err);
-	host_free(host);
+	if (j->host == NULL)
+		log_warn("host: %s", j->host_error ? j->host_error : "unknown");
+	data = report_inspect(model, j->host, &err);
 	if (data)
-		control_reply_ok(req, data);
+		control_reply_ok(j->req, data);
 	else
-		control_reply_error(req, PROTO_E_FAILED, "%s", err);
+		control_reply_error(j->req, PROTO_E_FAILED, "%s", err);
 	free(err);
+}
+
+static void do_inspect(struct dispatch *dp, struct control_request *req, json_object *args)
+{
+	struct domain_view *d = request_domain(dp, req, args);
+
+	if (d)
+		read_for(dp, d, req, inspect_then, true);
 }
 
 /* The plan, and what the host's hugepage pools can back of it now. */
-static json_object *plan_report_host(const struct domain *dom, const struct plan *plan)
+static json_object *plan_report_host(const struct domain *model, const struct plan *plan,
+                                     const struct host *host)
 {
-	json_object *data = report_plan(dom, plan);
-	struct host *host = NULL;
-	char *err = NULL;
+	json_object *data = report_plan(model, plan);
 
-	if (host_snapshot(&host, &err) < 0)
-		log_warn("host snapshot: %s", err);
 	report_plan_host(data, plan, host);
-	host_free(host);
-	free(err);
 	return data;
 }
 
-static void do_plan(struct agent *a, struct control_request *req, json_object *args)
+static void plan_then(struct read_job *j, struct domain_view *d)
 {
-	struct agent_domain *d = request_domain(a, req, args);
+	const struct domain *model = read_model(j, d);
+	json_object *args = control_request_proto(j->req)->args;
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
 	const char *strategy = arg_str(args, "strategy");
 	unsigned *weights = NULL;
 	struct plan *plan = NULL;
 	char *err = NULL;
 
-	if (d == NULL)
+	if (model == NULL)
 		return;
-	agent_domain_refresh(a, d);
-	if (d->model == NULL)
-		control_reply_error(req, PROTO_E_FAILED, "%s", d->model_error);
-	else if (strategy && (plan_strategy_parse(strategy, &po, &weights, &err) < 0 ||
-	                      plan_options_check(&po, d->model->n_cells, &err) < 0))
-		control_reply_error(req, PROTO_E_BAD_REQUEST, "strategy \"%s\": %s", strategy, err);
-	else if (plan_layout(d->model, NULL, &po, &plan, &err) < 0)
-		control_reply_error(req, PROTO_E_REFUSED, "cannot plan: %s", err);
+	if (strategy && (plan_strategy_parse(strategy, &po, &weights, &err) < 0 ||
+	                 plan_options_check(&po, model->n_cells, &err) < 0))
+		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy \"%s\": %s", strategy,
+		                    err);
+	else if (plan_layout(model, NULL, &po, &plan, &err) < 0)
+		control_reply_error(j->req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else
-		control_reply_ok(req, plan_report_host(d->model, plan));
+		control_reply_ok(j->req, plan_report_host(model, plan, j->host));
 	plan_free(plan);
 	free(weights);
 	free(err);
 }
 
-static void do_resize(struct agent *a, struct control_request *req, json_object *args,
+static void do_plan(struct dispatch *dp, struct control_request *req, json_object *args)
+{
+	struct domain_view *d = request_domain(dp, req, args);
+
+	if (d)
+		read_for(dp, d, req, plan_then, true); /* the host: hugepage shortfalls */
+}
+
+static void do_resize(struct dispatch *dp, struct control_request *req, json_object *args,
                       enum op_kind kind)
 {
 	/* not_found ends req: read the peer before asking for the domain */
@@ -180,7 +345,7 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 	                             .gid = peer->gid,
 	                             .pid = peer->pid,
 	                             .comm = peer->comm};
-	struct agent_domain *d = request_domain(a, req, args);
+	struct domain_view *d = request_domain(dp, req, args);
 	struct op_args oa = {.kind = kind, .node = -1, .wait = true};
 	json_object *v;
 	uint64_t bytes;
@@ -202,7 +367,7 @@ static void do_resize(struct agent *a, struct control_request *req, json_object 
 	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
-	if (ops_submit(a, d, &oa, &actor, req) < 0)
+	if (ops_submit(dp->ops, d, &oa, &actor, req) < 0)
 		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
 }
 
@@ -255,14 +420,14 @@ static json_object *log_read(struct agent *a, const struct record_filter *f, siz
 	char **files = NULL;
 	size_t n = 0;
 
-	if (audit_files(a->audit, &files, &n, err) < 0)
+	if (audit_files(agent_audit_log(a), &files, &n, err) < 0)
 		return NULL;
 	data = record_query(files, n, f, limit, last_seq);
 	record_files_free(files, n);
 	return data;
 }
 
-static void do_log(struct agent *a, struct control_request *req, json_object *args)
+static void do_log(struct dispatch *dp, struct control_request *req, json_object *args)
 {
 	static const struct timeval period = {0, 500000};
 	bool follow = json_object_get_boolean(json_object_object_get(args, "follow"));
@@ -272,6 +437,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	uint64_t last_seq = 0;
 	size_t limit = 1000;
 	json_object *data, *v;
+	struct agent *a = dp->a;
 	char *err = NULL;
 
 	if (json_object_object_get_ex(args, "limit", &v))
@@ -284,7 +450,7 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 	/* The tail starts before the read: records in between come twice and
 	 * are dropped by seq, never lost. */
 	if (follow)
-		tail = record_tail_new(audit_path(a->audit));
+		tail = record_tail_new(audit_path(agent_audit_log(a)));
 	if ((data = log_read(a, &f, limit, &last_seq, &err)) == NULL) {
 		control_reply_error(req, PROTO_E_FAILED, "%s", err);
 		record_tail_free(tail);
@@ -304,16 +470,17 @@ static void do_log(struct agent *a, struct control_request *req, json_object *ar
 		return;
 	}
 	*fw = (struct follower){.req = req, .filter = f, .tail = tail};
-	fw->timer = event_new(evloop_base(a->loop), -1, EV_PERSIST, follower_tick, fw);
+	fw->timer = event_new(evloop_base(agent_loop(a)), -1, EV_PERSIST, follower_tick, fw);
 	event_add(fw->timer, &period);
 	control_request_on_close(req, follower_end, fw);
 }
 
-void agent_on_request(struct control_request *req, void *opaque)
+void dispatch_request(struct control_request *req, void *opaque)
 {
-	struct agent *a = opaque;
+	struct dispatch *a = opaque;
 	const struct proto_request *pr = control_request_proto(req);
 
+	assert_loop_thread();
 	switch (pr->cmd) {
 	case PROTO_CMD_STATUS:
 		do_status(a, req);
@@ -334,8 +501,8 @@ void agent_on_request(struct control_request *req, void *opaque)
 		do_log(a, req, pr->args);
 		break;
 	case PROTO_CMD_POLICY:
-		if (a->policy)
-			policy_request(a->policy, req, pr->args);
+		if (a->ab)
+			autoballoon_request(a->ab, req, pr->args);
 		else
 			control_reply_error(req, PROTO_E_UNSUPPORTED, "the policy is not running");
 		break;
@@ -343,4 +510,159 @@ void agent_on_request(struct control_request *req, void *opaque)
 		control_reply_error(req, PROTO_E_UNSUPPORTED, "unknown command");
 		break;
 	}
+}
+
+/* ---- the backend's news ---- */
+
+static void audit_agent_event(struct agent *a, enum record_event ev, const struct backend_event *e,
+                              json_object *extra)
+{
+	struct record r = {
+	        .event = ev,
+	        .domain = e ? e->name : NULL,
+	        .uuid = e && e->uuid[0] ? e->uuid : NULL,
+	        .actor = {.kind = e ? RECORD_ACTOR_LIBVIRT : RECORD_ACTOR_AGENT},
+	        .result = RECORD_OK,
+	        .extra = extra,
+	};
+
+	agent_audit(a, &r, false, NULL);
+	json_object_put(extra);
+}
+
+/* After a (re)connect: every defined domain and its XML, read on a
+ * worker, since events were missed while disconnected. */
+struct sync_job {
+	struct dispatch *dp;
+	struct backend_domain_list doms;
+	struct domain **models; /* per domain, NULL where the read failed */
+	char **errors;
+	bool *persistent;
+	char *error;
+	int rc;
+};
+
+static void sync_work(void *arg)
+{
+	struct sync_job *j = arg;
+	const struct backend *b = agent_backend(j->dp->a);
+
+	j->rc = backend_list_domains(b, &j->doms, &j->error);
+	j->models = calloc(j->doms.n + 1, sizeof(*j->models));
+	j->errors = calloc(j->doms.n + 1, sizeof(*j->errors));
+	j->persistent = calloc(j->doms.n + 1, sizeof(*j->persistent));
+	if (!j->models || !j->errors || !j->persistent)
+		abort();
+	for (size_t i = 0; i < j->doms.n; i++) {
+		const struct backend_domain_info *di = &j->doms.doms[i];
+		char *xml = NULL;
+
+		if (backend_domain_xml(b, di->name, di->active ? 0 : BACKEND_INACTIVE, &xml,
+		                       &j->errors[i]) == 0)
+			domain_parse(xml, strlen(xml), &j->models[i], &j->errors[i]);
+		backend_persistent(b, di->name, &j->persistent[i], NULL);
+		free(xml);
+	}
+}
+
+static void sync_done(void *arg)
+{
+	struct sync_job *j = arg;
+	struct domains *ds = agent_domains(j->dp->a);
+
+	j->dp->busy--;
+	if (j->rc < 0)
+		log_warn("cannot list the domains: %s", j->error ? j->error : strerror(-j->rc));
+	for (size_t i = 0; i < j->doms.n; i++) {
+		const struct backend_domain_info *di = &j->doms.doms[i];
+		struct domain_view *d = domains_add(ds, di->name, di->uuid);
+
+		if (d && j->models[i]) {
+			d->active = di->active;
+			d->persistent = j->persistent[i];
+			domains_set_model(d, j->models[i]);
+			j->models[i] = NULL;
+		} else if (d) {
+			d->active = di->active;
+			log_warn("domain %s: %s", d->name, j->errors[i] ? j->errors[i] : "?");
+			domains_set_error(d, j->errors[i]);
+			j->errors[i] = NULL;
+		}
+		if (d)
+			d->read_seq++; /* newer than any read started before */
+		domain_free(j->models[i]);
+		free(j->errors[i]);
+	}
+	log_info("%zu domains on %s", j->doms.n, backend_uri(agent_backend(j->dp->a)));
+	if (j->rc == 0)
+		ops_reconcile(j->dp->ops);
+	backend_domain_list_free(&j->doms);
+	free(j->models);
+	free(j->errors);
+	free(j->persistent);
+	free(j->error);
+	free(j);
+}
+
+void dispatch_connected(void *opaque, bool reconnect)
+{
+	struct dispatch *dp = opaque;
+	const struct backend *b = agent_backend(dp->a);
+	json_object *x = json_object_new_object();
+	struct sync_job *j = calloc(1, sizeof(*j));
+
+	assert_loop_thread();
+	json_object_object_add(x, "uri", json_object_new_string(backend_uri(b)));
+	json_object_object_add(x, "reconnects", json_object_new_int((int)backend_reconnects(b)));
+	audit_agent_event(dp->a, reconnect ? RECORD_RECONNECT : RECORD_CONNECT, NULL, x);
+	if (j == NULL)
+		abort();
+	j->dp = dp;
+	if (agent_run(dp->a, sync_work, sync_done, j) < 0) {
+		log_err("cannot start a worker to read the domains");
+		free(j);
+		return;
+	}
+	dp->busy++;
+}
+
+void dispatch_disconnected(void *opaque, const char *why)
+{
+	log_warn("lost the libvirt connection: %s", why ? why : "closed");
+}
+
+void dispatch_event(void *opaque, const struct backend_event *ev)
+{
+	struct dispatch *dp = opaque;
+	struct domain_view *d;
+
+	assert_loop_thread();
+	switch (ev->kind) {
+	case BACKEND_EVENT_DEVICE_ADDED:
+	case BACKEND_EVENT_DEVICE_REMOVED:
+	case BACKEND_EVENT_DEVICE_REMOVAL_FAILED:
+		ops_device_event(dp->ops, ev);
+		break;
+	case BACKEND_EVENT_BALLOON_CHANGE: {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "balloon_kib", json_object_new_uint64(ev->kib));
+		audit_agent_event(dp->a, RECORD_BALLOON_CHANGE, ev, x);
+		return;
+	}
+	case BACKEND_EVENT_LIFECYCLE:
+		if (ev->lifecycle == BACKEND_LIFECYCLE_UNDEFINED) {
+			ops_domain_gone(dp->ops, ev->name);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	d = domains_add(agent_domains(dp->a), ev->name, ev->uuid);
+	if (d == NULL)
+		return;
+	if (ev->kind == BACKEND_EVENT_LIFECYCLE)
+		domains_lifecycle(d, ev->lifecycle);
+	view_refresh(dp, d);
 }

@@ -26,6 +26,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "threadcheck.h"
 
 struct evloop_watch {
 	struct evloop_watch *next;
@@ -473,7 +474,38 @@ struct evloop *evloop_new(void)
 	}
 	log_debug("evloop: libevent %s, backend %s", event_get_version(),
 	          event_base_get_method(loop->base));
+	threadcheck_mark_loop();
 	return loop;
+}
+
+struct evloop_posted {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void evloop_posted_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct evloop_posted *p = arg;
+
+	p->fn(p->arg);
+	free(p);
+}
+
+int evloop_post(struct evloop *loop, void (*fn)(void *arg), void *arg)
+{
+	struct evloop_posted *p = malloc(sizeof(*p));
+	struct timeval now = {0, 0};
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->fn = fn;
+	p->arg = arg;
+	/* libevent runs in thread-safe mode: this wakes the loop. */
+	if (event_base_once(loop->base, -1, EV_TIMEOUT, evloop_posted_run, p, &now) < 0) {
+		free(p);
+		return -EIO;
+	}
+	return 0;
 }
 
 static void evloop_free_list(struct evloop_watch *w)

@@ -5,7 +5,8 @@
  * as the control socket, signals and the agent's own timers.
  *
  * Threads: evloop_new(), evloop_run(), evloop_free() belong to the thread
- * that runs the loop. The libvirt callbacks this module implements may be
+ * that runs the loop; evloop_new() marks its caller as the loop thread
+ * (threadcheck.h). The libvirt callbacks this module implements may be
  * called from any thread (libvirt calls them from its RPC threads), and so
  * may evloop_stop(). libevent is put in thread-safe mode (pthreads) so the
  * agent's other modules may also event_add()/event_active() from workers.
@@ -51,6 +52,10 @@ int evloop_run(struct evloop *loop);
 
 /* Runs one non-blocking iteration: dispatches what is ready, then returns. */
 int evloop_run_once(struct evloop *loop);
+
+/* Runs fn(arg) on the loop thread soon: how workers hand results back.
+ * Any thread. 0, -ENOMEM or -EIO. */
+int evloop_post(struct evloop *loop, void (*fn)(void *arg), void *arg);
 
 /* Makes evloop_run() return after the current callback. Any thread. */
 void evloop_stop(struct evloop *loop);

@@ -15,10 +15,13 @@
 #include <event2/event.h>
 
 #include "agent.h"
-#include "ops.h"
+#include "autoballoon.h"
 #include "buildconf.h"
+#include "dispatch.h"
 #include "log.h"
-#include "policy.h"
+#include "ops.h"
+#include "threadcheck.h"
+#include "virt.h"
 
 struct overrides {
 	const char *socket;
@@ -56,21 +59,29 @@ static void apply_overrides(struct config *cfg, const struct overrides *ov)
 
 static struct overrides overrides;
 
+/* What main() builds, in the order it builds it. */
+struct daemon {
+	char *config_path;
+	bool config_must_exist;
+	struct evloop *loop;
+	struct agent *agent;
+	struct ops *ops;
+	struct dispatch *dispatch;
+	struct virt *virt;
+	struct autoballoon *autoballoon;
+	struct control *control;
+};
+
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
-	struct agent *a = arg;
+	struct daemon *dm = arg;
+	unsigned running = ops_running_count(dm->ops);
 
-	a->stopping = true;
-	for (struct agent_domain *d = a->domains; d; d = d->next)
-		ops_cancel_queued(a, d, "memplugd is stopping");
-	if (a->ops_running == 0) {
+	if (running == 0)
 		log_info("signal %d: stopping", (int)sig);
-		evloop_stop(a->loop);
-	} else {
-		/* Workers use virt and the audit log: let them finish first. */
-		log_info("signal %d: stopping once %u running operations end", (int)sig,
-		         a->ops_running);
-	}
+	else /* Workers use the backend and the audit log: let them finish first. */
+		log_info("signal %d: stopping once %u running operations end", (int)sig, running);
+	ops_stop(dm->ops);
 }
 
 static bool differ(const char *a, const char *b)
@@ -107,19 +118,18 @@ static void reload_warn(const struct config *old, const struct config *cfg)
  * audit settings take effect at the next start (reload_warn() says so). */
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
-	struct agent *a = arg;
+	struct daemon *dm = arg;
 	struct config *cfg = NULL;
 	char *err = NULL;
 
-	if (config_load(a->config_path, a->config_must_exist, &cfg, &err) < 0) {
+	if (config_load(dm->config_path, dm->config_must_exist, &cfg, &err) < 0) {
 		log_err("reload refused, keeping the running configuration: %s", err);
 		free(err);
 		return;
 	}
 	apply_overrides(cfg, &overrides);
-	reload_warn(a->cfg, cfg);
-	config_free(a->cfg);
-	a->cfg = cfg;
+	reload_warn(agent_config(dm->agent), cfg);
+	agent_set_config(dm->agent, cfg);
 	log_set_level(cfg->log_level);
 	log_info("configuration reloaded from %s", cfg->path ? cfg->path : "built-in defaults");
 }
@@ -150,7 +160,7 @@ static void agent_record(struct agent *a, enum record_event ev, json_object *ext
  * unwritable log, or steal the socket: refuse it while its exit status can
  * still reach whoever started it (before daemon()).
  */
-static void agent_check_alone(const struct config *cfg)
+static void check_alone(const struct config *cfg)
 {
 	if (cfg->audit_log && audit_check_lock(cfg->audit_log) == -EBUSY)
 		fatal("another memplugd writes the audit log %s (it holds the lock): stop it, or "
@@ -162,87 +172,85 @@ static void agent_check_alone(const struct config *cfg)
 		      cfg->socket_path);
 }
 
-static int agent_open_audit(struct agent *a)
+static struct audit *open_audit(const struct config *cfg)
 {
 	struct audit_options ao;
+	struct audit *audit = NULL;
 	int rc;
 
 	audit_options_default(&ao);
-	ao.max_bytes = a->cfg->audit_rotate_kib * 1024;
-	ao.keep = a->cfg->audit_keep;
-	ao.fail_closed = a->cfg->fail_closed;
-	make_parent(a->cfg->audit_log, 0750);
-	rc = audit_open(a->cfg->audit_log, &ao, &a->audit);
-	if (a->audit == NULL || rc == -EBUSY) /* -EBUSY: another memplugd has it */
-		return rc;
-	if (!audit_writable(a->audit))
-		log_err("audit log %s cannot be written (%s)%s", a->cfg->audit_log,
-		        audit_error(a->audit),
-		        a->cfg->fail_closed ? ": memory changes are refused" : "");
-	return 0;
+	ao.max_bytes = cfg->audit_rotate_kib * 1024;
+	ao.keep = cfg->audit_keep;
+	ao.fail_closed = cfg->fail_closed;
+	make_parent(cfg->audit_log, 0750);
+	rc = audit_open(cfg->audit_log, &ao, &audit);
+	if (rc == -EBUSY) /* another memplugd took it since check_alone() */
+		check_alone(cfg);
+	if (audit == NULL || rc == -EBUSY)
+		fatal("cannot open the audit log %s: %s", cfg->audit_log, strerror(-rc));
+	if (!audit_writable(audit))
+		log_err("audit log %s cannot be written (%s)%s", cfg->audit_log, audit_error(audit),
+		        cfg->fail_closed ? ": memory changes are refused" : "");
+	return audit;
 }
 
-static int agent_start(struct agent *a)
+/* The order matters: libvirt's event implementation before any connection,
+ * the dispatcher before the connection that reports to it, the backend
+ * before anything that calls it. */
+static void daemon_start(struct daemon *dm, struct config *cfg)
 {
 	static const struct virt_callbacks cbs = {
-	        .connected = agent_on_connected,
-	        .disconnected = agent_on_disconnected,
-	        .domain_event = agent_on_event,
+	        .connected = dispatch_connected,
+	        .disconnected = dispatch_disconnected,
+	        .domain_event = dispatch_event,
 	};
 	struct control_config cc = {
-	        .path = a->cfg->socket_path,
-	        .mode = a->cfg->socket_mode,
-	        .group = a->cfg->socket_group,
-	        .admin_group = a->cfg->admin_group,
+	        .path = cfg->socket_path,
+	        .mode = cfg->socket_mode,
+	        .group = cfg->socket_group,
+	        .admin_group = cfg->admin_group,
 	};
+	struct backend b;
 	int rc;
 
-	if ((a->loop = evloop_new()) == NULL || evloop_register_libvirt(a->loop) < 0)
+	if ((dm->loop = evloop_new()) == NULL || evloop_register_libvirt(dm->loop) < 0)
 		fatal("cannot set up the event loop");
-	if ((rc = agent_open_audit(a)) == -EBUSY) /* started since the check */
-		agent_check_alone(a->cfg);
-	if (rc < 0)
-		fatal("cannot open the audit log %s: %s", a->cfg->audit_log, strerror(-rc));
-	make_parent(a->cfg->socket_path, 0755);
-	if ((rc = control_new(evloop_base(a->loop), &cc, agent_on_request, a, &a->control)) < 0)
-		fatal("cannot serve %s: %s", a->cfg->socket_path, strerror(-rc));
-	a->virt = virt_new(evloop_base(a->loop), a->cfg->connect_uri, &cbs, a);
-	if (a->virt == NULL)
+	if ((dm->agent = agent_new(cfg, dm->loop, open_audit(cfg))) == NULL ||
+	    (dm->ops = ops_new(dm->agent)) == NULL ||
+	    (dm->dispatch = dispatch_new(dm->agent, dm->ops)) == NULL)
+		fatal("out of memory");
+	make_parent(cfg->socket_path, 0755);
+	if ((rc = control_new(evloop_base(dm->loop), &cc, dispatch_request, dm->dispatch,
+	                      &dm->control)) < 0)
+		fatal("cannot serve %s: %s", cfg->socket_path, strerror(-rc));
+	dm->virt = virt_new(evloop_base(dm->loop), cfg->connect_uri, &cbs, dm->dispatch);
+	if (dm->virt == NULL)
 		fatal("cannot set up the libvirt connection");
-	agent_record(a, RECORD_AGENT_START, json_object_new_object());
-	virt_start(a->virt);
-	if ((a->policy = policy_new(a)) == NULL)
+	virt_backend(dm->virt, &b);
+	agent_set_backend(dm->agent, &b);
+	agent_record(dm->agent, RECORD_AGENT_START, json_object_new_object());
+	virt_start(dm->virt);
+	if ((dm->autoballoon = autoballoon_new(dm->agent, dm->ops)) == NULL)
 		fatal("cannot start the policy");
-	log_info("memplugd %s serving %s, libvirt %s", MEMPLUG_VERSION, a->cfg->socket_path,
-	         a->cfg->connect_uri);
-	return 0;
+	dispatch_set_autoballoon(dm->dispatch, dm->autoballoon);
+	log_info("memplugd %s serving %s, libvirt %s; thread checks: %s", MEMPLUG_VERSION,
+	         cfg->socket_path, cfg->connect_uri, THREADCHECK_ENABLED ? "on" : "off");
 }
 
-static void agent_stop(struct agent *a)
+static void daemon_stop(struct daemon *dm)
 {
-	agent_record(a, RECORD_AGENT_STOP, NULL);
-	control_free(a->control);
-	policy_free(a->policy);
-	virt_free(a->virt);
-	evloop_free(a->loop);
-	audit_free(a->audit);
-	while (a->domains) {
-		struct agent_domain *d = a->domains;
-
-		a->domains = d->next;
-		agent_domain_free(d);
-	}
-	while (a->late) {
-		struct agent_late *l = a->late;
-
-		a->late = l->next;
-		agent_late_free(l);
-	}
-	config_free(a->cfg);
-	free(a->config_path);
+	agent_record(dm->agent, RECORD_AGENT_STOP, NULL);
+	control_free(dm->control);
+	autoballoon_free(dm->autoballoon);
+	virt_free(dm->virt);
+	evloop_free(dm->loop);
+	dispatch_free(dm->dispatch);
+	ops_free(dm->ops);
+	agent_free(dm->agent);
+	free(dm->config_path);
 }
 
-static void parse_args(int argc, char **argv, struct agent *a)
+static void parse_args(int argc, char **argv, struct daemon *dm)
 {
 	static const struct option opts[] = {
 	        {"config", required_argument, NULL, 'f'},
@@ -257,13 +265,13 @@ static void parse_args(int argc, char **argv, struct agent *a)
 	};
 	int opt;
 
-	a->config_path = strdup(MEMPLUG_SYSCONFDIR "/memplug/memplugd.conf");
+	dm->config_path = strdup(MEMPLUG_SYSCONFDIR "/memplug/memplugd.conf");
 	while ((opt = getopt_long(argc, argv, "f:s:c:a:FdhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			free(a->config_path);
-			a->config_path = strdup(optarg);
-			a->config_must_exist = true;
+			free(dm->config_path);
+			dm->config_path = strdup(optarg);
+			dm->config_must_exist = true;
 			break;
 		case 's':
 			overrides.socket = optarg;
@@ -299,33 +307,31 @@ static void parse_args(int argc, char **argv, struct agent *a)
 
 int main(int argc, char **argv)
 {
-	struct agent a = {.started = time(NULL)};
+	struct daemon dm = {0};
+	struct config *cfg = NULL;
 	struct event *sigs[3];
 	char *err = NULL;
 
-	parse_args(argc, argv, &a);
+	parse_args(argc, argv, &dm);
 	log_init("memplugd", true, LOG_LEVEL_INFO);
-	if (config_load(a.config_path, a.config_must_exist, &a.cfg, &err) < 0)
+	if (config_load(dm.config_path, dm.config_must_exist, &cfg, &err) < 0)
 		fatal("%s", err);
-	apply_overrides(a.cfg, &overrides);
-	log_init("memplugd", overrides.foreground, a.cfg->log_level);
-	agent_check_alone(a.cfg);
+	apply_overrides(cfg, &overrides);
+	log_init("memplugd", overrides.foreground, cfg->log_level);
+	check_alone(cfg);
 	if (!overrides.foreground && daemon(0, 0) < 0)
 		fatal("cannot daemonize: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
-	pthread_mutex_init(&a.audit_lock, NULL);
-	pthread_mutex_init(&a.wait_lock, NULL);
-	pthread_cond_init(&a.wait_cond, NULL);
-	agent_start(&a);
-	sigs[0] = evsignal_new(evloop_base(a.loop), SIGTERM, on_stop, &a);
-	sigs[1] = evsignal_new(evloop_base(a.loop), SIGINT, on_stop, &a);
-	sigs[2] = evsignal_new(evloop_base(a.loop), SIGHUP, on_reload, &a);
+	daemon_start(&dm, cfg);
+	sigs[0] = evsignal_new(evloop_base(dm.loop), SIGTERM, on_stop, &dm);
+	sigs[1] = evsignal_new(evloop_base(dm.loop), SIGINT, on_stop, &dm);
+	sigs[2] = evsignal_new(evloop_base(dm.loop), SIGHUP, on_reload, &dm);
 	for (size_t i = 0; i < 3; i++)
 		event_add(sigs[i], NULL);
-	evloop_run(a.loop);
+	evloop_run(dm.loop);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	agent_stop(&a);
+	daemon_stop(&dm);
 	log_info("stopped");
 	return 0;
 }

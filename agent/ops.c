@@ -8,29 +8,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <pthread.h>
 
 #include "dimm.h"
 #include "err.h"
 #include "host.h"
 #include "log.h"
 #include "proto.h"
+#include "report.h"
 #include "ops.h"
-#include "ops_backend.h"
+#include "threadcheck.h"
 #include "select.h"
 #include "size.h"
 
+struct waiter {
+	char *domain;
+	char *alias;
+	int state; /* 0 waiting, 1 removed, -1 the guest refused */
+	struct waiter *next;
+};
+
+/* A detach whose guest did not answer in time: its outcome is audited when
+ * the event comes (ops_device_event()). */
+struct late {
+	char *domain;
+	char *alias;
+	char *request;
+	bool config; /* detach from the persistent definition once removed */
+	struct late *next;
+};
+
+struct ops {
+	struct agent *a;
+	unsigned next_request;
+	unsigned done;
+	unsigned running; /* worker threads alive */
+	bool reconciled;
+	void (*ended)(void *arg, const char *request, const char *code, const char *message);
+	void *ended_arg;
+
+	/* Shared with workers, under wait_lock. */
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+	struct waiter *waiters;
+	struct late *late;
+};
+
 struct op {
+	struct ops *o;
 	struct agent *a;
 	char *domain;
-	char uuid[VIRT_UUID_LEN + 1];
+	char uuid[BACKEND_UUID_LEN + 1];
 	char request[32];
 	struct op_args args;
 	struct record_actor actor;
 	char comm[17];
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
-	unsigned flags; /* VIRT_LIVE | VIRT_CONFIG */
+	unsigned flags; /* BACKEND_LIVE | BACKEND_CONFIG */
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib;
@@ -118,8 +156,9 @@ static struct domain *op_read(struct op *op, bool inactive)
 
 	/* While libvirtd restarts, the agent reconnects within seconds: wait
 	 * for it rather than fail a request that has not changed anything. */
-	while ((rc = ops_backend_domain_xml(op->a, op->domain, inactive ? VIRT_INACTIVE : 0, &xml,
-	                                    &err)) == -ENOTCONN &&
+	while ((rc = backend_domain_xml(agent_backend(op->a), op->domain,
+	                                inactive ? BACKEND_INACTIVE : 0, &xml, &err)) ==
+	               -ENOTCONN &&
 	       ++tries <= OP_RECONNECT_TRIES) {
 		free(err);
 		err = NULL;
@@ -151,26 +190,107 @@ static json_object *dimm_extra(const struct select_dimm *d, const char *alias)
 	return o;
 }
 
+/* ---- waiting for the guest's answer to a detach (workers) ---- */
+
+static struct waiter *waiter_add(struct ops *o, const char *domain, const char *alias)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || (w->domain = strdup(domain)) == NULL || (w->alias = strdup(alias)) == NULL)
+		abort();
+	pthread_mutex_lock(&o->wait_lock);
+	w->next = o->waiters;
+	o->waiters = w;
+	pthread_mutex_unlock(&o->wait_lock);
+	return w;
+}
+
+static struct late *late_new(const char *domain, const char *alias, const char *request,
+                             bool config)
+{
+	struct late *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || !(l->domain = strdup(domain)) || !(l->alias = strdup(alias)) ||
+	    !(l->request = strdup(request)))
+		abort();
+	l->config = config;
+	return l;
+}
+
+static void late_free(struct late *l)
+{
+	free(l->domain);
+	free(l->alias);
+	free(l->request);
+	free(l);
+}
+
+/* Blocks until the event or the timeout; returns 1 removed, -1 refused,
+ * 0 timed out. Removes and frees the waiter. With `late_request`, a timeout
+ * leaves a late entry so the guest's eventual answer is audited as that
+ * request's outcome (and, with `late_config`, the config detach done). */
+static int waiter_wait(struct ops *o, struct waiter *w, uint64_t timeout_ms,
+                       const char *late_request, bool late_config)
+{
+	struct late *late =
+	        late_request ? late_new(w->domain, w->alias, late_request, late_config) : NULL;
+	struct timespec until;
+	int state;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(timeout_ms / 1000);
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&o->wait_lock);
+	while (w->state == 0 && timeout_ms > 0)
+		if (pthread_cond_timedwait(&o->wait_cond, &o->wait_lock, &until) == ETIMEDOUT)
+			break;
+	state = w->state;
+	for (struct waiter **pp = &o->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	/* Still under the lock: an event that comes right after the timeout
+	 * finds the late entry instead of falling between the two. */
+	if (state == 0 && late) {
+		late->next = o->late;
+		o->late = late;
+		late = NULL;
+	}
+	pthread_mutex_unlock(&o->wait_lock);
+	if (late)
+		late_free(late);
+	free(w->domain);
+	free(w->alias);
+	free(w);
+	return state;
+}
+
 /* Detaches one DIMM from the live guest and waits for the guest's answer;
  * then from the persistent definition when asked. 1 removed, -1 refused,
  * 0 still pending, -2 the detach call itself failed. */
 static int op_detach(struct op *op, const char *alias, char **err)
 {
-	struct agent *a = op->a;
-	struct agent_waiter *w;
+	const struct backend *b = agent_backend(op->a);
+	struct waiter *w;
 	int state = 1;
 
-	if (op->flags & VIRT_LIVE) {
-		w = agent_waiter_add(a, op->domain, alias);
-		if (ops_backend_detach_alias(a, op->domain, alias, VIRT_LIVE, err) < 0) {
-			agent_waiter_wait(a, w, 0, NULL, false);
+	if (op->flags & BACKEND_LIVE) {
+		w = waiter_add(op->o, op->domain, alias);
+		if (backend_detach_alias(b, op->domain, alias, BACKEND_LIVE, err) < 0) {
+			waiter_wait(op->o, w, 0, NULL, false);
 			return -2;
 		}
-		state = agent_waiter_wait(a, w, op->detach_timeout_ms, op->request,
-		                          op->flags & VIRT_CONFIG);
+		state = waiter_wait(op->o, w, op->detach_timeout_ms, op->request,
+		                    op->flags & BACKEND_CONFIG);
 	}
-	if (state == 1 && (op->flags & VIRT_CONFIG) &&
-	    ops_backend_detach_alias(a, op->domain, alias, VIRT_CONFIG, err) < 0)
+	if (state == 1 && (op->flags & BACKEND_CONFIG) &&
+	    backend_detach_alias(b, op->domain, alias, BACKEND_CONFIG, err) < 0)
 		return -2;
 	return state;
 }
@@ -222,7 +342,8 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			free(xml);
 			break;
 		}
-		rc = xml ? ops_backend_attach(op->a, op->domain, xml, op->flags, &err) : -ENOMEM;
+		rc = xml ? backend_attach(agent_backend(op->a), op->domain, xml, op->flags, &err)
+		         : -ENOMEM;
 		op_audit(op, RECORD_ATTACH, rc < 0 ? RECORD_FAILED : RECORD_OK, err,
 		         dimm_extra(d, alias), true);
 		free(xml);
@@ -332,9 +453,9 @@ static void op_select(struct op *op, struct host *host)
 		free(err);
 		return;
 	}
-	json_object_object_add(op->data, "selection", select_result_to_json(sel));
+	json_object_object_add(op->data, "selection", report_select(sel));
 	op_audit(op, RECORD_PREFLIGHT, sel->code == SELECT_OK ? RECORD_OK : RECORD_REFUSED,
-	         sel->message, select_result_to_json(sel), true);
+	         sel->message, report_select(sel), true);
 	if (sel->code != SELECT_OK)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (agent_audit_check(op->a, &err) < 0)
@@ -348,17 +469,19 @@ static void op_select(struct op *op, struct host *host)
 }
 
 static void op_done(void *arg);
+static void ops_cancel_queued(struct ops *o, struct domain_view *d, const char *why);
 
-static void *op_worker(void *arg)
+static void op_worker(void *arg)
 {
 	struct op *op = arg;
 	struct host *host = NULL;
 	char *err = NULL;
 
-	op->before = op_read(op, !(op->flags & VIRT_LIVE));
+	op->before = op_read(op, !(op->flags & BACKEND_LIVE));
 	/* A grow is checked against the host's free memory and hugepages; with
 	 * no snapshot those checks cannot run, so the grow does not either. */
-	if (op->before && op->args.kind == OP_GROW && ops_backend_host(op->a, &host, &err) < 0) {
+	if (op->before && op->args.kind == OP_GROW &&
+	    backend_host(agent_backend(op->a), &host, &err) < 0) {
 		op_fail(op, PROTO_E_FAILED, "cannot read the host's free memory and hugepages: %s",
 		        err);
 		op_audit(op, RECORD_PREFLIGHT, RECORD_FAILED, op->message, NULL, true);
@@ -366,7 +489,7 @@ static void *op_worker(void *arg)
 		op_select(op, host);
 	}
 	if (op->before)
-		op->after = op_read(op, !(op->flags & VIRT_LIVE));
+		op->after = op_read(op, !(op->flags & BACKEND_LIVE));
 	op_audit(op, RECORD_OUTCOME,
 	         op->code == NULL                         ? RECORD_OK
 	         : strcmp(op->code, PROTO_E_REFUSED) == 0 ? RECORD_REFUSED
@@ -375,14 +498,12 @@ static void *op_worker(void *arg)
 	         op->message, NULL, true);
 	free(err);
 	host_free(host);
-	agent_post(op->a, op_done, op);
-	return NULL;
 }
 
 static void op_reply(struct op *op)
 {
-	if (op->a->op_ended)
-		op->a->op_ended(op->a->op_ended_arg, op->request, op->code, op->message);
+	if (op->o->ended)
+		op->o->ended(op->o->ended_arg, op->request, op->code, op->message);
 	if (op->req == NULL)
 		return;
 	json_object_object_add(op->data, "request", json_object_new_string(op->request));
@@ -397,21 +518,15 @@ static void op_reply(struct op *op)
 
 static int op_start(struct op *op)
 {
-	pthread_t t;
-	pthread_attr_t attr;
 	int rc;
 
 	op->running = true;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, op_worker, op);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		log_err("cannot start a worker for %s: %s", op->domain, strerror(rc));
+	rc = agent_run(op->a, op_worker, op_done, op);
+	if (rc < 0) {
 		op->running = false;
-		return -rc;
+		return rc;
 	}
-	op->a->ops_running++;
+	op->o->running++;
 	return 0;
 }
 
@@ -419,22 +534,24 @@ static int op_start(struct op *op)
 static void op_done(void *arg)
 {
 	struct op *op = arg;
-	struct agent_domain *d = agent_domain_find(op->a, op->domain);
+	struct ops *o = op->o;
+	struct domain_view *d = domains_find(agent_domains(op->a), op->domain);
 
 	log_info("%s %s of %s on %s: %s", op->request, op_name(op),
 	         json_object_get_string(json_object_object_get(op->data, "size")), op->domain,
 	         op->code ? op->message : "done");
 	op_reply(op);
-	op->a->ops_done++;
-	op->a->ops_running--;
+	o->done++;
+	o->running--;
 	if (d) {
-		if (op->after && (op->flags & VIRT_LIVE)) {
-			agent_domain_set_model(d, op->after);
+		if (op->after && (op->flags & BACKEND_LIVE)) {
+			domains_set_model(d, op->after);
+			d->read_seq++; /* a read started before this is older */
 			op->after = NULL;
 		}
 		d->queue = op->next;
-		if (op->a->stopping)
-			ops_cancel_queued(op->a, d, "memplugd is stopping");
+		if (agent_stopping(op->a))
+			ops_cancel_queued(o, d, "memplugd is stopping");
 		while (d->queue && op_start(d->queue) < 0) {
 			struct op *bad = d->queue;
 
@@ -444,40 +561,41 @@ static void op_done(void *arg)
 			op_free(bad);
 		}
 		if (d->gone && d->queue == NULL)
-			agent_domain_remove(op->a, d->name);
+			domains_remove(agent_domains(op->a), d->name);
 	}
-	if (op->a->stopping && op->a->ops_running == 0)
-		evloop_stop(op->a->loop);
 	op_free(op);
 }
 
-static void op_scope(struct op *op, const struct agent_domain *d, bool persistent)
+static void op_scope(struct op *op, const struct domain_view *d)
 {
 	if (op->args.scope_given)
-		op->flags = (op->args.live ? VIRT_LIVE : 0) | (op->args.config ? VIRT_CONFIG : 0);
+		op->flags =
+		        (op->args.live ? BACKEND_LIVE : 0) | (op->args.config ? BACKEND_CONFIG : 0);
 	else
-		op->flags = (d->active ? VIRT_LIVE : 0) | (persistent ? VIRT_CONFIG : 0);
+		op->flags = (d->active ? BACKEND_LIVE : 0) | (d->persistent ? BACKEND_CONFIG : 0);
 }
 
-int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *args,
+int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
                const struct record_actor *actor, struct control_request *req)
 {
 	struct op *op = calloc(1, sizeof(*op)), **tail;
+	struct agent *a = o->a;
 	char size[SIZE_FORMAT_MAX];
 	json_object *x;
-	bool persistent = true;
 
+	assert_loop_thread();
 	if (op == NULL)
 		return -ENOMEM;
+	op->o = o;
 	op->a = a;
 	op->domain = strdup(d->name);
 	memcpy(op->uuid, d->uuid, sizeof(op->uuid));
 	/* Start time and pid keep ids unique across restarts of the agent. */
-	snprintf(op->request, sizeof(op->request), "%lx%04x-%u", (unsigned long)a->started,
-	         (unsigned)getpid() & 0xffff, ++a->next_request);
+	snprintf(op->request, sizeof(op->request), "%lx%04x-%u", (unsigned long)agent_started(a),
+	         (unsigned)getpid() & 0xffff, ++o->next_request);
 	op->args = *args;
-	op->detach_timeout_ms = a->cfg->detach_timeout_ms;
-	op->host_reserve_kib = a->cfg->host_reserve_kib;
+	op->detach_timeout_ms = agent_config(a)->detach_timeout_ms;
+	op->host_reserve_kib = agent_config(a)->host_reserve_kib;
 	op->actor = actor ? *actor : (struct record_actor){.kind = RECORD_ACTOR_POLICY};
 	if (actor && actor->comm) {
 		snprintf(op->comm, sizeof(op->comm), "%s", actor->comm);
@@ -488,23 +606,21 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	json_object_object_add(
 	        op->data, "size",
 	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
-	if (!args->scope_given) /* only the default scope depends on it */
-		ops_backend_persistent(a, d->name, &persistent);
-	op_scope(op, d, persistent);
+	op_scope(op, d);
 	/* the reply says what changed: the guest, its definition, or both */
-	json_object_object_add(op->data, "live", json_object_new_boolean(op->flags & VIRT_LIVE));
+	json_object_object_add(op->data, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(op->data, "config",
-	                       json_object_new_boolean(op->flags & VIRT_CONFIG));
+	                       json_object_new_boolean(op->flags & BACKEND_CONFIG));
 
 	x = json_object_new_object();
 	json_object_object_add(x, "op", json_object_new_string(op_name(op)));
 	json_object_object_add(x, "size_kib", json_object_new_uint64(args->size_kib));
 	json_object_object_add(x, "node", args->node >= 0 ? json_object_new_int(args->node) : NULL);
-	json_object_object_add(x, "live", json_object_new_boolean(op->flags & VIRT_LIVE));
-	json_object_object_add(x, "config", json_object_new_boolean(op->flags & VIRT_CONFIG));
+	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
+	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
 	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
 
-	if (a->stopping)
+	if (agent_stopping(a))
 		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");
 	else if (op->flags == 0 || (args->live && !d->active))
 		op_fail(op, PROTO_E_REFUSED,
@@ -537,7 +653,7 @@ int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *ar
 	return 0;
 }
 
-json_object *ops_queue_json(const struct agent_domain *d)
+json_object *ops_queue_json(const struct domain_view *d)
 {
 	json_object *arr = json_object_new_array();
 
@@ -556,7 +672,7 @@ json_object *ops_queue_json(const struct agent_domain *d)
 	return arr;
 }
 
-void ops_cancel_queued(struct agent *a, struct agent_domain *d, const char *why)
+static void ops_cancel_queued(struct ops *o, struct domain_view *d, const char *why)
 {
 	struct op **pp = &d->queue;
 
@@ -573,4 +689,303 @@ void ops_cancel_queued(struct agent *a, struct agent_domain *d, const char *why)
 		op_reply(op);
 		op_free(op);
 	}
+}
+
+void ops_domain_gone(struct ops *o, const char *name)
+{
+	struct domains *ds = agent_domains(o->a);
+	struct domain_view *d = domains_find(ds, name);
+
+	if (d == NULL)
+		return;
+	ops_cancel_queued(o, d, "the domain went away");
+	/* With an operation still running, op_done() removes it. */
+	domains_remove(ds, name);
+}
+
+/* ---- the guest's answers ---- */
+
+static void ops_audit_event(struct ops *o, enum record_event ev, const struct backend_event *e,
+                            enum record_result res, json_object *extra)
+{
+	struct record r = {
+	        .event = ev,
+	        .domain = e->name,
+	        .uuid = e->uuid[0] ? e->uuid : NULL,
+	        .actor = {.kind = RECORD_ACTOR_LIBVIRT},
+	        .result = res,
+	        .extra = extra,
+	};
+
+	agent_audit(o->a, &r, false, NULL);
+	json_object_put(extra);
+}
+
+/* "memua-mp-x-0" (DEVICE_ADDED names the memory backend) -> "ua-mp-x-0". */
+static const char *device_alias(const char *alias)
+{
+	if (alias && strncmp(alias, "mem", 3) == 0 &&
+	    (strncmp(alias + 3, "ua-", 3) == 0 || strncmp(alias + 3, "dimm", 4) == 0))
+		return alias + 3;
+	return alias;
+}
+
+static void waiters_wake(struct ops *o, const char *domain, const char *alias, int state)
+{
+	pthread_mutex_lock(&o->wait_lock);
+	for (struct waiter *w = o->waiters; w; w = w->next)
+		if (w->state == 0 && strcmp(w->domain, domain) == 0 && strcmp(w->alias, alias) == 0)
+			w->state = state;
+	pthread_cond_broadcast(&o->wait_cond);
+	pthread_mutex_unlock(&o->wait_lock);
+}
+
+/* The pending detach of this alias, unlinked; NULL when there is none. */
+static struct late *late_take(struct ops *o, const char *domain, const char *alias)
+{
+	struct late *found = NULL;
+
+	pthread_mutex_lock(&o->wait_lock);
+	for (struct late **pp = &o->late; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->domain, domain) == 0 && strcmp((*pp)->alias, alias) == 0) {
+			found = *pp;
+			*pp = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&o->wait_lock);
+	return found;
+}
+
+/* A late answer's outcome, on a worker: a removed DIMM may still have to
+ * leave the persistent definition, which is a blocking call. */
+struct late_job {
+	struct ops *o;
+	struct late *l;
+	char uuid[BACKEND_UUID_LEN + 1];
+	bool removed;
+};
+
+static void late_job_done(void *arg)
+{
+	struct late_job *j = arg;
+
+	j->o->running--;
+	free(j);
+}
+
+static void late_worker(void *arg)
+{
+	struct late_job *j = arg;
+	struct late *l = j->l;
+	json_object *x = json_object_new_object();
+	char *err = NULL;
+	struct record r = {.event = RECORD_OUTCOME,
+	                   .domain = l->domain,
+	                   .uuid = j->uuid[0] ? j->uuid : NULL,
+	                   .request = l->request,
+	                   .actor = {.kind = RECORD_ACTOR_LIBVIRT},
+	                   .result = j->removed ? RECORD_OK : RECORD_REFUSED,
+	                   .extra = x};
+
+	if (j->removed && l->config &&
+	    backend_detach_alias(agent_backend(j->o->a), l->domain, l->alias, BACKEND_CONFIG,
+	                         &err) < 0) {
+		r.result = RECORD_FAILED;
+		r.error = err;
+	} else if (!j->removed) {
+		r.error = "unplug was rejected by the guest";
+	}
+	json_object_object_add(x, "alias", json_object_new_string(l->alias));
+	json_object_object_add(x, "late", json_object_new_boolean(true));
+	agent_audit(j->o->a, &r, true, NULL);
+	log_info("%s: the guest %s %s after the timeout", l->request,
+	         j->removed ? "released" : "refused to release", l->alias);
+	json_object_put(x);
+	free(err);
+	late_free(l);
+}
+
+static void late_outcome(struct ops *o, struct late *l, const char *uuid, bool removed)
+{
+	struct late_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		abort();
+	*j = (struct late_job){.o = o, .l = l, .removed = removed};
+	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid ? uuid : "");
+	if (agent_run(o->a, late_worker, late_job_done, j) < 0) {
+		log_err("%s: cannot finish the late detach of %s", l->request, l->alias);
+		late_free(l);
+		free(j);
+	} else {
+		o->running++;
+	}
+}
+
+void ops_device_event(struct ops *o, const struct backend_event *ev)
+{
+	static const enum record_event kinds[] = {
+	        [BACKEND_EVENT_DEVICE_ADDED] = RECORD_DEVICE_ADDED,
+	        [BACKEND_EVENT_DEVICE_REMOVED] = RECORD_DEVICE_REMOVED,
+	        [BACKEND_EVENT_DEVICE_REMOVAL_FAILED] = RECORD_DEVICE_REMOVAL_FAILED,
+	};
+	const char *alias = device_alias(ev->alias);
+	json_object *x = json_object_new_object();
+
+	assert_loop_thread();
+	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
+	/* Our own DIMMs carry the request id: ua-mp-REQUEST-K. */
+	json_object_object_add(
+	        x, "solicited",
+	        json_object_new_boolean(
+	                alias && strncmp(alias, OPS_ALIAS_PREFIX, strlen(OPS_ALIAS_PREFIX)) == 0));
+	ops_audit_event(
+	        o, kinds[ev->kind], ev,
+	        ev->kind == BACKEND_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED : RECORD_OK, x);
+	if (alias && ev->kind != BACKEND_EVENT_DEVICE_ADDED) {
+		struct late *l = late_take(o, ev->name, alias);
+
+		waiters_wake(o, ev->name, alias, ev->kind == BACKEND_EVENT_DEVICE_REMOVED ? 1 : -1);
+		if (l)
+			late_outcome(o, l, ev->uuid, ev->kind == BACKEND_EVENT_DEVICE_REMOVED);
+	}
+}
+
+/* ---- crash recovery ---- */
+
+static bool domain_has_alias(const struct domain *dom, const char *alias)
+{
+	for (size_t i = 0; dom && i < dom->n_memdevs; i++)
+		if (dom->memdevs[i].alias && strcmp(dom->memdevs[i].alias, alias) == 0)
+			return true;
+	return false;
+}
+
+/* One intent left without an outcome by a crash: what does the guest have? */
+static void reconcile_one(struct ops *o, json_object *intent)
+{
+	const char *name = record_str(intent, "domain");
+	const char *alias = record_str(intent, "alias");
+	const char *request = record_str(intent, "request");
+	struct domain_view *d = name ? domains_find(agent_domains(o->a), name) : NULL;
+	struct record_node_mem *after = NULL;
+	char grow_prefix[64];
+	bool present, grow;
+	json_object *x = json_object_new_object();
+	struct record r = {.event = RECORD_RECONCILED,
+	                   .domain = name,
+	                   .uuid = record_str(intent, "uuid"),
+	                   .request = request,
+	                   .actor = {.kind = RECORD_ACTOR_AGENT}};
+
+	/* A grow names its new DIMMs after its request; a shrink names old ones. */
+	snprintf(grow_prefix, sizeof(grow_prefix), OPS_ALIAS_PREFIX "%s-", request ? request : "");
+	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
+	present = d && domain_has_alias(d->model, alias ? alias : "");
+	json_object_object_add(x, "intent_seq", json_object_new_uint64(record_seq(intent)));
+	json_object_object_add(x, "op", json_object_new_string(grow ? "grow" : "shrink"));
+	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
+	json_object_object_add(x, "found",
+	                       json_object_new_string(d == NULL ? "domain gone"
+	                                              : present ? "attached"
+	                                                        : "not attached"));
+	r.extra = x;
+	r.result = d && d->model ? RECORD_OK : RECORD_FAILED;
+	if (d == NULL)
+		r.error = "the domain is no longer known to libvirt";
+	if (d && d->model)
+		r.n_after = agent_node_mem(d->model, &after);
+	r.after = after;
+	log_warn("reconciled %s %s of %s on %s: the DIMM is %s", request ? request : "?",
+	         grow ? "grow" : "shrink", alias ? alias : "?", name ? name : "?",
+	         present ? "attached" : "not attached");
+	agent_audit(o->a, &r, true, NULL);
+	free(after);
+	json_object_put(x);
+}
+
+void ops_reconcile(struct ops *o)
+{
+	json_object *pending = NULL;
+	char *err = NULL;
+
+	assert_loop_thread();
+	if (o->reconciled)
+		return;
+	o->reconciled = true;
+	if (audit_pending_intents(agent_audit_log(o->a), &pending, &err) < 0) {
+		log_err("cannot read the audit log to reconcile: %s", err);
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(pending); i++)
+		reconcile_one(o, json_object_array_get_idx(pending, i));
+	json_object_put(pending);
+}
+
+/* ---- life ---- */
+
+struct ops *ops_new(struct agent *a)
+{
+	struct ops *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->a = a;
+	pthread_mutex_init(&o->wait_lock, NULL);
+	pthread_cond_init(&o->wait_cond, NULL);
+	return o;
+}
+
+void ops_free(struct ops *o)
+{
+	if (o == NULL)
+		return;
+	while (o->late) { /* detaches still pending: their answer never came */
+		struct late *l = o->late;
+
+		o->late = l->next;
+		late_free(l);
+	}
+	pthread_mutex_destroy(&o->wait_lock);
+	pthread_cond_destroy(&o->wait_cond);
+	free(o);
+}
+
+void ops_on_ended(struct ops *o,
+                  void (*fn)(void *arg, const char *request, const char *code, const char *message),
+                  void *arg)
+{
+	o->ended = fn;
+	o->ended_arg = arg;
+}
+
+void ops_stop(struct ops *o)
+{
+	assert_loop_thread();
+	agent_stop(o->a); /* first: what the cancels below start is refused */
+	for (struct domain_view *d = domains_first(agent_domains(o->a)); d; d = d->next)
+		ops_cancel_queued(o, d, "memplugd is stopping");
+}
+
+unsigned ops_done_count(const struct ops *o)
+{
+	return o->done;
+}
+
+unsigned ops_running_count(const struct ops *o)
+{
+	return o->running;
+}
+
+unsigned ops_pending_detaches(struct ops *o)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&o->wait_lock);
+	for (const struct late *l = o->late; l; l = l->next)
+		n++;
+	pthread_mutex_unlock(&o->wait_lock);
+	return n;
 }

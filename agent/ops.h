@@ -5,6 +5,13 @@
  * pre-flight verdict, writes the intent, attaches or detaches, rolls back a
  * grow that fails half-way, and writes the outcome; the reply goes back to
  * the client from the loop thread.
+ *
+ * ops also settles what a crash left open (ops_reconcile()) and follows the
+ * guest's answers to detaches (ops_device_event()), including answers that
+ * come after an operation gave up waiting.
+ *
+ * Threads: every function here runs on the loop thread; the workers only
+ * use the backend, agent_audit(), agent_post() and the detach waiters.
  */
 #ifndef MEMPLUG_OPS_H
 #define MEMPLUG_OPS_H
@@ -15,6 +22,8 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "control.h"
+#include "domains.h"
 
 /* The DIMMs a grow adds are named OPS_ALIAS_PREFIX "REQUEST-K" (a libvirt
  * user alias), so their events and a crash's leftovers name the request. */
@@ -32,17 +41,48 @@ struct op_args {
 	bool wait;        /* reply when done (else at once, with the request id) */
 };
 
+struct ops;
+
+/* NULL when out of memory. */
+struct ops *ops_new(struct agent *a);
+/* Call once no operation runs. NULL is a no-op. */
+void ops_free(struct ops *o);
+
+/* Optional, for tests: called as each operation ends, with its request
+ * id, code (NULL: ok) and message. */
+void ops_on_ended(struct ops *o,
+                  void (*fn)(void *arg, const char *request, const char *code, const char *message),
+                  void *arg);
+
 /*
- * Queues an operation (loop thread). `req` may be NULL (the policy); with
- * `actor` NULL the actor is the policy. Replies to `req` when the operation
- * ends, or at once when !wait. Returns 0 or a negative errno.
+ * Queues an operation. `req` may be NULL (the policy); with `actor` NULL
+ * the actor is the policy. Replies to `req` when the operation ends, or at
+ * once when !wait. Returns 0 or a negative errno.
  */
-int ops_submit(struct agent *a, struct agent_domain *d, const struct op_args *args,
+int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
                const struct record_actor *actor, struct control_request *req);
 
 /* The queue of one domain as JSON: [{request, op, size_kib, node, state}]. */
-json_object *ops_queue_json(const struct agent_domain *d);
-/* Drops the queued (not running) operations of a domain that went away. */
-void ops_cancel_queued(struct agent *a, struct agent_domain *d, const char *why);
+json_object *ops_queue_json(const struct domain_view *d);
+/* A domain went away: its queued operations fail, and its view goes once
+ * the running one (if any) ends. */
+void ops_domain_gone(struct ops *o, const char *name);
+
+/* A device event: wakes the operation waiting for it, or audits the late
+ * answer to a detach that timed out. Audits the event itself. */
+void ops_device_event(struct ops *o, const struct backend_event *ev);
+
+/* At the first connection, once the views hold fresh models: audits, for
+ * every intent a crash left without an outcome, what the guest has. */
+void ops_reconcile(struct ops *o);
+
+/* SIGTERM: refuses new operations, fails the queued ones and stops the
+ * loop once no worker runs (agent_stop()). */
+void ops_stop(struct ops *o);
+
+unsigned ops_done_count(const struct ops *o);
+/* Detaches whose guest has not answered yet (their late outcome is due). */
+unsigned ops_pending_detaches(struct ops *o);
+unsigned ops_running_count(const struct ops *o);
 
 #endif

@@ -2,11 +2,12 @@
  * The libvirt connection: open with keepalive, watch for its loss through
  * libvirt's close callback, reconnect on a libevent timer with exponential
  * backoff, re-subscribe to the domain events on every connection and turn
- * each event into a struct virt_event for the agent. The wrappers at the
+ * each event into a struct backend_event for the agent. The wrappers at the
  * end are what operation workers call; they take a reference on the
  * current connection so a reconnect never frees one under them.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <libvirt/virterror.h>
 
 #include "err.h"
+#include "host.h"
 #include "log.h"
 #include "virt.h"
 
@@ -41,6 +43,11 @@ struct virt {
 	bool closing; /* the close callback fired for conn */
 	int close_reason;
 	unsigned reconnects;
+	/* The host's topology as this connection's capabilities gave it: read
+	 * once per connection (libvirt rebuilds capabilities on every call),
+	 * dropped with the connection. */
+	struct host *topo;
+	unsigned conn_gen;
 
 	/* loop thread only */
 	bool ever_connected;
@@ -61,8 +68,8 @@ unsigned virt_backoff_ms(unsigned attempt)
 
 /* ---- events ---- */
 
-static void virt_deliver(struct virt *v, enum virt_event_kind kind, virDomainPtr dom,
-                         struct virt_event *ev)
+static void virt_deliver(struct virt *v, enum backend_event_kind kind, virDomainPtr dom,
+                         struct backend_event *ev)
 {
 	ev->kind = kind;
 	ev->name = virDomainGetName(dom);
@@ -77,49 +84,49 @@ static void virt_deliver(struct virt *v, enum virt_event_kind kind, virDomainPtr
 static void virt_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
                               void *opaque)
 {
-	struct virt_event ev = {.lifecycle = event, .detail = detail};
+	struct backend_event ev = {.lifecycle = event, .detail = detail};
 
-	virt_deliver(opaque, VIRT_EVENT_LIFECYCLE, dom, &ev);
+	virt_deliver(opaque, BACKEND_EVENT_LIFECYCLE, dom, &ev);
 }
 
 static void virt_on_device_added(virConnectPtr conn, virDomainPtr dom, const char *alias,
                                  void *opaque)
 {
-	struct virt_event ev = {.alias = alias};
+	struct backend_event ev = {.alias = alias};
 
-	virt_deliver(opaque, VIRT_EVENT_DEVICE_ADDED, dom, &ev);
+	virt_deliver(opaque, BACKEND_EVENT_DEVICE_ADDED, dom, &ev);
 }
 
 static void virt_on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias,
                                    void *opaque)
 {
-	struct virt_event ev = {.alias = alias};
+	struct backend_event ev = {.alias = alias};
 
-	virt_deliver(opaque, VIRT_EVENT_DEVICE_REMOVED, dom, &ev);
+	virt_deliver(opaque, BACKEND_EVENT_DEVICE_REMOVED, dom, &ev);
 }
 
 static void virt_on_removal_failed(virConnectPtr conn, virDomainPtr dom, const char *alias,
                                    void *opaque)
 {
-	struct virt_event ev = {.alias = alias};
+	struct backend_event ev = {.alias = alias};
 
-	virt_deliver(opaque, VIRT_EVENT_DEVICE_REMOVAL_FAILED, dom, &ev);
+	virt_deliver(opaque, BACKEND_EVENT_DEVICE_REMOVAL_FAILED, dom, &ev);
 }
 
 static void virt_on_balloon(virConnectPtr conn, virDomainPtr dom, unsigned long long actual,
                             void *opaque)
 {
-	struct virt_event ev = {.kib = actual};
+	struct backend_event ev = {.kib = actual};
 
-	virt_deliver(opaque, VIRT_EVENT_BALLOON_CHANGE, dom, &ev);
+	virt_deliver(opaque, BACKEND_EVENT_BALLOON_CHANGE, dom, &ev);
 }
 
 static void virt_on_memdev_size(virConnectPtr conn, virDomainPtr dom, const char *alias,
                                 unsigned long long size, void *opaque)
 {
-	struct virt_event ev = {.alias = alias, .kib = size};
+	struct backend_event ev = {.alias = alias, .kib = size};
 
-	virt_deliver(opaque, VIRT_EVENT_MEMORY_DEVICE_SIZE_CHANGE, dom, &ev);
+	virt_deliver(opaque, BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE, dom, &ev);
 }
 
 static const struct {
@@ -210,6 +217,9 @@ static void virt_drop(struct virt *v, const char *why)
 	v->conn = NULL;
 	v->connected = false;
 	v->closing = false;
+	host_free(v->topo);
+	v->topo = NULL;
+	v->conn_gen++;
 	pthread_mutex_unlock(&v->lock);
 	if (!conn)
 		return;
@@ -223,20 +233,12 @@ static void virt_drop(struct virt *v, const char *why)
 	}
 }
 
+/* Listing the domains is a blocking call: the agent does it on a worker. */
 static void virt_announce(struct virt *v, bool reconnect)
 {
-	struct virt_domain_list doms = {0};
-	char *err = NULL;
-
-	if (virt_list_domains(v, &doms, &err) < 0) {
-		log_warn("virt: cannot list domains on %s: %s", v->uri, err);
-		free(err);
-	}
-	log_info("virt: %s %s, %zu domains", reconnect ? "reconnected to" : "connected to", v->uri,
-	         doms.n);
+	log_info("virt: %s %s", reconnect ? "reconnected to" : "connected to", v->uri);
 	if (v->cbs.connected)
-		v->cbs.connected(v->opaque, reconnect, &doms);
-	virt_domain_list_free(&doms);
+		v->cbs.connected(v->opaque, reconnect);
 }
 
 /* Publishes a subscribed connection, then watches for its loss. The close
@@ -248,6 +250,9 @@ static int virt_publish(struct virt *v, virConnectPtr conn)
 	v->conn = conn;
 	v->connected = true;
 	v->closing = false;
+	host_free(v->topo);
+	v->topo = NULL;
+	v->conn_gen++;
 	pthread_mutex_unlock(&v->lock);
 	if (virConnectRegisterCloseCallback(conn, virt_close_cb, v, NULL) < 0) {
 		log_err("virt: cannot watch %s for loss: %s", v->uri, virGetLastErrorMessage());
@@ -355,6 +360,7 @@ void virt_free(struct virt *v)
 	virt_drop(v, NULL);
 	if (v->closed_ev)
 		event_free(v->closed_ev);
+	host_free(v->topo);
 	pthread_mutex_destroy(&v->lock);
 	free(v->uri);
 	free(v);
@@ -493,14 +499,14 @@ static unsigned virt_affect(unsigned flags)
 {
 	unsigned out = VIR_DOMAIN_AFFECT_CURRENT;
 
-	if (flags & VIRT_LIVE)
+	if (flags & BACKEND_LIVE)
 		out |= VIR_DOMAIN_AFFECT_LIVE;
-	if (flags & VIRT_CONFIG)
+	if (flags & BACKEND_CONFIG)
 		out |= VIR_DOMAIN_AFFECT_CONFIG;
 	return out;
 }
 
-static int virt_domain_info(virDomainPtr dom, struct virt_domain_info *info)
+static int virt_fill_info(virDomainPtr dom, struct backend_domain_info *info)
 {
 	const char *name = virDomainGetName(dom);
 
@@ -514,13 +520,13 @@ static int virt_domain_info(virDomainPtr dom, struct virt_domain_info *info)
 	return 0;
 }
 
-int virt_list_domains(struct virt *v, struct virt_domain_list *out, char **err)
+int virt_list_domains(struct virt *v, struct backend_domain_list *out, char **err)
 {
 	virConnectPtr conn = virt_conn_get(v, err);
 	virDomainPtr *doms = NULL;
 	int n, rc = 0;
 
-	*out = (struct virt_domain_list){0};
+	*out = (struct backend_domain_list){0};
 	if (!conn)
 		return -ENOTCONN;
 	n = virConnectListAllDomains(conn, &doms, 0);
@@ -530,10 +536,10 @@ int virt_list_domains(struct virt *v, struct virt_domain_list *out, char **err)
 	}
 	out->doms = calloc(n ? (size_t)n : 1, sizeof(*out->doms));
 	for (int i = 0; i < n && out->doms && rc == 0; i++, out->n++)
-		rc = virt_domain_info(doms[i], &out->doms[i]);
+		rc = virt_fill_info(doms[i], &out->doms[i]);
 	if (!out->doms || rc < 0) {
 		rc = err_ret(err, -ENOMEM, "out of memory listing domains");
-		virt_domain_list_free(out);
+		backend_domain_list_free(out);
 	}
 out:
 	for (int i = 0; i < n; i++)
@@ -541,16 +547,6 @@ out:
 	free(doms);
 	virConnectClose(conn);
 	return rc;
-}
-
-void virt_domain_list_free(struct virt_domain_list *list)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->n; i++)
-		free(list->doms[i].name);
-	free(list->doms);
-	*list = (struct virt_domain_list){0};
 }
 
 int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml, char **err)
@@ -563,7 +559,7 @@ int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml
 	rc = virt_domain_get(v, name, &conn, &dom, err);
 	if (rc < 0)
 		return rc;
-	*xml = virDomainGetXMLDesc(dom, (flags & VIRT_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0);
+	*xml = virDomainGetXMLDesc(dom, (flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0);
 	if (!*xml)
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
@@ -663,7 +659,7 @@ static uint64_t virt_stat(virDomainStatsRecordPtr rec, const char *field)
 	return UINT64_MAX;
 }
 
-static int virt_balloon_fill(virDomainStatsRecordPtr rec, struct virt_balloon *b)
+static int virt_balloon_fill(virDomainStatsRecordPtr rec, struct backend_balloon *b)
 {
 	const char *name = virDomainGetName(rec->dom);
 
@@ -679,13 +675,13 @@ static int virt_balloon_fill(virDomainStatsRecordPtr rec, struct virt_balloon *b
 	return 0;
 }
 
-int virt_balloon_stats(struct virt *v, struct virt_balloon_list *out, char **err)
+int virt_balloon_stats(struct virt *v, struct backend_balloon_list *out, char **err)
 {
 	virConnectPtr conn = virt_conn_get(v, err);
 	virDomainStatsRecordPtr *recs = NULL;
 	int n, rc = 0;
 
-	*out = (struct virt_balloon_list){0};
+	*out = (struct backend_balloon_list){0};
 	if (!conn)
 		return -ENOTCONN;
 	n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_BALLOON, &recs,
@@ -699,22 +695,12 @@ int virt_balloon_stats(struct virt *v, struct virt_balloon_list *out, char **err
 		rc = virt_balloon_fill(recs[i], &out->doms[i]);
 	if (!out->doms || rc < 0) {
 		rc = err_ret(err, -ENOMEM, "out of memory reading balloon stats");
-		virt_balloon_list_free(out);
+		backend_balloon_list_free(out);
 	}
 out:
 	virDomainStatsRecordListFree(recs);
 	virConnectClose(conn);
 	return rc;
-}
-
-void virt_balloon_list_free(struct virt_balloon_list *list)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->n; i++)
-		free(list->doms[i].name);
-	free(list->doms);
-	*list = (struct virt_balloon_list){0};
 }
 
 int virt_set_balloon(struct virt *v, const char *name, uint64_t kib, char **err)
@@ -745,4 +731,226 @@ int virt_set_stats_period(struct virt *v, const char *name, int seconds, char **
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
 	return rc;
+}
+
+int virt_update_device(struct virt *v, const char *name, const char *xml, unsigned flags,
+                       char **err)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+	int rc;
+
+	rc = virt_domain_get(v, name, &conn, &dom, err);
+	if (rc < 0)
+		return rc;
+	if (virDomainUpdateDeviceFlags(dom, xml, virt_affect(flags)) < 0)
+		rc = virt_fail(err);
+	virt_domain_put(conn, dom);
+	return rc;
+}
+
+/* ---- the host, as libvirt sees it ---- */
+
+static struct host *virt_topo_cached(struct virt *v, unsigned *gen)
+{
+	struct host *h;
+
+	pthread_mutex_lock(&v->lock);
+	h = v->topo ? host_dup(v->topo) : NULL;
+	*gen = v->conn_gen;
+	pthread_mutex_unlock(&v->lock);
+	return h;
+}
+
+/* Keeps a copy unless the connection changed while it was read. */
+static void virt_topo_keep(struct virt *v, const struct host *h, unsigned gen)
+{
+	pthread_mutex_lock(&v->lock);
+	if (v->conn_gen == gen && v->topo == NULL)
+		v->topo = host_dup(h);
+	pthread_mutex_unlock(&v->lock);
+}
+
+int virt_host_topology(struct virt *v, struct host **out, char **err)
+{
+	virConnectPtr conn;
+	struct host *h;
+	char *caps;
+	unsigned gen;
+	int rc;
+
+	if ((*out = virt_topo_cached(v, &gen)) != NULL)
+		return 0;
+	if ((conn = virt_conn_get(v, err)) == NULL)
+		return -ENOTCONN;
+	caps = virConnectGetCapabilities(conn);
+	rc = caps ? host_from_caps(caps, strlen(caps), &h, err) : virt_fail(err);
+	free(caps);
+	virConnectClose(conn);
+	if (rc < 0)
+		return rc;
+	h->source = HOST_SOURCE_LIBVIRT;
+	for (char **w = h->warnings; w && *w; w++)
+		log_warn("virt: %s: %s", v->uri, *w);
+	log_info("virt: %s has %zu NUMA nodes", v->uri, h->n_nodes);
+	virt_topo_keep(v, h, gen);
+	*out = h;
+	return 0;
+}
+
+/* Free hugepages of every pool of one node; a count the pool cannot hold
+ * (libvirt's test driver) is reported and left unknown. */
+static void virt_node_pages(virConnectPtr conn, struct host *h, struct host_node *n)
+{
+	unsigned pages[HOST_MAX_POOLS];
+	unsigned long long counts[HOST_MAX_POOLS];
+
+	for (size_t i = 0; i < n->n_pools; i++)
+		pages[i] = (unsigned)n->pools[i].page_kib;
+	if (n->n_pools == 0)
+		return;
+	if (virNodeGetFreePages(conn, (unsigned)n->n_pools, pages, (int)n->id, 1, counts, 0) < 0) {
+		host_warn(h, "node %u: free hugepages unknown: %s", n->id,
+		          virGetLastErrorMessage());
+		return;
+	}
+	for (size_t i = 0; i < n->n_pools; i++)
+		if (host_node_set_pool_free(n, pages[i], counts[i]) < 0)
+			host_warn(h, "node %u: %llu free %u KiB pages of %" PRIu64 ": left unknown",
+			          n->id, counts[i], pages[i], n->pools[i].total);
+}
+
+int virt_host_free(struct virt *v, struct host *h, char **err)
+{
+	virConnectPtr conn = virt_conn_get(v, err);
+	int rc = 0;
+
+	if (conn == NULL)
+		return -ENOTCONN;
+	for (size_t i = 0; i < h->n_nodes && rc == 0; i++) {
+		struct host_node *n = &h->nodes[i];
+		unsigned long long bytes;
+
+		if (virNodeGetCellsFreeMemory(conn, &bytes, (int)n->id, 1) != 1) {
+			rc = virt_fail(err);
+			break;
+		}
+		if (host_node_set_free(n, bytes / 1024) < 0)
+			host_warn(h, "node %u: %llu KiB free of %" PRIu64 ": left unknown", n->id,
+			          bytes / 1024, n->total_kib);
+		virt_node_pages(conn, h, n);
+	}
+	virConnectClose(conn);
+	return rc;
+}
+
+/* ---- the backend (backend.h) ---- */
+
+static int vb_list_domains(void *ctx, struct backend_domain_list *out, char **err)
+{
+	return virt_list_domains(ctx, out, err);
+}
+
+static int vb_domain_xml(void *ctx, const char *name, unsigned flags, char **xml, char **err)
+{
+	return virt_domain_xml(ctx, name, flags, xml, err);
+}
+
+static int vb_persistent(void *ctx, const char *name, bool *persistent, char **err)
+{
+	return virt_domain_persistent(ctx, name, persistent);
+}
+
+static int vb_attach(void *ctx, const char *name, const char *xml, unsigned flags, char **err)
+{
+	return virt_attach(ctx, name, xml, flags, err);
+}
+
+static int vb_detach_alias(void *ctx, const char *name, const char *alias, unsigned flags,
+                           char **err)
+{
+	return virt_detach_alias(ctx, name, alias, flags, err);
+}
+
+static int vb_update_device(void *ctx, const char *name, const char *xml, unsigned flags,
+                            char **err)
+{
+	return virt_update_device(ctx, name, xml, flags, err);
+}
+
+static int vb_set_balloon(void *ctx, const char *name, uint64_t kib, char **err)
+{
+	return virt_set_balloon(ctx, name, kib, err);
+}
+
+static int vb_set_stats_period(void *ctx, const char *name, int seconds, char **err)
+{
+	return virt_set_stats_period(ctx, name, seconds, err);
+}
+
+static int vb_balloon_stats(void *ctx, struct backend_balloon_list *out, char **err)
+{
+	return virt_balloon_stats(ctx, out, err);
+}
+
+static int vb_get_metadata(void *ctx, const char *name, const char *uri, unsigned flags, char **xml,
+                           char **err)
+{
+	return virt_get_metadata(ctx, name, uri, flags, xml, err);
+}
+
+static int vb_set_metadata(void *ctx, const char *name, const char *xml, const char *key,
+                           const char *uri, unsigned flags, char **err)
+{
+	return virt_set_metadata(ctx, name, xml, key, uri, flags, err);
+}
+
+static int vb_host_topology(void *ctx, struct host **out, char **err)
+{
+	return virt_host_topology(ctx, out, err);
+}
+
+static int vb_host_free(void *ctx, struct host *h, char **err)
+{
+	return virt_host_free(ctx, h, err);
+}
+
+static bool vb_connected(void *ctx)
+{
+	return virt_connected(ctx);
+}
+
+static unsigned vb_reconnects(void *ctx)
+{
+	return virt_reconnects(ctx);
+}
+
+static const char *vb_uri(void *ctx)
+{
+	return virt_uri(ctx);
+}
+
+static const struct backend_ops virt_backend_ops = {
+        .list_domains = vb_list_domains,
+        .domain_xml = vb_domain_xml,
+        .persistent = vb_persistent,
+        .attach = vb_attach,
+        .detach_alias = vb_detach_alias,
+        .update_device = vb_update_device,
+        .set_balloon = vb_set_balloon,
+        .set_stats_period = vb_set_stats_period,
+        .balloon_stats = vb_balloon_stats,
+        .get_metadata = vb_get_metadata,
+        .set_metadata = vb_set_metadata,
+        .host_topology = vb_host_topology,
+        .host_free = vb_host_free,
+        .connected = vb_connected,
+        .reconnects = vb_reconnects,
+        .uri = vb_uri,
+};
+
+void virt_backend(struct virt *v, struct backend *out)
+{
+	out->ops = &virt_backend_ops;
+	out->ctx = v;
 }

@@ -26,46 +26,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
+#include "host.h"
+
 struct event_base;
 struct virt;
 
 #define VIRT_DEFAULT_URI "qemu:///system"
-#define VIRT_UUID_LEN    36
-
-enum virt_event_kind {
-	VIRT_EVENT_LIFECYCLE,
-	VIRT_EVENT_DEVICE_ADDED,              /* alias: the DIMM's backend, "memdimmN" */
-	VIRT_EVENT_DEVICE_REMOVED,            /* alias: the DIMM, "dimmN" */
-	VIRT_EVENT_DEVICE_REMOVAL_FAILED,     /* alias: the device the guest refused */
-	VIRT_EVENT_BALLOON_CHANGE,            /* kib: the balloon's new actual size */
-	VIRT_EVENT_MEMORY_DEVICE_SIZE_CHANGE, /* alias, kib: virtio-mem current size */
-};
-
-/* One domain event. Every pointer is valid for the callback only. */
-struct virt_event {
-	enum virt_event_kind kind;
-	const char *name;
-	char uuid[VIRT_UUID_LEN + 1];
-	const char *alias; /* device events; NULL otherwise */
-	int lifecycle;     /* virDomainEventType (VIR_DOMAIN_EVENT_*), lifecycle only */
-	int detail;        /* its detail enum (e.g. VIR_DOMAIN_EVENT_STOPPED_*) */
-	uint64_t kib;      /* balloon and memory device size events */
-};
-
-/* A domain as listed on (re)connect. */
-struct virt_domain_info {
-	char *name;
-	char uuid[VIRT_UUID_LEN + 1];
-	bool active;
-	int id; /* -1 when not running */
-};
-
-struct virt_domain_list {
-	size_t n;
-	struct virt_domain_info *doms;
-};
-
-void virt_domain_list_free(struct virt_domain_list *list);
 
 /*
  * Called on the loop thread. connected() runs after every successful
@@ -75,9 +42,9 @@ void virt_domain_list_free(struct virt_domain_list *list);
  * Any member may be NULL.
  */
 struct virt_callbacks {
-	void (*connected)(void *opaque, bool reconnect, const struct virt_domain_list *doms);
+	void (*connected)(void *opaque, bool reconnect);
 	void (*disconnected)(void *opaque, const char *why);
-	void (*domain_event)(void *opaque, const struct virt_event *ev);
+	void (*domain_event)(void *opaque, const struct backend_event *ev);
 };
 
 /*
@@ -121,18 +88,13 @@ unsigned virt_backoff_ms(unsigned attempt);
 
 /* ---- synchronous wrappers, any thread; they block in libvirt ---- */
 
-/* Flags for virt_domain_xml() and the device/metadata calls. */
-#define VIRT_INACTIVE 0x1 /* the persistent definition instead of the live one */
-#define VIRT_LIVE     0x2 /* affect the running guest */
-#define VIRT_CONFIG   0x4 /* affect the persistent definition */
+/* Every defined domain. *out is filled; free with backend_domain_list_free(). */
+int virt_list_domains(struct virt *v, struct backend_domain_list *out, char **err);
 
-/* Every defined domain. *out is filled; free with virt_domain_list_free(). */
-int virt_list_domains(struct virt *v, struct virt_domain_list *out, char **err);
-
-/* Domain XML, live or (VIRT_INACTIVE) persistent. *xml is malloc'd. */
+/* Domain XML, live or (BACKEND_INACTIVE) persistent. *xml is malloc'd. */
 int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml, char **err);
 
-/* Whether the domain has a persistent definition (VIRT_CONFIG applies).
+/* Whether the domain has a persistent definition (BACKEND_CONFIG applies).
  * On failure *persistent is false. */
 int virt_domain_persistent(struct virt *v, const char *name, bool *persistent);
 
@@ -153,32 +115,30 @@ int virt_set_metadata(struct virt *v, const char *name, const char *xml, const c
 int virt_get_metadata(struct virt *v, const char *name, const char *uri, unsigned flags, char **xml,
                       char **err);
 
-/* Balloon figures of one domain, KiB; a field the guest does not report is
- * UINT64_MAX. */
-struct virt_balloon {
-	char *name;
-	uint64_t current;   /* balloon.current */
-	uint64_t maximum;   /* balloon.maximum */
-	uint64_t usable;    /* balloon.usable */
-	uint64_t unused;    /* balloon.unused */
-	uint64_t available; /* balloon.available */
-	uint64_t rss;       /* balloon.rss */
-};
-
-struct virt_balloon_list {
-	size_t n;
-	struct virt_balloon *doms;
-};
-
 /* Balloon stats of every active domain in one libvirt call. Free with
- * virt_balloon_list_free(). */
-int virt_balloon_stats(struct virt *v, struct virt_balloon_list *out, char **err);
-void virt_balloon_list_free(struct virt_balloon_list *list);
+ * backend_balloon_list_free(). */
+int virt_balloon_stats(struct virt *v, struct backend_balloon_list *out, char **err);
 
 /* Sets the live balloon target (virDomainSetMemoryFlags, live only). */
 int virt_set_balloon(struct virt *v, const char *name, uint64_t kib, char **err);
 
 /* Sets how often the live guest reports balloon stats, in seconds. */
 int virt_set_stats_period(struct virt *v, const char *name, int seconds, char **err);
+
+/* Changes a device in place (virDomainUpdateDeviceFlags). */
+int virt_update_device(struct virt *v, const char *name, const char *xml, unsigned flags,
+                       char **err);
+
+/* The host's topology from the connection's capabilities (host_from_caps()),
+ * read once per connection and copied from then on; source
+ * HOST_SOURCE_LIBVIRT. Caller frees *out. */
+int virt_host_topology(struct virt *v, struct host **out, char **err);
+/* Fills h's free memory (virNodeGetCellsFreeMemory) and free hugepages
+ * (virNodeGetFreePages) per node; values a node cannot hold are reported
+ * in h->warnings and left unknown. */
+int virt_host_free(struct virt *v, struct host *h, char **err);
+
+/* v as the agent's backend (backend.h): out->ctx is v. */
+void virt_backend(struct virt *v, struct backend *out);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * policy-bench: what one policy interval costs the agent with many guests.
- * Feeds policy_process() a fake stats source of N domains (default 1,000)
+ * Feeds autoballoon_process() a fake stats source of N domains (default 1,000)
  * for a number of intervals and reports the CPU time per interval, the
  * share of one core at the configured interval, and the agent's RSS.
  * Scenarios: every guest inside its band; and 10% of them under pressure
@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "autoballoon.h"
 #include "domain.h"
-#include "policy.h"
+#include "domains.h"
+#include "ops.h"
 
 #define MIB UINT64_C(1024)
 
@@ -52,23 +54,25 @@ static long status_kib(const char *field)
 	return v;
 }
 
-static void add_domains(struct agent *a, struct virt_balloon_list *stats, size_t n, const char *xml)
+static void add_domains(struct agent *a, struct backend_balloon_list *stats, size_t n,
+                        const char *xml)
 {
 	stats->n = n;
 	stats->doms = calloc(n, sizeof(*stats->doms));
 	for (size_t i = 0; i < n; i++) {
-		struct agent_domain *d = calloc(1, sizeof(*d));
-		char *err = NULL;
+		struct domain_view *d;
+		struct domain *model = NULL;
+		char *err = NULL, name[32];
 
-		if (asprintf(&d->name, "bench-%05zu", i) < 0 ||
-		    domain_parse(xml, strlen(xml), &d->model, &err) < 0) {
+		snprintf(name, sizeof(name), "bench-%05zu", i);
+		d = domains_add(agent_domains(a), name, NULL);
+		if (d == NULL || domain_parse(xml, strlen(xml), &model, &err) < 0) {
 			fprintf(stderr, "policy-bench: %s\n", err ? err : "out of memory");
 			exit(1);
 		}
+		domains_set_model(d, model);
 		d->active = true;
-		d->next = a->domains;
-		a->domains = d;
-		stats->doms[i] = (struct virt_balloon){
+		stats->doms[i] = (struct backend_balloon){
 		        .name = strdup(d->name),
 		        .current = d->model->memory_kib,
 		        .maximum = d->model->memory_kib,
@@ -80,18 +84,18 @@ static void add_domains(struct agent *a, struct virt_balloon_list *stats, size_t
 	}
 }
 
-static void run(struct policy *p, struct virt_balloon_list *stats, unsigned intervals,
+static void run(struct autoballoon *p, struct backend_balloon_list *stats, unsigned intervals,
                 uint64_t interval_ms, const char *what, size_t n)
 {
 	static uint64_t now = 1000;
-	struct policy_counters c0, c1;
+	struct autoballoon_counters c0, c1;
 	uint64_t t0 = cpu_us(), used;
 
-	policy_get_counters(p, &c0);
+	autoballoon_get_counters(p, &c0);
 	for (unsigned i = 0; i < intervals; i++, now += interval_ms)
-		policy_process(p, stats, NULL, 0, now);
+		autoballoon_process(p, stats, NULL, 0, NULL, now);
 	used = cpu_us() - t0;
-	policy_get_counters(p, &c1);
+	autoballoon_get_counters(p, &c1);
 	printf("%-38s %zu domains, %u intervals: %.3f ms CPU per interval = %.3f%% of one core "
 	       "at %llu ms; %llu decisions audited\n",
 	       what, n, intervals, used / 1000.0 / intervals,
@@ -104,10 +108,13 @@ int main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
 	unsigned intervals = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 200;
 	char *xml = NULL, dir[] = "/tmp/policy-bench-XXXXXX", path[64];
-	struct agent a = {0};
-	struct virt_balloon_list stats = {0};
+	struct config *cfg = config_new_default();
+	struct evloop *loop;
+	struct audit *audit = NULL;
+	struct agent *a;
+	struct backend_balloon_list stats = {0};
 	struct audit_options ao;
-	struct policy *p;
+	struct autoballoon *p;
 	long rss0 = status_kib("VmRSS:");
 
 	if (argc > 3) {
@@ -121,27 +128,27 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	log_init("policy-bench", true, LOG_LEVEL_WARN);
-	a.cfg = config_new_default();
-	a.cfg->policy.enabled = true;
-	pthread_mutex_init(&a.audit_lock, NULL);
-	a.loop = evloop_new();
+	cfg->policy.enabled = true;
+	loop = evloop_new();
 	audit_options_default(&ao);
 	snprintf(path, sizeof(path), "%s/audit.jsonl", mkdtemp(dir));
-	if (a.loop == NULL || audit_open(path, &ao, &a.audit) < 0 || (p = policy_new(&a)) == NULL) {
+	if (loop == NULL || audit_open(path, &ao, &audit) < 0 ||
+	    (a = agent_new(cfg, loop, audit)) == NULL ||
+	    (p = autoballoon_new(a, ops_new(a))) == NULL) {
 		fprintf(stderr, "policy-bench: cannot set up\n");
 		return 1;
 	}
-	add_domains(&a, &stats, n, xml ? xml : default_xml);
+	add_domains(a, &stats, n, xml ? xml : default_xml);
 	printf("RSS before the domains %ld KiB, with %zu domain views %ld KiB\n", rss0, n,
 	       status_kib("VmRSS:"));
-	run(p, &stats, intervals, a.cfg->policy_interval_ms, "all inside their band:", n);
-	a.cfg->policy.dry_run = true;
+	run(p, &stats, intervals, cfg->policy_interval_ms, "all inside their band:", n);
+	cfg->policy.dry_run = true;
 	for (size_t i = 0; i < n; i += 10)
 		stats.doms[i].usable = stats.doms[i].available / 20;
-	run(p, &stats, intervals, a.cfg->policy_interval_ms, "10% under pressure, dry run:", n);
+	run(p, &stats, intervals, cfg->policy_interval_ms, "10% under pressure, dry run:", n);
 	printf("RSS after %ld KiB, peak %ld KiB (policy state for %zu domains included)\n",
 	       status_kib("VmRSS:"), status_kib("VmHWM:"), n);
 	printf("audit log: %s\n", path);
-	policy_free(p);
+	autoballoon_free(p);
 	return 0;
 }

@@ -1,10 +1,11 @@
 /*
  * memplugctl: the operator's command line. A command table maps each
- * command to its handler and usage text; global options (--json, --socket,
- * --connect) may stand before or after the command name. Every handler
- * produces a json-c object and output.c renders it, so `--json` and text
- * show the same data. `inspect` and `plan` also work offline, on a domain
- * XML file or straight from libvirt.
+ * command to its handler and usage text; global options (--json, --socket)
+ * may stand before or after the command name. Every handler produces a
+ * json-c object and output.c renders it, so `--json` and text show the same
+ * data. `inspect` and `plan` also work offline, on a domain XML file or on
+ * stdin (`virsh -c URI dumpxml D | memplugctl plan --xml -`): memplugctl
+ * does not link libvirt, so a command that talks to the agent starts fast.
  *
  * Exit codes: 0 ok, 1 refused or failed, 2 usage error.
  */
@@ -18,9 +19,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 
 #include "buildconf.h"
 #include "client.h"
@@ -40,8 +38,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct ctl {
 	bool json;
 	const char *socket;
-	const char *connect_uri;
-	const char *config; /* memplugd's, for the audit log's path */
+	const char *connect_uri; /* only to say how to do without it */
+	const char *config;      /* memplugd's, for the audit log's path */
 };
 
 struct command {
@@ -64,12 +62,11 @@ enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_POLICY, CMD_
 static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
         [CMD_INSPECT] = {"inspect", cmd_inspect,
-                         "inspect (DOMAIN | --xml FILE | --connect URI DOMAIN) [--host | "
-                         "--host-sysfs DIR]",
+                         "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
                          false},
         [CMD_PLAN] = {"plan", cmd_plan,
-                      "plan (DOMAIN | --xml FILE | --connect URI DOMAIN) "
-                      "[--strategy proportional|even|weights:W,...] [--host | --host-sysfs DIR]",
+                      "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...] "
+                      "[--host | --host-sysfs DIR | --host-caps FILE]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
                       "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
@@ -92,8 +89,7 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--config FILE] [--connect URI]"
-	             " COMMAND [ARGS]\n"
+	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--config FILE] COMMAND [ARGS]\n"
 	             "       memplugctl --version\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
@@ -153,37 +149,6 @@ static int usage_errorf(const struct command *cmd, const char *fmt, ...)
 	va_end(ap);
 	rc = usage_error(cmd, rc < 0 ? "usage error" : why);
 	free(why);
-	return rc;
-}
-
-/* Reads a domain's XML from libvirt: live when it runs, else its definition. */
-static int domain_fetch(const char *uri, const char *name, struct domain **out)
-{
-	virConnectPtr conn = virConnectOpenReadOnly(uri);
-	virDomainPtr dom = NULL;
-	char *xml = NULL, *err = NULL;
-	int rc = EXIT_FAIL;
-
-	if (conn == NULL) {
-		fprintf(stderr, "memplugctl: cannot connect to %s: %s\n", uri,
-		        virGetLastErrorMessage());
-		return EXIT_FAIL;
-	}
-	dom = virDomainLookupByName(conn, name);
-	if (dom == NULL)
-		fprintf(stderr, "memplugctl: no domain '%s' on %s\n", name, uri);
-	else if ((xml = virDomainGetXMLDesc(dom, 0)) == NULL)
-		fprintf(stderr, "memplugctl: cannot read the XML of '%s': %s\n", name,
-		        virGetLastErrorMessage());
-	else if (domain_parse(xml, strlen(xml), out, &err) < 0)
-		fprintf(stderr, "memplugctl: domain '%s': %s\n", name, err);
-	else
-		rc = EXIT_OK;
-	free(err);
-	free(xml);
-	if (dom)
-		virDomainFree(dom);
-	virConnectClose(conn);
 	return rc;
 }
 
@@ -617,19 +582,54 @@ struct source {
 	const char *domain_name;
 };
 
-/* Loads the domain named by --xml, or by --connect URI plus a name. */
-static int source_load(struct ctl *ctl, const struct source *src, struct domain **out)
-{
-	char *err = NULL;
+/* A domain XML larger than this is not a domain XML. */
+#define STDIN_XML_MAX (64u << 20)
 
-	if (src->xml_path) {
-		if (domain_parse_file(src->xml_path, out, &err) == 0)
-			return EXIT_OK;
-		fprintf(stderr, "memplugctl: %s: %s\n", src->xml_path, err);
-		free(err);
-		return EXIT_FAIL;
+/* Reads a domain XML from stdin: `--xml -`, the end of a pipe from
+ * `virsh -c URI dumpxml DOMAIN`. */
+static int domain_read_stdin(struct domain **out, char **err)
+{
+	size_t len = 0, cap = 0, n;
+	char *buf = NULL, *grown;
+	int rc;
+
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > STDIN_XML_MAX || (grown = realloc(buf, cap)) == NULL) {
+				free(buf);
+				*err = strdup(cap > STDIN_XML_MAX ? "more than 64 MiB of XML"
+				                                  : "out of memory");
+				return -ENOMEM;
+			}
+			buf = grown;
+		}
+		n = fread(buf + len, 1, cap - len, stdin);
+		len += n;
+	} while (n > 0);
+	if (ferror(stdin)) {
+		free(buf);
+		*err = strdup(strerror(errno));
+		return -EIO;
 	}
-	return domain_fetch(ctl->connect_uri, src->domain_name, out);
+	rc = domain_parse(buf, len, out, err);
+	free(buf);
+	return rc;
+}
+
+/* Loads the domain named by --xml: a file, or stdin for "-". */
+static int source_load(const struct source *src, struct domain **out)
+{
+	bool in = strcmp(src->xml_path, "-") == 0;
+	char *err = NULL;
+	int rc = in ? domain_read_stdin(out, &err) : domain_parse_file(src->xml_path, out, &err);
+
+	if (rc == 0)
+		return EXIT_OK;
+	fprintf(stderr, "memplugctl: %s: %s\n", in ? "stdin" : src->xml_path,
+	        err ? err : strerror(-rc));
+	free(err);
+	return EXIT_FAIL;
 }
 
 /* Parses an offline command's arguments: `opts` must include --xml ('x');
@@ -672,6 +672,7 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data)
 struct inspect_opts {
 	bool host;
 	const char *host_sysfs;
+	const char *host_caps; /* a saved `virsh capabilities`: no free values */
 };
 
 static int inspect_opt(int opt, void *arg)
@@ -682,25 +683,29 @@ static int inspect_opt(int opt, void *arg)
 		io->host = true;
 	else if (opt == 'S')
 		io->host_sysfs = optarg;
+	else if (opt == 'C')
+		io->host_caps = optarg;
 	else
 		return -EINVAL;
 	return 0;
 }
 
 /* Host data only describes the host the domain runs on: local URIs. */
-static int host_load(struct ctl *ctl, const struct source *src, const struct inspect_opts *io,
-                     struct host **host)
+static int host_load(const struct command *cmd, const struct inspect_opts *io, struct host **host)
 {
 	char *err = NULL;
 	int rc = 0;
 
-	if (io->host_sysfs)
+	if (io->host + !!io->host_sysfs + !!io->host_caps > 1)
+		return usage_error(cmd, "give one of --host, --host-sysfs and --host-caps");
+	if (io->host_caps)
+		rc = host_from_caps_file(io->host_caps, host, &err);
+	else if (io->host_sysfs)
 		rc = host_snapshot_at(io->host_sysfs, host, &err);
-	else if (io->host || (src->domain_name && strstr(ctl->connect_uri, "://") &&
-	                      strstr(ctl->connect_uri, ":///")))
+	else if (io->host)
 		rc = host_snapshot(host, &err);
 	if (rc < 0)
-		rc = fail("host snapshot: %s", err);
+		rc = fail("host: %s", err);
 	free(err);
 	return rc;
 }
@@ -710,6 +715,7 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"host", no_argument, NULL, 'H'},
 	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {"host-caps", required_argument, NULL, 'C'},
 	                                     {NULL, 0, NULL, 0}};
 	struct inspect_opts io = {0};
 	struct source src;
@@ -722,11 +728,11 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	rc = source_args(ctl, &commands[CMD_INSPECT], argc, argv, opts, inspect_opt, &io, &src);
 	if (rc != EXIT_OK)
 		return rc;
-	if (src.domain_name && ctl->connect_uri == NULL)
+	if (src.domain_name)
 		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
-	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK)
+	if ((rc = source_load(&src, &dom)) != EXIT_OK)
 		return rc;
-	if ((rc = host_load(ctl, &src, &io, &host)) != EXIT_OK)
+	if ((rc = host_load(&commands[CMD_INSPECT], &io, &host)) != EXIT_OK)
 		;
 	else if ((data = report_inspect(dom, host, &err)) == NULL)
 		rc = fail("%s", err);
@@ -759,6 +765,7 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 	                                     {"strategy", required_argument, NULL, 's'},
 	                                     {"host", no_argument, NULL, 'H'},
 	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {"host-caps", required_argument, NULL, 'C'},
 	                                     {NULL, 0, NULL, 0}};
 	struct plan_args pa = {0};
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
@@ -774,7 +781,7 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 	rc = source_args(ctl, &commands[CMD_PLAN], argc, argv, opts, plan_opt, &pa, &src);
 	if (rc != EXIT_OK)
 		return rc;
-	if (src.domain_name && ctl->connect_uri == NULL) {
+	if (src.domain_name) {
 		json_object *args = domain_args(src.domain_name);
 
 		if (pa.strategy)
@@ -787,8 +794,8 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 		free(err);
 		return rc;
 	}
-	if ((rc = source_load(ctl, &src, &dom)) != EXIT_OK ||
-	    (rc = host_load(ctl, &src, &pa.host, &host)) != EXIT_OK)
+	if ((rc = source_load(&src, &dom)) != EXIT_OK ||
+	    (rc = host_load(&commands[CMD_PLAN], &pa.host, &host)) != EXIT_OK)
 		goto out;
 	if (plan_options_check(&po, dom->n_cells, &err) < 0) {
 		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
@@ -808,9 +815,19 @@ out:
 	return rc;
 }
 
-/* libvirt would print every error itself; memplugctl reports them once. */
-static void libvirt_quiet(void *opaque, virErrorPtr error)
+/* memplugctl links no libvirt (it would cost every command a slow start):
+ * say how to read a domain from any libvirt URI instead. */
+static int connect_gone(const char *uri)
 {
+	if (json_errors)
+		json_error("usage", "--connect is gone: pipe the domain XML in instead, e.g. "
+		                    "virsh dumpxml DOMAIN | memplugctl plan --xml -");
+	fprintf(stderr,
+	        "memplugctl: --connect is gone; pipe the domain XML in instead:\n"
+	        "  virsh -c %s dumpxml DOMAIN | memplugctl plan --xml -\n"
+	        "  (or inspect --xml -); a DOMAIN without --xml asks memplugd\n",
+	        uri);
+	return EXIT_USAGE;
 }
 
 static const struct command *command_find(const char *name)
@@ -903,11 +920,10 @@ int main(int argc, char **argv)
 	} else if ((cmd = command_find(rest[0])) == NULL) {
 		rc = usage_errorf(NULL, "unknown command '%s'", rest[0]);
 		usage(stderr);
-	} else if (ctl.connect_uri && cmd != &commands[CMD_INSPECT] && cmd != &commands[CMD_PLAN]) {
-		/* Changes go through memplugd, which has its own connection. */
-		rc = usage_error(cmd, "--connect works with inspect and plan only");
+		rc = EXIT_USAGE;
+	} else if (ctl.connect_uri) {
+		rc = connect_gone(ctl.connect_uri);
 	} else {
-		virSetErrorFunc(NULL, libvirt_quiet);
 		rc = cmd->handler(&ctl, n, rest);
 	}
 	free(rest);

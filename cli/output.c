@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "output.h"
+#include "policy.h"
 #include "record.h"
 #include "size.h"
 
@@ -291,35 +292,106 @@ static const char *approx(json_object *o, const char *key, char *buf)
 	return buf;
 }
 
-static void render_host(FILE *out, json_object *nodes)
+/* "2 MiB: 500/512, 1 GiB: ?/4": free/total pages per pool, "?" unknown. */
+static void host_pools(json_object *pools, char *buf, size_t len)
 {
-	static const char *const hdr[] = {"HOST NODE", "TOTAL", "FREE", "HUGEPAGES (free/total)"};
-	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
-	struct table *t = table_new(4, hdr);
+	char c[SIZE_FORMAT_MAX], f[32];
+
+	*buf = '\0';
+	for (size_t j = 0; j < arr_len(pools); j++) {
+		json_object *p = json_object_array_get_idx(pools, j);
+		size_t used = strlen(buf);
+
+		if (get(p, "free"))
+			snprintf(f, sizeof(f), "%" PRId64, num(p, "free"));
+		else
+			snprintf(f, sizeof(f), "?");
+		snprintf(buf + used, len - used, "%s%s: %s/%" PRId64, j ? ", " : "",
+		         kib(p, "page_kib", c), f, num(p, "total"));
+	}
+}
+
+static void render_host_nodes(FILE *out, json_object *nodes)
+{
+	static const char *const hdr[] = {"HOST NODE", "CPUS", "TIER",
+	                                  "TOTAL",     "FREE", "HUGEPAGES (free/total)"};
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+	struct table *t = table_new(6, hdr);
 
 	for (size_t i = 0; i < arr_len(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
-		json_object *pools = get(n, "hugepages");
-		char id[16], pagebuf[256] = "";
-		const char *row[4];
+		char id[16], tier[16], pagebuf[256];
+		const char *row[6];
 
-		for (size_t j = 0; j < arr_len(pools); j++) {
-			json_object *p = json_object_array_get_idx(pools, j);
-			size_t used = strlen(pagebuf);
-
-			snprintf(pagebuf + used, sizeof(pagebuf) - used,
-			         "%s%s: %" PRId64 "/%" PRId64, j ? ", " : "", kib(p, "page_kib", c),
-			         num(p, "free"), num(p, "total"));
-		}
+		host_pools(get(n, "hugepages"), pagebuf, sizeof(pagebuf));
 		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
+		snprintf(tier, sizeof(tier), "%" PRId64, num(n, "tier"));
 		row[0] = id;
-		row[1] = approx(n, "total_kib", a);
-		row[2] = approx(n, "free_kib", b);
-		row[3] = *pagebuf ? pagebuf : "-";
+		row[1] = str(n, "cpus") ? str(n, "cpus") : "(none)";
+		row[2] = get(n, "tier") ? tier : "-";
+		row[3] = approx(n, "total_kib", a);
+		row[4] = get(n, "free_kib") ? approx(n, "free_kib", b) : "unknown";
+		row[5] = *pagebuf ? pagebuf : "-";
 		table_add(t, row);
 	}
 	table_print(t, out);
 	table_free(t);
+}
+
+/* The SLIT as numactl prints it: one row per node, "-" where unknown. */
+static void render_host_distances(FILE *out, json_object *nodes)
+{
+	size_t n = arr_len(nodes), known = 0;
+	const char **row = calloc(n + 1, sizeof(*row));
+	char(*ids)[16] = calloc(n + 1, sizeof(*ids));
+	char(*vals)[16] = calloc(n + 1, sizeof(*vals));
+	struct table *t;
+
+	if (row == NULL || ids == NULL || vals == NULL)
+		abort();
+	row[0] = "DISTANCE";
+	for (size_t j = 0; j < n; j++) {
+		snprintf(ids[j + 1], sizeof(ids[0]), "%" PRId64,
+		         num(json_object_array_get_idx(nodes, j), "id"));
+		row[j + 1] = ids[j + 1];
+	}
+	t = table_new(n + 1, row);
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = get(json_object_array_get_idx(nodes, i), "distances");
+
+		row[0] = ids[i + 1];
+		for (size_t j = 0; j < n; j++) {
+			json_object *v = get(d, ids[j + 1]);
+
+			snprintf(vals[j + 1], sizeof(vals[0]), "%" PRId64,
+			         json_object_get_int64(v));
+			row[j + 1] = v ? vals[j + 1] : "-";
+			known += v != NULL;
+		}
+		table_add(t, row);
+	}
+	if (known > 0)
+		table_print(t, out);
+	else
+		fprintf(out, "Distances unknown: the source gives none\n");
+	table_free(t);
+	free(row);
+	free(ids);
+	free(vals);
+}
+
+static void render_host(FILE *out, json_object *host)
+{
+	json_object *warnings = get(host, "warnings");
+
+	fprintf(out, "Host (from %s)%s\n", txt(host, "source"),
+	        strcmp(txt(host, "source"), "caps") == 0 ? ": free memory unknown" : "");
+	render_host_nodes(out, get(host, "nodes"));
+	fputc('\n', out);
+	render_host_distances(out, get(host, "nodes"));
+	for (size_t i = 0; i < arr_len(warnings); i++)
+		fprintf(out, "Host warning: %s\n",
+		        json_object_get_string(json_object_array_get_idx(warnings, i)));
 }
 
 static void render_inspect(FILE *out, json_object *d)
@@ -508,8 +580,6 @@ static void render_decision(FILE *out, json_object *st)
 static void render_policy(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
-	static const char *const keys[] = {"enabled",  "dry_run", "low_free", "high_free", "step",
-	                                   "cooldown", "settle",  "min",      "max"};
 	json_object *set = get(d, "settings"), *st = get(d, "state");
 	struct table *t = table_new(3, hdr);
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
@@ -518,9 +588,10 @@ static void render_policy(FILE *out, json_object *d)
 	        json_object_get_boolean(get(d, "enabled")) ? "enabled" : "disabled");
 	if (str(d, "problem"))
 		fprintf(out, "problem: %s\n", txt(d, "problem"));
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *row[3] = {keys[i], str(get(set, keys[i]), "value"),
-		                      str(get(set, keys[i]), "source")};
+	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
+		const char *key = policy_keys[i].name;
+		const char *row[3] = {key, str(get(set, key), "value"),
+		                      str(get(set, key), "source")};
 
 		table_add(t, row);
 	}

@@ -58,6 +58,9 @@ struct host {
 	/* SLIT: dist[i * n_nodes + j] between nodes[i] and nodes[j], by position;
 	 * 0 where the source gives none. Kept in step by host_add_node(). */
 	unsigned *dist;
+	/* What a source got wrong and the reader tolerated (a test driver's
+	 * odd pools, a missing SLIT): a NULL-terminated list, or NULL. */
+	char **warnings;
 };
 
 /* The real host: nodes and memory from libnuma, hugepage pools from sysfs.
@@ -76,6 +79,10 @@ struct host_node *host_add_node(struct host *h, unsigned id, uint64_t total_kib,
  * -EINVAL for a 0 page size or more free pages than pages. */
 int host_node_add_pool(struct host_node *n, uint64_t page_kib, uint64_t total, uint64_t free);
 void host_free(struct host *h);
+/* "local", "sysfs", "libvirt" or "caps": the names inspect --json uses. */
+const char *host_source_name(enum host_source source);
+/* Appends a formatted message to h->warnings. */
+void host_warn(struct host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A deep copy (the agent caches the topology per connection and refreshes
  * free values per operation on a copy); NULL when out of memory. */
 struct host *host_dup(const struct host *h);
@@ -85,6 +92,9 @@ struct host *host_dup(const struct host *h);
  * memory and free pages are unknown (free_known false). Tolerates what
  * libvirt's test driver produces (no distances, odd pools). */
 int host_from_caps(const char *xml, size_t len, struct host **out, char **err);
+/* host_from_caps() on a file (`virsh capabilities > FILE`); messages name
+ * the file. */
+int host_from_caps_file(const char *path, struct host **out, char **err);
 
 /* SLIT distance between node ids `from` and `to`; 0 when unknown or when
  * either node does not exist. */
@@ -106,6 +116,11 @@ const struct host_pool *host_node_pool(const struct host_node *n, uint64_t page_
 /* Free memory (KiB) over a set of nodes: plain pages for page_kib <= 4,
  * free hugepages of that size otherwise. */
 uint64_t host_free_kib(const struct host *h, const struct nodeset *nodes, uint64_t page_kib);
+/* Whether every node of `nodes` that the host has knows what
+ * host_free_kib() sums for `page_kib`: its free memory, or the free pages of
+ * its pool of that size (a node without such a pool has none: known). A
+ * check that needs free values and gets false here cannot check. */
+bool host_free_known(const struct host *h, const struct nodeset *nodes, uint64_t page_kib);
 /* All node ids of the host. */
 void host_nodeset(const struct host *h, struct nodeset *out);
 

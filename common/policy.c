@@ -18,171 +18,13 @@
 
 #include "backing.h"
 #include "domain.h"
-#include "duration.h"
 #include "err.h"
 #include "host.h"
 #include "policy.h"
 #include "select.h"
-#include "size.h"
 
 /* Balloon figures closer than this count as equal. */
 #define POLICY_SLACK_KIB UINT64_C(1024)
-
-const char *const policy_keys[POLICY_N_KEYS] = {
-        "enabled", "dry_run", "low_free", "high_free", "step", "cooldown", "settle", "min", "max",
-};
-
-uint64_t threshold_kib(const struct threshold *t, uint64_t total_kib)
-{
-	return t->percent ? total_kib / 100 * t->value + total_kib % 100 * t->value / 100
-	                  : t->value;
-}
-
-static char *size_short(uint64_t kib, char *buf, size_t len)
-{
-	static const char units[] = "KMGT";
-	size_t u = 0;
-
-	while (u < 3 && kib && kib % 1024 == 0) {
-		kib /= 1024;
-		u++;
-	}
-	snprintf(buf, len, "%" PRIu64 "%c", kib, units[u]);
-	return buf;
-}
-
-char *threshold_format(const struct threshold *t, char *buf, size_t len)
-{
-	if (t->percent)
-		snprintf(buf, len, "%" PRIu64 "%%", t->value);
-	else
-		size_short(t->value, buf, len);
-	return buf;
-}
-
-const char *policy_settings_value(const struct policy_settings *s, const char *key, char *buf,
-                                  size_t len)
-{
-	if (strcmp(key, "enabled") == 0)
-		return s->enabled ? "yes" : "no";
-	if (strcmp(key, "dry_run") == 0)
-		return s->dry_run ? "yes" : "no";
-	if (strcmp(key, "low_free") == 0)
-		return threshold_format(&s->low_free, buf, len);
-	if (strcmp(key, "high_free") == 0)
-		return threshold_format(&s->high_free, buf, len);
-	if (strcmp(key, "step") == 0)
-		return size_short(s->step_kib, buf, len);
-	if (strcmp(key, "cooldown") == 0)
-		return duration_format(s->cooldown_ms, buf, len);
-	if (strcmp(key, "settle") == 0)
-		return duration_format(s->settle_ms, buf, len);
-	if (strcmp(key, "min") == 0)
-		return s->min_kib ? size_short(s->min_kib, buf, len) : "boot";
-	if (strcmp(key, "max") == 0)
-		return s->max_kib ? size_short(s->max_kib, buf, len) : "maxMemory";
-	return NULL;
-}
-
-/* ---- parsing settings (the config file and `memplugctl policy set`) ---- */
-
-int threshold_parse(const char *str, struct threshold *out, char **err)
-{
-	size_t len = str ? strlen(str) : 0;
-	char *end;
-	unsigned long v;
-
-	if (len > 1 && str[len - 1] == '%') {
-		errno = 0;
-		v = strtoul(str, &end, 10);
-		if (*str < '0' || *str > '9' || end != str + len - 1 || errno || v > 100)
-			return err_ret(err, -EINVAL, "'%s' is not a percent from 0%% to 100%%",
-			               str);
-		*out = (struct threshold){.percent = true, .value = v};
-		return 0;
-	}
-	if (size_parse(str, &out->value, err) < 0)
-		return -EINVAL;
-	out->percent = false;
-	return 0;
-}
-
-int policy_bool_parse(const char *value, bool *out, char **err)
-{
-	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
-		*out = true;
-	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
-		*out = false;
-	else
-		return err_ret(err, -EINVAL, "'%s' is not true or false", value);
-	return 0;
-}
-
-/* Compares thresholds only when both are in the same unit. */
-int policy_settings_check(const struct policy_settings *s, char **err)
-{
-	char a[32], b[32];
-
-	if (s->low_free.percent == s->high_free.percent && s->low_free.value >= s->high_free.value)
-		return err_ret(
-		        err, -EINVAL,
-		        "low_free (%s) must be below high_free (%s): lower low_free or raise "
-		        "high_free",
-		        threshold_format(&s->low_free, a, sizeof(a)),
-		        threshold_format(&s->high_free, b, sizeof(b)));
-	if (s->min_kib && s->max_kib && s->min_kib > s->max_kib)
-		return err_ret(err, -EINVAL, "min (%s) must not be above max (%s)",
-		               size_short(s->min_kib, a, sizeof(a)),
-		               size_short(s->max_kib, b, sizeof(b)));
-	if (s->step_kib == 0)
-		return err_ret(err, -EINVAL, "step must be above 0");
-	return 0;
-}
-
-int policy_settings_apply(struct policy_settings *s, const char *key, const char *value, char **err)
-{
-	struct policy_settings n = *s;
-	int rc;
-
-	if (strcmp(key, "enabled") == 0)
-		rc = policy_bool_parse(value, &n.enabled, err);
-	else if (strcmp(key, "dry_run") == 0)
-		rc = policy_bool_parse(value, &n.dry_run, err);
-	else if (strcmp(key, "low_free") == 0)
-		rc = threshold_parse(value, &n.low_free, err);
-	else if (strcmp(key, "high_free") == 0)
-		rc = threshold_parse(value, &n.high_free, err);
-	else if (strcmp(key, "step") == 0)
-		rc = size_parse(value, &n.step_kib, err);
-	else if (strcmp(key, "cooldown") == 0)
-		rc = duration_parse(value, &n.cooldown_ms, err);
-	else if (strcmp(key, "settle") == 0)
-		rc = duration_parse(value, &n.settle_ms, err);
-	else if (strcmp(key, "min") == 0)
-		rc = size_parse(value, &n.min_kib, err);
-	else if (strcmp(key, "max") == 0)
-		rc = size_parse(value, &n.max_kib, err);
-	else
-		return err_ret(err, -EINVAL,
-		               "unknown policy key '%s' (enabled, dry_run, low_free, high_free, "
-		               "step, cooldown, settle, min, max)",
-		               key);
-	if (rc < 0)
-		return rc;
-	*s = n;
-	return 0;
-}
-
-int policy_settings_set(struct policy_settings *s, const char *key, const char *value, char **err)
-{
-	struct policy_settings n = *s;
-	int rc = policy_settings_apply(&n, key, value, err);
-
-	if (rc < 0 || (rc = policy_settings_check(&n, err)) < 0)
-		return rc;
-	*s = n;
-	return 0;
-}
 
 const char *policy_action_name(enum policy_action a)
 {
@@ -666,7 +508,8 @@ static void cell_supply(const struct host *h, const struct backing *b, uint64_t 
 		nodeset_format(&sup.nodes, out->host_nodes, sizeof(out->host_nodes));
 	else
 		snprintf(out->host_nodes, sizeof(out->host_nodes), "any");
-	out->host_known = true;
+	/* a host read from capabilities alone has no free values to judge by */
+	out->host_known = host_free_known(h, &sup.nodes, b->hugepages ? b->page_size_kib : 4);
 }
 
 size_t policy_cells(const struct domain *dom, const struct host *host, uint64_t step_kib,
@@ -722,14 +565,6 @@ void policy_overrides_clear(struct policy_overrides *o)
 	}
 	free(o->v);
 	*o = (struct policy_overrides){0};
-}
-
-static bool policy_key_known(const char *key)
-{
-	for (size_t i = 0; i < POLICY_N_KEYS; i++)
-		if (strcmp(policy_keys[i], key) == 0)
-			return true;
-	return false;
 }
 
 int policy_overrides_put(struct policy_overrides *o, const char *key, const char *value)
@@ -795,7 +630,7 @@ int policy_metadata_parse(const char *xml, struct policy_overrides *o, char **er
 
 		if (a->ns != NULL) /* xmlns:memplug and friends are not settings */
 			continue;
-		if (!policy_key_known((const char *)a->name)) {
+		if (policy_key_find((const char *)a->name) == NULL) {
 			rc = err_ret(err, -EINVAL, "<metadata> policy: unknown attribute '%s'",
 			             (const char *)a->name);
 			break;

@@ -5,7 +5,8 @@
  * domain's <metadata>. No libvirt, no clock, no I/O: the agent's tick
  * (agent/policy.c) feeds it samples and the time and executes what it
  * decides, so a test can drive it with a simulated guest and clock.
- * docs/policy.md describes the rules.
+ * docs/policy.md describes the rules. The settings' table and parsers are
+ * in policy_settings.c, the decision and <metadata> in policy.c.
  */
 #ifndef MEMPLUG_POLICY_H
 #define MEMPLUG_POLICY_H
@@ -42,11 +43,32 @@ uint64_t threshold_kib(const struct threshold *t, uint64_t total_kib);
 /* "10%" or "256M"-style text; buf >= 32 bytes. */
 char *threshold_format(const struct threshold *t, char *buf, size_t len);
 
-/* Every key as text, in the order of policy_keys. */
+/*
+ * One row per setting (common/policy_settings.c): everything that parses,
+ * checks, shows or renders a setting reads it from here. The parser checks
+ * the text alone and writes the field; the printer gives the field back as
+ * the parser takes it.
+ */
+struct policy_key {
+	const char *name;
+	const char *type; /* "bool", "threshold", "size" (KiB), "duration" (ms) */
+	int (*parse)(const char *text, void *field, char **err);
+	const char *(*print)(const void *field, char *buf, size_t len);
+	size_t offset;     /* of the field in struct policy_settings */
+	uint64_t min;      /* sizes and durations: the least value; 0 none */
+	const char *unset; /* shown for 0 (a size that means "the domain's own"), or NULL */
+	const char *doc;   /* its meaning, as docs/policy.md's table says it */
+};
+
 #define POLICY_N_KEYS 9
-extern const char *const policy_keys[POLICY_N_KEYS];
-/* The value of `key` in s as text (as `set` accepts it); buf >= 32 bytes.
- * NULL for an unknown key. */
+extern const struct policy_key policy_keys[POLICY_N_KEYS];
+
+/* The row of `name`, or NULL. */
+const struct policy_key *policy_key_find(const char *name);
+/* The key's value in s as text (as `set` accepts it); buf >= 32 bytes. */
+const char *policy_key_format(const struct policy_key *k, const struct policy_settings *s,
+                              char *buf, size_t len);
+/* The same by name; NULL for an unknown key. */
 const char *policy_settings_value(const struct policy_settings *s, const char *key, char *buf,
                                   size_t len);
 

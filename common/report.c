@@ -3,6 +3,7 @@
  * json-c builds JSON here; nothing formats text for people: that is the
  * CLI's job.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backing.h"
@@ -86,30 +87,67 @@ static json_object *report_device(const struct domain_memdev *d)
 	return o;
 }
 
-static json_object *report_host(const struct host *h)
+static json_object *report_opt_u64(bool known, uint64_t v)
 {
-	json_object *nodes = json_object_new_array();
+	return known ? json_object_new_uint64(v) : NULL;
+}
 
-	for (size_t i = 0; i < h->n_nodes; i++) {
-		const struct host_node *n = &h->nodes[i];
-		json_object *o = json_object_new_object();
-		json_object *pools = json_object_new_array();
+/* {"<node id>": distance, ...} for the distances the source gives. */
+static json_object *report_distances(const struct host *h, unsigned from)
+{
+	json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "id", json_object_new_int((int)n->id));
-		add_u64(o, "total_kib", n->total_kib);
-		add_u64(o, "free_kib", n->free_kib);
-		for (size_t j = 0; j < n->n_pools; j++) {
-			json_object *p = json_object_new_object();
+	for (size_t j = 0; j < h->n_nodes; j++) {
+		unsigned d = host_distance(h, from, h->nodes[j].id);
+		char key[16];
 
-			add_u64(p, "page_kib", n->pools[j].page_kib);
-			add_u64(p, "total", n->pools[j].total);
-			add_u64(p, "free", n->pools[j].free);
-			json_object_array_add(pools, p);
-		}
-		json_object_object_add(o, "hugepages", pools);
-		json_object_array_add(nodes, o);
+		if (d == 0)
+			continue;
+		snprintf(key, sizeof(key), "%u", h->nodes[j].id);
+		json_object_object_add(o, key, json_object_new_int((int)d));
 	}
-	return nodes;
+	return o;
+}
+
+static json_object *report_host_node(const struct host *h, const struct host_node *n)
+{
+	json_object *o = json_object_new_object();
+	json_object *pools = json_object_new_array();
+
+	json_object_object_add(o, "id", json_object_new_int((int)n->id));
+	json_object_object_add(o, "cpus", report_nodeset(&n->cpus));
+	json_object_object_add(o, "cpuless", json_object_new_boolean(!host_node_has_cpus(n)));
+	add_u64(o, "total_kib", n->total_kib);
+	json_object_object_add(o, "free_kib", report_opt_u64(n->free_known, n->free_kib));
+	json_object_object_add(o, "distances", report_distances(h, n->id));
+	json_object_object_add(o, "tier", n->tier >= 0 ? json_object_new_int(n->tier) : NULL);
+	for (size_t j = 0; j < n->n_pools; j++) {
+		const struct host_pool *hp = &n->pools[j];
+		json_object *p = json_object_new_object();
+
+		add_u64(p, "page_kib", hp->page_kib);
+		add_u64(p, "total", hp->total);
+		json_object_object_add(p, "free", report_opt_u64(hp->free_known, hp->free));
+		json_object_array_add(pools, p);
+	}
+	json_object_object_add(o, "hugepages", pools);
+	return o;
+}
+
+json_object *report_host(const struct host *h)
+{
+	json_object *o = json_object_new_object();
+	json_object *nodes = json_object_new_array();
+	json_object *warnings = json_object_new_array();
+
+	json_object_object_add(o, "source", json_object_new_string(host_source_name(h->source)));
+	for (size_t i = 0; i < h->n_nodes; i++)
+		json_object_array_add(nodes, report_host_node(h, &h->nodes[i]));
+	json_object_object_add(o, "nodes", nodes);
+	for (char **w = h->warnings; w != NULL && *w != NULL; w++)
+		json_object_array_add(warnings, json_object_new_string(*w));
+	json_object_object_add(o, "warnings", warnings);
+	return o;
 }
 
 static void report_slots(json_object *o, const struct domain *dom)

@@ -1,8 +1,8 @@
 /*
- * Reports: the JSON data that answers `inspect` and `plan`, built from the
- * model with json-c. The agent sends exactly these objects over the socket
- * and memplugctl builds them itself when it works offline, so both paths
- * render the same. Field names are documented in docs/protocol.md.
+ * Reports: the JSON data that answers `inspect` and `plan` (and a grow's or
+ * shrink's verdict), built from the model with json-c. The agent sends exactly these objects over
+ * the socket and memplugctl builds them itself when it works offline, so both paths render the
+ * same. Field names are documented in docs/protocol.md.
  */
 #ifndef MEMPLUG_REPORT_H
 #define MEMPLUG_REPORT_H
@@ -24,6 +24,16 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan);
  * null without a host. Normal pages are not checked: the kernel reclaims.
  */
 void report_plan_host(json_object *o, const struct plan *plan, const struct host *host);
+
+/* The host model: {source, nodes: [{id, cpus, cpuless, total_kib, free_kib,
+ * distances, tier, hugepages}], warnings}; null where the source does not
+ * know a value (docs/host.md). A new reference. */
+json_object *report_host(const struct host *h);
+
+/* A grow/shrink verdict (report_select.c): a new reference, or NULL when
+ * out of memory. Fields are listed in docs/select.md. */
+struct select_result;
+json_object *report_select(const struct select_result *r);
 
 /* Small json-c helpers shared by the report builders and their readers. */
 json_object *report_nodeset(const struct nodeset *ns); /* string, or NULL for empty */

@@ -4,6 +4,11 @@
  * attach or detach, on which guest nodes, with which backing, or why the
  * request is refused, before anything touches the guest. No libvirt calls;
  * the agent executes what this decides. See docs/select.md.
+ *
+ * The files, by job: select_grow.c spreads a grow (and says what a backing's
+ * host nodes can supply), select_shrink.c searches the DIMMs a shrink
+ * removes, select_msg.c words every verdict, select_result.c holds the
+ * result; report_select() (report.h) renders it as JSON.
  */
 #ifndef MEMPLUG_SELECT_H
 #define MEMPLUG_SELECT_H
@@ -16,8 +21,6 @@
 #include "domain.h"
 #include "host.h"
 #include "plan.h"
-
-struct json_object;
 
 /* The verdict; every refusal has its own code for machines. */
 enum select_code {
@@ -87,9 +90,9 @@ struct select_result {
  * Chooses the DIMMs for growing `dom` by req->size_kib. `host` may be NULL
  * (no host checks). Returns 0 and a new result in *out (free with
  * select_result_free()) whether the verdict is ok or a refusal: a refusal is
- * an answer, not an error. Returns a negative errno and *err only when no
- * verdict could be reached (-ENOMEM, -EINVAL for NULL arguments or when
- * the layout options do not fit the domain).
+ * an answer, not an error, and r->code is its only channel. Returns a negative errno and *err only
+ * when no verdict could be reached (-ENOMEM, -EINVAL for NULL arguments or when the layout options
+ * do not fit the domain).
  */
 int select_grow(const struct domain *dom, const struct host *host,
                 const struct select_grow_req *req, struct select_result **out, char **err);
@@ -124,13 +127,5 @@ void select_supply(const struct host *h, const struct backing *b, uint64_t reser
 
 /* "ok", "bad_size", ..., "no_dimms"; a static string. */
 const char *select_code_name(enum select_code code);
-
-/* A few lines for people: the verdict, then one line per DIMM. Returns a
- * malloc'd string the caller frees, or NULL when out of memory. */
-char *select_result_format(const struct select_result *r);
-
-/* The result as a json-c object (caller owns the reference), or NULL when
- * out of memory. Fields are listed in docs/select.md. */
-struct json_object *select_result_to_json(const struct select_result *r);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Golden-file tests for what people and programs read from memplugctl: each
-# case runs the CLI on a fixture and compares stdout and the exit code with
+# case runs the CLI on a fixture (stdin: the optional third field, a file in
+# tests/data, else /dev/null) and compares stdout and the exit code with
 # tests/golden/NAME.out (stderr after a '--- stderr' line). `run.sh --update CLI` rewrites the golden files.
 #   run.sh [--update] MEMPLUGCTL
 set -u
@@ -11,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=$here/../data
 failed=0 passed=0
 
-# name | arguments (word-split; fixture paths are relative to tests/data)
+# name | arguments (word-split; fixture paths are relative to tests/data) | stdin
 cases() {
 	cat <<CASES
 plan-2cell|plan --xml $data/guest-2cell.xml
@@ -29,6 +30,13 @@ inspect-hugepages-json|inspect --json --xml $data/hugepages-mixed.xml
 inspect-numatune-auto|inspect --xml $data/numatune-auto.xml
 inspect-numatune-restrictive|inspect --xml $data/numatune-restrictive.xml
 inspect-host|inspect --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+inspect-host-tiers-json|inspect --json --xml $data/guest-2cell.xml --host-sysfs $data/sysfs-tiers/devices/system/node
+inspect-caps-8node|inspect --xml $data/anuma-8cell.xml --host-caps $data/caps-8node.xml
+inspect-caps-hbm-json|inspect --json --xml $data/hbm-cpuless.xml --host-caps $data/caps-2ddr-2hbm.xml
+inspect-caps-test-driver|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-test-driver.xml
+inspect-caps-not-caps|inspect --xml $data/guest-2cell.xml --host-caps $data/guest-2cell.xml
+inspect-caps-missing|inspect --xml $data/guest-2cell.xml --host-caps $data/no-such-caps.xml
+inspect-caps-and-sysfs|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-1node.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
 plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
 plan-host-pools|plan --xml $data/hugepages-mixed.xml --host-sysfs $data/host-4node
@@ -54,14 +62,21 @@ log-bad-event|log --event bogus
 log-bad-event-json|--json log --event bogus --file /nonexistent/audit.jsonl
 version-json|--json --version
 usage-both|plan --xml $data/guest-2cell.xml somedomain
+plan-stdin|plan --xml -|guest-2cell.xml
+inspect-stdin-json|inspect --json --xml - --host-sysfs $data/host-4node|guest-3cell-hugepage.xml
+plan-stdin-bad|plan --xml -|bad-malformed.xml
+plan-stdin-empty|plan --xml -
+connect-hint|--connect qemu+ssh://host2/system plan web
 CASES
 }
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.err"' EXIT
-while IFS='|' read -r name args; do
+while IFS='|' read -r name args input; do
+	in=/dev/null
+	[ -z "$input" ] || in=$data/$input
 	# shellcheck disable=SC2086
-	"$ctl" $args >"$tmp" 2>"$tmp.err"
+	"$ctl" $args <"$in" >"$tmp" 2>"$tmp.err"
 	echo "exit=$?" >>"$tmp"
 	if [ -s "$tmp.err" ]; then
 		echo "--- stderr" >>"$tmp"

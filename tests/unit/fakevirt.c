@@ -14,11 +14,11 @@
 #include <libxml/tree.h>
 
 #include "fakevirt.h"
-#include "virt.h"
+#include "threadcheck.h"
 
 struct fake_event {
 	struct fakevirt *fv;
-	enum virt_event_kind kind;
+	enum backend_event_kind kind;
 	char alias[FAKE_ALIAS_MAX];
 };
 
@@ -98,19 +98,30 @@ char *fakevirt_xml(struct fakevirt *fv, bool inactive)
 	return copy;
 }
 
+/* Every call counts by kind; a blocking call on the loop thread is noted
+ * (the thread checks abort first when they are compiled in). */
+static void fake_count(struct fakevirt *fv, enum fake_call_kind kind)
+{
+	pthread_mutex_lock(&fv->lock);
+	fv->n_kind[kind]++;
+	fv->loop_calls += threadcheck_on_loop();
+	pthread_mutex_unlock(&fv->lock);
+}
+
 static int fake_domain_xml(void *ctx, const char *name, unsigned flags, char **xml, char **err)
 {
 	struct fakevirt *fv = ctx;
 
+	fake_count(fv, FAKE_XML);
 	if (strcmp(name, fv->name) != 0) {
 		*err = strdup("no such domain");
 		return -ENOENT;
 	}
-	*xml = fakevirt_xml(fv, flags & VIRT_INACTIVE);
+	*xml = fakevirt_xml(fv, flags & BACKEND_INACTIVE);
 	return 0;
 }
 
-static int fake_persistent(void *ctx, const char *name, bool *persistent)
+static int fake_persistent(void *ctx, const char *name, bool *persistent, char **err)
 {
 	*persistent = strcmp(name, ((struct fakevirt *)ctx)->name) == 0;
 	return *persistent ? 0 : -ENOENT;
@@ -121,6 +132,8 @@ static void fake_log(struct fakevirt *fv, enum fake_call_kind kind, unsigned fla
 {
 	struct fake_call *c;
 
+	fv->n_kind[kind]++;
+	fv->loop_calls += threadcheck_on_loop();
 	if (fv->n_calls == FAKE_MAX_CALLS)
 		abort();
 	c = &fv->calls[fv->n_calls++];
@@ -205,13 +218,13 @@ static int fake_attach(void *ctx, const char *name, const char *xml, unsigned fl
 	if (++fv->n_attach == fv->attach_fail_at) {
 		*err = strdup(fv->attach_error ? fv->attach_error : "attach failed");
 		rc = -EIO;
-	} else if ((flags & VIRT_LIVE) && !fv->active) {
+	} else if ((flags & BACKEND_LIVE) && !fv->active) {
 		*err = strdup("domain is not running");
 		rc = -EINVAL;
 	} else {
-		if (flags & VIRT_LIVE)
+		if (flags & BACKEND_LIVE)
 			fake_add(fv->live, &fv->n_live, &d);
-		if (flags & VIRT_CONFIG)
+		if (flags & BACKEND_CONFIG)
 			fake_add(fv->config, &fv->n_config, &d);
 	}
 	pthread_mutex_unlock(&fv->lock);
@@ -222,9 +235,9 @@ static void fake_deliver(void *arg)
 {
 	struct fake_event *e = arg;
 	struct fakevirt *fv = e->fv;
-	struct virt_event ev = {.kind = e->kind, .name = fv->name, .alias = e->alias};
+	struct backend_event ev = {.kind = e->kind, .name = fv->name, .alias = e->alias};
 
-	agent_on_event(fv->a, &ev);
+	fv->on_event(fv->on_event_arg, &ev);
 	pthread_mutex_lock(&fv->lock);
 	fv->events_in_flight--;
 	pthread_mutex_unlock(&fv->lock);
@@ -232,7 +245,7 @@ static void fake_deliver(void *arg)
 }
 
 /* Libvirt delivers the guest's answer later, on the loop thread. */
-static void fake_post(struct fakevirt *fv, enum virt_event_kind kind, const char *alias)
+static void fake_post(struct fakevirt *fv, enum backend_event_kind kind, const char *alias)
 {
 	struct fake_event *e = calloc(1, sizeof(*e));
 
@@ -242,7 +255,7 @@ static void fake_post(struct fakevirt *fv, enum virt_event_kind kind, const char
 	e->kind = kind;
 	snprintf(e->alias, sizeof(e->alias), "%s", alias);
 	fv->events_in_flight++;
-	if (agent_post(fv->a, fake_deliver, e) < 0)
+	if (evloop_post(fv->loop, fake_deliver, e) < 0)
 		abort();
 }
 
@@ -257,10 +270,10 @@ static int fake_detach_live(struct fakevirt *fv, const char *alias, char **err)
 	switch (ans) {
 	case FAKE_REMOVE:
 		fake_remove(fv->live, &fv->n_live, alias);
-		fake_post(fv, VIRT_EVENT_DEVICE_REMOVED, alias);
+		fake_post(fv, BACKEND_EVENT_DEVICE_REMOVED, alias);
 		return 0;
 	case FAKE_REFUSE:
-		fake_post(fv, VIRT_EVENT_DEVICE_REMOVAL_FAILED, alias);
+		fake_post(fv, BACKEND_EVENT_DEVICE_REMOVAL_FAILED, alias);
 		return 0;
 	case FAKE_SILENT:
 		return 0;
@@ -278,9 +291,9 @@ static int fake_detach_alias(void *ctx, const char *name, const char *alias, uns
 
 	pthread_mutex_lock(&fv->lock);
 	fake_log(fv, FAKE_DETACH, flags, alias);
-	if (flags & VIRT_LIVE)
+	if (flags & BACKEND_LIVE)
 		rc = fake_detach_live(fv, alias, err);
-	if (rc == 0 && (flags & VIRT_CONFIG) && !fake_remove(fv->config, &fv->n_config, alias)) {
+	if (rc == 0 && (flags & BACKEND_CONFIG) && !fake_remove(fv->config, &fv->n_config, alias)) {
 		*err = strdup("no such device in the persistent definition");
 		rc = -EINVAL;
 	}
@@ -288,51 +301,214 @@ static int fake_detach_alias(void *ctx, const char *name, const char *alias, uns
 	return rc;
 }
 
-static int fake_host(void *ctx, struct host **out, char **err)
+static int fake_update_device(void *ctx, const char *name, const char *xml, unsigned flags,
+                              char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	pthread_mutex_lock(&fv->lock);
+	fake_log(fv, FAKE_UPDATE, flags, NULL);
+	pthread_mutex_unlock(&fv->lock);
+	*err = strdup("the fake has no device to update");
+	return -ENOTSUP;
+}
+
+static int fake_list_domains(void *ctx, struct backend_domain_list *out, char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	out->n = 1;
+	out->doms = calloc(1, sizeof(*out->doms));
+	if (out->doms == NULL || (out->doms[0].name = strdup(fv->name)) == NULL)
+		abort();
+	out->doms[0].active = fv->active;
+	out->doms[0].id = fv->active ? 1 : -1;
+	return 0;
+}
+
+static int fake_set_balloon(void *ctx, const char *name, uint64_t kib, char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	fake_count(fv, FAKE_BALLOON);
+	pthread_mutex_lock(&fv->lock);
+	fv->balloon.current = kib;
+	pthread_mutex_unlock(&fv->lock);
+	return 0;
+}
+
+static int fake_set_stats_period(void *ctx, const char *name, int seconds, char **err)
+{
+	return 0;
+}
+
+static int fake_balloon_stats(void *ctx, struct backend_balloon_list *out, char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	fake_count(fv, FAKE_STATS);
+	*out = (struct backend_balloon_list){0};
+	if (!fv->active)
+		return 0;
+	out->doms = calloc(1, sizeof(*out->doms));
+	if (out->doms == NULL)
+		abort();
+	pthread_mutex_lock(&fv->lock);
+	out->doms[0] = fv->balloon;
+	pthread_mutex_unlock(&fv->lock);
+	out->doms[0].name = strdup(fv->name);
+	out->n = 1;
+	return 0;
+}
+
+static int fake_get_metadata(void *ctx, const char *name, const char *uri, unsigned flags,
+                             char **xml, char **err)
+{
+	struct fakevirt *fv = ctx;
+	int rc = 0;
+
+	fake_count(fv, FAKE_GET_META);
+	pthread_mutex_lock(&fv->lock);
+	*xml = fv->metadata ? strdup(fv->metadata) : NULL;
+	if (*xml == NULL) {
+		rc = -ENOENT;
+		if (err)
+			*err = strdup("no metadata");
+	}
+	pthread_mutex_unlock(&fv->lock);
+	return rc;
+}
+
+static int fake_set_metadata(void *ctx, const char *name, const char *xml, const char *key,
+                             const char *uri, unsigned flags, char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	fake_count(fv, FAKE_SET_META);
+	pthread_mutex_lock(&fv->lock);
+	free(fv->metadata);
+	fv->metadata = xml ? strdup(xml) : NULL;
+	pthread_mutex_unlock(&fv->lock);
+	return 0;
+}
+
+/* Two nodes of 16 GiB with CPUs 0 and 1, 10/20 apart; node 0 may have a pool. */
+static int fake_host_topology(void *ctx, struct host **out, char **err)
 {
 	struct fakevirt *fv = ctx;
 	struct host *h = host_new();
 	struct host_node *n;
 
-	for (unsigned i = 0; i < 2; i++) {
-		n = host_add_node(h, i, 16ULL << 20, fv->host.free_mib[i] * 1024);
-		if (n && i == 0 && fv->host.pool_kib)
-			host_node_add_pool(n, fv->host.pool_kib, fv->host.pool_free + 64,
-			                   fv->host.pool_free);
+	fake_count(fv, FAKE_HOST);
+	for (unsigned i = 0; h && i < 2; i++) {
+		n = host_add_node(h, i, 16ULL << 20, 0);
+		if (n == NULL)
+			abort();
+		nodeset_set(&n->cpus, i);
+		if (i == 0 && fv->host.pool_kib)
+			host_node_add_pool(n, fv->host.pool_kib, fv->host.pool_free + 64, 0);
 	}
+	h->source = HOST_SOURCE_LIBVIRT;
 	*out = h;
 	return 0;
 }
 
-const struct ops_backend fakevirt_backend = {
+/* Free memory and pages as the script says now. */
+static int fake_host_free(void *ctx, struct host *h, char **err)
+{
+	struct fakevirt *fv = ctx;
+
+	pthread_mutex_lock(&fv->lock);
+	for (size_t i = 0; i < h->n_nodes && i < 2; i++) {
+		struct host_node *n = &h->nodes[i];
+
+		n->free_kib = fv->host.free_mib[i] * 1024;
+		n->free_known = true;
+		if (i == 0 && fv->host.pool_kib && n->n_pools) {
+			n->pools[0].free = fv->host.pool_free;
+			n->pools[0].free_known = true;
+		}
+	}
+	pthread_mutex_unlock(&fv->lock);
+	return 0;
+}
+
+static bool fake_connected(void *ctx)
+{
+	struct fakevirt *fv = ctx;
+	bool c;
+
+	pthread_mutex_lock(&fv->lock);
+	c = fv->connected;
+	pthread_mutex_unlock(&fv->lock);
+	return c;
+}
+
+static unsigned fake_reconnects(void *ctx)
+{
+	return 0;
+}
+
+static const char *fake_uri(void *ctx)
+{
+	return "fake:///unit";
+}
+
+static const struct backend_ops fakevirt_ops = {
+        .list_domains = fake_list_domains,
         .domain_xml = fake_domain_xml,
         .persistent = fake_persistent,
         .attach = fake_attach,
         .detach_alias = fake_detach_alias,
-        .host = fake_host,
+        .update_device = fake_update_device,
+        .set_balloon = fake_set_balloon,
+        .set_stats_period = fake_set_stats_period,
+        .balloon_stats = fake_balloon_stats,
+        .get_metadata = fake_get_metadata,
+        .set_metadata = fake_set_metadata,
+        .host_topology = fake_host_topology,
+        .host_free = fake_host_free,
+        .connected = fake_connected,
+        .reconnects = fake_reconnects,
+        .uri = fake_uri,
 };
 
-void fakevirt_init(struct fakevirt *fv, struct agent *a, const char *name,
-                   const struct fake_spec *spec, const struct fake_host *host)
+void fakevirt_backend(struct fakevirt *fv, struct backend *out)
+{
+	out->ops = &fakevirt_ops;
+	out->ctx = fv;
+}
+
+void fakevirt_init(struct fakevirt *fv, struct evloop *loop, const char *name,
+                   const struct fake_spec *spec, const struct fake_host *host,
+                   void (*on_event)(void *arg, const struct backend_event *ev), void *arg)
 {
 	memset(fv, 0, sizeof(*fv));
 	pthread_mutex_init(&fv->lock, NULL);
-	fv->a = a;
+	fv->loop = loop;
+	fv->on_event = on_event;
+	fv->on_event_arg = arg;
 	fv->name = name;
 	fv->spec = *spec;
 	fv->host = *host;
 	fv->active = !spec->shut_off;
+	fv->connected = true;
+	fv->balloon = (struct backend_balloon){.current = UINT64_MAX,
+	                                       .maximum = UINT64_MAX,
+	                                       .usable = UINT64_MAX,
+	                                       .unused = UINT64_MAX,
+	                                       .available = UINT64_MAX,
+	                                       .rss = UINT64_MAX};
 	for (size_t i = 0; i < spec->n_devs; i++) {
 		fv->live[i] = fv->config[i] = spec->devs[i];
 		fv->live[i].slot = fv->config[i].slot = (unsigned)i;
 	}
 	fv->n_live = fv->n_config = spec->n_devs;
-	a->backend = &fakevirt_backend;
-	a->backend_ctx = fv;
 }
 
 void fakevirt_destroy(struct fakevirt *fv)
 {
+	free(fv->metadata);
 	pthread_mutex_destroy(&fv->lock);
 }
 
@@ -341,6 +517,8 @@ size_t fakevirt_count(struct fakevirt *fv, enum fake_call_kind kind, unsigned fl
 	size_t n = 0;
 
 	pthread_mutex_lock(&fv->lock);
+	if (kind != FAKE_ATTACH && kind != FAKE_DETACH && kind != FAKE_UPDATE)
+		n = fv->n_kind[kind];
 	for (size_t i = 0; i < fv->n_calls; i++)
 		n += fv->calls[i].kind == kind && (fv->calls[i].flags & flags) == flags;
 	pthread_mutex_unlock(&fv->lock);
@@ -377,7 +555,7 @@ void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed)
 	pthread_mutex_lock(&fv->lock);
 	if (removed)
 		fake_remove(fv->live, &fv->n_live, alias);
-	fake_post(fv, removed ? VIRT_EVENT_DEVICE_REMOVED : VIRT_EVENT_DEVICE_REMOVAL_FAILED,
+	fake_post(fv, removed ? BACKEND_EVENT_DEVICE_REMOVED : BACKEND_EVENT_DEVICE_REMOVAL_FAILED,
 	          alias);
 	pthread_mutex_unlock(&fv->lock);
 }

@@ -1,9 +1,10 @@
 /*
- * A fake libvirt behind ops_backend.h for the operation tests: one domain
- * kept as lists of DIMMs (live and persistent) from which its XML is
- * regenerated, a fabricated host, scripted attach failures and guest
- * answers to detaches, and a log of every call made. Removal events are
- * posted to the agent's loop as libvirt would deliver them.
+ * A fake hypervisor and host behind backend.h, for the agent's unit tests:
+ * one domain kept as lists of DIMMs (live and persistent) from which its
+ * XML is regenerated, its balloon figures and <metadata>, a fabricated
+ * host, scripted attach failures and guest answers to detaches, and a log
+ * of every call made. Removal events are posted to the loop as libvirt
+ * would deliver them, to the event handler given at init.
  */
 #ifndef MEMPLUG_FAKEVIRT_H
 #define MEMPLUG_FAKEVIRT_H
@@ -13,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent.h"
-#include "ops_backend.h"
+#include "backend.h"
+#include "evloop.h"
 
 #define FAKE_MAX_CELLS 4
 #define FAKE_MAX_DEVS  16
@@ -57,7 +58,18 @@ enum fake_answer {
 	FAKE_CALL_FAILS /* the detach call itself fails */
 };
 
-enum fake_call_kind { FAKE_ATTACH, FAKE_DETACH };
+enum fake_call_kind {
+	FAKE_ATTACH,
+	FAKE_DETACH,
+	FAKE_UPDATE,
+	FAKE_XML,
+	FAKE_BALLOON,
+	FAKE_STATS,
+	FAKE_GET_META,
+	FAKE_SET_META,
+	FAKE_HOST,
+	FAKE_N_KINDS
+};
 
 struct fake_call {
 	enum fake_call_kind kind;
@@ -67,7 +79,9 @@ struct fake_call {
 
 struct fakevirt {
 	pthread_mutex_t lock;
-	struct agent *a;
+	struct evloop *loop;
+	void (*on_event)(void *arg, const struct backend_event *ev);
+	void *on_event_arg;
 	const char *name;
 	struct fake_spec spec;
 	struct fake_host host;
@@ -81,23 +95,33 @@ struct fakevirt {
 	enum fake_answer answer;
 	const char *answer_suffix; /* the answer applies to aliases ending so; NULL: all */
 
-	/* Record. */
+	/* The guest's balloon (KiB; UINT64_MAX: not reported) and metadata. */
+	struct backend_balloon balloon;
+	char *metadata; /* NULL: none stored */
+	bool connected;
+
+	/* Record: device calls in order; every kind counted. */
+	unsigned n_kind[FAKE_N_KINDS];
 	size_t n_calls;
 	struct fake_call calls[FAKE_MAX_CALLS];
 	unsigned n_attach;
 	unsigned events_in_flight; /* posted to the loop, not yet delivered */
+	unsigned loop_calls;       /* blocking calls made on the loop thread */
 };
 
-extern const struct ops_backend fakevirt_backend;
-
-/* Sets up the fake for domain `name` on agent `a` (backend_ctx = fv). */
-void fakevirt_init(struct fakevirt *fv, struct agent *a, const char *name,
-                   const struct fake_spec *spec, const struct fake_host *host);
+/* Sets up the fake for domain `name`; events go to on_event(arg, ev) on
+ * `loop`. Connected; the balloon reports no stats. */
+void fakevirt_init(struct fakevirt *fv, struct evloop *loop, const char *name,
+                   const struct fake_spec *spec, const struct fake_host *host,
+                   void (*on_event)(void *arg, const struct backend_event *ev), void *arg);
+/* The fake as a backend (ctx = fv). */
+void fakevirt_backend(struct fakevirt *fv, struct backend *out);
 void fakevirt_destroy(struct fakevirt *fv);
 
 /* The current XML, live or (inactive) persistent; caller frees. */
 char *fakevirt_xml(struct fakevirt *fv, bool inactive);
-/* Calls of one kind made with flags containing `flags` (0: any). */
+/* Device calls (attach, detach, update) of one kind made with flags
+ * containing `flags` (0: any); for the other kinds, how many were made. */
 size_t fakevirt_count(struct fakevirt *fv, enum fake_call_kind kind, unsigned flags);
 /* Whether the live (or persistent) definition holds a DIMM with alias. */
 bool fakevirt_has(struct fakevirt *fv, bool inactive, const char *alias);

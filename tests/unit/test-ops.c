@@ -23,6 +23,8 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "dispatch.h"
+#include "domains.h"
 #include "fakevirt.h"
 #include "log.h"
 #include "ops.h"
@@ -45,7 +47,10 @@ struct fixture {
 	char dir[64];
 	char path[96];
 	struct evloop *loop;
-	struct agent a;
+	struct config *cfg; /* the agent's once it exists */
+	struct agent *a;
+	struct ops *ops;
+	struct dispatch *dispatch;
 	struct fakevirt fv;
 	size_t n_ended, want;
 	struct ended ended[MAX_ENDED];
@@ -68,7 +73,6 @@ static void on_ended(void *arg, const char *request, const char *code, const cha
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct audit_options o;
 
 	assert_non_null(fx);
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-ops-XXXXXX");
@@ -76,17 +80,8 @@ static int setup(void **state)
 	snprintf(fx->path, sizeof(fx->path), "%s/audit.log", fx->dir);
 	fx->loop = evloop_new();
 	assert_non_null(fx->loop);
-	fx->a.loop = fx->loop;
-	fx->a.cfg = config_new_default();
-	fx->a.cfg->detach_timeout_ms = 5000;
-	fx->a.started = time(NULL);
-	fx->a.op_ended = on_ended;
-	fx->a.op_ended_arg = fx;
-	pthread_mutex_init(&fx->a.audit_lock, NULL);
-	pthread_mutex_init(&fx->a.wait_lock, NULL);
-	pthread_cond_init(&fx->a.wait_cond, NULL);
-	audit_options_default(&o);
-	assert_int_equal(audit_open(fx->path, &o, &fx->a.audit), 0);
+	fx->cfg = config_new_default();
+	fx->cfg->detach_timeout_ms = 5000;
 	*state = fx;
 	return 0;
 }
@@ -95,54 +90,64 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	while (fx->a.domains) {
-		struct agent_domain *d = fx->a.domains;
-
-		fx->a.domains = d->next;
+	for (struct domain_view *d = fx->a ? domains_first(agent_domains(fx->a)) : NULL; d;
+	     d = d->next)
 		assert_null(d->queue);
-		domain_free(d->model);
-		free(d->model_error);
-		free(d->name);
-		free(d);
-	}
-	while (fx->a.late) { /* detaches still pending, as memplugd frees them */
-		struct agent_late *l = fx->a.late;
-
-		fx->a.late = l->next;
-		free(l->domain);
-		free(l->alias);
-		free(l->request);
-		free(l);
-	}
 	for (size_t i = 0; i < fx->n_ended; i++)
 		free(fx->ended[i].message);
-	audit_free(fx->a.audit);
-	config_free(fx->a.cfg);
+	dispatch_free(fx->dispatch);
+	ops_free(fx->ops); /* detaches still pending go, as memplugd frees them */
+	if (fx->a)
+		agent_free(fx->a);
+	else
+		config_free(fx->cfg);
 	evloop_free(fx->loop);
 	fakevirt_destroy(&fx->fv);
-	pthread_mutex_destroy(&fx->a.audit_lock);
-	pthread_mutex_destroy(&fx->a.wait_lock);
-	pthread_cond_destroy(&fx->a.wait_cond);
 	unlink(fx->path);
 	rmdir(fx->dir);
 	free(fx);
 	return 0;
 }
 
-/* Installs the fake and tells the agent about the domain, as an event would. */
-static struct agent_domain *fx_domain(struct fixture *fx, const struct fake_spec *spec,
-                                      const struct fake_host *host)
-{
-	struct virt_event ev = {
-	        .kind = VIRT_EVENT_LIFECYCLE,
-	        .name = NAME,
-	        .lifecycle = spec->shut_off ? 0 /* DEFINED */ : 2 /* STARTED */,
-	};
-	struct agent_domain *d;
+static void fx_run(struct fixture *fx, size_t n);
 
-	fakevirt_init(&fx->fv, &fx->a, NAME, spec, host);
-	agent_on_event(&fx->a, &ev);
-	d = agent_domain_find(&fx->a, NAME);
+/* Runs the loop until no read, operation or event is under way. */
+static void fx_settle(struct fixture *fx)
+{
+	fx_run(fx, fx->n_ended);
+}
+
+/* Builds the agent on the fake (its audit log at fx->path) and tells it
+ * about the domain, as an event would; the view is read on a worker. */
+static struct domain_view *fx_domain(struct fixture *fx, const struct fake_spec *spec,
+                                     const struct fake_host *host)
+{
+	struct backend_event ev = {
+	        .kind = BACKEND_EVENT_LIFECYCLE,
+	        .name = NAME,
+	        .lifecycle = spec->shut_off ? BACKEND_LIFECYCLE_DEFINED : BACKEND_LIFECYCLE_STARTED,
+	};
+	struct audit_options o;
+	struct audit *audit = NULL;
+	struct backend b;
+	struct domain_view *d;
+
+	audit_options_default(&o);
+	audit_open(fx->path, &o, &audit);
+	assert_non_null(audit);
+	fx->a = agent_new(fx->cfg, fx->loop, audit);
+	assert_non_null(fx->a);
+	fx->ops = ops_new(fx->a);
+	fx->dispatch = dispatch_new(fx->a, fx->ops);
+	assert_non_null(fx->ops);
+	assert_non_null(fx->dispatch);
+	ops_on_ended(fx->ops, on_ended, fx);
+	fakevirt_init(&fx->fv, fx->loop, NAME, spec, host, dispatch_event, fx->dispatch);
+	fakevirt_backend(&fx->fv, &b);
+	agent_set_backend(fx->a, &b);
+	dispatch_event(fx->dispatch, &ev);
+	fx_settle(fx);
+	d = domains_find(agent_domains(fx->a), NAME);
 	assert_non_null(d);
 	assert_non_null(d->model);
 	assert_int_equal(d->active, !spec->shut_off);
@@ -153,7 +158,8 @@ static void fx_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct fixture *fx = arg;
 
-	if ((fx->n_ended >= fx->want && fakevirt_in_flight(&fx->fv) == 0) ||
+	if ((fx->n_ended >= fx->want && fakevirt_in_flight(&fx->fv) == 0 &&
+	     ops_running_count(fx->ops) == 0 && dispatch_busy(fx->dispatch) == 0) ||
 	    ++fx->ticks > GUARD_TICKS)
 		evloop_stop(fx->loop);
 }
@@ -286,7 +292,7 @@ struct refusal_case {
 	const char *trace;
 };
 
-static void apply_tweak(enum tweak t, struct fake_spec *s, struct fake_host *h, struct agent *a)
+static void apply_tweak(enum tweak t, struct fake_spec *s, struct fake_host *h, struct config *cfg)
 {
 	static const struct fake_dev a256 = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
 	static const struct fake_dev b256 = {.node = 1, .size_kib = 256 * MIB, .alias = "ua-b"};
@@ -303,7 +309,7 @@ static void apply_tweak(enum tweak t, struct fake_spec *s, struct fake_host *h, 
 		break;
 	case TW_HOST_LOW:
 		h->free_mib[0] = 1024;
-		a->cfg->host_reserve_kib = 768 * MIB;
+		cfg->host_reserve_kib = 768 * MIB;
 		break;
 	case TW_HUGE_SHORT:
 		s->huge_cell = 1;
@@ -367,17 +373,17 @@ static void refusal_run(const struct refusal_case *c)
 	struct fake_spec spec = spec_two();
 	struct fake_host host = roomy;
 	struct fixture *fx;
-	struct agent_domain *d;
+	struct domain_view *d;
 	struct snap before;
 	void *st;
 
 	print_message("refusal: %s\n", c->what);
 	setup(&st);
 	fx = st;
-	apply_tweak(c->tweak, &spec, &host, &fx->a);
+	apply_tweak(c->tweak, &spec, &host, fx->cfg);
 	d = fx_domain(fx, &spec, &host);
 	snap_take(fx, &before);
-	assert_int_equal(ops_submit(&fx->a, d, &c->args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &c->args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "refused");
 	check_messages(&fx->ended[0], c->messages);
@@ -448,18 +454,12 @@ static void test_audit_fail_closed(void **state)
 {
 	struct fixture *fx = *state;
 	struct fake_spec spec = spec_two();
-	struct audit_options o;
-	struct agent_domain *d;
+	struct domain_view *d;
 	struct op_args args = grow(256, 0);
 
-	audit_free(fx->a.audit);
-	unlink(fx->path);
 	assert_int_equal(symlink("/dev/full", fx->path), 0);
-	audit_options_default(&o);
-	audit_open(fx->path, &o, &fx->a.audit);
-	assert_non_null(fx->a.audit);
 	d = fx_domain(fx, &spec, &roomy);
-	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "refused");
 	check_messages(&fx->ended[0],
@@ -503,7 +503,7 @@ static void rollback_run(const struct rollback_case *c)
 	struct fake_spec spec = spec_three();
 	struct op_args args = grow(768, -1);
 	struct fixture *fx;
-	struct agent_domain *d;
+	struct domain_view *d;
 	struct snap before;
 	char alias[FAKE_ALIAS_MAX];
 	const struct ended *e;
@@ -520,14 +520,14 @@ static void rollback_run(const struct rollback_case *c)
 		fx->fv.answer_suffix = c->refuse_suffix;
 	}
 	snap_take(fx, &before);
-	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	e = &fx->ended[0];
 	assert_string_equal(e->code, c->code);
 	check_trace(fx, e->request, c->trace);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), c->fail_at);
 	/* Every DIMM this request added was asked to go, newest first. */
-	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_LIVE), c->fail_at - 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_LIVE), c->fail_at - 1);
 	if (c->remain[0] == NULL) {
 		char suffix[16];
 
@@ -614,10 +614,10 @@ static void answer_late(struct fixture *fx, const struct answer_case *c)
 	fakevirt_answer_late(&fx->fv, "ua-a", c->late > 0);
 	fx_run(fx, 1);
 	check_trace(fx, fx->ended[0].request, c->late_trace);
-	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_CONFIG), c->late > 0);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_CONFIG), c->late > 0);
 	assert_int_equal(fakevirt_has(&fx->fv, false, "ua-a"), c->late < 0);
 	assert_int_equal(fakevirt_has(&fx->fv, true, "ua-a"), c->late < 0);
-	assert_null(fx->a.late);
+	assert_int_equal(ops_pending_detaches(fx->ops), 0);
 }
 
 static void answer_run(const struct answer_case *c)
@@ -625,24 +625,24 @@ static void answer_run(const struct answer_case *c)
 	struct fake_spec spec = spec_two();
 	struct op_args args = shrink(256, 0);
 	struct fixture *fx;
-	struct agent_domain *d;
+	struct domain_view *d;
 	void *st;
 
 	print_message("shrink: %s\n", c->what);
 	setup(&st);
 	fx = st;
-	fx->a.cfg->detach_timeout_ms = c->answer == FAKE_SILENT ? 50 : 5000;
-	apply_tweak(TW_ONE_DIMM, &spec, NULL, &fx->a);
+	fx->cfg->detach_timeout_ms = c->answer == FAKE_SILENT ? 50 : 5000;
+	apply_tweak(TW_ONE_DIMM, &spec, NULL, fx->cfg);
 	d = fx_domain(fx, &spec, &roomy);
 	fx->fv.answer = c->answer;
-	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, c->code);
 	if (c->message)
 		check_messages(&fx->ended[0], (const char *const[]){c->message, "ua-a", NULL});
 	check_trace(fx, fx->ended[0].request, c->trace);
-	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_LIVE), 1);
-	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, VIRT_CONFIG), c->config_detaches);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_LIVE), 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_CONFIG), c->config_detaches);
 	assert_int_equal(fakevirt_has(&fx->fv, false, "ua-a"), c->stays);
 	assert_int_equal(fakevirt_has(&fx->fv, true, "ua-a"), c->config_detaches == 0);
 	if (c->late)
@@ -684,11 +684,11 @@ static void test_queued(void **state)
 	struct fixture *fx = *state;
 	struct fake_spec spec = spec_two();
 	struct op_args args = grow(256, 0);
-	struct agent_domain *d = fx_domain(fx, &spec, &roomy);
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
 	char alias[FAKE_ALIAS_MAX];
 
-	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
-	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 2);
 	for (size_t i = 0; i < 2; i++) {
 		assert_string_equal(fx->ended[i].code, "ok");
@@ -700,7 +700,7 @@ static void test_queued(void **state)
 	assert_int_equal(audit_before(fx, fx->ended[0].request, "preflight", "0"), 1024 * MIB);
 	assert_int_equal(audit_before(fx, fx->ended[1].request, "preflight", "0"),
 	                 (1024 + 256) * MIB);
-	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, VIRT_LIVE | VIRT_CONFIG), 2);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, BACKEND_LIVE | BACKEND_CONFIG), 2);
 }
 
 /* --config alone on a shut-off domain changes only its persistent XML. */
@@ -709,17 +709,17 @@ static void test_config_shut_off(void **state)
 	struct fixture *fx = *state;
 	struct fake_spec spec = spec_two();
 	struct op_args args = scoped(grow(256, 1), false, true);
-	struct agent_domain *d;
+	struct domain_view *d;
 	char alias[FAKE_ALIAS_MAX];
 
 	spec.shut_off = true;
 	d = fx_domain(fx, &spec, &roomy);
-	assert_int_equal(ops_submit(&fx->a, d, &args, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "ok");
 	assert_int_equal(fx->fv.n_calls, 1);
 	assert_int_equal(fx->fv.calls[0].kind, FAKE_ATTACH);
-	assert_int_equal(fx->fv.calls[0].flags, VIRT_CONFIG);
+	assert_int_equal(fx->fv.calls[0].flags, BACKEND_CONFIG);
 	alias_of(alias, sizeof(alias), fx->ended[0].request, "-0");
 	assert_true(fakevirt_has(&fx->fv, true, alias));
 }

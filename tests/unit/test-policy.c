@@ -2,8 +2,9 @@
  * Unit tests for common/policy.c: the decision function driven through
  * time series by a simulated guest (balloon, DIMMs, a workload's used
  * memory) and a simulated clock, plus the <metadata> form of run-time
- * settings. The simulator applies what the decision asks for, a DIMM
- * operation one tick later as the agent's queue would.
+ * settings; and for common/policy_settings.c: the key table, by tables of
+ * values, refusals and checks, and docs/policy.md against it. The simulator applies what the
+ * decision asks for, a DIMM operation one tick later as the agent's queue would.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "../../common/domain.h"
+#include "../../common/host.h"
 #include "../../common/policy.h"
 
 #define MIB       UINT64_C(1024)
@@ -524,12 +527,254 @@ static void test_metadata_roundtrip(void **state)
 	policy_overrides_clear(&back);
 }
 
+/* A host read from capabilities has no free values: the cells say the host
+ * is not known rather than "0 free", and a value filled in later counts. */
+static void test_cells_unknown_free(void **state)
+{
+	const char *root = getenv("MEMPLUG_TEST_DATA");
+	char path[4096];
+	struct domain *dom = NULL;
+	struct host *h = host_new();
+	struct policy_cell *cells = NULL;
+	struct host_node *n = host_add_node(h, 0, 8 * 1024 * MIB, 0);
+	size_t count;
+
+	n->free_known = false;
+	snprintf(path, sizeof(path), "%s/guest-2cell.xml", root ? root : "tests/data");
+	assert_int_equal(domain_parse_file(path, &dom, NULL), 0);
+	count = policy_cells(dom, h, 128 * MIB, 0, &cells);
+	assert_int_equal(count, 2);
+	assert_false(cells[0].host_known);
+	assert_false(cells[1].host_known);
+	free(cells);
+	assert_int_equal(host_node_set_free(n, 1024 * MIB), 0);
+	count = policy_cells(dom, h, 128 * MIB, 0, &cells);
+	assert_true(cells[0].host_known);
+	assert_int_equal(cells[0].host_free_kib, 1024 * MIB);
+	free(cells);
+	host_free(h);
+	domain_free(dom);
+}
+
+/* ---- the settings table (policy_settings.c) ---- */
+
+/* The defaults of agent/config.c, written out so the tests stand alone. */
+static struct policy_settings settings_default(void)
+{
+	return (struct policy_settings){.low_free = {.percent = true, .value = 10},
+	                                .high_free = {.percent = true, .value = 30},
+	                                .step_kib = 256 * MIB,
+	                                .cooldown_ms = 10000,
+	                                .settle_ms = 30000};
+}
+
+static void assert_settings_equal(const struct policy_settings *a, const struct policy_settings *b)
+{
+	assert_int_equal(a->enabled, b->enabled);
+	assert_int_equal(a->dry_run, b->dry_run);
+	assert_int_equal(a->low_free.percent, b->low_free.percent);
+	assert_int_equal(a->low_free.value, b->low_free.value);
+	assert_int_equal(a->high_free.percent, b->high_free.percent);
+	assert_int_equal(a->high_free.value, b->high_free.value);
+	assert_int_equal(a->step_kib, b->step_kib);
+	assert_int_equal(a->cooldown_ms, b->cooldown_ms);
+	assert_int_equal(a->settle_ms, b->settle_ms);
+	assert_int_equal(a->min_kib, b->min_kib);
+	assert_int_equal(a->max_kib, b->max_kib);
+}
+
+/* Every key: what `set` takes, and what `show` gives back for it. */
+static void test_keys_roundtrip(void **state)
+{
+	static const struct {
+		const char *key, *text, *shown;
+	} tab[] = {
+	        {"enabled", "yes", "yes"},    {"enabled", "true", "yes"},
+	        {"enabled", "0", "no"},       {"dry_run", "1", "yes"},
+	        {"dry_run", "false", "no"},   {"low_free", "15%", "15%"},
+	        {"low_free", "256M", "256M"}, {"low_free", "0%", "0%"},
+	        {"high_free", "1GiB", "1G"},  {"high_free", "100%", "100%"},
+	        {"step", "128M", "128M"},     {"step", "1536K", "1536K"},
+	        {"cooldown", "1m", "1m"},     {"cooldown", "500ms", "500ms"},
+	        {"settle", "45s", "45s"},     {"min", "1G", "1G"},
+	        {"min", "0G", "boot"},        {"max", "16G", "16G"},
+	        {"max", "0M", "maxMemory"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct policy_settings s = settings_default(), again;
+		char buf[32], *err = NULL;
+		const char *shown;
+
+		assert_int_equal(policy_settings_apply(&s, tab[i].key, tab[i].text, &err), 0);
+		shown = policy_settings_value(&s, tab[i].key, buf, sizeof(buf));
+		assert_non_null(shown);
+		if (strcmp(shown, tab[i].shown) != 0)
+			fail_msg("%s=%s shows as '%s', not '%s'", tab[i].key, tab[i].text, shown,
+			         tab[i].shown);
+		/* what show prints, set takes back to the same settings */
+		again = settings_default();
+		if (strcmp(shown, "boot") != 0 && strcmp(shown, "maxMemory") != 0) {
+			assert_int_equal(policy_settings_apply(&again, tab[i].key, shown, NULL), 0);
+			assert_settings_equal(&again, &s);
+		}
+	}
+}
+
+/* Bad values are refused by the row's parser, and leave the settings alone. */
+static void test_keys_refused(void **state)
+{
+	static const struct {
+		const char *key, *text, *why;
+	} tab[] = {
+	        {"enabled", "maybe", "not true or false"},
+	        {"dry_run", "", "not true or false"},
+	        {"low_free", "101%", "not a percent"},
+	        {"low_free", "-5%", "not a percent"},
+	        {"high_free", "lots", ""},
+	        {"step", "128", "no unit"},
+	        {"cooldown", "soon", ""},
+	        {"settle", "10", ""},
+	        {"min", "1X", ""},
+	        {"speed", "3",
+	         "unknown policy key 'speed' (enabled, dry_run, low_free, "
+	         "high_free, step, cooldown, settle, min, max)"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct policy_settings s = settings_default(), before = s;
+		char *err = NULL;
+
+		if (policy_settings_apply(&s, tab[i].key, tab[i].text, &err) != -EINVAL)
+			fail_msg("%s=%s was taken", tab[i].key, tab[i].text);
+		assert_non_null(err);
+		if (strstr(err, tab[i].why) == NULL)
+			fail_msg("%s=%s: '%s' does not say '%s'", tab[i].key, tab[i].text, err,
+			         tab[i].why);
+		assert_settings_equal(&s, &before);
+		free(err);
+	}
+}
+
+/* policy_settings_set: the row's bound, then the keys' relations. */
+static void test_keys_check(void **state)
+{
+	static const struct {
+		const char *what, *k1, *v1, *k2, *v2, *why; /* why NULL: accepted */
+	} tab[] = {
+	        {"step 0", "step", "0M", NULL, NULL, "step must be above 0"},
+	        {"step 4K", "step", "4K", NULL, NULL, NULL},
+	        {"band upside down", "low_free", "40%", NULL, NULL,
+	         "low_free (40%) must be below high_free (30%): lower low_free or raise high_free"},
+	        {"band empty", "high_free", "10%", NULL, NULL,
+	         "low_free (10%) must be below high_free (10%): lower low_free or raise high_free"},
+	        {"band in sizes", "low_free", "1G", "high_free", "512M",
+	         "low_free (1G) must be below high_free (512M): lower low_free or raise high_free"},
+	        {"mixed units not compared", "low_free", "4G", NULL, NULL, NULL},
+	        {"min above max", "max", "2G", "min", "4G", "min (4G) must not be above max (2G)"},
+	        {"min equals max", "max", "2G", "min", "2G", NULL},
+	        {"min with max unset", "min", "64G", NULL, NULL, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct policy_settings s = settings_default(), before;
+		char *err = NULL;
+		int rc = 0;
+
+		if (tab[i].k2 != NULL)
+			assert_int_equal(policy_settings_apply(&s, tab[i].k1, tab[i].v1, NULL), 0);
+		before = s;
+		rc = tab[i].k2 != NULL ? policy_settings_set(&s, tab[i].k2, tab[i].v2, &err)
+		                       : policy_settings_set(&s, tab[i].k1, tab[i].v1, &err);
+		if (tab[i].why == NULL) {
+			if (rc != 0)
+				fail_msg("%s: refused: %s", tab[i].what, err);
+			continue;
+		}
+		if (rc != -EINVAL || strcmp(err, tab[i].why) != 0)
+			fail_msg("%s: rc %d, '%s', wanted '%s'", tab[i].what, rc, err ? err : "",
+			         tab[i].why);
+		assert_settings_equal(&s, &before);
+		free(err);
+	}
+}
+
+/* The rows themselves: names unique and found, fields inside the struct, and
+ * every printed default parsed back. */
+static void test_keys_rows(void **state)
+{
+	struct policy_settings s = settings_default();
+
+	(void)state;
+	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
+		const struct policy_key *k = &policy_keys[i];
+		char buf[32];
+
+		assert_ptr_equal(policy_key_find(k->name), k);
+		assert_true(k->offset < sizeof(struct policy_settings));
+		assert_non_null(k->parse);
+		assert_non_null(k->print);
+		assert_non_null(k->doc);
+		assert_non_null(policy_key_format(k, &s, buf, sizeof(buf)));
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(policy_keys[j].name, k->name);
+	}
+	assert_null(policy_key_find("speed"));
+	assert_null(policy_settings_value(&s, "speed", NULL, 0));
+}
+
+/* docs/policy.md's settings table says what each row's doc says, key by key,
+ * and lists no key the table lacks. */
+static void test_keys_documented(void **state)
+{
+	const char *data = getenv("MEMPLUG_TEST_DATA");
+	char path[4096], line[1024];
+	size_t rows = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(data);
+	snprintf(path, sizeof(path), "%s/../../docs/policy.md", data);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char key[64];
+		const struct policy_key *k;
+		size_t n;
+
+		if (sscanf(line, "| `%63[a-z_]` |", key) != 1)
+			continue;
+		k = policy_key_find(key);
+		if (k == NULL)
+			fail_msg("docs/policy.md lists '%s', which is no policy key", key);
+		n = strlen(k->doc);
+		if (strncmp(line + strlen(key) + 7, k->doc, n) != 0 ||
+		    strncmp(line + strlen(key) + 7 + n, " |", 2) != 0)
+			fail_msg("docs/policy.md on %s: %s  the table says: %s", key, line, k->doc);
+		rows++;
+	}
+	fclose(f);
+	assert_int_equal(rows, POLICY_N_KEYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_series),         cmocka_unit_test(test_hold_numbers),
-	        cmocka_unit_test(test_band_unusable),  cmocka_unit_test(test_threshold),
-	        cmocka_unit_test(test_settings_check), cmocka_unit_test(test_metadata_roundtrip),
+	        cmocka_unit_test(test_series),
+	        cmocka_unit_test(test_hold_numbers),
+	        cmocka_unit_test(test_band_unusable),
+	        cmocka_unit_test(test_threshold),
+	        cmocka_unit_test(test_settings_check),
+	        cmocka_unit_test(test_metadata_roundtrip),
+	        cmocka_unit_test(test_cells_unknown_free),
+	        cmocka_unit_test(test_keys_roundtrip),
+	        cmocka_unit_test(test_keys_refused),
+	        cmocka_unit_test(test_keys_check),
+	        cmocka_unit_test(test_keys_rows),
+	        cmocka_unit_test(test_keys_documented),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "report.h"
 #include "select.h"
 
 #define MIB       UINT64_C(1024)
@@ -710,7 +711,15 @@ static void test_shrink_suggest_cap(void **state)
 	dom_release(d);
 }
 
-/* ---- descriptions ---- */
+/* ---- the verdict as JSON (report_select) ---- */
+
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return json_object_get_string(v);
+}
 
 static void test_describe(void **state)
 {
@@ -718,32 +727,35 @@ static void test_describe(void **state)
 	struct domain *d = dom_build(&s);
 	struct select_grow_req req = {.size_kib = 768 * MIB, .node = 1};
 	struct select_result *r = NULL;
-	struct json_object *j, *v;
-	char *text;
+	struct json_object *j, *v, *dimm;
 
 	(void)state;
 	assert_int_equal(select_grow(d, NULL, &req, &r, NULL), 0);
-	text = select_result_format(r);
-	assert_non_null(strstr(text, "grow 768 MiB: 1 DIMM"));
-	assert_non_null(
-	        strstr(text, "+ 768 MiB on guest node 1: 4 KiB pages, host nodes 1 (strict)"));
-	free(text);
-	j = select_result_to_json(r);
-	assert_true(json_object_object_get_ex(j, "code", &v));
-	assert_string_equal(json_object_get_string(v), "ok");
+	j = report_select(r);
+	assert_string_equal(json_str(j, "op"), "grow");
+	assert_string_equal(json_str(j, "code"), "ok");
+	assert_false(json_object_object_get_ex(j, "message", &v));
 	assert_true(json_object_object_get_ex(j, "dimms", &v));
 	assert_int_equal(json_object_array_length(v), 1);
-	v = json_object_array_get_idx(v, 0);
-	assert_true(json_object_object_get_ex(v, "size_kib", &v));
+	dimm = json_object_array_get_idx(v, 0);
+	assert_true(json_object_object_get_ex(dimm, "size_kib", &v));
 	assert_int_equal(json_object_get_uint64(v), 768 * MIB);
+	assert_true(json_object_object_get_ex(dimm, "page_size_kib", &v));
+	assert_int_equal(json_object_get_uint64(v), 4);
+	assert_string_equal(json_str(dimm, "host_nodes"), "1");
+	assert_string_equal(json_str(dimm, "mode"), "strict");
+	assert_non_null(strstr(json_str(dimm, "reason"), "node 1: chosen with --node; "));
 	json_object_put(j);
 	select_result_free(r);
 
 	req.size_kib = 700 * MIB;
 	assert_int_equal(select_grow(d, NULL, &req, &r, NULL), 0);
-	text = select_result_format(r);
-	assert_non_null(strstr(text, "grow 700 MiB refused (not_aligned): "));
-	free(text);
+	j = report_select(r);
+	assert_string_equal(json_str(j, "code"), "not_aligned");
+	assert_non_null(strstr(json_str(j, "message"), "700 MiB is not a multiple of "));
+	assert_true(json_object_object_get_ex(j, "suggest_kib", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	json_object_put(j);
 	select_result_free(r);
 	dom_release(d);
 }

@@ -34,9 +34,9 @@ struct seen {
 	int reconnects;
 	int disconnects;
 	char why[64];
-	bool saw_test_domain; /* in the last connected() list */
+	bool saw_test_domain; /* listed in the last connected() */
 	int n_events;
-	struct virt_event events[MAX_SEEN];
+	struct backend_event events[MAX_SEEN];
 	char names[MAX_SEEN][32];
 	int stop_after_events; /* evloop_stop() once this many arrived */
 	bool stop_on_connect;
@@ -48,16 +48,20 @@ struct fixture {
 	struct seen seen;
 };
 
-static void on_connected(void *opaque, bool reconnect, const struct virt_domain_list *doms)
+static void on_connected(void *opaque, bool reconnect)
 {
 	struct fixture *f = opaque;
+	struct backend_domain_list list = {0};
 
 	f->seen.connects++;
 	f->seen.reconnects += reconnect;
 	f->seen.saw_test_domain = false;
-	for (size_t i = 0; i < doms->n; i++)
-		if (strcmp(doms->doms[i].name, "test") == 0 && doms->doms[i].active)
+	/* The connection is usable in the callback (the agent lists on a worker). */
+	assert_int_equal(virt_list_domains(f->virt, &list, NULL), 0);
+	for (size_t i = 0; i < list.n; i++)
+		if (strcmp(list.doms[i].name, "test") == 0 && list.doms[i].active)
 			f->seen.saw_test_domain = true;
+	backend_domain_list_free(&list);
 	if (f->seen.stop_on_connect)
 		evloop_stop(f->loop);
 }
@@ -70,7 +74,7 @@ static void on_disconnected(void *opaque, const char *why)
 	snprintf(f->seen.why, sizeof(f->seen.why), "%s", why);
 }
 
-static void on_event(void *opaque, const struct virt_event *ev)
+static void on_event(void *opaque, const struct backend_event *ev)
 {
 	struct fixture *f = opaque;
 	int i = f->seen.n_events;
@@ -190,11 +194,43 @@ static void test_connect(void **state)
 	assert_int_equal(virt_reconnects(f->virt), 0);
 }
 
+/* The test driver's host: two cells with CPUs, whatever this machine has;
+ * the topology survives a reconnect (read again for the new connection). */
+static void test_host_from_libvirt(void **state)
+{
+	struct fixture *f = *state;
+	struct host *h = NULL, *again = NULL;
+	char *err = NULL;
+
+	assert_int_equal(virt_host_topology(f->virt, &h, &err), -ENOTCONN);
+	free(err);
+	err = NULL;
+	assert_int_equal(virt_start(f->virt), 0);
+	assert_int_equal(virt_host_topology(f->virt, &h, &err), 0);
+	assert_int_equal(h->source, HOST_SOURCE_LIBVIRT);
+	assert_int_equal(h->n_nodes, 2);
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		assert_int_equal(h->nodes[i].id, i);
+		assert_true(host_node_has_cpus(&h->nodes[i]));
+		assert_true(h->nodes[i].total_kib > 0);
+		assert_false(h->nodes[i].free_known); /* capabilities have none */
+	}
+	assert_int_equal(virt_host_free(f->virt, h, &err), 0);
+	for (size_t i = 0; i < h->n_nodes; i++)
+		assert_true(h->nodes[i].free_known);
+	virt_reconnect(f->virt);
+	assert_int_equal(virt_host_topology(f->virt, &again, &err), 0);
+	assert_int_equal(again->n_nodes, 2);
+	assert_null(err);
+	host_free(h);
+	host_free(again);
+}
+
 static void test_list_domains(void **state)
 {
 	struct fixture *f = *state;
-	struct virt_domain_list list;
-	const struct virt_domain_info *d = NULL;
+	struct backend_domain_list list;
+	const struct backend_domain_info *d = NULL;
 	char *err = NULL;
 
 	assert_int_equal(virt_start(f->virt), 0);
@@ -206,9 +242,9 @@ static void test_list_domains(void **state)
 	assert_non_null(d);
 	assert_true(d->active);
 	assert_true(d->id >= 0);
-	assert_int_equal(strlen(d->uuid), VIRT_UUID_LEN);
-	virt_domain_list_free(&list);
-	virt_domain_list_free(NULL);
+	assert_int_equal(strlen(d->uuid), BACKEND_UUID_LEN);
+	backend_domain_list_free(&list);
+	backend_domain_list_free(NULL);
 }
 
 static void test_domain_xml(void **state)
@@ -220,7 +256,7 @@ static void test_domain_xml(void **state)
 		int expected_rc;
 	} cases[] = {
 	        {"live XML", "test", 0, 0},
-	        {"inactive XML", "test", VIRT_INACTIVE, 0},
+	        {"inactive XML", "test", BACKEND_INACTIVE, 0},
 	        {"unknown domain", "memplug-no-such-domain", 0, -ENOENT},
 	};
 	struct fixture *f = *state;
@@ -271,18 +307,18 @@ static void test_metadata(void **state)
 	char *xml = NULL, *err = NULL;
 
 	assert_int_equal(virt_start(f->virt), 0);
-	assert_int_equal(virt_get_metadata(f->virt, "test", ns, VIRT_LIVE, &xml, &err), -ENOENT);
+	assert_int_equal(virt_get_metadata(f->virt, "test", ns, BACKEND_LIVE, &xml, &err), -ENOENT);
 	assert_non_null(err);
 	free(err);
 	err = NULL;
 	assert_int_equal(virt_set_metadata(f->virt, "test", "<plug dimms='2'/>", "memplug", ns,
-	                                   VIRT_LIVE, &err),
+	                                   BACKEND_LIVE, &err),
 	                 0);
-	assert_int_equal(virt_get_metadata(f->virt, "test", ns, VIRT_LIVE, &xml, &err), 0);
+	assert_int_equal(virt_get_metadata(f->virt, "test", ns, BACKEND_LIVE, &xml, &err), 0);
 	assert_non_null(strstr(xml, "dimms=\"2\""));
 	free(xml);
-	assert_int_equal(virt_set_metadata(f->virt, "test", NULL, NULL, ns, VIRT_LIVE, &err), 0);
-	assert_int_equal(virt_get_metadata(f->virt, "test", ns, VIRT_LIVE, &xml, NULL), -ENOENT);
+	assert_int_equal(virt_set_metadata(f->virt, "test", NULL, NULL, ns, BACKEND_LIVE, &err), 0);
+	assert_int_equal(virt_get_metadata(f->virt, "test", ns, BACKEND_LIVE, &xml, NULL), -ENOENT);
 	assert_null(err);
 }
 
@@ -295,11 +331,11 @@ static void test_hotplug_unsupported(void **state)
 
 	assert_int_equal(virt_start(f->virt), 0);
 	/* the test driver has no hotplug: the error must come back intact */
-	assert_int_equal(virt_attach(f->virt, "test", dimm, VIRT_LIVE, &err), -ENOTSUP);
+	assert_int_equal(virt_attach(f->virt, "test", dimm, BACKEND_LIVE, &err), -ENOTSUP);
 	assert_non_null(err);
 	free(err);
 	err = NULL;
-	assert_int_equal(virt_detach_alias(f->virt, "test", "dimm0", VIRT_LIVE, &err), -ENOTSUP);
+	assert_int_equal(virt_detach_alias(f->virt, "test", "dimm0", BACKEND_LIVE, &err), -ENOTSUP);
 	assert_non_null(err);
 	free(err);
 }
@@ -307,8 +343,8 @@ static void test_hotplug_unsupported(void **state)
 static void test_balloon_stats(void **state)
 {
 	struct fixture *f = *state;
-	struct virt_balloon_list list;
-	const struct virt_balloon *b = NULL;
+	struct backend_balloon_list list;
+	const struct backend_balloon *b = NULL;
 	char *err = NULL;
 
 	assert_int_equal(virt_start(f->virt), 0);
@@ -320,8 +356,8 @@ static void test_balloon_stats(void **state)
 	/* the test driver reports no balloon: every field reads as absent */
 	assert_true(b->current == UINT64_MAX && b->maximum == UINT64_MAX);
 	assert_true(b->usable == UINT64_MAX && b->rss == UINT64_MAX);
-	virt_balloon_list_free(&list);
-	virt_balloon_list_free(NULL);
+	backend_balloon_list_free(&list);
+	backend_balloon_list_free(NULL);
 }
 
 static void expect_suspend_resume(struct fixture *f)
@@ -333,9 +369,9 @@ static void expect_suspend_resume(struct fixture *f)
 	run_until_stopped(f);
 	assert_int_equal(f->seen.n_events, 2);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(f->seen.events[i].kind, VIRT_EVENT_LIFECYCLE);
+		assert_int_equal(f->seen.events[i].kind, BACKEND_EVENT_LIFECYCLE);
 		assert_string_equal(f->seen.events[i].name, "test");
-		assert_int_equal(strlen(f->seen.events[i].uuid), VIRT_UUID_LEN);
+		assert_int_equal(strlen(f->seen.events[i].uuid), BACKEND_UUID_LEN);
 	}
 	assert_int_equal(f->seen.events[0].lifecycle, VIR_DOMAIN_EVENT_SUSPENDED);
 	assert_int_equal(f->seen.events[1].lifecycle, VIR_DOMAIN_EVENT_RESUMED);
@@ -370,7 +406,7 @@ static void test_reconnect_resubscribes(void **state)
 static void test_unreachable_then_fixed(void **state)
 {
 	struct fixture *f = *state;
-	struct virt_domain_list list;
+	struct backend_domain_list list;
 	char *xml = NULL, *err = NULL;
 
 	assert_true(virt_start(f->virt) < 0);
@@ -424,6 +460,7 @@ int main(void)
 	        cmocka_unit_test(test_backoff_schedule),
 	        cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_list_domains, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_host_from_libvirt, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_domain_xml, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persistent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),

@@ -19,7 +19,8 @@
 #include "log.h"
 #include "proto.h"
 #include "ops.h"
-#include "policy.h" /* this directory's: the tick */
+#include "autoballoon.h"
+#include "threadcheck.h"
 
 /* Seconds between the guest's balloon stats, set where none is. */
 #define POLICY_STATS_PERIOD_S 2
@@ -30,15 +31,17 @@ enum job_kind { JOB_SAMPLE, JOB_BALLOON, JOB_PERIOD };
 
 struct job {
 	enum job_kind kind;
-	struct policy *p;
+	struct autoballoon *p;
 	char *name;
 	uint64_t kib;
 	int rc;
 	char *error;
 	/* JOB_SAMPLE */
-	struct virt_balloon_list stats;
+	struct backend_balloon_list stats;
 	size_t n_metas;
-	struct policy_meta *metas; /* names in, overrides out */
+	struct autoballoon_meta *metas; /* names in, overrides out */
+	struct host *host;              /* what a grow is checked against; NULL: unknown */
+	char *host_error;
 	struct job *next;
 };
 
@@ -51,7 +54,7 @@ struct pdom {
 	bool period_tried;
 	/* the last sample and decision, for show */
 	bool sampled;
-	struct virt_balloon last;
+	struct backend_balloon last;
 	struct policy_decision decision;
 	uint64_t decided_ms;
 	/* the last audited verdict, to audit repeats sparingly */
@@ -60,21 +63,24 @@ struct pdom {
 	uint64_t audited_ms;
 };
 
-struct policy {
+struct preq;
+
+struct autoballoon {
 	struct agent *a;
+	struct ops *ops;
+	struct preq *preqs; /* `policy` requests waiting for the one running */
+	bool preq_running;
 	struct event *timer;
 	uint64_t interval_ms;
 	bool sampling;
 	GHashTable *doms;  /* name -> struct pdom */
-	GHashTable *views; /* name -> struct agent_domain, during one process */
-	struct policy_counters counters;
+	GHashTable *views; /* name -> struct domain_view, during one process */
+	struct autoballoon_counters counters;
 
-	pthread_t thread;
-	bool thread_started;
-	pthread_mutex_t lock; /* guards jobs and stop */
-	pthread_cond_t cond;
+	/* Jobs run one at a time on a worker (agent_run()), in order: a
+	 * balloon target never overtakes the sample that asked for it. */
 	struct job *jobs;
-	bool stop;
+	bool job_running;
 };
 
 static uint64_t now_ms(void)
@@ -99,13 +105,15 @@ static void job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
-	virt_balloon_list_free(&j->stats);
+	backend_balloon_list_free(&j->stats);
 	for (size_t i = 0; i < j->n_metas; i++) {
 		free(j->metas[i].name);
 		free(j->metas[i].error);
 		policy_overrides_clear(&j->metas[i].overrides);
 	}
 	free(j->metas);
+	host_free(j->host);
+	free(j->host_error);
 	free(j->name);
 	free(j->error);
 	free(j);
@@ -113,22 +121,26 @@ static void job_free(struct job *j)
 
 static void job_done(void *arg);
 
-static void job_run(struct policy *p, struct job *j)
+static void job_run(struct autoballoon *p, struct job *j)
 {
-	struct virt *v = p->a->virt;
+	const struct backend *b = agent_backend(p->a);
 
 	if (j->kind == JOB_BALLOON) {
-		j->rc = virt_set_balloon(v, j->name, j->kib, &j->error);
+		j->rc = backend_set_balloon(b, j->name, j->kib, &j->error);
 	} else if (j->kind == JOB_PERIOD) {
-		j->rc = virt_set_stats_period(v, j->name, POLICY_STATS_PERIOD_S, &j->error);
+		j->rc = backend_set_stats_period(b, j->name, POLICY_STATS_PERIOD_S, &j->error);
 	} else {
-		j->rc = virt_balloon_stats(v, &j->stats, &j->error);
+		j->rc = backend_balloon_stats(b, &j->stats, &j->error);
+		/* Read on every tick, on this thread, so a decision to grow is
+		 * checked against current figures without blocking the loop. */
+		if (j->rc == 0 && backend_host(b, &j->host, &j->host_error) < 0)
+			j->host = NULL;
 		for (size_t i = 0; i < j->n_metas; i++) {
-			struct policy_meta *m = &j->metas[i];
+			struct autoballoon_meta *m = &j->metas[i];
 			char *xml = NULL;
 
-			m->rc = virt_get_metadata(v, m->name, POLICY_METADATA_URI, 0, &xml,
-			                          &m->error);
+			m->rc = backend_get_metadata(b, m->name, POLICY_METADATA_URI, 0, &xml,
+			                             &m->error);
 			if (m->rc == 0)
 				m->rc = policy_metadata_parse(xml, &m->overrides, &m->error);
 			free(xml);
@@ -136,43 +148,42 @@ static void job_run(struct policy *p, struct job *j)
 	}
 }
 
-static void *policy_worker(void *arg)
+static void job_work(void *arg)
 {
-	struct policy *p = arg;
+	struct job *j = arg;
 
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		struct job *j;
-
-		while (p->jobs == NULL && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->stop)
-			break;
-		j = p->jobs;
-		p->jobs = j->next;
-		pthread_mutex_unlock(&p->lock);
-		job_run(p, j);
-		if (agent_post(p->a, job_done, j) < 0)
-			job_free(j);
-		pthread_mutex_lock(&p->lock);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
+	job_run(j->p, j);
 }
 
-static void job_queue(struct policy *p, struct job *j)
+/* Starts the next queued job unless one runs or the agent stops. */
+static void job_next(struct autoballoon *p)
+{
+	while (!p->job_running && p->jobs && !agent_stopping(p->a)) {
+		struct job *j = p->jobs;
+
+		p->jobs = j->next;
+		if (agent_run(p->a, job_work, job_done, j) == 0) {
+			p->job_running = true;
+			return;
+		}
+		if (j->kind == JOB_SAMPLE)
+			p->sampling = false;
+		job_free(j);
+	}
+}
+
+static void job_queue(struct autoballoon *p, struct job *j)
 {
 	struct job **tail;
 
-	pthread_mutex_lock(&p->lock);
 	for (tail = &p->jobs; *tail; tail = &(*tail)->next)
 		;
 	*tail = j;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	job_next(p);
 }
 
-static struct job *job_new(struct policy *p, enum job_kind kind, const char *name, uint64_t kib)
+static struct job *job_new(struct autoballoon *p, enum job_kind kind, const char *name,
+                           uint64_t kib)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -190,12 +201,12 @@ static struct job *job_new(struct policy *p, enum job_kind kind, const char *nam
 
 /* ---- per-domain state ---- */
 
-static struct pdom *pdom_find(struct policy *p, const char *name)
+static struct pdom *pdom_find(struct autoballoon *p, const char *name)
 {
 	return g_hash_table_lookup(p->doms, name);
 }
 
-static struct pdom *pdom_get(struct policy *p, const char *name)
+static struct pdom *pdom_get(struct autoballoon *p, const char *name)
 {
 	struct pdom *d = pdom_find(p, name);
 
@@ -226,14 +237,15 @@ static gboolean pdom_gone(gpointer key, gpointer value, gpointer views)
 }
 
 /* The agent's views by name, so a tick over N domains stays O(N). */
-static void views_index(struct policy *p)
+static void views_index(struct autoballoon *p)
 {
 	g_hash_table_remove_all(p->views);
-	for (struct agent_domain *d = p->a->domains; d; d = d->next)
+	for (struct domain_view *d = domains_first(agent_domains(p->a)); d; d = d->next)
 		g_hash_table_insert(p->views, d->name, d);
 }
 
-int policy_overrides_apply(const struct policy_overrides *o, struct policy_settings *s, char **err)
+/* Applies run-time overrides over *s; *s is unchanged on error. */
+static int overrides_apply(const struct policy_overrides *o, struct policy_settings *s, char **err)
 {
 	struct policy_settings n = *s;
 	char *why = NULL;
@@ -252,14 +264,14 @@ int policy_overrides_apply(const struct policy_overrides *o, struct policy_setti
 }
 
 /* The domain's settings: config file, then its run-time overrides. */
-static int pdom_settings(struct policy *p, const struct pdom *d, struct policy_settings *s,
+static int pdom_settings(struct autoballoon *p, const struct pdom *d, struct policy_settings *s,
                          char **err)
 {
-	*s = *config_policy_for(p->a->cfg, d->name);
-	return policy_overrides_apply(&d->overrides, s, err);
+	*s = *config_policy_for(agent_config(p->a), d->name);
+	return overrides_apply(&d->overrides, s, err);
 }
 
-static void pdom_take_meta(struct pdom *d, struct policy_meta *m)
+static void pdom_take_meta(struct pdom *d, struct autoballoon_meta *m)
 {
 	d->meta_loaded = true;
 	free(d->meta_error);
@@ -298,7 +310,7 @@ static bool worth_auditing(struct pdom *pd, const struct policy_decision *dec, u
 	return true;
 }
 
-static void decision_audit(struct policy *p, const struct agent_domain *d,
+static void decision_audit(struct autoballoon *p, const struct domain_view *d,
                            const struct policy_decision *dec, const struct policy_input *in,
                            const struct policy_settings *s)
 {
@@ -325,7 +337,7 @@ static void decision_audit(struct policy *p, const struct agent_domain *d,
 	log_info("policy: %s%s: %s", d->name, s->dry_run ? " (dry run)" : "", dec->message);
 }
 
-static void decision_execute(struct policy *p, struct agent_domain *d,
+static void decision_execute(struct autoballoon *p, struct domain_view *d,
                              const struct policy_decision *dec)
 {
 	struct op_args oa = {.size_kib = dec->size_kib,
@@ -343,7 +355,7 @@ static void decision_execute(struct policy *p, struct agent_domain *d,
 	case POLICY_GROW:
 	case POLICY_SHRINK:
 		oa.kind = dec->action == POLICY_GROW ? OP_GROW : OP_SHRINK;
-		if (ops_submit(p->a, d, &oa, NULL, NULL) < 0)
+		if (ops_submit(p->ops, d, &oa, NULL, NULL) < 0)
 			log_err("policy: %s: cannot queue the %s", d->name,
 			        policy_action_name(dec->action));
 		break;
@@ -354,13 +366,13 @@ static void decision_execute(struct policy *p, struct agent_domain *d,
 
 /* ---- one domain, one tick ---- */
 
-static bool has_stats(const struct virt_balloon *b)
+static bool has_stats(const struct backend_balloon *b)
 {
 	return b->current != UINT64_MAX && b->usable != UINT64_MAX && b->available != UINT64_MAX;
 }
 
-static void input_fill(struct policy *p, const struct agent_domain *d, const struct virt_balloon *b,
-                       uint64_t now, struct policy_input *in)
+static void input_fill(struct autoballoon *p, const struct domain_view *d,
+                       const struct backend_balloon *b, uint64_t now, struct policy_input *in)
 {
 	const struct domain *m = d->model;
 
@@ -376,19 +388,18 @@ static void input_fill(struct policy *p, const struct agent_domain *d, const str
 	        .max_memory_kib = m->max_memory_kib,
 	        .free_slots = m->slots > domain_used_slots(m) ? m->slots - domain_used_slots(m) : 0,
 	        .op_in_flight = d->queue != NULL,
-	        .host_reserve_kib = p->a->cfg->host_reserve_kib,
+	        .host_reserve_kib = agent_config(p->a)->host_reserve_kib,
 	};
 }
 
 /* Decides; a grow is decided again with the host's numbers, which are
  * read only then, so a quiet tick costs no sysfs reads. */
-static void domain_decide(struct policy *p, struct agent_domain *d, struct pdom *pd,
+static void domain_decide(struct autoballoon *p, struct domain_view *d, struct pdom *pd,
                           const struct policy_settings *s, struct policy_input *in,
-                          struct host **host, struct policy_cell **cells)
+                          const struct host *host, struct policy_cell **cells)
 {
 	struct policy_state saved = pd->state;
 	struct policy_dimm *dimms = NULL;
-	char *err = NULL;
 
 	in->n_dimms = policy_dimms(d->model, &dimms);
 	in->dimms = dimms;
@@ -396,15 +407,13 @@ static void domain_decide(struct policy *p, struct agent_domain *d, struct pdom 
 	in->cells = *cells;
 	policy_decide(s, in, &pd->state, &pd->decision);
 	if (pd->decision.action == POLICY_GROW) {
-		if (*host == NULL && host_snapshot(host, &err) < 0) {
-			log_warn("policy: host snapshot failed, growing without host checks: %s",
-			         err);
-			*host = NULL;
-		}
-		free(err);
-		if (*host) {
+		if (host == NULL)
+			log_warn("policy: %s: the host's free memory is unknown, growing "
+			         "without host checks",
+			         d->name);
+		if (host) {
 			free(*cells);
-			in->n_cells = policy_cells(d->model, *host, s->step_kib,
+			in->n_cells = policy_cells(d->model, host, s->step_kib,
 			                           in->host_reserve_kib, cells);
 			in->cells = *cells;
 			pd->state = saved;
@@ -416,10 +425,10 @@ static void domain_decide(struct policy *p, struct agent_domain *d, struct pdom 
 	in->n_dimms = 0;
 }
 
-static void domain_tick(struct policy *p, const struct virt_balloon *b, uint64_t now,
-                        struct host **host)
+static void domain_tick(struct autoballoon *p, const struct backend_balloon *b, uint64_t now,
+                        const struct host *host)
 {
-	struct agent_domain *d = g_hash_table_lookup(p->views, b->name);
+	struct domain_view *d = g_hash_table_lookup(p->views, b->name);
 	struct pdom *pd;
 	struct policy_settings s;
 	struct policy_input in;
@@ -439,7 +448,7 @@ static void domain_tick(struct policy *p, const struct virt_balloon *b, uint64_t
 		snprintf(pd->decision.message, sizeof(pd->decision.message),
 		         "its settings do not apply: %s", err);
 		free(err);
-		s = *config_policy_for(p->a->cfg, d->name);
+		s = *config_policy_for(agent_config(p->a), d->name);
 	} else if (!s.enabled) {
 		pd->state = (struct policy_state){0};
 		memset(&pd->decision, 0, sizeof(pd->decision));
@@ -464,11 +473,13 @@ static void domain_tick(struct policy *p, const struct virt_balloon *b, uint64_t
 	free(cells);
 }
 
-void policy_process(struct policy *p, const struct virt_balloon_list *stats,
-                    struct policy_meta *metas, size_t n_metas, uint64_t now)
+void autoballoon_process(struct autoballoon *p, const struct backend_balloon_list *stats,
+                         struct autoballoon_meta *metas, size_t n_metas, const struct host *host,
+                         uint64_t now)
 {
 	uint64_t t0 = cpu_ns();
-	struct host *host = NULL;
+
+	assert_loop_thread();
 
 	views_index(p);
 	for (size_t i = 0; i < n_metas; i++) {
@@ -478,8 +489,7 @@ void policy_process(struct policy *p, const struct virt_balloon_list *stats,
 			pdom_take_meta(pd, &metas[i]);
 	}
 	for (size_t i = 0; i < stats->n; i++)
-		domain_tick(p, &stats->doms[i], now, &host);
-	host_free(host);
+		domain_tick(p, &stats->doms[i], now, host);
 	g_hash_table_foreach_remove(p->doms, pdom_gone, p->views);
 	g_hash_table_remove_all(p->views);
 	p->counters.process_ns += cpu_ns() - t0;
@@ -487,7 +497,7 @@ void policy_process(struct policy *p, const struct virt_balloon_list *stats,
 
 /* ---- the timer ---- */
 
-static void sample_done(struct policy *p, struct job *j)
+static void sample_done(struct autoballoon *p, struct job *j)
 {
 	p->sampling = false;
 	if (j->rc < 0) {
@@ -495,13 +505,15 @@ static void sample_done(struct policy *p, struct job *j)
 		         j->error ? j->error : strerror(-j->rc));
 		return;
 	}
-	policy_process(p, &j->stats, j->metas, j->n_metas, now_ms());
+	if (j->host == NULL)
+		log_debug("policy: cannot read the host: %s", j->host_error);
+	autoballoon_process(p, &j->stats, j->metas, j->n_metas, j->host, now_ms());
 }
 
 static void job_done(void *arg)
 {
 	struct job *j = arg;
-	struct policy *p = j->p;
+	struct autoballoon *p = j->p;
 
 	if (j->kind == JOB_SAMPLE) {
 		sample_done(p, j);
@@ -511,7 +523,7 @@ static void job_done(void *arg)
 		         j->error ? j->error : strerror(-j->rc));
 		if (j->kind == JOB_BALLOON) {
 			struct pdom *pd = pdom_find(p, j->name);
-			struct agent_domain *d = agent_domain_find(p->a, j->name);
+			struct domain_view *d = domains_find(agent_domains(p->a), j->name);
 			struct record r = {.event = RECORD_POLICY_DECISION,
 			                   .domain = j->name,
 			                   .uuid = d && d->uuid[0] ? d->uuid : NULL,
@@ -526,14 +538,16 @@ static void job_done(void *arg)
 		}
 	}
 	job_free(j);
+	p->job_running = false;
+	job_next(p);
 }
 
 /* Names of running domains whose metadata was never read. */
-static void sample_metas(struct policy *p, struct job *j)
+static void sample_metas(struct autoballoon *p, struct job *j)
 {
 	size_t n = 0;
 
-	for (struct agent_domain *d = p->a->domains; d; d = d->next) {
+	for (struct domain_view *d = domains_first(agent_domains(p->a)); d; d = d->next) {
 		struct pdom *pd = pdom_find(p, d->name);
 
 		if (d->active && (pd == NULL || !pd->meta_loaded))
@@ -542,7 +556,7 @@ static void sample_metas(struct policy *p, struct job *j)
 	j->metas = calloc(n ? n : 1, sizeof(*j->metas));
 	if (j->metas == NULL)
 		return;
-	for (struct agent_domain *d = p->a->domains; d; d = d->next) {
+	for (struct domain_view *d = domains_first(agent_domains(p->a)); d; d = d->next) {
 		struct pdom *pd = pdom_find(p, d->name);
 
 		if (d->active && (pd == NULL || !pd->meta_loaded) &&
@@ -553,19 +567,19 @@ static void sample_metas(struct policy *p, struct job *j)
 
 static void policy_tick(evutil_socket_t fd, short what, void *arg)
 {
-	struct policy *p = arg;
+	struct autoballoon *p = arg;
 	struct job *j;
 
 	p->counters.ticks++;
-	if (p->interval_ms != p->a->cfg->policy_interval_ms) {
+	if (p->interval_ms != agent_config(p->a)->policy_interval_ms) {
 		struct timeval tv;
 
-		p->interval_ms = p->a->cfg->policy_interval_ms;
+		p->interval_ms = agent_config(p->a)->policy_interval_ms;
 		tv = (struct timeval){.tv_sec = (time_t)(p->interval_ms / 1000),
 		                      .tv_usec = (suseconds_t)(p->interval_ms % 1000) * 1000};
 		evtimer_add(p->timer, &tv);
 	}
-	if (p->sampling || !virt_connected(p->a->virt)) {
+	if (p->sampling || !backend_connected(agent_backend(p->a))) {
 		p->counters.skipped += p->sampling;
 		return;
 	}
@@ -576,45 +590,41 @@ static void policy_tick(evutil_socket_t fd, short what, void *arg)
 	job_queue(p, j);
 }
 
-struct policy *policy_new(struct agent *a)
+struct autoballoon *autoballoon_new(struct agent *a, struct ops *ops)
 {
-	struct policy *p = calloc(1, sizeof(*p));
+	struct autoballoon *p = calloc(1, sizeof(*p));
 	struct timeval tv;
 
 	if (p == NULL)
 		return NULL;
 	p->a = a;
-	p->interval_ms = a->cfg->policy_interval_ms ? a->cfg->policy_interval_ms : 2000;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	p->ops = ops;
+	p->interval_ms =
+	        agent_config(a)->policy_interval_ms ? agent_config(a)->policy_interval_ms : 2000;
 	/* the key is the pdom's own name, freed with it */
 	p->doms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, pdom_free);
 	p->views = g_hash_table_new(g_str_hash, g_str_equal);
-	p->timer = event_new(evloop_base(a->loop), -1, EV_PERSIST, policy_tick, p);
-	if (p->timer == NULL || pthread_create(&p->thread, NULL, policy_worker, p) != 0) {
-		policy_free(p);
+	p->timer = event_new(evloop_base(agent_loop(a)), -1, EV_PERSIST, policy_tick, p);
+	if (p->timer == NULL) {
+		autoballoon_free(p);
 		return NULL;
 	}
-	p->thread_started = true;
 	tv = (struct timeval){.tv_sec = (time_t)(p->interval_ms / 1000),
 	                      .tv_usec = (suseconds_t)(p->interval_ms % 1000) * 1000};
 	evtimer_add(p->timer, &tv);
 	return p;
 }
 
-void policy_free(struct policy *p)
+static void preqs_drop(struct autoballoon *p);
+
+void autoballoon_free(struct autoballoon *p)
 {
 	if (p == NULL)
 		return;
 	if (p->timer)
 		event_free(p->timer);
-	if (p->thread_started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = true;
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->thread, NULL);
-	}
+	/* No job runs: the loop ended after every worker (agent_stop()). */
+	preqs_drop(p);
 	while (p->jobs) {
 		struct job *j = p->jobs;
 
@@ -625,25 +635,23 @@ void policy_free(struct policy *p)
 		g_hash_table_destroy(p->doms);
 	if (p->views)
 		g_hash_table_destroy(p->views);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
-void policy_get_counters(const struct policy *p, struct policy_counters *out)
+void autoballoon_get_counters(const struct autoballoon *p, struct autoballoon_counters *out)
 {
 	*out = p->counters;
 }
 
 /* ---- the control command ---- */
 
-static json_object *settings_json(struct policy *p, const struct pdom *pd,
+static json_object *settings_json(struct autoballoon *p, const struct pdom *pd,
                                   const struct policy_settings *s)
 {
 	json_object *o = json_object_new_object();
 
 	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
-		const char *key = policy_keys[i];
+		const char *key = policy_keys[i].name;
 		json_object *e = json_object_new_object();
 		const char *src = "default";
 		char buf[32];
@@ -651,8 +659,9 @@ static json_object *settings_json(struct policy *p, const struct pdom *pd,
 		for (size_t k = 0; pd && k < pd->overrides.n; k++)
 			if (strcmp(pd->overrides.v[k].key, key) == 0)
 				src = "runtime";
-		for (size_t k = 0; strcmp(src, "default") == 0 && k < p->a->cfg->n_domains; k++)
-			if (strcmp(p->a->cfg->domains[k].name, pd ? pd->name : "") == 0)
+		for (size_t k = 0; strcmp(src, "default") == 0 && k < agent_config(p->a)->n_domains;
+		     k++)
+			if (strcmp(agent_config(p->a)->domains[k].name, pd ? pd->name : "") == 0)
 				src = "config";
 		json_object_object_add(
 		        e, "value",
@@ -663,7 +672,7 @@ static json_object *settings_json(struct policy *p, const struct pdom *pd,
 	return o;
 }
 
-json_object *policy_status_json(struct policy *p, const char *domain)
+json_object *autoballoon_status_json(struct autoballoon *p, const char *domain)
 {
 	struct pdom *pd = p ? pdom_find(p, domain) : NULL;
 	json_object *o;
@@ -692,34 +701,13 @@ json_object *policy_status_json(struct policy *p, const char *domain)
 	return o;
 }
 
-json_object *policy_status_add(struct policy *p, const char *domain, json_object *o)
+json_object *autoballoon_status_add(struct autoballoon *p, const char *domain, json_object *o)
 {
-	json_object_object_add(o, "policy", policy_status_json(p, domain));
+	json_object_object_add(o, "policy", autoballoon_status_json(p, domain));
 	return o;
 }
 
-/* Reads the stored overrides now (a `policy` request before any tick). */
-static void pdom_load_meta(struct policy *p, struct pdom *pd)
-{
-	struct policy_meta m = {.name = pd->name};
-	char *xml = NULL;
-
-	if (pd->meta_loaded)
-		return;
-	m.rc = virt_get_metadata(p->a->virt, pd->name, POLICY_METADATA_URI, 0, &xml, &m.error);
-	if (m.rc == 0)
-		m.rc = policy_metadata_parse(xml, &m.overrides, &m.error);
-	if (m.rc == -ENOTCONN) {
-		free(m.error);
-		return;
-	}
-	pdom_take_meta(pd, &m);
-	free(xml);
-	free(m.error);
-	policy_overrides_clear(&m.overrides);
-}
-
-static json_object *show_json(struct policy *p, struct pdom *pd)
+static json_object *show_json(struct autoballoon *p, struct pdom *pd)
 {
 	json_object *o = json_object_new_object();
 	struct policy_settings s;
@@ -728,110 +716,205 @@ static json_object *show_json(struct policy *p, struct pdom *pd)
 	json_object_object_add(o, "domain", json_object_new_string(pd->name));
 	if (pdom_settings(p, pd, &s, &err) < 0) {
 		json_object_object_add(o, "problem", json_object_new_string(err));
-		s = *config_policy_for(p->a->cfg, pd->name);
+		s = *config_policy_for(agent_config(p->a), pd->name);
 	}
 	free(err);
 	json_object_object_add(o, "enabled", json_object_new_boolean(s.enabled));
 	json_object_object_add(o, "settings", settings_json(p, pd, &s));
 	json_object_object_add(o, "metadata_error",
 	                       pd->meta_error ? json_object_new_string(pd->meta_error) : NULL);
-	json_object_object_add(o, "state", policy_status_json(p, pd->name));
+	json_object_object_add(o, "state", autoballoon_status_json(p, pd->name));
 	json_object_object_add(o, "interval_ms", json_object_new_uint64(p->interval_ms));
 	json_object_object_add(o, "host_reserve_kib",
-	                       json_object_new_uint64(p->a->cfg->host_reserve_kib));
+	                       json_object_new_uint64(agent_config(p->a)->host_reserve_kib));
 	return o;
 }
 
-/* Checks every change against the current settings, then writes the new
- * overrides to the domain's <metadata>; only then are they in force. */
-static int apply_changes(struct policy *p, struct agent_domain *d, struct pdom *pd,
-                         json_object *changes, char **err)
+/*
+ * A `policy` request. Its metadata reads and writes are blocking, so they
+ * run on a worker; requests run one at a time, so two changes never build
+ * on the same stored overrides.
+ */
+struct preq {
+	struct autoballoon *p;
+	struct control_request *req;
+	char *name;
+	char uuid[BACKEND_UUID_LEN + 1];
+	const char *action;   /* borrowed from req's args */
+	json_object *changes; /* NULL: show */
+	bool need_meta;       /* the stored overrides were never read */
+	unsigned flags;       /* where to store: BACKEND_LIVE | BACKEND_CONFIG */
+	struct policy_overrides base;
+	struct policy_settings settings; /* the config's, for checking */
+	struct preq *next;
+
+	/* filled on the worker */
+	struct autoballoon_meta meta;
+	struct policy_overrides next_overrides;
+	int rc;
+	char *err;
+};
+
+static void preq_free(struct preq *q)
 {
-	struct policy_overrides next = {0};
-	struct policy_settings s;
-	bool persistent = false;
-	char *xml = NULL;
+	json_object_put(q->changes);
+	policy_overrides_clear(&q->base);
+	policy_overrides_clear(&q->meta.overrides);
+	policy_overrides_clear(&q->next_overrides);
+	free(q->meta.error);
+	free(q->err);
+	free(q->name);
+	free(q);
+}
+
+/* None runs: the loop ended after every worker. */
+static void preqs_drop(struct autoballoon *p)
+{
+	while (p->preqs) {
+		struct preq *q = p->preqs;
+
+		p->preqs = q->next;
+		control_reply_error(q->req, PROTO_E_FAILED, "memplugd is stopping");
+		preq_free(q);
+	}
+}
+
+static int overrides_copy(struct policy_overrides *to, const struct policy_overrides *from)
+{
 	int rc = 0;
 
-	for (size_t i = 0; i < pd->overrides.n && rc == 0; i++)
-		rc = policy_overrides_put(&next, pd->overrides.v[i].key, pd->overrides.v[i].value);
-	json_object_object_foreach(changes, key, val)
+	for (size_t i = 0; i < from->n && rc == 0; i++)
+		rc = policy_overrides_put(to, from->v[i].key, from->v[i].value);
+	return rc;
+}
+
+/* Checks every change against the settings, then writes the new overrides
+ * to the domain's <metadata>; only then are they in force. */
+static int preq_store(struct preq *q, const struct policy_overrides *base)
+{
+	struct policy_settings s = q->settings;
+	char *xml = NULL;
+	int rc = overrides_copy(&q->next_overrides, base);
+
+	json_object_object_foreach(q->changes, key, val)
 	{
 		if (rc == 0)
-			rc = policy_overrides_put(&next, key, json_object_get_string(val));
+			rc = policy_overrides_put(&q->next_overrides, key,
+			                          json_object_get_string(val));
 	}
-	*err = NULL;
-	if (rc == 0) {
-		s = *config_policy_for(p->a->cfg, d->name);
-		rc = policy_overrides_apply(&next, &s, err);
-	}
-	if (rc == 0 && (xml = policy_metadata_format(&next)) == NULL)
-		rc = -ENOMEM;
-	virt_domain_persistent(p->a->virt, d->name, &persistent);
 	if (rc == 0)
-		rc = virt_set_metadata(
-		        p->a->virt, d->name, xml, POLICY_METADATA_KEY, POLICY_METADATA_URI,
-		        (d->active ? VIRT_LIVE : 0) | (persistent ? VIRT_CONFIG : 0), err);
-	if (rc == 0) {
-		policy_overrides_clear(&pd->overrides);
-		pd->overrides = next;
-		pd->meta_loaded = true;
-	} else {
-		policy_overrides_clear(&next);
-	}
+		rc = overrides_apply(&q->next_overrides, &s, &q->err);
+	if (rc == 0 && (xml = policy_metadata_format(&q->next_overrides)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = backend_set_metadata(agent_backend(q->p->a), q->name, xml, POLICY_METADATA_KEY,
+		                          POLICY_METADATA_URI, q->flags, &q->err);
 	free(xml);
 	return rc;
 }
 
+static void preq_work(void *arg)
+{
+	struct preq *q = arg;
+	const struct policy_overrides *base = &q->base;
+
+	if (q->need_meta) {
+		char *xml = NULL;
+
+		q->meta.rc = backend_get_metadata(agent_backend(q->p->a), q->name,
+		                                  POLICY_METADATA_URI, 0, &xml, &q->meta.error);
+		if (q->meta.rc == 0)
+			q->meta.rc = policy_metadata_parse(xml, &q->meta.overrides, &q->meta.error);
+		free(xml);
+		base = &q->meta.overrides; /* empty unless read */
+	}
+	if (q->changes)
+		q->rc = preq_store(q, base);
+}
+
 /* A policy change is a request like grow and shrink: audited with its
  * caller, what it asked and how it ended. */
-static void policy_audit_change(struct policy *p, struct control_request *req,
-                                const struct agent_domain *d, const char *action,
-                                json_object *changes, int rc, const char *err)
+static void policy_audit_change(struct autoballoon *p, const struct preq *q)
 {
-	const struct control_peer *peer = control_request_peer(req);
+	const struct control_peer *peer = control_request_peer(q->req);
 	json_object *x = json_object_new_object();
 	struct record r = {.event = RECORD_REQUEST,
-	                   .domain = d->name,
-	                   .uuid = d->uuid[0] ? d->uuid : NULL,
+	                   .domain = q->name,
+	                   .uuid = q->uuid[0] ? q->uuid : NULL,
 	                   .actor = {.kind = RECORD_ACTOR_CLIENT,
 	                             .uid = peer->uid,
 	                             .gid = peer->gid,
 	                             .pid = peer->pid,
 	                             .comm = peer->comm},
-	                   .result = rc == 0         ? RECORD_OK
-	                             : rc == -EINVAL ? RECORD_REFUSED
-	                                             : RECORD_FAILED,
-	                   .error = rc == 0 ? NULL : (err ? err : strerror(-rc)),
+	                   .result = q->rc == 0         ? RECORD_OK
+	                             : q->rc == -EINVAL ? RECORD_REFUSED
+	                                                : RECORD_FAILED,
+	                   .error = q->rc == 0 ? NULL : (q->err ? q->err : strerror(-q->rc)),
 	                   .extra = x};
 
 	json_object_object_add(x, "op", json_object_new_string("policy"));
-	json_object_object_add(x, "action", json_object_new_string(action));
-	json_object_object_add(x, "settings", json_object_get(changes));
+	json_object_object_add(x, "action", json_object_new_string(q->action));
+	json_object_object_add(x, "settings", json_object_get(q->changes));
 	agent_audit(p->a, &r, true, NULL);
 	json_object_put(x);
 }
 
-void policy_request(struct policy *p, struct control_request *req, json_object *args)
-{
-	const char *name = json_object_get_string(json_object_object_get(args, "domain"));
-	const char *action = json_object_get_string(json_object_object_get(args, "action"));
-	struct agent_domain *d = agent_domain_find(p->a, name);
-	json_object *changes = NULL, *settings;
-	struct pdom *pd;
-	char *err = NULL;
-	int rc = 0;
+static void preq_next(struct autoballoon *p);
 
-	if (d == NULL) {
-		control_reply_error(req, PROTO_E_NOT_FOUND, "no domain '%s' is known to memplugd",
-		                    name);
-		return;
+static void preq_done(void *arg)
+{
+	struct preq *q = arg;
+	struct autoballoon *p = q->p;
+	struct pdom *pd = pdom_get(p, q->name);
+
+	/* The tick may have read the metadata meanwhile: its copy stands. An
+	 * unreachable libvirt leaves it unread, to try again. */
+	if (pd && q->need_meta && !pd->meta_loaded && q->meta.rc != -ENOTCONN)
+		pdom_take_meta(pd, &q->meta);
+	if (pd && q->changes && q->rc == 0) {
+		policy_overrides_clear(&pd->overrides);
+		pd->overrides = q->next_overrides;
+		q->next_overrides = (struct policy_overrides){0};
+		pd->meta_loaded = true;
 	}
-	if ((pd = pdom_get(p, name)) == NULL) {
-		control_reply_error(req, PROTO_E_FAILED, "out of memory");
-		return;
+	if (q->changes)
+		policy_audit_change(p, q);
+	if (pd == NULL)
+		control_reply_error(q->req, PROTO_E_FAILED, "out of memory");
+	else if (q->rc == -EINVAL && q->err)
+		control_reply_error(q->req, PROTO_E_BAD_REQUEST, "%s", q->err);
+	else if (q->rc < 0)
+		control_reply_error(q->req, PROTO_E_FAILED, "cannot store the policy of '%s': %s",
+		                    q->name, q->err ? q->err : strerror(-q->rc));
+	else
+		control_reply_ok(q->req, show_json(p, pd));
+	p->preq_running = false;
+	preq_free(q);
+	preq_next(p);
+}
+
+static void preq_next(struct autoballoon *p)
+{
+	struct preq *q;
+
+	while (!p->preq_running && (q = p->preqs) != NULL) {
+		p->preqs = q->next;
+		if (agent_run(p->a, preq_work, preq_done, q) == 0) {
+			p->preq_running = true;
+			return;
+		}
+		control_reply_error(q->req, PROTO_E_FAILED, "cannot start a worker thread");
+		preq_free(q);
 	}
-	pdom_load_meta(p, pd);
+}
+
+/* The changes a request asks for; NULL for show (or a reply when bad). */
+static json_object *request_changes(struct control_request *req, json_object *args,
+                                    const char *action, bool *bad)
+{
+	json_object *changes = NULL, *settings;
+
+	*bad = false;
 	if (strcmp(action, "enable") == 0 || strcmp(action, "disable") == 0) {
 		changes = json_object_new_object();
 		json_object_object_add(changes, "enabled",
@@ -841,21 +924,50 @@ void policy_request(struct policy *p, struct control_request *req, json_object *
 		    json_object_object_length(settings) == 0) {
 			control_reply_error(req, PROTO_E_BAD_REQUEST,
 			                    "set needs KEY=VALUE settings");
-			return;
+			*bad = true;
+			return NULL;
 		}
 		changes = json_object_get(settings);
 	}
-	if (changes) {
-		rc = apply_changes(p, d, pd, changes, &err);
-		policy_audit_change(p, req, d, action, changes, rc, err);
+	return changes;
+}
+
+void autoballoon_request(struct autoballoon *p, struct control_request *req, json_object *args)
+{
+	const char *name = json_object_get_string(json_object_object_get(args, "domain"));
+	const char *action = json_object_get_string(json_object_object_get(args, "action"));
+	struct domain_view *d = domains_find(agent_domains(p->a), name);
+	struct pdom *pd;
+	struct preq *q = NULL, **tail;
+	bool bad;
+
+	assert_loop_thread();
+	if (d == NULL) {
+		control_reply_error(req, PROTO_E_NOT_FOUND, "no domain '%s' is known to memplugd",
+		                    name);
+		return;
 	}
-	json_object_put(changes);
-	if (rc == -EINVAL && err)
-		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);
-	else if (rc < 0)
-		control_reply_error(req, PROTO_E_FAILED, "cannot store the policy of '%s': %s",
-		                    name, err ? err : strerror(-rc));
-	else
-		control_reply_ok(req, show_json(p, pd));
-	free(err);
+	if ((pd = pdom_get(p, name)) == NULL || (q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->name = strdup(name)) == NULL) {
+		free(q);
+		control_reply_error(req, PROTO_E_FAILED, "out of memory");
+		return;
+	}
+	q->changes = request_changes(req, args, action, &bad);
+	if (bad) {
+		preq_free(q);
+		return;
+	}
+	q->p = p;
+	q->req = req;
+	q->action = action;
+	memcpy(q->uuid, d->uuid, sizeof(q->uuid));
+	q->need_meta = !pd->meta_loaded;
+	q->flags = (d->active ? BACKEND_LIVE : 0) | (d->persistent ? BACKEND_CONFIG : 0);
+	q->settings = *config_policy_for(agent_config(p->a), name);
+	overrides_copy(&q->base, &pd->overrides);
+	for (tail = &p->preqs; *tail; tail = &(*tail)->next)
+		;
+	*tail = q;
+	preq_next(p);
 }

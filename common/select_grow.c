@@ -1,0 +1,466 @@
+/*
+ * Spreading a grow (see select.h and docs/select.md): pre-flight checks in
+ * a fixed order, then the spread of the request over guest nodes (a
+ * unit-by-unit apportionment against the layout's per-node shares, bounded
+ * by what each node's host nodes can supply and by the slots to keep), one
+ * DIMM per node touched, and a host check of the total demand per host-node
+ * group. Also the host supply of a backing, which the policy reads too.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "nodeset.h"
+#include "select_internal.h"
+
+/* ---- host supply ---- */
+
+/*
+ * Where a backing's memory can come from, as far as a check can tell:
+ * strict and interleave bind to their nodes; preferred falls back to any
+ * node; auto placement and restrictive mode name no nodes in advance.
+ */
+static void supply_nodes(const struct host *h, const struct backing *b, struct nodeset *out,
+                         bool *bound)
+{
+	*bound = b->bound && !b->auto_placement && b->mode != NUMA_MODE_PREFERRED;
+	if (*bound)
+		*out = b->host_nodes;
+	else
+		host_nodeset(h, out);
+}
+
+void select_supply(const struct host *h, const struct backing *b, uint64_t reserve_kib,
+                   struct select_supply *s)
+{
+	memset(s, 0, sizeof(*s));
+	supply_nodes(h, b, &s->nodes, &s->bound);
+	for (int id = nodeset_next(&s->nodes, 0); id >= 0; id = nodeset_next(&s->nodes, id + 1)) {
+		const struct host_node *n = host_node_find(h, (unsigned)id);
+		const struct host_pool *p;
+
+		if (n == NULL)
+			continue;
+		if (b->hugepages) {
+			p = host_node_pool(n, b->page_size_kib);
+			s->free_pages += p != NULL ? p->free : 0;
+			continue;
+		}
+		s->free_kib += n->free_kib;
+		s->usable_kib += n->free_kib > reserve_kib ? n->free_kib - reserve_kib : 0;
+	}
+	if (b->hugepages) {
+		s->free_kib = s->free_pages * b->page_size_kib;
+		s->usable_kib = s->free_kib;
+	}
+}
+
+/* ---- the spread ---- */
+
+struct grow_node {
+	struct backing backing;
+	uint64_t align_kib;
+	uint64_t planned_kib; /* the layout's share still to come */
+	uint64_t avail_kib;   /* what the host can still supply; UINT64_MAX unknown */
+	uint64_t given_kib;
+	bool candidate;
+};
+
+struct grow_ctx {
+	const struct domain *dom;
+	const struct host *host;
+	const struct select_grow_req *req;
+	size_t n;
+	struct grow_node *nodes;
+	unsigned free_slots;
+	uint64_t headroom_kib;
+};
+
+/* Two guest nodes draw from the same pool when their backings resolve to
+ * the same host nodes and page size. */
+static bool same_pool(const struct grow_ctx *c, size_t i, size_t j)
+{
+	const struct backing *a = &c->nodes[i].backing, *b = &c->nodes[j].backing;
+	struct nodeset na, nb;
+	bool ba, bb;
+
+	if (c->host == NULL || a->page_size_kib != b->page_size_kib || a->hugepages != b->hugepages)
+		return false;
+	supply_nodes(c->host, a, &na, &ba);
+	supply_nodes(c->host, b, &nb, &bb);
+	return nodeset_equal(&na, &nb);
+}
+
+static int grow_setup(struct grow_ctx *c, char **err)
+{
+	struct select_supply s;
+
+	c->n = c->dom->n_cells;
+	c->nodes = calloc(c->n, sizeof(*c->nodes));
+	if (c->nodes == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		struct grow_node *g = &c->nodes[i];
+		int rc = backing_infer(c->dom, (unsigned)i, NULL, &g->backing, err);
+
+		if (rc < 0)
+			return rc;
+		g->align_kib = backing_align_kib(&g->backing);
+		g->avail_kib = UINT64_MAX;
+		if (c->host != NULL) {
+			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
+			g->avail_kib = s.usable_kib;
+		}
+	}
+	return 0;
+}
+
+/* Takes the per-node shares from the layout; nodes with no share are
+ * candidates of last resort. */
+static int grow_shares(struct grow_ctx *c, char **err)
+{
+	struct plan *own = NULL;
+	const struct plan *p = c->req->plan;
+	int rc = 0;
+
+	if (p == NULL) {
+		rc = plan_layout(c->dom, c->host, NULL, &own, err); /* proportional */
+		if (rc < 0)
+			return rc;
+		p = own;
+	}
+	if (p->n_nodes != c->n) {
+		rc = err_ret(err, -EINVAL, "plan has %zu nodes, the domain %zu cells", p->n_nodes,
+		             c->n);
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		c->nodes[i].planned_kib = p->nodes[i].planned_kib;
+		c->nodes[i].candidate = true;
+	}
+out:
+	plan_free(own);
+	return rc;
+}
+
+/* Is node a a better home for its next unit than node b? The one least
+ * filled relative to its share after taking the unit wins, then the one
+ * whose host nodes can supply more, then the lower id (loop order). */
+static bool spread_better(const struct grow_node *a, const struct grow_node *b)
+{
+	unsigned __int128 fa, fb;
+
+	if ((a->planned_kib == 0) != (b->planned_kib == 0))
+		return a->planned_kib != 0;
+	if (a->planned_kib == 0) {
+		if (a->given_kib != b->given_kib)
+			return a->given_kib < b->given_kib;
+		return a->avail_kib > b->avail_kib;
+	}
+	fa = (unsigned __int128)(a->given_kib + a->align_kib) * b->planned_kib;
+	fb = (unsigned __int128)(b->given_kib + b->align_kib) * a->planned_kib;
+	if (fa != fb)
+		return fa < fb;
+	return a->avail_kib > b->avail_kib;
+}
+
+static void spread_give(struct grow_ctx *c, size_t i, bool use_host)
+{
+	uint64_t unit = c->nodes[i].align_kib;
+
+	c->nodes[i].given_kib += unit;
+	if (!use_host || c->host == NULL)
+		return;
+	for (size_t j = 0; j < c->n; j++)
+		if (j == i || same_pool(c, i, j))
+			c->nodes[j].avail_kib -=
+			        c->nodes[j].avail_kib >= unit ? unit : c->nodes[j].avail_kib;
+}
+
+/* Apportions the request unit by unit; false when it cannot all be placed. */
+static bool spread_run(struct grow_ctx *c, bool use_host, const uint64_t *avail0)
+{
+	uint64_t remaining = c->req->size_kib;
+
+	for (size_t i = 0; i < c->n; i++) {
+		c->nodes[i].given_kib = 0;
+		c->nodes[i].avail_kib = avail0[i];
+	}
+	while (remaining > 0) {
+		size_t best = c->n;
+
+		for (size_t i = 0; i < c->n; i++) {
+			const struct grow_node *g = &c->nodes[i];
+
+			if (!g->candidate || g->align_kib > remaining ||
+			    (use_host && g->avail_kib < g->align_kib))
+				continue;
+			if (best == c->n || spread_better(g, &c->nodes[best]))
+				best = i;
+		}
+		if (best == c->n)
+			return false;
+		spread_give(c, best, use_host);
+		remaining -= c->nodes[best].align_kib;
+	}
+	return true;
+}
+
+static size_t grow_touched(const struct grow_ctx *c)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		k += c->nodes[i].given_kib > 0;
+	return k;
+}
+
+static uint64_t grow_min_align(const struct grow_ctx *c)
+{
+	uint64_t a = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->nodes[i].candidate && (a == 0 || c->nodes[i].align_kib < a))
+			a = c->nodes[i].align_kib;
+	return a;
+}
+
+/* How many nodes one grow may touch: one slot is kept back while memory
+ * would remain below maxMemory, so the rest stays reachable. */
+static size_t grow_slot_limit(const struct grow_ctx *c)
+{
+	uint64_t left = c->headroom_kib - c->req->size_kib;
+
+	if (c->free_slots > 1 && left >= grow_min_align(c) && left > 0)
+		return c->free_slots - 1;
+	return c->free_slots;
+}
+
+/* Spreads the request; drops the least-served node while too many nodes
+ * would be touched. Returns false when the host cannot supply it. */
+static bool grow_spread(struct grow_ctx *c, bool use_host, const uint64_t *avail0)
+{
+	size_t limit = grow_slot_limit(c);
+
+	for (;;) {
+		size_t drop = c->n;
+
+		if (!spread_run(c, use_host, avail0))
+			return false;
+		if (grow_touched(c) <= limit)
+			return true;
+		for (size_t i = 0; i < c->n; i++)
+			if (c->nodes[i].given_kib > 0 &&
+			    (drop == c->n || c->nodes[i].given_kib <= c->nodes[drop].given_kib))
+				drop = i;
+		c->nodes[drop].candidate = false;
+	}
+}
+
+/* ---- the checks ---- */
+
+/* The sizes, slots and node checks that need no layout. */
+static int grow_preflight(struct select_result *r, struct grow_ctx *c)
+{
+	const struct domain *d = c->dom;
+	uint64_t size = c->req->size_kib;
+	unsigned used = domain_used_slots(d);
+	char *why = NULL;
+	int rc;
+
+	if (size == 0)
+		return select_refuse_zero(r);
+	if (domain_check_hotplug(d, &why) < 0) {
+		rc = select_refuse_cannot_hotplug(r, d, why);
+		free(why);
+		return rc;
+	}
+	if (size > d->max_memory_kib || d->memory_kib > UINT64_MAX - size)
+		return select_refuse_too_large(r, d);
+	if (c->req->node < -1 || (c->req->node >= 0 && (size_t)c->req->node >= d->n_cells))
+		return select_refuse_grow_node(r, d, c->req->node);
+	c->free_slots = used < d->slots ? d->slots - used : 0;
+	if (c->free_slots == 0)
+		return select_refuse_no_slots(r, d);
+	c->headroom_kib = d->max_memory_kib > d->memory_kib ? d->max_memory_kib - d->memory_kib : 0;
+	if (size > c->headroom_kib)
+		return select_refuse_no_headroom(r, d, c->headroom_kib);
+	return 0;
+}
+
+/* The nearest valid sizes around the request, then the refusal. */
+static int grow_refuse_not_aligned(struct select_result *r, const struct grow_ctx *c,
+                                   uint64_t align, int node)
+{
+	uint64_t lower = c->req->size_kib / align * align, upper = lower + align;
+	int rc = 0;
+
+	if (lower > 0)
+		rc = select_suggest_add(r, lower);
+	if (rc == 0 && upper <= c->headroom_kib)
+		rc = select_suggest_add(r, upper);
+	return rc < 0 ? rc : select_refuse_not_aligned(r, align, node);
+}
+
+/* Checks the demand of each host-node pool; refuses on the first short one. */
+static int grow_check_host(struct select_result *r, const struct grow_ctx *c)
+{
+	char *used = calloc(c->n ? c->n : 1, 1);
+	int rc = 0;
+
+	if (used == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n && c->host != NULL && !select_refused(r) && rc == 0; i++) {
+		struct nodeset gset;
+		uint64_t demand = 0;
+		struct select_supply s;
+
+		if (c->nodes[i].given_kib == 0 || used[i])
+			continue;
+		nodeset_clear_all(&gset);
+		for (size_t j = i; j < c->n; j++) {
+			if (c->nodes[j].given_kib == 0 || (j != i && !same_pool(c, i, j)))
+				continue;
+			used[j] = 1;
+			demand += c->nodes[j].given_kib;
+			nodeset_set(&gset, (unsigned)j);
+		}
+		select_supply(c->host, &c->nodes[i].backing, c->req->host_reserve_kib, &s);
+		if (s.usable_kib < demand)
+			rc = select_refuse_pool(r, &s, &c->nodes[i].backing,
+			                        c->req->host_reserve_kib, demand, &gset);
+	}
+	free(used);
+	return rc;
+}
+
+/* When the host-aware spread fails, spread without the host and let the
+ * host check name the pool that is short. */
+static int grow_refuse_host(struct select_result *r, struct grow_ctx *c, const uint64_t *avail0)
+{
+	int rc;
+
+	if (grow_spread(c, false, avail0)) {
+		rc = grow_check_host(r, c);
+		if (rc < 0 || select_refused(r))
+			return rc;
+	}
+	return select_refuse_spread(r);
+}
+
+/* ---- the result ---- */
+
+static int grow_emit(struct select_result *r, const struct grow_ctx *c)
+{
+	struct select_supply s;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct grow_node *g = &c->nodes[i];
+		struct select_dimm *d;
+		int rc;
+
+		if (g->given_kib == 0)
+			continue;
+		d = select_dimm_add(r);
+		if (d == NULL)
+			return -ENOMEM;
+		d->node = (unsigned)i;
+		d->size_kib = g->given_kib;
+		d->backing = g->backing;
+		r->total_kib += g->given_kib;
+		if (c->host != NULL)
+			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
+		rc = select_grow_reason(d, (unsigned)i, c->req->node >= 0, g->planned_kib,
+		                        c->host != NULL ? &s : NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A warning when the last free slot goes while headroom remains. */
+static int grow_warn(struct select_result *r, const struct grow_ctx *c)
+{
+	uint64_t rest = c->headroom_kib - c->req->size_kib;
+
+	if (r->n_dimms < c->free_slots || rest == 0)
+		return 0;
+	return select_grow_warning(r, rest);
+}
+
+/* --node: the whole request on that node, if it is aligned there. */
+static int grow_place_node(struct select_result *r, struct grow_ctx *c)
+{
+	uint64_t align = c->nodes[c->req->node].align_kib;
+
+	for (size_t i = 0; i < c->n; i++)
+		c->nodes[i].candidate = (int)i == c->req->node;
+	if (c->req->size_kib % align != 0)
+		return grow_refuse_not_aligned(r, c, align, c->req->node);
+	c->nodes[c->req->node].given_kib = c->req->size_kib;
+	return 0;
+}
+
+/* No --node: spread over the layout's shares, within the host's supply. */
+static int grow_place_spread(struct select_result *r, struct grow_ctx *c, char **err)
+{
+	uint64_t *avail0;
+	uint64_t align = 0;
+	int rc = grow_shares(c, err);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < c->n; i++)
+		align = select_gcd(align, c->nodes[i].align_kib);
+	if (c->req->size_kib % align != 0)
+		return grow_refuse_not_aligned(r, c, align, -1);
+	avail0 = calloc(c->n, sizeof(*avail0));
+	if (avail0 == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		avail0[i] = c->nodes[i].avail_kib;
+	if (!grow_spread(c, true, avail0))
+		rc = grow_refuse_host(r, c, avail0);
+	free(avail0);
+	return rc;
+}
+
+static int grow_place(struct select_result *r, struct grow_ctx *c, char **err)
+{
+	int rc = c->req->node >= 0 ? grow_place_node(r, c) : grow_place_spread(r, c, err);
+
+	if (rc == 0 && !select_refused(r))
+		rc = grow_check_host(r, c);
+	if (rc == 0 && !select_refused(r))
+		rc = grow_emit(r, c);
+	if (rc == 0 && !select_refused(r))
+		rc = grow_warn(r, c);
+	return rc;
+}
+
+int select_grow(const struct domain *dom, const struct host *host,
+                const struct select_grow_req *req, struct select_result **out, char **err)
+{
+	struct grow_ctx c = {.dom = dom, .host = host, .req = req};
+	struct select_result *r;
+	int rc;
+
+	if (dom == NULL || req == NULL || out == NULL)
+		return err_ret(err, -EINVAL, "select_grow: missing argument");
+	r = select_result_new(SELECT_GROW, req->size_kib);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = grow_preflight(r, &c);
+	if (rc == 0 && !select_refused(r))
+		rc = grow_setup(&c, err);
+	if (rc == 0 && !select_refused(r))
+		rc = grow_place(r, &c, err);
+	free(c.nodes);
+	if (rc < 0) {
+		select_result_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}

@@ -1,0 +1,248 @@
+/*
+ * Unit tests for agent/dispatch.c with the whole agent behind the fake
+ * backend: every control request a user can send gets its answer through
+ * the socket, the reads it needs (domain XML, the host, <metadata>) run on
+ * worker threads and never on the loop, and the backend's news (a
+ * connection, lifecycle events) update the views from workers too. Last,
+ * the thread rule itself: a blocking backend call on the loop thread
+ * aborts when the checks are compiled in.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "domains.h"
+#include "fakeagent.h"
+#include "threadcheck.h"
+
+#define MIB UINT64_C(1024)
+
+static const struct fake_spec two_cells = {
+        .n_cells = 2,
+        .cell_mib = {1024, 1024},
+        .max_mib = 8192,
+        .slots = 8,
+        .huge_cell = -1,
+        .host_node = -1,
+};
+static const struct fake_host roomy = {.free_mib = {8192, 8192}};
+
+static int setup(void **state)
+{
+	struct fakeagent *fa = calloc(1, sizeof(*fa));
+
+	assert_non_null(fa);
+	fakeagent_init(fa);
+	fakeagent_start(fa, &two_cells, &roomy, true);
+	*state = fa;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fakeagent *fa = *state;
+
+	fakeagent_destroy(fa);
+	free(fa);
+	return 0;
+}
+
+/* The JSON value at a dotted path ("host.nodes"), or NULL. */
+static json_object *at(json_object *o, const char *path)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+		o = json_object_is_type(o, json_type_array)
+		            ? json_object_array_get_idx(o, (size_t)atoi(k))
+		            : json_object_object_get(o, k);
+	return o;
+}
+
+struct request_case {
+	const char *what;
+	const char *cmd;
+	const char *args;
+	const char *code; /* NULL: ok */
+	const char *path; /* with ok: this value in the reply's data ... */
+	const char *want; /* ... reads so (as text); NULL: only present */
+	const char *meta; /* the stored <metadata> then contains this; NULL: no check */
+};
+
+static const struct request_case requests[] = {
+        {"status lists the domain", "status", NULL, NULL, "domains.0.name", "vm", NULL},
+        {"status names the backend", "status", NULL, NULL, "uri", "fake:///unit", NULL},
+        {"inspect reads the host on a worker", "inspect", "{\"domain\":\"vm\"}", NULL,
+         "host.source", "libvirt", NULL},
+        {"inspect: the fake host has two nodes", "inspect", "{\"domain\":\"vm\"}", NULL,
+         "host.nodes.1.id", "1", NULL},
+        {"inspect: free memory read per call", "inspect", "{\"domain\":\"vm\"}", NULL,
+         "host.nodes.0.free_kib", "8388608", NULL},
+        {"plan reads the domain on a worker", "plan", "{\"domain\":\"vm\"}", NULL, NULL, NULL,
+         NULL},
+        {"inspect: unknown domain", "inspect", "{\"domain\":\"nosuch\"}", "not_found", NULL, NULL,
+         NULL},
+        {"plan: unknown domain", "plan", "{\"domain\":\"nosuch\"}", "not_found", NULL, NULL, NULL},
+        {"grow attaches one DIMM", "grow", "{\"domain\":\"vm\",\"size\":268435456,\"node\":0}",
+         NULL, "attached.0.size_kib", "262144", NULL},
+        {"policy show reads the metadata on a worker", "policy",
+         "{\"domain\":\"vm\",\"action\":\"show\"}", NULL, "settings.low_free.source", "default",
+         NULL},
+        {"policy set stores the change", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"low_free\":\"20%\"}}", NULL,
+         "settings.low_free.source", "runtime", "low_free=\"20%\""},
+        {"policy enable stores it", "policy", "{\"domain\":\"vm\",\"action\":\"enable\"}", NULL,
+         "enabled", "true", "enabled=\"yes\""},
+        {"policy set: a bad value is refused, nothing stored", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"low_free\":\"abc\"}}",
+         "bad_request", NULL, NULL, NULL},
+        {"policy: unknown domain", "policy", "{\"domain\":\"nosuch\",\"action\":\"show\"}",
+         "not_found", NULL, NULL, NULL},
+};
+
+static void request_run(const struct request_case *c)
+{
+	struct fakeagent *fa = calloc(1, sizeof(*fa));
+	struct proto_reply *r;
+
+	fakeagent_init(fa);
+	fakeagent_start(fa, &two_cells, &roomy, true);
+	r = fakeagent_call(fa, c->cmd, c->args);
+	if (c->code) {
+		if (r->ok || strcmp(r->code, c->code) != 0)
+			fail_msg("%s: wanted %s, got %s (%s)", c->what, c->code,
+			         r->ok ? "ok" : r->code, r->message ? r->message : "");
+	} else if (!r->ok) {
+		fail_msg("%s: %s: %s", c->what, r->code, r->message);
+	} else if (c->path && at(r->data, c->path) == NULL) {
+		fail_msg("%s: no %s in %s", c->what, c->path, json_object_to_json_string(r->data));
+	} else if (c->want && strcmp(json_object_get_string(at(r->data, c->path)), c->want) != 0) {
+		fail_msg("%s: %s is %s, wanted %s", c->what, c->path,
+		         json_object_get_string(at(r->data, c->path)), c->want);
+	}
+	fakeagent_settle(fa);
+	if (c->meta && (fa->fv.metadata == NULL || strstr(fa->fv.metadata, c->meta) == NULL))
+		fail_msg("%s: metadata %s lacks %s", c->what,
+		         fa->fv.metadata ? fa->fv.metadata : "(none)", c->meta);
+	if (c->code && strcmp(c->cmd, "policy") == 0)
+		assert_null(fa->fv.metadata);
+	/* Everything that can block ran on a worker. */
+	if (fa->fv.loop_calls != 0)
+		fail_msg("%s: %u blocking calls on the loop thread", c->what, fa->fv.loop_calls);
+	proto_reply_free(r);
+	fakeagent_destroy(fa);
+	free(fa);
+}
+
+static void test_requests(void **state)
+{
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+		request_run(&requests[i]);
+}
+
+/* The connection's news: the domain list and every XML were read on a
+ * worker, and the connect is audited. */
+static void test_connected(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct domain_view *d = domains_find(agent_domains(fa->a), "vm");
+
+	assert_non_null(d->model);
+	assert_true(d->active);
+	assert_true(d->persistent);
+	assert_int_equal(fa->fv.loop_calls, 0);
+	assert_true(fakevirt_count(&fa->fv, FAKE_XML, 0) >= 1);
+	assert_int_equal(fakeagent_records(fa, "connect", NULL, NULL), 1);
+}
+
+/* A lifecycle event changes the view at once and its XML on a worker;
+ * undefine forgets it. */
+static void test_events(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct backend_event stopped = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                                .name = "vm",
+	                                .lifecycle = BACKEND_LIFECYCLE_STOPPED};
+	struct backend_event gone = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                             .name = "vm",
+	                             .lifecycle = BACKEND_LIFECYCLE_UNDEFINED};
+	size_t reads = fakevirt_count(&fa->fv, FAKE_XML, 0);
+
+	dispatch_event(fa->dispatch, &stopped);
+	assert_false(domains_find(agent_domains(fa->a), "vm")->active);
+	fakeagent_settle(fa);
+	assert_int_equal(fakevirt_count(&fa->fv, FAKE_XML, 0), reads + 1);
+	assert_non_null(domains_find(agent_domains(fa->a), "vm")->model);
+	dispatch_event(fa->dispatch, &gone);
+	assert_null(domains_find(agent_domains(fa->a), "vm"));
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.loop_calls, 0);
+}
+
+/* A read that finishes after the domain went away changes nothing. */
+static void test_read_outlives_domain(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct backend_event started = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                                .name = "vm",
+	                                .lifecycle = BACKEND_LIFECYCLE_STARTED};
+	struct backend_event gone = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                             .name = "vm",
+	                             .lifecycle = BACKEND_LIFECYCLE_UNDEFINED};
+
+	dispatch_event(fa->dispatch, &started); /* starts a read */
+	dispatch_event(fa->dispatch, &gone);    /* before it ends */
+	fakeagent_settle(fa);
+	assert_null(domains_find(agent_domains(fa->a), "vm"));
+}
+
+/* The rule is enforced: a blocking backend call on the loop thread aborts
+ * (in a child, so the abort is observed, not suffered). */
+static void test_thread_rule(void **state)
+{
+	struct fakeagent *fa = *state;
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *xml = NULL;
+
+		/* stderr says which rule broke; keep the test output clean */
+		freopen("/dev/null", "w", stderr);
+		backend_domain_xml(agent_backend(fa->a), "vm", 0, &xml, NULL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (THREADCHECK_ENABLED) {
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGABRT);
+	} else {
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_requests),
+	        cmocka_unit_test_setup_teardown(test_connected, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_read_outlives_domain, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
+	};
+
+	log_init("test-dispatch", true, LOG_LEVEL_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
