@@ -460,6 +460,8 @@ static void op_select(struct op *op, struct host *host)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (agent_audit_check(op->a, &err) < 0)
 		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
+	else if (op->args.dry_run)
+		; /* the selection in the reply is the answer */
 	else if (op->args.kind == OP_GROW)
 		op_grow(op, sel);
 	else
@@ -611,6 +613,8 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	json_object_object_add(op->data, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(op->data, "config",
 	                       json_object_new_boolean(op->flags & BACKEND_CONFIG));
+	if (args->dry_run)
+		json_object_object_add(op->data, "dry_run", json_object_new_boolean(true));
 
 	x = json_object_new_object();
 	json_object_object_add(x, "op", json_object_new_string(op_name(op)));
@@ -618,6 +622,8 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	json_object_object_add(x, "node", args->node >= 0 ? json_object_new_int(args->node) : NULL);
 	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
+	if (args->dry_run)
+		json_object_object_add(x, "dry_run", json_object_new_boolean(true));
 	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
 
 	if (agent_stopping(a))

@@ -39,6 +39,7 @@ struct op_args {
 	bool config;
 	bool scope_given; /* live/config named by the caller */
 	bool wait;        /* reply when done (else at once, with the request id) */
+	bool dry_run;     /* the pre-flight and the chosen devices only: nothing changes */
 };
 
 struct ops;

@@ -69,9 +69,11 @@ static const struct command commands[] = {
                       "[--host | --host-sysfs DIR | --host-caps FILE]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
-                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                      true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
-                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                        true},
         [CMD_POLICY] =
                 {"policy", cmd_policy,
                  "policy DOMAIN show | enable | disable | set KEY=VALUE...   (all but show need "
@@ -227,12 +229,13 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 	        {"live", no_argument, NULL, 'l'},
 	        {"config", no_argument, NULL, 'C'},
 	        {"no-wait", no_argument, NULL, 'W'},
+	        {"dry-run", no_argument, NULL, 'D'},
 	        {NULL, 0, NULL, 0},
 	};
 	json_object *args;
 	uint64_t kib;
 	long node = -1;
-	bool live = false, config = false, nowait = false;
+	bool live = false, config = false, nowait = false, dry_run = false;
 	char *err = NULL, *end;
 	int opt;
 
@@ -253,6 +256,8 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 			config = true;
 		} else if (opt == 'W') {
 			nowait = true;
+		} else if (opt == 'D') {
+			dry_run = true;
 		} else {
 			return usage_error(cmd, "unknown option or missing value");
 		}
@@ -272,6 +277,8 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 		json_object_object_add(args, "config", json_object_new_boolean(config));
 	}
 	json_object_object_add(args, "wait", json_object_new_boolean(!nowait));
+	if (dry_run)
+		json_object_object_add(args, "dry_run", json_object_new_boolean(true));
 	return agent_call(ctl, cmd->name, args, cmd->name);
 }
 

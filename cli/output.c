@@ -473,9 +473,9 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 	for (size_t i = 0; i < arr_len(list); i++) {
 		json_object *x = json_object_array_get_idx(list, i);
 
-		fprintf(out, "  %s %s on guest node %" PRId64 " as %s (%s pages, host nodes %s)\n",
-		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
-		        kib(x, "page_size_kib", b),
+		fprintf(out, "  %s %s on guest node %" PRId64 "%s%s (%s pages, host nodes %s)\n",
+		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias") ? " as " : "",
+		        str(x, "alias") ? str(x, "alias") : "", kib(x, "page_size_kib", b),
 		        str(x, "host_nodes") ? str(x, "host_nodes") : "any");
 	}
 }
@@ -497,16 +497,34 @@ static void render_reasons(FILE *out, json_object *dimms)
 	}
 }
 
+/* What a real request would do; the pre-flight passed and nothing changed. */
+static void render_dry_run(FILE *out, json_object *d, bool grow)
+{
+	json_object *sel = get(d, "selection");
+
+	fprintf(out, "Dry run %s: %s %s passes the pre-flight; nothing changed\n",
+	        txt(d, "request"), grow ? "grow" : "shrink", txt(d, "size"));
+	render_reasons(out, get(sel, "dimms"));
+	if (str(sel, "warning"))
+		fprintf(out, "  warning: %s\n", str(sel, "warning"));
+	render_dimms(out, grow ? "would attach" : "would detach", get(sel, "dimms"));
+}
+
 static void render_resize(FILE *out, json_object *d)
 {
 	json_object *live = get(d, "live"), *config = get(d, "config");
-	bool grow = get(d, "attached") != NULL;
+	const char *op = str(get(d, "selection"), "op");
+	bool grow = op ? strcmp(op, "grow") == 0 : get(d, "attached") != NULL;
 	/* Older agents send neither: then the scope is not known. */
 	bool def_only = config && !json_object_get_boolean(live);
 	bool live_only = live && !json_object_get_boolean(config);
 
 	if (json_object_get_boolean(get(d, "queued"))) {
 		fprintf(out, "Queued as request %s\n", txt(d, "request"));
+		return;
+	}
+	if (json_object_get_boolean(get(d, "dry_run"))) {
+		render_dry_run(out, d, grow);
 		return;
 	}
 	fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));

@@ -56,6 +56,7 @@ static const struct proto_arg args_resize[] = {
         {"live", PROTO_T_BOOL, false, NULL},
         {"config", PROTO_T_BOOL, false, NULL},
         {"wait", PROTO_T_BOOL, false, NULL},
+        {"dry_run", PROTO_T_BOOL, false, NULL},
         {NULL},
 };
 

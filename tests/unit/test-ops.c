@@ -230,6 +230,31 @@ static uint64_t audit_before(struct fixture *fx, const char *request, const char
 	return kib;
 }
 
+/* Whether the request's `request` record carries dry_run: true. */
+static bool audit_request_dry_run(struct fixture *fx, const char *request)
+{
+	char **files = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	struct json_object *rec, *v;
+	bool dry = false;
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (req && strcmp(req, request) == 0 &&
+		    strcmp(record_str(rec, "event"), "request") == 0 &&
+		    json_object_object_get_ex(rec, "dry_run", &v))
+			dry = json_object_get_boolean(v);
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	return dry;
+}
+
 static void check_trace(struct fixture *fx, const char *request, const char *want)
 {
 	char *got = audit_trace(fx, request);
@@ -724,6 +749,40 @@ static void test_config_shut_off(void **state)
 	assert_true(fakevirt_has(&fx->fv, true, alias));
 }
 
+/* A dry run reads, chooses and checks exactly as a real request does, and
+ * changes nothing: no backend call, both definitions as they were; a
+ * refusal is the real one. The request record says it was a dry run. */
+static void test_dry_run(void **state)
+{
+	static const struct fake_dev a256 = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct op_args args[] = {grow(256, 1), shrink(256, 0), grow(100, 1)};
+	struct domain_view *d;
+	struct snap before;
+
+	spec.n_devs = 1;
+	spec.devs[0] = a256;
+	d = fx_domain(fx, &spec, &roomy);
+	snap_take(fx, &before);
+	for (size_t i = 0; i < 3; i++) {
+		args[i].dry_run = true;
+		assert_int_equal(ops_submit(fx->ops, d, &args[i], NULL, NULL), 0);
+	}
+	fx_run(fx, 3);
+	assert_string_equal(fx->ended[0].code, "ok");
+	assert_string_equal(fx->ended[1].code, "ok");
+	assert_string_equal(fx->ended[2].code, "refused");
+	check_trace(fx, fx->ended[0].request, "request:ok preflight:ok outcome:ok");
+	check_trace(fx, fx->ended[1].request, "request:ok preflight:ok outcome:ok");
+	check_trace(fx, fx->ended[2].request, SELECT_REFUSED);
+	assert_non_null(strstr(fx->ended[2].message, "128 MiB"));
+	assert_int_equal(fx->fv.n_calls, 0);
+	snap_check_free(fx, &before);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(audit_request_dry_run(fx, fx->ended[i].request));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -733,6 +792,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_fail_closed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 	};
 
 	log_init("test-ops", true, LOG_LEVEL_WARN);

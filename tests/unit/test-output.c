@@ -57,6 +57,20 @@ static const struct {
          "Request r5: 128 MiB\n"
          "  only the running guest changed: the definition is unchanged, so this is undone "
          "when the domain stops\n"},
+        {"a dry run shows what a grow would attach", "grow",
+         "{'request':'r7','size':'256 MiB','live':true,'config':true,'dry_run':true,"
+         "'selection':{'op':'grow','dimms':[{'node':1,'size_kib':262144,'page_size_kib':4,"
+         "'host_nodes':'0','reason':'node 1: chosen with --node'}]}}",
+         "Dry run r7: grow 256 MiB passes the pre-flight; nothing changed\n"
+         "  why: node 1: chosen with --node\n"
+         "  would attach 256 MiB on guest node 1 (4 KiB pages, host nodes 0)\n"},
+        {"a dry run shows what a shrink would detach", "shrink",
+         "{'request':'r8','size':'256 MiB','live':true,'config':true,'dry_run':true,"
+         "'selection':{'op':'shrink','dimms':[" LIFO0 "," LIFO1 "]}}",
+         "Dry run r8: shrink 256 MiB passes the pre-flight; nothing changed\n"
+         "  why: most recently added first\n"
+         "  would detach 128 MiB on guest node 0 (- pages, host nodes any)\n"
+         "  would detach 128 MiB on guest node 1 (- pages, host nodes any)\n"},
         {"an agent that sends no scope", "grow", "{'request':'r6','size':'128 MiB','attached':[]}",
          "Request r6: 128 MiB\n"},
 };
