@@ -498,6 +498,9 @@ void dispatch_request(struct control_request *req, void *opaque)
 	case PROTO_CMD_SHRINK:
 		do_resize(a, req, pr->args, OP_SHRINK);
 		break;
+	case PROTO_CMD_RESIZE:
+		do_resize(a, req, pr->args, OP_RESIZE);
+		break;
 	case PROTO_CMD_LOG:
 		do_log(a, req, pr->args);
 		break;

@@ -84,7 +84,51 @@ struct op {
 
 static const char *op_name(const struct op *op)
 {
-	return op->args.kind == OP_GROW ? "grow" : "shrink";
+	return op->args.kind == OP_GROW ? "grow" : op->args.kind == OP_SHRINK ? "shrink" : "resize";
+}
+
+/* What the guest has of a cell (or of all, node < 0): its boot memory and
+ * its devices' memory, virtio-mem counted by what it was asked for. */
+static uint64_t op_total_kib(const struct domain *dom, int node)
+{
+	uint64_t kib = 0;
+
+	for (size_t i = 0; i < dom->n_cells; i++)
+		if (node < 0 || dom->cells[i].id == (unsigned)node)
+			kib += dom->cells[i].memory_kib;
+	for (size_t i = 0; i < dom->n_memdevs; i++) {
+		const struct domain_memdev *m = &dom->memdevs[i];
+
+		if (node < 0 || m->target_node == node)
+			kib += m->model == MEMDEV_VIRTIO_MEM ? m->requested_kib : m->size_kib;
+	}
+	return kib;
+}
+
+/* A resize becomes the grow or shrink of the difference, measured on the
+ * domain as this worker read it (after every earlier queued operation).
+ * Returns false when there is nothing to do. */
+static bool op_resolve_resize(struct op *op)
+{
+	uint64_t now = op_total_kib(op->before, op->args.node), target = op->args.size_kib;
+	json_object *r = json_object_new_object();
+	char buf[SIZE_FORMAT_MAX];
+
+	json_object_object_add(r, "from_kib", json_object_new_uint64(now));
+	json_object_object_add(r, "to_kib", json_object_new_uint64(target));
+	json_object_object_add(r, "op",
+	                       json_object_new_string(target > now   ? "grow"
+	                                              : target < now ? "shrink"
+	                                                             : "none"));
+	json_object_object_add(op->data, "resize", r);
+	if (target == now)
+		return false;
+	op->args.kind = target > now ? OP_GROW : OP_SHRINK;
+	op->args.size_kib = target > now ? target - now : now - target;
+	json_object_object_add(
+	        op->data, "size",
+	        json_object_new_string(size_format(op->args.size_kib, buf, sizeof(buf))));
+	return true;
 }
 
 static void op_free(struct op *op)
@@ -480,6 +524,10 @@ static void op_worker(void *arg)
 	char *err = NULL;
 
 	op->before = op_read(op, !(op->flags & BACKEND_LIVE));
+	if (op->before && op->args.kind == OP_RESIZE && !op_resolve_resize(op)) {
+		op_audit(op, RECORD_OUTCOME, RECORD_OK, NULL, NULL, true); /* already there */
+		return;
+	}
 	/* A grow is checked against the host's free memory and hugepages; with
 	 * no snapshot those checks cannot run, so the grow does not either. */
 	if (op->before && op->args.kind == OP_GROW &&

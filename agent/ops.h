@@ -29,7 +29,9 @@
  * user alias), so their events and a crash's leftovers name the request. */
 #define OPS_ALIAS_PREFIX "ua-mp-"
 
-enum op_kind { OP_GROW, OP_SHRINK };
+/* OP_RESIZE: size_kib is the total to reach (of the domain, or of `node`);
+ * the worker turns it into a grow or a shrink of the difference. */
+enum op_kind { OP_GROW, OP_SHRINK, OP_RESIZE };
 
 struct op_args {
 	enum op_kind kind;

@@ -56,8 +56,9 @@ static int cmd_grow(struct ctl *ctl, int argc, char **argv);
 static int cmd_shrink(struct ctl *ctl, int argc, char **argv);
 static int cmd_policy(struct ctl *ctl, int argc, char **argv);
 static int cmd_log(struct ctl *ctl, int argc, char **argv);
+static int cmd_resize(struct ctl *ctl, int argc, char **argv);
 
-enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_POLICY, CMD_LOG };
+enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_RESIZE, CMD_POLICY, CMD_LOG };
 
 static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
@@ -73,6 +74,9 @@ static const struct command commands[] = {
                       true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
                         "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                        true},
+        [CMD_RESIZE] = {"resize", cmd_resize,
+                        "resize DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
                         true},
         [CMD_POLICY] =
                 {"policy", cmd_policy,
@@ -197,12 +201,19 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 /* A size grow or shrink cannot take, said with what to type instead. */
 static int size_usage_error(const char *arg, const struct command *cmd)
 {
-	const char *verb = strcmp(cmd->name, "grow") == 0 ? "add" : "take away";
+	const char *what = strcmp(cmd->name, "grow") == 0     ? "the amount to add"
+	                   : strcmp(cmd->name, "shrink") == 0 ? "the amount to take away"
+	                                                      : "the total to reach";
 	char *err = NULL;
 	uint64_t kib;
 	int rc;
 
-	if (arg[0] == '-' && strcmp(cmd->name, "grow") == 0)
+	if (arg[0] == '-' && strcmp(cmd->name, "resize") == 0)
+		rc = usage_errorf(NULL,
+		                  "size '%s': negative sizes are not accepted; resize takes the "
+		                  "total to reach, e.g. '%s'",
+		                  arg, arg + 1);
+	else if (arg[0] == '-' && strcmp(cmd->name, "grow") == 0)
 		rc = usage_errorf(
 		        NULL,
 		        "size '%s': negative sizes are not accepted; to take memory away, "
@@ -216,8 +227,7 @@ static int size_usage_error(const char *arg, const struct command *cmd)
 	else if (size_parse(arg, &kib, &err) < 0)
 		rc = usage_error(NULL, err);
 	else
-		rc = usage_errorf(NULL, "size '%s' is zero: give the amount to %s, e.g. 128M", arg,
-		                  verb);
+		rc = usage_errorf(NULL, "size '%s' is zero: give %s, e.g. 128M", arg, what);
 	free(err);
 	return rc;
 }
@@ -290,6 +300,11 @@ static int cmd_grow(struct ctl *ctl, int argc, char **argv)
 static int cmd_shrink(struct ctl *ctl, int argc, char **argv)
 {
 	return resize(ctl, &commands[CMD_SHRINK], argc, argv);
+}
+
+static int cmd_resize(struct ctl *ctl, int argc, char **argv)
+{
+	return resize(ctl, &commands[CMD_RESIZE], argc, argv);
 }
 
 static int cmd_policy(struct ctl *ctl, int argc, char **argv)

@@ -497,6 +497,22 @@ static void render_reasons(FILE *out, json_object *dimms)
 	}
 }
 
+/* "Request r1: resize 1 GiB -> 1280 MiB, grow 256 MiB" */
+static void render_resize_goal(FILE *out, json_object *d)
+{
+	json_object *r = get(d, "resize");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+	const char *op = txt(r, "op");
+
+	fprintf(out, "%s %s: resize %s -> %s",
+	        json_object_get_boolean(get(d, "dry_run")) ? "Dry run" : "Request",
+	        txt(d, "request"), kib(r, "from_kib", a), kib(r, "to_kib", b));
+	if (strcmp(op, "none") == 0)
+		fprintf(out, ", already there: nothing changed\n");
+	else
+		fprintf(out, ", %s %s\n", op, txt(d, "size"));
+}
+
 /* What a real request would do; the pre-flight passed and nothing changed. */
 static void render_dry_run(FILE *out, json_object *d, bool grow)
 {
@@ -523,11 +539,16 @@ static void render_resize(FILE *out, json_object *d)
 		fprintf(out, "Queued as request %s\n", txt(d, "request"));
 		return;
 	}
+	if (get(d, "resize"))
+		render_resize_goal(out, d);
+	if (get(d, "resize") && strcmp(txt(get(d, "resize"), "op"), "none") == 0)
+		return;
 	if (json_object_get_boolean(get(d, "dry_run"))) {
 		render_dry_run(out, d, grow);
 		return;
 	}
-	fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
+	if (get(d, "resize") == NULL)
+		fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
 	if (def_only)
 		fprintf(out,
 		        "  only the definition changed: the guest %s this memory when the domain "
@@ -632,7 +653,7 @@ struct renderer {
 static const struct renderer renderers[] = {
         {"inspect", render_inspect}, {"plan", render_plan},     {"status", render_status},
         {"grow", render_resize},     {"shrink", render_resize}, {"log", render_log},
-        {"verify", render_verify},   {"policy", render_policy},
+        {"resize", render_resize},   {"verify", render_verify}, {"policy", render_policy},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)

@@ -82,6 +82,7 @@ static const struct proto_spec proto_specs[PROTO_CMD_COUNT] = {
         [PROTO_CMD_SHRINK] = {"shrink", true, NULL, args_resize},
         [PROTO_CMD_POLICY] = {"policy", true, "show", args_policy},
         [PROTO_CMD_LOG] = {"log", false, NULL, args_log},
+        [PROTO_CMD_RESIZE] = {"resize", true, NULL, args_resize},
 };
 
 static const char *const proto_type_names[] = {

@@ -54,6 +54,8 @@ grow-zero|grow web01 0M
 shrink-zero|shrink web01 0G
 grow-fraction|grow web01 1.5G
 grow-decimal-mb|grow web01 128MB
+resize-negative|resize web01 -2G
+resize-zero|resize web01 0M --node 1
 version|--version
 log-verify-missing|--socket /nonexistent/memplugd.sock --config $data/memplugd-log.conf log verify
 log-missing|log --socket /nonexistent/memplugd.sock --config=$data/memplugd-log.conf --domain web01

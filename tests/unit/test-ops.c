@@ -24,6 +24,7 @@
 
 #include "agent.h"
 #include "dispatch.h"
+#include "domain.h"
 #include "domains.h"
 #include "fakevirt.h"
 #include "log.h"
@@ -783,6 +784,58 @@ static void test_dry_run(void **state)
 		assert_true(audit_request_dry_run(fx, fx->ended[i].request));
 }
 
+/* The fake's live total, or one cell's: boot memory plus its DIMMs. */
+static uint64_t live_total_mib(struct fixture *fx, int cell)
+{
+	char *xml = fakevirt_xml(&fx->fv, false);
+	struct domain *dom = NULL;
+	uint64_t kib;
+
+	assert_int_equal(domain_parse(xml, strlen(xml), &dom, NULL), 0);
+	kib = (cell < 0 ? domain_boot_kib(dom) : dom->cells[cell].memory_kib) +
+	      domain_memdev_kib(dom, cell);
+	domain_free(dom);
+	free(xml);
+	return kib / MIB;
+}
+
+/* A resize reaches a total: of the domain, or of one node with --node; it
+ * grows or shrinks the difference as the domain stands when it runs. */
+static void test_resize(void **state)
+{
+	static const struct fake_dev a256 = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	const struct op_args args[] = {
+	        {.kind = OP_RESIZE, .size_kib = 2304 * MIB, .node = -1, .wait = true},
+	        {.kind = OP_RESIZE, .size_kib = 1280 * MIB, .node = 1, .wait = true},
+	        {.kind = OP_RESIZE, .size_kib = 1024 * MIB, .node = 0, .wait = true},
+	        {.kind = OP_RESIZE, .size_kib = 3072 * MIB, .node = -1, .wait = true},
+	};
+	struct domain_view *d;
+
+	spec.n_devs = 1;
+	spec.devs[0] = a256;
+	d = fx_domain(fx, &spec, &roomy);
+	assert_int_equal(live_total_mib(fx, -1), 2304);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(ops_submit(fx->ops, d, &args[i], NULL, NULL), 0);
+	fx_run(fx, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(fx->ended[i].code, "ok");
+	check_trace(fx, fx->ended[0].request, "request:ok outcome:ok"); /* already there */
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 1);
+	check_trace(fx, fx->ended[1].request, GROW_HEAD STEP_OK " outcome:ok");
+	check_trace(fx, fx->ended[2].request, SHRINK_HEAD " detach:ok outcome:ok");
+	assert_false(fakevirt_has(&fx->fv, false, "ua-a"));
+	assert_int_equal(live_total_mib(fx, 0), 1024);
+	assert_int_equal(live_total_mib(fx, 1), 1280);
+	assert_int_equal(ops_submit(fx->ops, d, &args[3], NULL, NULL), 0);
+	fx_run(fx, 4);
+	assert_string_equal(fx->ended[3].code, "ok");
+	assert_int_equal(live_total_mib(fx, -1), 3072);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -793,6 +846,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 	};
 
 	log_init("test-ops", true, LOG_LEVEL_WARN);

@@ -71,6 +71,15 @@ static const struct {
          "  why: most recently added first\n"
          "  would detach 128 MiB on guest node 0 (- pages, host nodes any)\n"
          "  would detach 128 MiB on guest node 1 (- pages, host nodes any)\n"},
+        {"resize: the goal, then what it took", "resize",
+         "{'request':'r9','size':'256 MiB','live':true,'config':true,"
+         "'resize':{'from_kib':1048576,'to_kib':1310720,'op':'grow'},'attached':[" DIMM0 "]}",
+         "Request r9: resize 1 GiB -> 1280 MiB, grow 256 MiB\n"
+         "  attached 128 MiB on guest node 1 as dimm0 (4 KiB pages, host nodes any)\n"},
+        {"resize to what it has", "resize",
+         "{'request':'r10','size':'1 GiB','live':true,'config':true,"
+         "'resize':{'from_kib':1048576,'to_kib':1048576,'op':'none'}}",
+         "Request r10: resize 1 GiB -> 1 GiB, already there: nothing changed\n"},
         {"an agent that sends no scope", "grow", "{'request':'r6','size':'128 MiB','attached':[]}",
          "Request r6: 128 MiB\n"},
 };

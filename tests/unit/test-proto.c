@@ -78,6 +78,9 @@ static const struct request_case request_cases[] = {
          "{\"v\":1,\"id\":9,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1024,"
          "\"node\":1,\"live\":true,\"config\":false,\"wait\":true}}",
          0, 9, NULL},
+        {"resize",
+         "{\"v\":1,\"id\":12,\"cmd\":\"resize\",\"args\":{\"domain\":\"g\",\"size\":1024}}", 0, 12,
+         NULL},
         {"shrink dry run",
          "{\"v\":1,\"id\":10,\"cmd\":\"shrink\",\"args\":{\"domain\":\"g\",\"size\":1024,"
          "\"dry_run\":true}}",
