@@ -102,21 +102,9 @@ static void usage(FILE *out)
 		        commands[i].mutates ? "   (needs root or the admin group)" : "");
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "memplugctl: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return EXIT_FAIL;
-}
-
-/* --json: errors go to stdout as the protocol's error object as well, so a
- * program reading stdout always gets one JSON object. */
+/* --json: errors go to stdout as the protocol's error object as well
+ * (code "usage" for usage errors, the agent's code for its refusals,
+ * "failed" for the rest), so a program reading stdout gets JSON. */
 static bool json_errors;
 
 static void json_error(const char *code, const char *message)
@@ -129,6 +117,23 @@ static void json_error(const char *code, const char *message)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (json_errors)
+		json_error(PROTO_E_FAILED, n < 0 ? "out of memory" : msg);
+	fprintf(stderr, "memplugctl: %s\n", n < 0 ? "out of memory" : msg);
+	free(msg);
+	return EXIT_FAIL;
 }
 
 /* `cmd` may be NULL: then no usage line (the message says what to type). */
@@ -172,8 +177,8 @@ static int agent_call(struct ctl *ctl, const char *cmd, json_object *args, const
 	} else if (!reply->ok) {
 		if (ctl->json)
 			json_error(reply->code, reply->message);
-		rc = fail("%s", reply->message);
-		rc = strcmp(reply->code, PROTO_E_BAD_REQUEST) == 0 ? EXIT_USAGE : rc;
+		fprintf(stderr, "memplugctl: %s\n", reply->message);
+		rc = strcmp(reply->code, PROTO_E_BAD_REQUEST) == 0 ? EXIT_USAGE : EXIT_FAIL;
 	} else {
 		rc = emit(ctl, render, json_object_get(reply->data));
 	}

@@ -60,6 +60,7 @@ version|--version
 log-verify-missing|--socket /nonexistent/memplugd.sock --config $data/memplugd-log.conf log verify
 log-missing|log --socket /nonexistent/memplugd.sock --config=$data/memplugd-log.conf --domain web01
 log-file-missing|log --file /nonexistent/audit.jsonl
+log-file-missing-json|--json log --file /nonexistent/audit.jsonl
 log-bad-event|log --event bogus
 log-bad-event-json|--json log --event bogus --file /nonexistent/audit.jsonl
 version-json|--json --version
