@@ -1,26 +1,27 @@
 /*
- * Answers control requests (the loop thread's side of the socket): reads
- * from the domain views and the audit log, and hands grow and shrink to
- * ops.c. Arguments arrive already checked against proto.c's schema. Also
- * takes the backend's events: keeps the views up to date and passes the
- * guest's answers to ops.c.
+ * The agent's inputs (dispatch.h). Control requests: status and log answer
+ * from the views and the audit log at once; inspect and plan read the
+ * domain (and the host) on a worker and answer when that read is done;
+ * grow and shrink go to ops.c, policy to autoballoon.c. Arguments arrive
+ * already checked against proto.c's schema. The backend's news: views are
+ * added at once and re-read on workers, device events go to ops.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buildconf.h"
-#include "host.h"
 #include "backend.h"
-#include "log.h"
-#include "proto.h"
-#include "ops.h"
-#include "plan.h"
+#include "buildconf.h"
 #include "dispatch.h"
 #include "domains.h"
-#include "threadcheck.h"
+#include "host.h"
+#include "log.h"
+#include "ops.h"
+#include "plan.h"
+#include "proto.h"
 #include "report.h"
 #include "tail.h"
+#include "threadcheck.h"
 
 #include <event2/event.h>
 
@@ -84,7 +85,8 @@ struct read_job {
 	void (*then)(struct read_job *j, struct domain_view *d);
 
 	/* filled on the worker */
-	struct domain *model;
+	struct domain *model;       /* moved into the view when it is the newest read */
+	const struct domain *fresh; /* this read's model, wherever it lives now */
 	char *error;
 	bool persistent;
 	struct host *host;
@@ -123,12 +125,13 @@ static void read_done(void *arg)
 	struct domain_view *d = domains_find(agent_domains(j->dp->a), j->name);
 
 	j->dp->busy--;
+	j->fresh = j->model;
 	/* An older read than the view's newest, or an operation's own
 	 * re-read since, must not overwrite it. */
 	if (d && j->seq == d->read_seq) {
 		if (j->model) {
 			domains_set_model(d, j->model);
-			j->model = NULL;
+			j->model = NULL; /* j->fresh now points into the view */
 		} else {
 			log_warn("domain %s: %s", d->name, j->error);
 			domains_set_error(d, j->error);
@@ -256,14 +259,16 @@ static struct domain_view *request_domain(struct dispatch *dp, struct control_re
 	return d;
 }
 
-/* The view's model after a read, or a reply saying why there is none. */
+/* The model this request's read gave, or a reply saying why there is none:
+ * an answer describes the domain as just read, never an older view. */
 static const struct domain *read_model(struct read_job *j, struct domain_view *d)
 {
 	if (d == NULL)
 		control_reply_error(j->req, PROTO_E_NOT_FOUND, "domain '%s' went away", j->name);
-	else if (d->model == NULL)
-		control_reply_error(j->req, PROTO_E_FAILED, "%s", d->model_error);
-	return d ? d->model : NULL;
+	else if (j->fresh == NULL)
+		control_reply_error(j->req, PROTO_E_FAILED, "cannot read domain '%s': %s", j->name,
+		                    j->error ? j->error : d->model_error);
+	return d ? j->fresh : NULL;
 }
 
 static void inspect_then(struct read_job *j, struct domain_view *d)
@@ -550,8 +555,14 @@ static void sync_work(void *arg)
 {
 	struct sync_job *j = arg;
 	const struct backend *b = agent_backend(j->dp->a);
+	struct host *topo = NULL;
 
 	j->rc = backend_list_domains(b, &j->doms, &j->error);
+	/* The host's topology is read once per connection: now, so the first
+	 * grow does not pay for it. A failure shows again where it matters. */
+	if (backend_host_topology(b, &topo, NULL) < 0)
+		log_debug("cannot read the host's topology yet");
+	host_free(topo);
 	j->models = calloc(j->doms.n + 1, sizeof(*j->models));
 	j->errors = calloc(j->doms.n + 1, sizeof(*j->errors));
 	j->persistent = calloc(j->doms.n + 1, sizeof(*j->persistent));

@@ -500,16 +500,19 @@ static int read_distance_row(struct host *h, const char *dir, size_t i, char **e
 
 /* memory_tierN/nodelist of every tier under `dir` (absent: the kernel has
  * no memory tiering, tiers stay unknown). */
-static int read_tiers(struct host *h, const char *dir, char **err)
+int host_read_tiers(struct host *h, const char *dir, char **err)
 {
-	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *root = dir ? dir : HOST_SYSFS_TIERS;
+	GDir *d = g_dir_open(root, 0, NULL);
 	const char *name;
 	int rc = 0;
 
 	if (d == NULL)
 		return 0;
+	for (size_t i = 0; i < h->n_nodes; i++)
+		h->nodes[i].tier = -1;
 	while (rc == 0 && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, "nodelist", NULL);
+		g_autofree char *path = g_build_filename(root, name, "nodelist", NULL);
 		struct nodeset nodes;
 		guint64 tier;
 		bool present;
@@ -568,7 +571,7 @@ int host_snapshot_at(const char *node_dir, struct host **out, char **err)
 	h->source = HOST_SOURCE_SYSFS;
 	rc = read_node_dirs(h, node_dir, err);
 	if (rc == 0)
-		rc = read_tiers(h, tiers, err);
+		rc = host_read_tiers(h, tiers, err);
 	if (rc < 0) {
 		host_free(h);
 		return rc;
@@ -657,7 +660,7 @@ int host_snapshot(struct host **out, char **err)
 	h->source = HOST_SOURCE_LOCAL;
 	rc = snapshot_nodes(h, err);
 	if (rc == 0)
-		rc = read_tiers(h, HOST_SYSFS_TIERS, err);
+		rc = host_read_tiers(h, NULL, err);
 	if (rc < 0) {
 		host_free(h);
 		return rc;

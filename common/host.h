@@ -70,6 +70,12 @@ int host_snapshot(struct host **out, char **err);
  * /sys/devices/system/node; meminfo gives total and free memory. */
 int host_snapshot_at(const char *node_dir, struct host **out, char **err);
 
+/* Sets each node's tier from `dir`/memory_tierN/nodelist (NULL: the real
+ * /sys/devices/virtual/memory_tiering); a host read from libvirt on a local
+ * connection adds the tiers this way. Without the directory (no memory
+ * tiering in the kernel) nothing changes. */
+int host_read_tiers(struct host *h, const char *dir, char **err);
+
 struct host *host_new(void);
 /* Appends a node (kept sorted; free memory known, no CPUs, tier -1, no
  * distances); returns it, or NULL on a duplicate id or when out of memory.

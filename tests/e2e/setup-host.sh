@@ -91,9 +91,19 @@ start_virtlogd() {
 		return 0
 	fi
 	pid_alive /run/virtlogd.pid || pgrep -x virtlogd >/dev/null && return 0
-	virtlogd -d
+	daemon_start virtlogd -d
 	say "started virtlogd"
 }
+
+# Starts a daemon without the descriptors this script inherited: run under
+# `flock /tmp/memplug-e2e.lock`, the lock's descriptor would otherwise live
+# on in the daemon and hold the e2e lock for as long as it runs.
+daemon_start() (
+	for fd in /proc/$$/fd/*; do # sh redirects single-digit descriptors only
+		case ${fd##*/} in [3-9]) eval "exec ${fd##*/}>&-" ;; esac
+	done
+	exec "$@"
+)
 
 libvirtd_running() { pid_alive /run/libvirtd.pid || pgrep -x libvirtd >/dev/null; }
 
@@ -118,7 +128,7 @@ start_libvirtd() {
 		[ "$changed" -eq 0 ] && return 0
 		stop_libvirtd
 	fi
-	libvirtd -d
+	daemon_start libvirtd -d
 	say "started libvirtd"
 }
 

@@ -113,6 +113,10 @@ static int fake_domain_xml(void *ctx, const char *name, unsigned flags, char **x
 	struct fakevirt *fv = ctx;
 
 	fake_count(fv, FAKE_XML);
+	if (fv->xml_fails) {
+		*err = strdup("the fake's XML read failed");
+		return -EIO;
+	}
 	if (strcmp(name, fv->name) != 0) {
 		*err = strdup("no such domain");
 		return -ENOENT;

@@ -90,6 +90,7 @@ struct fakevirt {
 	struct fake_dev live[FAKE_MAX_DEVS], config[FAKE_MAX_DEVS];
 
 	/* Script. */
+	bool xml_fails;          /* every XML read fails with -EIO */
 	unsigned attach_fail_at; /* 1-based attach call that fails; 0: none */
 	const char *attach_error;
 	enum fake_answer answer;

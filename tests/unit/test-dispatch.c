@@ -206,6 +206,24 @@ static void test_read_outlives_domain(void **state)
 	assert_null(domains_find(agent_domains(fa->a), "vm"));
 }
 
+/* A read that fails answers with its error, not with the older view. */
+static void test_read_fails(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	fa->fv.xml_fails = true;
+	r = fakeagent_call(fa, "inspect", "{\"domain\":\"vm\"}");
+	assert_false(r->ok);
+	assert_string_equal(r->code, "failed");
+	assert_non_null(strstr(r->message, "the fake's XML read failed"));
+	proto_reply_free(r);
+	/* the view keeps its last model and says what went wrong */
+	fakeagent_settle(fa);
+	assert_non_null(domains_find(agent_domains(fa->a), "vm")->model);
+	assert_non_null(domains_find(agent_domains(fa->a), "vm")->model_error);
+}
+
 /* The rule is enforced: a blocking backend call on the loop thread aborts
  * (in a child, so the abort is observed, not suffered). */
 static void test_thread_rule(void **state)
@@ -240,6 +258,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_connected, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_read_outlives_domain, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_read_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
 	};
 

@@ -28,6 +28,8 @@ static char *data_path(const char *name)
 	return g_build_filename(root ? root : "tests/data", name, NULL);
 }
 
+static struct host *caps_load(const char *name); /* capabilities tests below */
+
 /* --- the 4-node fixture ------------------------------------------------ */
 
 struct want_pool {
@@ -383,6 +385,23 @@ static void test_odd_trees(void **state)
 	}
 }
 
+/* A host from capabilities takes its tiers from a (fabricated) tiering
+ * directory, as the agent does on a local connection. */
+static void test_caps_plus_tiers(void **state)
+{
+	g_autofree char *tiers = data_path("sysfs-tiers/devices/virtual/memory_tiering");
+	static const int want[] = {4, 4, 3, 22};
+	struct host *h = caps_load("caps-2ddr-2hbm.xml");
+
+	assert_int_equal(host_read_tiers(h, tiers, NULL), 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+		assert_int_equal(h->nodes[i].tier, want[i]);
+	assert_int_equal(host_read_tiers(h, "/nonexistent/memory_tiering", NULL), 0);
+	assert_int_equal(h->nodes[3].tier, 22);
+	assert_null(h->warnings);
+	host_free(h);
+}
+
 static void test_bad_tier_list(void **state)
 {
 	static const struct file files[] = {
@@ -537,8 +556,6 @@ static void test_dup(void **state)
 	host_free(h);
 	host_free(d);
 }
-
-static struct host *caps_load(const char *name);
 
 /* Which free values a check may rely on: none from capabilities, all from
  * sysfs, and what the libvirt source filled in. */
@@ -935,16 +952,27 @@ static void test_real_host(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_fixture_4node),   cmocka_unit_test(test_fixture_free_kib),
-	        cmocka_unit_test(test_fixture_nodeset), cmocka_unit_test(test_fixture_tiers),
-	        cmocka_unit_test(test_bad_trees),       cmocka_unit_test(test_odd_trees),
-	        cmocka_unit_test(test_bad_tier_list),   cmocka_unit_test(test_missing_dir),
-	        cmocka_unit_test(test_builders),        cmocka_unit_test(test_distance_matrix),
-	        cmocka_unit_test(test_set_free),        cmocka_unit_test(test_dup),
-	        cmocka_unit_test(test_source_names),    cmocka_unit_test(test_free_known),
-	        cmocka_unit_test(test_caps_fixtures),   cmocka_unit_test(test_caps_sparse_slit),
-	        cmocka_unit_test(test_caps_8node),      cmocka_unit_test(test_caps_bad),
-	        cmocka_unit_test(test_caps_odd),        cmocka_unit_test(test_caps_no_entities),
+	        cmocka_unit_test(test_fixture_4node),
+	        cmocka_unit_test(test_fixture_free_kib),
+	        cmocka_unit_test(test_fixture_nodeset),
+	        cmocka_unit_test(test_fixture_tiers),
+	        cmocka_unit_test(test_bad_trees),
+	        cmocka_unit_test(test_odd_trees),
+	        cmocka_unit_test(test_bad_tier_list),
+	        cmocka_unit_test(test_caps_plus_tiers),
+	        cmocka_unit_test(test_missing_dir),
+	        cmocka_unit_test(test_builders),
+	        cmocka_unit_test(test_distance_matrix),
+	        cmocka_unit_test(test_set_free),
+	        cmocka_unit_test(test_dup),
+	        cmocka_unit_test(test_source_names),
+	        cmocka_unit_test(test_free_known),
+	        cmocka_unit_test(test_caps_fixtures),
+	        cmocka_unit_test(test_caps_sparse_slit),
+	        cmocka_unit_test(test_caps_8node),
+	        cmocka_unit_test(test_caps_bad),
+	        cmocka_unit_test(test_caps_odd),
+	        cmocka_unit_test(test_caps_no_entities),
 	        cmocka_unit_test(test_real_host),
 	};
 
