@@ -95,7 +95,7 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--config FILE] COMMAND [ARGS]\n"
+	fprintf(out, "usage: memplugctl [--json] [--socket PATH] [--agent-config FILE] COMMAND [ARGS]\n"
 	             "       memplugctl --version\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
@@ -882,15 +882,15 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 		}
 		if (strcmp(a, "--socket") == 0)
 			slot = &ctl->socket;
-		else if (strcmp(a, "--config") == 0)
+		else if (strcmp(a, "--agent-config") == 0) /* not --config: grow's scope */
 			slot = &ctl->config;
 		else if (strcmp(a, "--connect") == 0 || strcmp(a, "-c") == 0)
 			slot = &ctl->connect_uri;
 		if (slot == NULL) {
 			if (strncmp(a, "--socket=", 9) == 0)
 				ctl->socket = a + 9;
-			else if (strncmp(a, "--config=", 9) == 0)
-				ctl->config = a + 9;
+			else if (strncmp(a, "--agent-config=", 15) == 0)
+				ctl->config = a + 15;
 			else if (strncmp(a, "--connect=", 10) == 0)
 				ctl->connect_uri = a + 10;
 			else

@@ -712,7 +712,12 @@ char *record_format_text(struct json_object *rec)
 	record_text_actor(s, val);
 	json_object_object_foreach(rec, key, v)
 	{
-		if (!record_is_common_key(key))
+		/* a refusal's message is also its error: say it once, at the end */
+		bool repeats = strcmp(key, "message") == 0 && record_str(rec, "error") &&
+		               json_object_is_type(v, json_type_string) &&
+		               strcmp(json_object_get_string(v), record_str(rec, "error")) == 0;
+
+		if (!record_is_common_key(key) && !repeats)
 			record_text_field(s, "", key, v);
 	}
 	json_object_object_get_ex(rec, "before", &val);

@@ -57,8 +57,9 @@ grow-decimal-mb|grow web01 128MB
 resize-negative|resize web01 -2G
 resize-zero|resize web01 0M --node 1
 version|--version
-log-verify-missing|--socket /nonexistent/memplugd.sock --config $data/memplugd-log.conf log verify
-log-missing|log --socket /nonexistent/memplugd.sock --config=$data/memplugd-log.conf --domain web01
+log-verify-missing|--socket /nonexistent/memplugd.sock --agent-config $data/memplugd-log.conf log verify
+log-missing|log --socket /nonexistent/memplugd.sock --agent-config=$data/memplugd-log.conf --domain web01
+grow-config-scope|--socket /nonexistent/memplugd.sock grow web01 128M --config
 log-file-missing|log --file /nonexistent/audit.jsonl
 log-file-missing-json|--json log --file /nonexistent/audit.jsonl
 log-bad-event|log --event bogus

@@ -722,9 +722,13 @@ static void test_format_text_fields(void **state)
 
 	assert_non_null(extra);
 	r.extra = extra;
+	r.result = RECORD_REFUSED;
+	r.error = "no room"; /* the same sentence as message: printed once */
+	json_object_object_add(extra, "message", json_object_new_string("no room"));
 	assert_int_equal(record_to_json(&r, T0, 7, &obj, NULL), 0);
 	text = record_format_text(obj);
-	if (strstr(text, want) == NULL)
+	if (strstr(text, want) == NULL || strstr(text, "message=") != NULL ||
+	    strstr(text, " error=no room") == NULL)
 		fail_msg("got: %s", text);
 	free(text);
 	json_object_put(obj);
