@@ -171,8 +171,10 @@ static int agent_call(struct ctl *ctl, const char *cmd, json_object *args, const
 	char *err = NULL;
 	int rc;
 
-	if (client_connect(ctl->socket, 0, &c, &err) < 0 ||
-	    client_call(c, cmd, args, &reply, &err) < 0) {
+	if (client_connect(ctl->socket, 0, &c, &err) < 0) {
+		json_object_put(args); /* client_call() would have taken it */
+		rc = fail("%s", err ? err : "cannot talk to memplugd");
+	} else if (client_call(c, cmd, args, &reply, &err) < 0) {
 		rc = fail("%s", err ? err : "cannot talk to memplugd");
 	} else if (!reply->ok) {
 		if (ctl->json)
