@@ -3,7 +3,10 @@
 # a throwaway 3-node guest on the real libvirtd + QEMU, starts memplugd,
 # shows inspect and plan, grows one guest node and shrinks it back while
 # showing the guest's own per-node memory, prints the audit log, and tears
-# everything down. About two minutes.
+# everything down. About two minutes. What the bed's setup changed on this
+# machine (tests/e2e/setup-host.sh: hugepage pool, mounts, daemons, qemu.conf
+# only if libvirtd could not start a guest) is put back at the end, unless an
+# earlier run (scripts/test.sh) had left the bed set up: then it stays so.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,6 +35,9 @@ step "Installing packages and building memplug (details in $setup_log)"
 quiet "Debian packages (apt-get, only what is missing)" scripts/install-deps.sh
 [ -d build ] || quiet "meson setup" meson setup build
 quiet "building (ninja)" ninja -C build
+bed_state=${BED_STATE:-/var/lib/memplug-e2e}/host.state
+restore_bed=1
+[ -f "$bed_state" ] && restore_bed=0
 quiet "preparing the host (libvirtd, hugepages)" tests/e2e/setup-host.sh
 
 bed="$root/tests/e2e/bed"
@@ -47,6 +53,11 @@ cleanup() {
 		echo "  destroyed and undefined the guest $guest, removed its files"
 	fi
 	rm -rf "$work" && echo "  removed $work (socket, audit log, memplugd log)"
+	if [ "$restore_bed" -eq 1 ]; then
+		"$bed" restore 2>&1 | sed 's/^setup-host: /  /'
+	else
+		echo "  the bed stays set up as an earlier run left it (tests/e2e/setup-host.sh --changes); undo: tests/e2e/bed restore"
+	fi
 }
 trap cleanup EXIT INT TERM
 
