@@ -5,7 +5,8 @@
 # domain, the host the policy tick read, a refused client and a failed
 # grow; a broken page fails the same check; bad addresses are refused
 # before the agent starts; a reload that changes metrics_listen says a
-# restart is needed and the endpoint stays where it was.
+# restart is needed and the endpoint stays where it was; every family the
+# Grafana dashboard (etc/grafana-memplug.json) queries is served.
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 . "$e2e_dir/metrics.sh"
@@ -69,6 +70,16 @@ code=$("$metrics_py" -c "import urllib.request, urllib.error, sys
 try: urllib.request.urlopen('http://127.0.0.1:$port/', timeout=5)
 except urllib.error.HTTPError as e: print(e.code)")
 expect_eq "status of /" "$code" 404
+
+# Every family the Grafana dashboard queries is served.
+"$metrics_py" -c "import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen('$url', timeout=5).read().decode())" >"$agent_dir/page.txt"
+names=$("$metrics_py" "$e2e_dir/../check-dashboard.py" "$e2e_dir/../../etc/grafana-memplug.json" --names)
+[ -n "$names" ] || fail "no series names from the dashboard"
+for n in $names; do
+	grep -q "^# TYPE $n " "$agent_dir/page.txt" || fail "the dashboard queries $n; the agent has no such family"
+done
+log "the dashboard's $(echo "$names" | wc -l) families are all served"
 
 # A reload that moves the endpoint: restart needed, old address kept.
 conf "127.0.0.1:$(free_port)" >"$AGENT_CONFIG"
