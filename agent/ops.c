@@ -71,12 +71,12 @@ struct op {
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
 	bool active;    /* the domain ran when the operation was queued */
-	/* CLOCK_MONOTONIC at submission, for the latency metric. */
-	struct timespec submitted;
 	unsigned flags; /* BACKEND_LIVE | BACKEND_CONFIG */
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib;
+	/* CLOCK_MONOTONIC at submission, for the latency metric. */
+	struct timespec submitted;
 
 	/* Filled by the worker. */
 	struct domain *before;

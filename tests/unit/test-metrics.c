@@ -73,6 +73,20 @@ static void test_listen_parse(void **state)
 	}
 }
 
+/* Off unless asked for. */
+static void test_off_by_default(void **state)
+{
+	struct config *cfg = config_new_default();
+	struct config *loaded = NULL;
+	const char *text = "[memplugd]\nmetrics_listen = [::1]:9464\n";
+
+	assert_null(cfg->metrics_listen);
+	config_free(cfg);
+	assert_int_equal(config_load_data(text, strlen(text), &loaded, NULL), 0);
+	assert_string_equal(loaded->metrics_listen, "[::1]:9464");
+	config_free(loaded);
+}
+
 static const struct fake_spec two_cells = {
         .n_cells = 2,
         .cell_mib = {1024, 1024},
@@ -317,9 +331,8 @@ static void test_endpoint(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_listen_parse),
-	        cmocka_unit_test(test_page_after_grow),
-	        cmocka_unit_test(test_counters),
+	        cmocka_unit_test(test_listen_parse),    cmocka_unit_test(test_off_by_default),
+	        cmocka_unit_test(test_page_after_grow), cmocka_unit_test(test_counters),
 	        cmocka_unit_test(test_endpoint),
 	};
 
