@@ -14,8 +14,8 @@
 #include "buildconf.h"
 #include "config.h"
 #include "duration.h"
-#include "metrics.h"
 #include "err.h"
+#include "metrics.h"
 #include "size.h"
 
 #define GROUP_MAIN          "memplugd"
