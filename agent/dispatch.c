@@ -323,6 +323,16 @@ static void do_inspect(struct dispatch *dp, struct control_request *req, json_ob
 		read_for(dp, d, req, inspect_then, true, NULL);
 }
 
+/* The plan, and what the host's hugepage pools can back of it now. */
+static json_object *plan_report_host(const struct domain *model, const struct plan *plan,
+                                     const struct host *host)
+{
+	json_object *data = report_plan(model, plan);
+
+	report_plan_host(data, plan, host);
+	return data;
+}
+
 static void plan_then(struct read_job *j, struct domain_view *d)
 {
 	const struct domain *model = read_model(j, d);
@@ -335,12 +345,14 @@ static void plan_then(struct read_job *j, struct domain_view *d)
 
 	if (model == NULL)
 		return;
-	if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
-		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy: %s", err);
+	if (strategy && (plan_strategy_parse(strategy, &po, &weights, &err) < 0 ||
+	                 plan_options_check(&po, model->n_cells, &err) < 0))
+		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy \"%s\": %s", strategy,
+		                    err);
 	else if (plan_layout(model, NULL, &po, &plan, &err) < 0)
 		control_reply_error(j->req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else
-		control_reply_ok(j->req, report_plan(model, plan));
+		control_reply_ok(j->req, plan_report_host(model, plan, j->host));
 	plan_free(plan);
 	free(weights);
 	free(err);
@@ -351,7 +363,7 @@ static void do_plan(struct dispatch *dp, struct control_request *req, json_objec
 	struct domain_view *d = request_domain(dp, req, args);
 
 	if (d)
-		read_for(dp, d, req, plan_then, false, NULL);
+		read_for(dp, d, req, plan_then, true, NULL); /* the host: hugepage shortfalls */
 }
 
 static void submit(struct dispatch *dp, struct domain_view *d, const struct op_args *oa,
@@ -402,6 +414,7 @@ static void do_resize(struct dispatch *dp, struct control_request *req, json_obj
 	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
+	oa.dry_run = json_object_get_boolean(json_object_object_get(args, "dry_run"));
 	/* With no scope the view's persistence decides it: a view an event
 	 * just added was never read, and would look live-only. */
 	if (!oa.scope_given && !d->read_done)
@@ -555,6 +568,9 @@ void dispatch_request(struct control_request *req, void *opaque)
 		break;
 	case PROTO_CMD_SHRINK:
 		do_resize(a, req, pr->args, OP_SHRINK);
+		break;
+	case PROTO_CMD_RESIZE:
+		do_resize(a, req, pr->args, OP_RESIZE);
 		break;
 	case PROTO_CMD_LOG:
 		do_log(a, req, pr->args);

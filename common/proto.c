@@ -51,13 +51,10 @@ static const struct proto_arg args_plan[] = {
 };
 
 static const struct proto_arg args_resize[] = {
-        {"domain", PROTO_T_STRING, true, NULL},
-        {"size", PROTO_T_UINT, true, NULL},
-        {"node", PROTO_T_UINT, false, NULL},
-        {"live", PROTO_T_BOOL, false, NULL},
-        {"config", PROTO_T_BOOL, false, NULL},
-        {"wait", PROTO_T_BOOL, false, NULL},
-        {NULL},
+        {"domain", PROTO_T_STRING, true, NULL}, {"size", PROTO_T_UINT, true, NULL},
+        {"node", PROTO_T_UINT, false, NULL},    {"live", PROTO_T_BOOL, false, NULL},
+        {"config", PROTO_T_BOOL, false, NULL},  {"wait", PROTO_T_BOOL, false, NULL},
+        {"dry_run", PROTO_T_BOOL, false, NULL}, {NULL},
 };
 
 static const struct proto_arg args_policy[] = {
@@ -97,6 +94,7 @@ static const struct proto_spec proto_specs[PROTO_CMD_COUNT] = {
         [PROTO_CMD_POLICY] = {"policy", true, "show", args_policy},
         [PROTO_CMD_LOG] = {"log", false, NULL, args_log},
         [PROTO_CMD_PREPARE] = {"prepare", true, "show", args_prepare},
+        [PROTO_CMD_RESIZE] = {"resize", true, NULL, args_resize},
 };
 
 static const char *const proto_type_names[] = {
