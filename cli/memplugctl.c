@@ -26,6 +26,7 @@
 #include "client.h"
 #include "logpath.h"
 #include "domain.h"
+#include "drift.h"
 #include "proto.h"
 #include "record.h"
 #include "size.h"
@@ -78,7 +79,8 @@ static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
         [CMD_INSPECT] =
                 {"inspect", cmd_inspect,
-                 "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
+                 "inspect (DOMAIN | --xml FILE|- [--inactive-xml FILE]) [--host | --host-sysfs DIR "
+                 "| --host-caps FILE]",
                  false},
         [CMD_PLAN] = {"plan", cmd_plan,
                       "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...] "
@@ -720,7 +722,8 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data)
 struct inspect_opts {
 	bool host;
 	const char *host_sysfs;
-	const char *host_caps; /* a saved `virsh capabilities`: no free values */
+	const char *host_caps;    /* a saved `virsh capabilities`: no free values */
+	const char *inactive_xml; /* inspect: `virsh dumpxml --inactive`, for the drift */
 };
 
 static int inspect_opt(int opt, void *arg)
@@ -733,6 +736,8 @@ static int inspect_opt(int opt, void *arg)
 		io->host_sysfs = optarg;
 	else if (opt == 'C')
 		io->host_caps = optarg;
+	else if (opt == 'I')
+		io->inactive_xml = optarg;
 	else
 		return -EINVAL;
 	return 0;
@@ -758,12 +763,34 @@ static int host_load(const struct command *cmd, const struct inspect_opts *io, s
 	return rc;
 }
 
+/* Adds "drift" to an offline inspect: the --xml file against the persistent
+ * definition in `path` (as `virsh dumpxml --inactive` writes it). */
+static int inspect_drift(json_object *data, const struct domain *live, const char *path)
+{
+	struct domain *config = NULL;
+	struct drift *d = NULL;
+	char *err = NULL;
+	int rc = domain_parse_file(path, &config, &err);
+
+	if (rc < 0)
+		fprintf(stderr, "memplugctl: %s: %s\n", path, err ? err : strerror(-rc));
+	else if ((rc = drift_compare(live, config, &d)) < 0)
+		fprintf(stderr, "memplugctl: %s: %s\n", path, strerror(-rc));
+	else
+		json_object_object_add(data, "drift", report_drift(d));
+	drift_free(d);
+	domain_free(config);
+	free(err);
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"host", no_argument, NULL, 'H'},
 	                                     {"host-sysfs", required_argument, NULL, 'S'},
 	                                     {"host-caps", required_argument, NULL, 'C'},
+	                                     {"inactive-xml", required_argument, NULL, 'I'},
 	                                     {NULL, 0, NULL, 0}};
 	struct inspect_opts io = {0};
 	struct source src;
@@ -776,6 +803,10 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	rc = source_args(ctl, &commands[CMD_INSPECT], argc, argv, opts, inspect_opt, &io, &src);
 	if (rc != EXIT_OK)
 		return rc;
+	if (src.domain_name && io.inactive_xml)
+		return usage_error(&commands[CMD_INSPECT],
+		                   "--inactive-xml goes with --xml: for a domain name the agent "
+		                   "reads both definitions itself");
 	if (src.domain_name)
 		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
 	if ((rc = source_load(&src, &dom)) != EXIT_OK)
@@ -784,6 +815,8 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 		;
 	else if ((data = report_inspect(dom, host, &err)) == NULL)
 		rc = fail("%s", err);
+	else if (io.inactive_xml && (rc = inspect_drift(data, dom, io.inactive_xml)) != EXIT_OK)
+		json_object_put(data);
 	else
 		rc = emit(ctl, "inspect", data);
 	free(err);
