@@ -98,7 +98,7 @@ static const struct command commands[] = {
         [CMD_POLICY] =
                 {"policy", cmd_policy,
                  "policy DOMAIN show | enable | disable | set KEY=VALUE...   (all but show need "
-                 "root or the admin group)",
+                 "root or the admin group)\n  memplugctl policy DOMAIN unset KEY...",
                  false},
         [CMD_LOG] = {"log", cmd_log,
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
@@ -335,36 +335,68 @@ static int cmd_resize(struct ctl *ctl, int argc, char **argv)
 	return resize(ctl, &commands[CMD_RESIZE], argc, argv);
 }
 
-static int cmd_policy(struct ctl *ctl, int argc, char **argv)
+/* unset KEY...: {"keys": [KEY, ...]}. */
+static int policy_unset_args(const struct command *cmd, int argc, char **argv, json_object *args)
 {
-	const struct command *cmd = &commands[CMD_POLICY];
-	const char *action = argc >= 3 ? argv[2] : "";
-	json_object *args, *settings;
+	json_object *keys = json_object_new_array();
 
-	if (strcmp(action, "show") != 0 && strcmp(action, "enable") != 0 &&
-	    strcmp(action, "disable") != 0 && strcmp(action, "set") != 0)
-		return usage_error(cmd, "give a domain and show, enable, disable or set");
-	if ((strcmp(action, "set") == 0) != (argc > 3))
-		return usage_error(cmd, "only set takes KEY=VALUE settings");
-	settings = json_object_new_object();
+	json_object_object_add(args, "keys", keys);
+	for (int i = 3; i < argc; i++) {
+		if (*argv[i] == '\0' || strchr(argv[i], '=') != NULL)
+			return usage_errorf(cmd, "unset takes key names, e.g. min, not '%s'",
+			                    argv[i]);
+		json_object_array_add(keys, json_object_new_string(argv[i]));
+	}
+	return EXIT_OK;
+}
+
+/* set KEY=VALUE...: {"settings": {KEY: VALUE, ...}}. */
+static int policy_set_args(const struct command *cmd, int argc, char **argv, json_object *args)
+{
+	json_object *settings = json_object_new_object();
+
+	json_object_object_add(args, "settings", settings);
 	for (int i = 3; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		char *key = eq ? strndup(argv[i], (size_t)(eq - argv[i])) : NULL;
 
 		if (key == NULL || *key == '\0' || eq[1] == '\0') {
 			free(key);
-			json_object_put(settings);
 			return usage_error(cmd, "settings are KEY=VALUE, e.g. low_free=10%");
 		}
 		json_object_object_add(settings, key, json_object_new_string(eq + 1));
 		free(key);
 	}
+	return EXIT_OK;
+}
+
+static int cmd_policy(struct ctl *ctl, int argc, char **argv)
+{
+	const struct command *cmd = &commands[CMD_POLICY];
+	const char *action = argc >= 3 ? argv[2] : "";
+	bool set = strcmp(action, "set") == 0, unset = strcmp(action, "unset") == 0;
+	json_object *args;
+	int rc = EXIT_OK;
+
+	if (strcmp(action, "show") != 0 && strcmp(action, "enable") != 0 &&
+	    strcmp(action, "disable") != 0 && !set && !unset)
+		return usage_error(cmd, "give a domain and show, enable, disable, set or unset");
+	if (set && argc <= 3)
+		return usage_error(cmd, "set takes KEY=VALUE settings, e.g. low_free=10%");
+	if (unset && argc <= 3)
+		return usage_error(cmd, "unset takes the keys whose run-time values go, e.g. min");
+	if (!set && !unset && argc > 3)
+		return usage_error(cmd, "only set and unset take more arguments");
 	args = domain_args(argv[1]);
 	json_object_object_add(args, "action", json_object_new_string(action));
-	if (argc > 3)
-		json_object_object_add(args, "settings", settings);
-	else
-		json_object_put(settings);
+	if (set)
+		rc = policy_set_args(cmd, argc, argv, args);
+	else if (unset)
+		rc = policy_unset_args(cmd, argc, argv, args);
+	if (rc != EXIT_OK) {
+		json_object_put(args);
+		return rc;
+	}
 	return agent_call(ctl, "policy", args, "policy");
 }
 

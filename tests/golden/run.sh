@@ -63,6 +63,9 @@ grow-decimal-mb|grow web01 128MB
 resize-negative|resize web01 -2G
 resize-zero|resize web01 0M --node 1
 version|--version
+policy-unset-none|policy web01 unset
+policy-unset-value|policy web01 unset min=2G
+policy-show-extra|policy web01 show min
 log-verify-missing|--socket /nonexistent/memplugd.sock --agent-config $data/memplugd-log.conf log verify
 log-missing|log --socket /nonexistent/memplugd.sock --agent-config=$data/memplugd-log.conf --domain web01
 grow-config-scope|--socket /nonexistent/memplugd.sock grow web01 128M --config

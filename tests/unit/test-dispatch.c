@@ -108,6 +108,23 @@ static const struct request_case requests[] = {
          "bad_request", NULL, NULL, NULL},
         {"policy: unknown domain", "policy", "{\"domain\":\"nosuch\",\"action\":\"show\"}",
          "not_found", NULL, NULL, NULL},
+        {"policy set: max within maxMemory is stored", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"max\":\"8G\"}}", NULL,
+         "settings.max.value", "8G", "max=\"8G\""},
+        {"policy set: max above maxMemory is refused", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"max\":\"16G\"}}", "bad_request",
+         NULL, NULL, NULL},
+        {"policy set: min below the boot memory is refused", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"min\":\"1G\"}}", "bad_request",
+         NULL, NULL, NULL},
+        {"policy unset: a key with no run-time value", "policy",
+         "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"min\"]}", "bad_request", NULL, NULL,
+         NULL},
+        {"policy unset: an unknown key", "policy",
+         "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"speed\"]}", "bad_request", NULL, NULL,
+         NULL},
+        {"policy unset: no keys", "policy", "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[]}",
+         "bad_request", NULL, NULL, NULL},
 };
 
 static void request_run(const struct request_case *c)
@@ -335,6 +352,48 @@ static void test_drift_after_grow(void **state)
 	expect_at(fa, "status", "domains.0.drift.in_sync", "true");
 }
 
+/* policy unset takes a run-time value out of the <metadata>, the other
+ * values stay; the refusal of a bound names both numbers. */
+static void test_policy_unset(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":"
+	                   "{\"min\":\"4G\",\"low_free\":\"20%\"}}");
+	assert_true(r->ok);
+	proto_reply_free(r);
+	assert_non_null(strstr(fa->fv.metadata, "min=\"4G\""));
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"max\":\"9G\"}}");
+	assert_false(r->ok);
+	assert_string_equal(r->code, "bad_request");
+	assert_non_null(strstr(r->message, "max 9G is above the maxMemory of vm (8G)"));
+	assert_non_null(strstr(r->message, "set max between 2G and 8G"));
+	proto_reply_free(r);
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"min\"]}");
+	if (!r->ok)
+		fail_msg("unset: %s", r->message);
+	assert_string_equal(json_object_get_string(at(r->data, "settings.min.source")), "default");
+	assert_string_equal(json_object_get_string(at(r->data, "settings.min.value")), "boot");
+	assert_string_equal(json_object_get_string(at(r->data, "settings.low_free.source")),
+	                    "runtime");
+	proto_reply_free(r);
+	assert_null(strstr(fa->fv.metadata, "min="));
+	assert_non_null(strstr(fa->fv.metadata, "low_free=\"20%\""));
+	assert_int_equal(fakeagent_records(fa, "request", "action", "unset"), 1);
+	/* twice: nothing left to unset */
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"min\"]}");
+	assert_false(r->ok);
+	assert_non_null(strstr(r->message, "vm has no run-time value of min to unset"));
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.loop_calls, 0);
+}
+
 /* The rule is enforced: a blocking backend call on the loop thread aborts
  * (in a child, so the abort is observed, not suffered). */
 static void test_thread_rule(void **state)
@@ -372,6 +431,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_read_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
 	        cmocka_unit_test(test_drift),
+	        cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_drift_after_grow, setup, teardown),
 	};
 
