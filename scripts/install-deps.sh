@@ -11,8 +11,10 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libc6-dev clang-format
  libglib2.0-dev libcmocka-dev libxml2-utils libvirt-clients"
 # The libFuzzer targets (tests/fuzz) build with clang in their own build dir.
 FUZZ_PKGS="clang libclang-rt-14-dev"
-# The Debian package (debian/) and its check (tests/install/test-deb.sh).
-PACKAGE_PKGS="debhelper dpkg-dev lintian"
+# The Debian package (debian/) and its check (tests/install/test-deb.sh);
+# dpkg-checkbuilddeps always wants build-essential, which --no-install-recommends
+# would not bring.
+PACKAGE_PKGS="build-essential debhelper dpkg-dev lintian"
 BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu
  qemu-system-x86 cpio gzip kmod procps
  socat iproute2 jq python3-prometheus-client"
