@@ -5,8 +5,9 @@
 # showing the guest's own per-node memory, prints the audit log, and tears
 # everything down. About two minutes. What the bed's setup changed on this
 # machine (tests/e2e/setup-host.sh: hugepage pool, mounts, daemons, qemu.conf
-# only if libvirtd could not start a guest) is put back at the end, unless an
-# earlier run (scripts/test.sh) had left the bed set up: then it stays so.
+# only if libvirtd could not start a guest) is put back at the end, also after
+# a failed setup, unless an earlier scripts/test.sh had left the bed set up:
+# then it stays so.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -36,9 +37,11 @@ quiet "Debian packages (apt-get, only what is missing)" scripts/install-deps.sh
 [ -d build ] || quiet "meson setup" meson setup build
 quiet "building (ninja)" ninja -C build
 bed_state=${BED_STATE:-/var/lib/memplug-e2e}/host.state
+# The demo puts back a bed it created, also one an earlier demo left half set
+# up (setup-host.sh records the creator on the state file's first line).
 restore_bed=1
-[ -f "$bed_state" ] && restore_bed=0
-quiet "preparing the host (libvirtd, hugepages)" tests/e2e/setup-host.sh
+[ -f "$bed_state" ] && ! grep -qx 'created-by demo' "$bed_state" && restore_bed=0
+export BED_CREATOR=demo
 
 bed="$root/tests/e2e/bed"
 guest="bed-demo-$$"
@@ -60,6 +63,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT INT TERM
+# After the trap: a setup that fails half way is put back too.
+quiet "preparing the host (libvirtd, hugepages)" tests/e2e/setup-host.sh
 
 memplugctl() { "$root/build/cli/memplugctl" --socket "$work/memplugd.sock" "$@"; }
 # Why the guest sees less than its cells: MemTotal is what its kernel has

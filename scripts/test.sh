@@ -72,7 +72,23 @@ if [ "${1:-}" != "--unit-only" ]; then
 		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run it as root" >&2
 		exit 1
 	fi
-	tests/e2e/setup-host.sh
+	# Host safety: when setup says qemu.conf is untouched, it must be byte
+	# for byte what it was (e2e-host-safety only sees a second run).
+	conf=/etc/libvirt/qemu.conf
+	conf_hash() { if [ -f "$conf" ]; then sha256sum "$conf" | cut -d' ' -f1; else echo absent; fi; }
+	before=$(conf_hash)
+	setup_log=$(mktemp)
+	rc=0
+	tests/e2e/setup-host.sh 2>"$setup_log" || rc=$?
+	cat "$setup_log" >&2
+	[ "$rc" -eq 0 ] || exit "$rc"
+	after=$(conf_hash)
+	if grep -q 'qemu.conf untouched' "$setup_log" && [ "$before" != "$after" ]; then
+		echo "test.sh: setup-host.sh said qemu.conf was untouched, but it changed ($before -> $after)" >&2
+		failed=$((failed + 1))
+		status=1
+	fi
+	rm -f "$setup_log"
 	# The e2e suite drives the sanitizer build's memplugd and memplugctl, so
 	# a memory error or leak in real use fails the test that caused it.
 	suite -C build-san --suite e2e --num-processes 1

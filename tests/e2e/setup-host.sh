@@ -6,13 +6,15 @@
 #   tests/e2e/setup-host.sh --changes   print what a --restore would put back
 #   tests/e2e/setup-host.sh --restart-libvirtd   (re)start it, wait until it answers
 # What it may change, each only when missing, each recorded in the state file
-# $BED_STATE/host.state (default /var/lib/memplug-e2e/host.state):
+# $BED_STATE/host.state (default /var/lib/memplug-e2e/host.state), whose first
+# line "created-by demo|test" names who created it (BED_CREATOR, default test):
 # - packages (scripts/install-deps.sh; they stay);
 # - a hugetlbfs mount on /dev/hugepages when no 2 MiB hugetlbfs is mounted;
 # - host node 0's 2 MiB hugepage pool, grown to BED_HUGEPAGES pages (384);
 # - virtlogd and libvirtd, started when not running;
-# - /etc/libvirt/qemu.conf: only when libvirtd cannot start a probe guest (a
-#   bed guest, started and removed at once) as configured. Then it tries, one
+# - /etc/libvirt/qemu.conf: only when libvirtd does not answer or `virsh start`
+#   fails for a probe guest (a bed guest, started and removed at once; its
+#   image is built first, so a failed download changes nothing). Then it tries, one
 #   at a time and least weakening first, the libvirt-qemu account, namespaces
 #   = [], cgroup_controllers = [], security_driver = "none", user and group
 #   root, until the probe starts; then drops again each that the probe does
@@ -38,7 +40,12 @@ die() { say "$*"; exit 1; }
 
 # One change per line: "KIND ARG...". Nothing is recorded twice, so the
 # first record of a thing holds its state from before the bed.
-record() { printf '%s\n' "$*" >>"$state"; }
+# The first line names who created the file (BED_CREATOR: demo or test), so
+# that the demo restores a bed it set up even when it died during setup.
+record() {
+	[ -f "$state" ] || printf 'created-by %s\n' "${BED_CREATOR:-test}" >"$state"
+	printf '%s\n' "$*" >>"$state"
+}
 recorded() { [ -f "$state" ] && grep -q "^$1\$" "$state"; }
 recorded_value() { [ -f "$state" ] && sed -n "s|^$1 ||p" "$state" | head -n 1; }
 
@@ -197,9 +204,14 @@ accounts_add() {
 
 # --- the probe ---------------------------------------------------------------
 
+# Returns 0 when a guest starts, 2 when `virsh start` fails (what qemu.conf
+# may fix), 1 for anything else (define, the guest image).
 probe() {
-	out=$("$here/bed" probe 2>&1) && return 0
+	rc=0
+	out=$("$here/bed" probe 2>&1) || rc=$?
+	[ "$rc" -eq 0 ] && return 0
 	say "probe: $out"
+	[ "$rc" -eq 2 ] && return 2
 	return 1
 }
 
@@ -243,7 +255,12 @@ fix_qemu() {
 	IFS=$old_ifs
 	if [ "$ok" -eq 0 ]; then
 		# Not a matter of qemu.conf: take none of it.
-		[ -f "$backup" ] && cp -p "$backup" "$conf" && libvirtd_restart || true
+		if [ -f "$backup.absent" ]; then
+			rm -f "$conf"
+		elif [ -f "$backup" ]; then
+			cp -p "$backup" "$conf"
+		fi
+		libvirtd_restart || true
 		die "libvirtd cannot start a guest even with every setting; qemu.conf put back (tests/e2e/bed restore undoes the rest)"
 	fi
 	IFS=$nl
@@ -330,12 +347,22 @@ setup() {
 		say "restarting libvirtd to pick up the hugetlbfs mount"
 		libvirtd_restart || up=0
 	fi
-	if [ "$up" -eq 1 ] && wait_virsh 40 && probe; then
-		say "libvirtd starts guests as configured: qemu.conf untouched"
-	else
+	# The guest image first: a failed download is no reason to touch qemu.conf.
+	"$here/build-guest.sh" >/dev/null || die "cannot build the guest image (qemu.conf untouched)"
+	# A qemu.conf libvirtd refuses (security_driver it lacks) stops it answering.
+	rc=2
+	if [ "$up" -eq 1 ] && wait_virsh 40; then
+		rc=0
+		probe || rc=$?
+	fi
+	case $rc in
+	0) say "libvirtd starts guests as configured: qemu.conf untouched" ;;
+	2)
 		say "libvirtd cannot start a guest as configured: looking for the fewest qemu.conf changes"
 		fix_qemu
-	fi
+		;;
+	*) die "the probe fails for a reason other than starting the guest (qemu.conf untouched)" ;;
+	esac
 	virsh -c "$uri" list >/dev/null
 	say "ready; what this host changed for the bed: tests/e2e/setup-host.sh --changes; undo: tests/e2e/bed restore"
 }
