@@ -679,11 +679,16 @@ int domain_check_hotplug(const struct domain *dom, char **err)
 
 uint64_t domain_boot_kib(const struct domain *dom)
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, devs;
 
 	for (size_t i = 0; i < dom->n_cells; i++)
 		sum += dom->cells[i].memory_kib;
-	return sum;
+	if (dom->n_cells > 0)
+		return sum;
+	/* No cells: what <memory> holds besides its devices is still boot
+	 * memory, and a policy floor of 0 would let min go below it. */
+	devs = domain_memdev_kib(dom, -1);
+	return dom->memory_kib > devs ? dom->memory_kib - devs : 0;
 }
 
 uint64_t domain_memdev_kib(const struct domain *dom, int cell)

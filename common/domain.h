@@ -127,7 +127,8 @@ void domain_free(struct domain *dom);
  * element", "no <cpu><numa> cell: QEMU needs at least one for DIMMs"). */
 int domain_check_hotplug(const struct domain *dom, char **err);
 
-/* Boot memory of the NUMA cells (sum of cell memory). */
+/* Boot memory: the sum of the NUMA cells' memory; without cells, <memory>
+ * minus the memory devices. */
 uint64_t domain_boot_kib(const struct domain *dom);
 /* Memory held by memory devices, all of them or on one cell (-1 = all). */
 uint64_t domain_memdev_kib(const struct domain *dom, int cell);

@@ -391,6 +391,7 @@ static void test_domain_misc(void **state)
 	assert_int_equal(domain_check_hotplug(dom, NULL), 0);
 	domain_free(dom);
 	assert_int_equal(domain_parse(nocells, strlen(nocells), &dom, NULL), 0);
+	assert_int_equal(domain_boot_kib(dom), GIB); /* <memory>, not 0 */
 	assert_int_equal(domain_check_hotplug(dom, &err), -EINVAL);
 	assert_non_null(strstr(err, "<cpu><numa> cell"));
 	free(err);

@@ -760,6 +760,37 @@ static void test_keys_domain(void **state)
 	}
 }
 
+/* A domain without NUMA cells: its boot memory is <memory>, so min=1K (or
+ * anything below 1G) is refused, as the agent reads the bounds. */
+static void test_keys_domain_nocells(void **state)
+{
+	static const char xml[] = "<domain type='kvm'><name>flat</name>"
+	                          "<maxMemory slots='2' unit='GiB'>4</maxMemory>"
+	                          "<memory unit='GiB'>1</memory></domain>";
+	static const struct {
+		const char *value;
+		int rc;
+	} tab[] = {{"1K", -EINVAL}, {"1023M", -EINVAL}, {"1G", 0}, {"4G", 0}, {"5G", -EINVAL}};
+	const struct policy_key *k = policy_key_find("min");
+	struct domain *dom = NULL;
+
+	(void)state;
+	assert_int_equal(domain_parse(xml, strlen(xml), &dom, NULL), 0);
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct policy_domain_bounds b = {"flat", domain_boot_kib(dom), dom->max_memory_kib,
+		                                 dom->memory_kib};
+		struct policy_settings s = settings_default();
+		char *err = NULL;
+
+		assert_int_equal(policy_settings_apply(&s, "min", tab[i].value, NULL), 0);
+		if (policy_key_check_domain(k, &s, &b, &err) != tab[i].rc)
+			fail_msg("min=%s: wanted rc %d (%s)", tab[i].value, tab[i].rc,
+			         err ? err : "");
+		free(err);
+	}
+	domain_free(dom);
+}
+
 /* unset: a run-time value goes, the others keep their order. */
 static void test_overrides_remove(void **state)
 {
@@ -857,6 +888,7 @@ int main(void)
 	        cmocka_unit_test(test_keys_refused),
 	        cmocka_unit_test(test_keys_check),
 	        cmocka_unit_test(test_keys_domain),
+	        cmocka_unit_test(test_keys_domain_nocells),
 	        cmocka_unit_test(test_overrides_remove),
 	        cmocka_unit_test(test_keys_rows),
 	        cmocka_unit_test(test_keys_documented),
