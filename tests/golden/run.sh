@@ -3,8 +3,12 @@
 # case runs the CLI on a fixture (stdin: the optional third field, a file in
 # tests/data, else /dev/null) and compares stdout and the exit code with
 # tests/golden/NAME.out (stderr after a '--- stderr' line). `run.sh --update CLI` rewrites the golden files.
-#   run.sh [--update] MEMPLUGCTL
+# Paths into tests/data read DATA and meson's project version (MEMPLUG_VERSION,
+# set by tests/meson.build) reads VERSION.
+#   MEMPLUG_VERSION=X.Y.Z run.sh [--update] MEMPLUGCTL
 set -u
+version=${MEMPLUG_VERSION:?set it to the project version, as tests/meson.build does}
+version_re=$(printf '%s' "$version" | sed 's/[.[\*^$#]/\\&/g')
 update=false
 [ "${1:-}" = "--update" ] && { update=true; shift; }
 ctl=$1
@@ -122,7 +126,8 @@ while IFS='|' read -r name args input; do
 		echo "--- stderr" >>"$tmp"
 		cat "$tmp.err" >>"$tmp"
 	fi
-	sed -i "s#$data#DATA#g" "$tmp"
+	sed -i -e "s#$data#DATA#g" -e "s#^memplugctl $version_re\$#memplugctl VERSION#" \
+		-e "s#^  \"version\":\"$version_re\"\$#  \"version\":\"VERSION\"#" "$tmp"
 	if $update; then
 		cp "$tmp" "$here/$name.out"
 	elif diff -u "$here/$name.out" "$tmp" >&2; then
