@@ -6,6 +6,8 @@
 #    accounts and the state file as they were.
 # 2. A setup asked for a bigger pool grows it and records that; --restore
 #    shrinks it back.
+# 2b. When the guest image cannot be built, setup stops before the probe:
+#    qemu.conf and libvirtd stay as they were.
 # 3. With qemu.conf broken on purpose (security_driver = "selinux" on a host
 #    without SELinux), setup changes qemu.conf until libvirtd starts a guest,
 #    and --restore puts back the broken file (same sha256). The test then
@@ -63,6 +65,20 @@ BED_STATE=$work/s2 "$setup" --restore 2>"$work/restore2.log" || fail "restore fa
 [ "$(cat "$pool")" -eq "$pages" ] || fail "pool is $(cat "$pool") after restore, not $pages"
 [ "$(snapshot)" = "$before" ] || fail "restore left the host different"
 log "pool $pages -> $((pages + 8)) -> $(cat "$pool") pages"
+
+log "2b. the guest image cannot be built: setup stops, qemu.conf and libvirtd untouched"
+pid_before=$(pidof libvirtd || true)
+: >"$work/not-a-dir"
+if BED_STATE=$work/s2b BED_CACHE=$work/not-a-dir/cache "$setup" 2>"$work/setup2b.log"; then
+	fail "setup succeeded without a guest image: $(cat "$work/setup2b.log")"
+fi
+grep -q "cannot build the guest image (qemu.conf untouched)" "$work/setup2b.log" ||
+	fail "setup did not stop at the guest image: $(cat "$work/setup2b.log")"
+[ "$(conf_hash)" = "$working_hash" ] || fail "a failed image build changed qemu.conf"
+[ "$(pidof libvirtd || true)" = "$pid_before" ] || fail "a failed image build restarted libvirtd"
+grep -q '^qemu_conf ' "$work/s2b/host.state" 2>/dev/null && fail "a failed image build recorded a qemu.conf change"
+BED_STATE=$work/s2b "$setup" --restore 2>/dev/null || fail "restore after the failed setup failed"
+log "setup stopped at the guest image; qemu.conf and libvirtd (pid ${pid_before:-none}) as they were"
 
 log "3. a qemu.conf that cannot start guests, setup, then --restore"
 if [ -d /sys/fs/selinux ]; then
