@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devmodel.h"
 #include "log.h"
 #include "policy.h" /* struct policy_settings */
 
@@ -33,6 +34,7 @@ struct config {
 	enum log_level log_level;
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib; /* kept free on every host node */
+	enum devmodel_choice device_model; /* auto, dimm or virtio-mem */
 	uint64_t policy_interval_ms;
 	struct policy_settings policy; /* defaults for every domain */
 	size_t n_domains;

@@ -640,6 +640,7 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 	case BACKEND_EVENT_DEVICE_ADDED:
 	case BACKEND_EVENT_DEVICE_REMOVED:
 	case BACKEND_EVENT_DEVICE_REMOVAL_FAILED:
+	case BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE:
 		ops_device_event(dp->ops, ev);
 		break;
 	case BACKEND_EVENT_BALLOON_CHANGE: {

@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "devmodel.h"
 #include "control.h"
 #include "domains.h"
 
@@ -39,6 +40,7 @@ struct op_args {
 	bool config;
 	bool scope_given; /* live/config named by the caller */
 	bool wait;        /* reply when done (else at once, with the request id) */
+	enum devmodel_choice model; /* --model; auto: the config's device_model */
 };
 
 struct ops;
@@ -84,5 +86,7 @@ unsigned ops_done_count(const struct ops *o);
 /* Detaches whose guest has not answered yet (their late outcome is due). */
 unsigned ops_pending_detaches(struct ops *o);
 unsigned ops_running_count(const struct ops *o);
+/* virtio-mem devices still watched after a partial step (ops_vmem.c). */
+unsigned ops_vmem_watches(struct ops *o);
 
 #endif
