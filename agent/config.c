@@ -138,7 +138,8 @@ static int main_key(struct config *cfg, const char *key, const char *value, char
 	if (strcmp(key, "device_model") == 0)
 		return devmodel_choice_parse(value, &cfg->device_model) == 0
 		               ? 0
-		               : err_ret(err, -EINVAL, "'%s' is not auto, dimm or virtio-mem", value);
+		               : err_ret(err, -EINVAL, "'%s' is not auto, dimm or virtio-mem",
+		                         value);
 	if (strcmp(key, "policy_interval") == 0)
 		return duration_parse(value, &cfg->policy_interval_ms, err) < 0 ? -EINVAL
 		       : cfg->policy_interval_ms == 0 ? err_ret(err, -EINVAL, "must be above 0")

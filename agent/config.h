@@ -33,7 +33,7 @@ struct config {
 	bool fail_closed;
 	enum log_level log_level;
 	uint64_t detach_timeout_ms;
-	uint64_t host_reserve_kib; /* kept free on every host node */
+	uint64_t host_reserve_kib;         /* kept free on every host node */
 	enum devmodel_choice device_model; /* auto, dimm or virtio-mem */
 	uint64_t policy_interval_ms;
 	struct policy_settings policy; /* defaults for every domain */

@@ -360,6 +360,9 @@ static void do_resize(struct dispatch *dp, struct control_request *req, json_obj
 	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
+	/* the schema allows only dimm and virtio-mem; absent: the config's */
+	if (arg_str(args, "model"))
+		devmodel_choice_parse(arg_str(args, "model"), &oa.model);
 	if (ops_submit(dp->ops, d, &oa, &actor, req) < 0)
 		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
 }

@@ -320,9 +320,10 @@ static void op_vmem_short(struct op *op, const struct select_dimm *d, bool shrin
                           const struct vmem_outcome *o)
 {
 	char want[SIZE_FORMAT_MAX], got[SIZE_FORMAT_MAX], cur[SIZE_FORMAT_MAX];
-	uint64_t moved = !o->current_known ? 0
-	                 : shrink ? (d->from_kib > o->current_kib ? d->from_kib - o->current_kib : 0)
-	                          : (o->current_kib > d->from_kib ? o->current_kib - d->from_kib : 0);
+	uint64_t moved =
+	        !o->current_known ? 0
+	        : shrink ? (d->from_kib > o->current_kib ? d->from_kib - o->current_kib : 0)
+	                 : (o->current_kib > d->from_kib ? o->current_kib - d->from_kib : 0);
 	char *more = NULL, *both = NULL;
 	int n;
 
@@ -335,13 +336,14 @@ static void op_vmem_short(struct op *op, const struct select_dimm *d, bool shrin
 	else
 		n = asprintf(&more,
 		             "virtio-mem device %s on guest node %u: the guest %s %s of %s after "
-		             "%" PRIu64 " ms; current %" PRIu64 " KiB (%s), requested stays %" PRIu64
+		             "%" PRIu64 " ms; current %" PRIu64
+		             " KiB (%s), requested stays %" PRIu64
 		             " KiB; memplugd keeps watching and audits what %s later",
 		             d->alias, d->node, shrink ? "gave back" : "plugged",
 		             size_format(moved, got, sizeof(got)),
 		             size_format(d->size_kib, want, sizeof(want)), op->detach_timeout_ms,
-		             o->current_kib, size_format(o->current_kib, cur, sizeof(cur)), d->to_kib,
-		             shrink ? "comes back" : "arrives");
+		             o->current_kib, size_format(o->current_kib, cur, sizeof(cur)),
+		             d->to_kib, shrink ? "comes back" : "arrives");
 	if (n < 0)
 		return;
 	/* one message for every short step of the request */
@@ -373,8 +375,10 @@ static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink,
 	         o.state == VMEM_PARTIAL ? "the guest has not reached the request" : err,
 	         ops_vmem_extra(&c, &o), true);
 	if (o.state == VMEM_FAILED || o.state == VMEM_CONFIG_FAILED) {
-		op_fail(op, PROTO_E_FAILED, "setting virtio-mem device %s on guest node %u to %" PRIu64
-		        " KiB failed%s: %s", d->alias ? d->alias : "(no alias)", d->node, d->to_kib,
+		op_fail(op, PROTO_E_FAILED,
+		        "setting virtio-mem device %s on guest node %u to %" PRIu64
+		        " KiB failed%s: %s",
+		        d->alias ? d->alias : "(no alias)", d->node, d->to_kib,
 		        o.state == VMEM_CONFIG_FAILED ? " in the persistent definition" : "",
 		        err ? err : "unknown error");
 		free(err);

@@ -38,8 +38,8 @@ struct op_args {
 	int node; /* -1: any */
 	bool live;
 	bool config;
-	bool scope_given; /* live/config named by the caller */
-	bool wait;        /* reply when done (else at once, with the request id) */
+	bool scope_given;           /* live/config named by the caller */
+	bool wait;                  /* reply when done (else at once, with the request id) */
 	enum devmodel_choice model; /* --model; auto: the config's device_model */
 };
 

@@ -132,8 +132,8 @@ static struct size_waiter *waiter_add(struct ops_vmem *v, const struct vmem_chan
 
 		if (strcmp(s->domain, c->domain) == 0 && strcmp(s->alias, w->alias) == 0) {
 			*pp = s->next;
-			log_info("%s: %s on %s is taken over by %s", s->request, s->alias, s->domain,
-			         c->request);
+			log_info("%s: %s on %s is taken over by %s", s->request, s->alias,
+			         s->domain, c->request);
 			watch_free(s);
 			continue;
 		}

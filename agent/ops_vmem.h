@@ -43,15 +43,15 @@ struct vmem_change {
 };
 
 enum vmem_state {
-	VMEM_REACHED = 1,     /* <current> equals the request (or config only) */
-	VMEM_PARTIAL = 0,     /* the timeout passed with <current> elsewhere */
-	VMEM_FAILED = -1,     /* the live update call failed: nothing changed */
+	VMEM_REACHED = 1,        /* <current> equals the request (or config only) */
+	VMEM_PARTIAL = 0,        /* the timeout passed with <current> elsewhere */
+	VMEM_FAILED = -1,        /* the live update call failed: nothing changed */
 	VMEM_CONFIG_FAILED = -2, /* live changed, the persistent definition did not */
 };
 
 struct vmem_outcome {
 	enum vmem_state state;
-	bool current_known; /* the live <current> was read */
+	bool current_known;   /* the live <current> was read */
 	uint64_t current_kib; /* live <current> after the step */
 	unsigned events;      /* size changes seen while waiting */
 };

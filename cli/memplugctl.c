@@ -65,9 +65,13 @@ static const struct command commands[] = {
                       "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
-                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+                      "grow DOMAIN SIZE [--node N] [--model dimm|virtio-mem] "
+                      "[--live | --config] [--no-wait]",
+                      true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
-                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+                        "shrink DOMAIN SIZE [--node N] [--model dimm|virtio-mem] "
+                        "[--live | --config] [--no-wait]",
+                        true},
         [CMD_POLICY] =
                 {"policy", cmd_policy,
                  "policy DOMAIN show | enable | disable | set KEY=VALUE...   (all but show need "
@@ -164,11 +168,13 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 	        {"live", no_argument, NULL, 'l'},
 	        {"config", no_argument, NULL, 'C'},
 	        {"no-wait", no_argument, NULL, 'W'},
+	        {"model", required_argument, NULL, 'm'},
 	        {NULL, 0, NULL, 0},
 	};
 	json_object *args;
 	uint64_t kib;
 	long node = -1;
+	const char *model = NULL;
 	bool live = false, config = false, nowait = false;
 	char *err = NULL, *end;
 	int opt;
@@ -186,6 +192,10 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 			config = true;
 		} else if (opt == 'W') {
 			nowait = true;
+		} else if (opt == 'm') {
+			if (strcmp(optarg, "dimm") != 0 && strcmp(optarg, "virtio-mem") != 0)
+				return usage_error(cmd, "--model takes dimm or virtio-mem");
+			model = optarg;
 		} else {
 			return usage_error(cmd, "unknown option or missing value");
 		}
@@ -206,6 +216,8 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 		json_object_object_add(args, "config", json_object_new_boolean(config));
 	}
 	json_object_object_add(args, "wait", json_object_new_boolean(!nowait));
+	if (model)
+		json_object_object_add(args, "model", json_object_new_string(model));
 	return agent_call(ctl, cmd->name, args, cmd->name);
 }
 

@@ -31,6 +31,7 @@ struct proto_spec {
 };
 
 static const char *const plan_actions[] = {"grow", "shrink", NULL};
+static const char *const device_models[] = {"dimm", "virtio-mem", NULL};
 static const char *const policy_actions[] = {"show", "enable", "disable", "set", NULL};
 
 static const struct proto_arg args_none[] = {{NULL}};
@@ -56,6 +57,7 @@ static const struct proto_arg args_resize[] = {
         {"live", PROTO_T_BOOL, false, NULL},
         {"config", PROTO_T_BOOL, false, NULL},
         {"wait", PROTO_T_BOOL, false, NULL},
+        {"model", PROTO_T_STRING, false, device_models}, /* absent: the config's */
         {NULL},
 };
 

@@ -45,11 +45,8 @@ static const char *const record_event_names[RECORD_EVENT_COUNT] = {
 };
 
 static const char *const record_result_names[RECORD_RESULT_COUNT] = {
-        [RECORD_OK] = "ok",
-        [RECORD_FAILED] = "failed",
-        [RECORD_REFUSED] = "refused",
-        [RECORD_PENDING] = "pending",
-        [RECORD_PARTIAL] = "partial",
+        [RECORD_OK] = "ok",           [RECORD_FAILED] = "failed",   [RECORD_REFUSED] = "refused",
+        [RECORD_PENDING] = "pending", [RECORD_PARTIAL] = "partial",
 };
 
 static const char *const record_actor_names[] = {

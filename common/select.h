@@ -51,7 +51,7 @@ struct select_grow_req {
 	/* A layout already computed for this domain and host, or NULL to have
 	 * select_grow() compute one. Borrowed. */
 	const struct plan *plan;
-	uint64_t host_reserve_kib; /* free memory to keep on each host node */
+	uint64_t host_reserve_kib;  /* free memory to keep on each host node */
 	enum devmodel_choice model; /* per node (auto) or forced */
 };
 

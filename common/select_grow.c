@@ -80,10 +80,10 @@ struct grow_ctx {
 	size_t n;
 	struct grow_node *nodes;
 	unsigned free_slots;
-	uint64_t headroom_kib;  /* below maxMemory: what DIMMs may add */
-	uint64_t capacity_kib;  /* what the candidates can take together */
-	uint64_t dimm_given;    /* the spread's DIMM share so far */
-	bool dimms_possible;    /* a slot and headroom are left */
+	uint64_t headroom_kib; /* below maxMemory: what DIMMs may add */
+	uint64_t capacity_kib; /* what the candidates can take together */
+	uint64_t dimm_given;   /* the spread's DIMM share so far */
+	bool dimms_possible;   /* a slot and headroom are left */
 };
 
 /* Two guest nodes draw from the same pool when their backings resolve to
@@ -157,8 +157,8 @@ static int grow_shares(struct grow_ctx *c, char **err)
 		/* a virtio-mem node's share is what its device can still take */
 		g->planned_kib =
 		        g->dm.model == DEVMODEL_VIRTIO_MEM ? g->cap_kib : p->nodes[i].planned_kib;
-		g->candidate = g->dm.model == DEVMODEL_VIRTIO_MEM ? g->cap_kib > 0
-		                                                  : c->dimms_possible;
+		g->candidate =
+		        g->dm.model == DEVMODEL_VIRTIO_MEM ? g->cap_kib > 0 : c->dimms_possible;
 	}
 out:
 	plan_free(own);
@@ -365,9 +365,8 @@ static int grow_capacity(struct select_result *r, struct grow_ctx *c)
 	}
 	c->capacity_kib = vmem + (dimm_nodes && c->dimms_possible ? c->headroom_kib : 0);
 	if (c->req->size_kib > c->capacity_kib)
-		return select_refuse_capacity(r, c->dom, vmem,
-		                              dimm_nodes && c->dimms_possible ? c->headroom_kib
-		                                                              : 0);
+		return select_refuse_capacity(
+		        r, c->dom, vmem, dimm_nodes && c->dimms_possible ? c->headroom_kib : 0);
 	return 0;
 }
 

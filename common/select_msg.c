@@ -147,7 +147,7 @@ int select_refuse_not_aligned(struct select_result *r, uint64_t align_kib, int n
 	return select_refuse(r, SELECT_NOT_ALIGNED, "%s is not a multiple of %s, %s (%s); %s",
 	                     size_format(r->request_kib, want, sizeof(want)), who,
 	                     size_format(align_kib, al, sizeof(al)),
-	                     vmem                          ? "the virtio-mem device's block size"
+	                     vmem                            ? "the virtio-mem device's block size"
 	                     : align_kib > BACKING_BLOCK_KIB ? "the backing page size"
 	                                                     : "the guest's 128 MiB memory block",
 	                     near);
@@ -219,7 +219,8 @@ int select_vmem_reason(struct select_dimm *d)
 
 	/* the device first; the placement's reason (host supply) after it */
 	n = asprintf(&d->reason, "node %u: virtio-mem device %s, requested %s -> %s%s%s", d->node,
-	             d->alias ? d->alias : "(no alias)", size_format(d->from_kib, from, sizeof(from)),
+	             d->alias ? d->alias : "(no alias)",
+	             size_format(d->from_kib, from, sizeof(from)),
 	             size_format(d->to_kib, to, sizeof(to)), old ? "; " : "", old ? old : "");
 	free(old);
 	if (n < 0) {

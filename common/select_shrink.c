@@ -239,9 +239,10 @@ static int vmem_setup(struct vmem_ctx *v, const struct domain *dom, enum devmode
 	if (v->nodes == NULL || v->backing == NULL || v->take == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
-		const struct domain_memdev *dev = choice == DEVMODEL_FORCE_DIMM
-		                                          ? NULL
-		                                          : devmodel_vmem_device(dom, (unsigned)i, NULL);
+		const struct domain_memdev *dev =
+		        choice == DEVMODEL_FORCE_DIMM
+		                ? NULL
+		                : devmodel_vmem_device(dom, (unsigned)i, NULL);
 		int rc = backing_infer(dom, (unsigned)i, dev, &v->backing[i], err);
 
 		if (rc < 0)

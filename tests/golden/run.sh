@@ -38,6 +38,8 @@ inspect-caps-not-caps|inspect --xml $data/guest-2cell.xml --host-caps $data/gues
 inspect-caps-missing|inspect --xml $data/guest-2cell.xml --host-caps $data/no-such-caps.xml
 inspect-caps-and-sysfs|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-1node.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
+inspect-virtio-mem|inspect --xml $data/virtio-mem-2cell.xml
+inspect-virtio-mem-json|inspect --json --xml $data/virtio-mem-2cell.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
 usage-unknown|frobnicate

@@ -55,11 +55,12 @@ static void fake_vmem_xml(GString *s, const struct fakevirt *fv, bool live)
 	const struct fake_vmem *v = live ? fv->vmem_live : fv->vmem_config;
 
 	for (size_t i = 0; i < fv->spec.n_vmem; i++) {
-		g_string_append_printf(s,
-		                       "<memory model='virtio-mem'><target><size unit='KiB'>%" PRIu64
-		                       "</size><node>%u</node><block unit='KiB'>2048</block>"
-		                       "<requested unit='KiB'>%" PRIu64 "</requested>",
-		                       v[i].size_kib, v[i].node, v[i].requested_kib);
+		g_string_append_printf(
+		        s,
+		        "<memory model='virtio-mem'><target><size unit='KiB'>%" PRIu64
+		        "</size><node>%u</node><block unit='KiB'>2048</block>"
+		        "<requested unit='KiB'>%" PRIu64 "</requested>",
+		        v[i].size_kib, v[i].node, v[i].requested_kib);
 		if (live)
 			g_string_append_printf(s,
 			                       "<current unit='KiB'>%" PRIu64 "</current></target>"

@@ -224,7 +224,6 @@ static void check_messages(const struct ended *e, const char *const *want)
 	}
 }
 
-
 static const struct fake_host roomy = {.free_mib = {8192, 8192}};
 
 /* Two 1 GiB cells on host node 0, 8 GiB max, 8 slots; a 1 GiB virtio-mem
@@ -346,22 +345,53 @@ static void refusal_run(const struct refusal *c)
 static void test_refusals(void **state)
 {
 	const struct refusal cases[] = {
-	        {"grow beyond the device", grow(1100, 1), DEVMODEL_AUTO, 0, 0,
+	        {"grow beyond the device",
+	         grow(1100, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         0,
 	         {"does not fit in virtio-mem device virtiomem0", "1 GiB left"}},
-	        {"grow beyond what is left", grow(600, 1), DEVMODEL_AUTO, 0, 512,
+	        {"grow beyond what is left",
+	         grow(600, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         512,
 	         {"512 MiB requested", "512 MiB left"}},
-	        {"grow not a block multiple", grow(3, 1), DEVMODEL_AUTO, 0, 0,
+	        {"grow not a block multiple",
+	         grow(3, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         0,
 	         {"block size", "2 MiB and 4 MiB"}},
 	        {"--model virtio-mem on a node without a device",
-	         forced(grow(128, 0), DEVMODEL_FORCE_VIRTIO_MEM), DEVMODEL_AUTO, 0, 0,
+	         forced(grow(128, 0), DEVMODEL_FORCE_VIRTIO_MEM),
+	         DEVMODEL_AUTO,
+	         0,
+	         0,
 	         {"guest node 0 has no virtio-mem device", "prepare", "--model virtio-mem"}},
-	        {"device_model = virtio-mem in the config, node 0", grow(128, 0),
-	         DEVMODEL_FORCE_VIRTIO_MEM, 0, 0, {"guest node 0 has no virtio-mem device"}},
-	        {"host node 0 below the reserve", grow(512, 1), DEVMODEL_AUTO, 300, 0,
+	        {"device_model = virtio-mem in the config, node 0",
+	         grow(128, 0),
+	         DEVMODEL_FORCE_VIRTIO_MEM,
+	         0,
+	         0,
+	         {"guest node 0 has no virtio-mem device"}},
+	        {"host node 0 below the reserve",
+	         grow(512, 1),
+	         DEVMODEL_AUTO,
+	         300,
+	         0,
 	         {"host node 0", "512 MiB needed"}},
-	        {"shrink below 0", shrink(256, 1), DEVMODEL_AUTO, 0, 128,
+	        {"shrink below 0",
+	         shrink(256, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         128,
 	         {"has 128 MiB requested", "cannot give back 256 MiB"}},
-	        {"shrink not a block multiple", shrink(3, 1), DEVMODEL_AUTO, 0, 128,
+	        {"shrink not a block multiple",
+	         shrink(3, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         128,
 	         {"block size", "2 MiB and 4 MiB"}},
 	};
 
@@ -531,8 +561,9 @@ static void test_reconcile(void **state)
 			assert_string_equal(record_str(rec, "request"), "crash-1");
 			assert_string_equal(record_str(e, "found"), "partial");
 			assert_string_equal(record_str(e, "persistent"), "not applied");
-			assert_int_equal(json_object_get_uint64(json_object_object_get(e, "current_kib")),
-			                 200 * MIB);
+			assert_int_equal(
+			        json_object_get_uint64(json_object_object_get(e, "current_kib")),
+			        200 * MIB);
 			found = true;
 		}
 		json_object_put(rec);
