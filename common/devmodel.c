@@ -96,6 +96,19 @@ uint64_t devmodel_vmem_room(const struct devmodel_node *n)
 	return n->size_kib - n->requested_kib;
 }
 
+uint64_t devmodel_plugged_kib(const struct domain *dom)
+{
+	uint64_t kib = dom->memory_kib;
+
+	for (size_t i = 0; i < dom->n_memdevs; i++) {
+		const struct domain_memdev *m = &dom->memdevs[i];
+
+		if (m->model == MEMDEV_VIRTIO_MEM && kib >= m->size_kib)
+			kib = kib - m->size_kib + m->current_kib;
+	}
+	return kib;
+}
+
 bool devmodel_has_vmem(const struct domain *dom, enum devmodel_choice choice)
 {
 	if (choice == DEVMODEL_FORCE_DIMM)

@@ -78,6 +78,10 @@ uint64_t devmodel_align_kib(const struct devmodel_node *n, const struct backing 
 /* What a virtio-mem node can still take: size - requested. */
 uint64_t devmodel_vmem_room(const struct devmodel_node *n);
 
+/* What the guest has plugged: <memory> with each virtio-mem device counted
+ * at its <current> instead of its size. */
+uint64_t devmodel_plugged_kib(const struct domain *dom);
+
 /* Does any guest node of dom resolve to virtio-mem with a device? */
 bool devmodel_has_vmem(const struct domain *dom, enum devmodel_choice choice);
 

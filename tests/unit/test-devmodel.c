@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "devmodel.h"
+#include "policy.h"
 #include "select.h"
 
 #define MIB UINT64_C(1024)
@@ -538,12 +539,36 @@ static void test_update_xml(void **state)
 	g_free(xml);
 }
 
+/* What the policy sees of a virtio-mem guest: requested, not the size. */
+static void test_policy_inputs(void **state)
+{
+	const struct vdev two[] = {VM0, HALF};
+	struct domain *d = dom_parse(two, 2, -1);
+	struct policy_cell *cells = NULL;
+	size_t n = policy_cells(d, NULL, 256 * MIB, 0, &cells);
+
+	(void)state;
+	assert_int_equal(n, 2);
+	assert_true(cells[0].vmem && cells[1].vmem);
+	assert_int_equal(cells[1].kib, (1024 + 512) * MIB);
+	assert_int_equal(cells[1].align_kib, 2 * MIB);
+	assert_int_equal(cells[1].vmem_room_kib, 512 * MIB);
+	assert_int_equal(cells[1].vmem_plugged_kib, 512 * MIB);
+	assert_int_equal(cells[0].kib, 1024 * MIB);
+	/* <memory> holds 2 GiB of devices; the guest has 512 MiB of them */
+	assert_int_equal(d->memory_kib, 4096 * MIB);
+	assert_int_equal(devmodel_plugged_kib(d), 2560 * MIB);
+	free(cells);
+	domain_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_choice),
 	        cmocka_unit_test(test_verdicts),
 	        cmocka_unit_test(test_update_xml),
+	        cmocka_unit_test(test_policy_inputs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
