@@ -662,16 +662,21 @@ void autoballoon_get_counters(const struct autoballoon *p, struct autoballoon_co
 static json_object *settings_json(struct autoballoon *p, const struct pdom *pd,
                                   const struct policy_settings *s)
 {
+	struct policy_settings in_force;
+	/* Refused run-time values are not in force: shown apart, never as "runtime". */
+	bool refused = pd && pdom_settings(p, pd, &in_force, NULL) < 0;
 	json_object *o = json_object_new_object();
 
 	for (size_t i = 0; i < POLICY_N_KEYS; i++) {
 		const char *key = policy_keys[i].name;
 		json_object *e = json_object_new_object();
-		const char *src = "default";
+		const char *src = "default", *rejected = NULL;
 		char buf[32];
 
 		for (size_t k = 0; pd && k < pd->overrides.n; k++)
-			if (strcmp(pd->overrides.v[k].key, key) == 0)
+			if (strcmp(pd->overrides.v[k].key, key) == 0 && refused)
+				rejected = pd->overrides.v[k].value;
+			else if (strcmp(pd->overrides.v[k].key, key) == 0)
 				src = "runtime";
 		for (size_t k = 0; strcmp(src, "default") == 0 && k < agent_config(p->a)->n_domains;
 		     k++)
@@ -681,6 +686,8 @@ static json_object *settings_json(struct autoballoon *p, const struct pdom *pd,
 		        e, "value",
 		        json_object_new_string(policy_settings_value(s, key, buf, sizeof(buf))));
 		json_object_object_add(e, "source", json_object_new_string(src));
+		if (rejected != NULL)
+			json_object_object_add(e, "rejected", json_object_new_string(rejected));
 		json_object_object_add(o, key, e);
 	}
 	return o;

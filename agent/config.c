@@ -4,6 +4,8 @@
  * leave a default in force.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +59,7 @@ struct config *config_new_default(void)
 	cfg->detach_timeout_ms = 30000;
 	cfg->host_reserve_kib = 256 * 1024;
 	cfg->policy_interval_ms = 2000;
+	cfg->client_frame_timeout_ms = 10000;
 	policy_defaults(&cfg->policy);
 	return cfg;
 }
@@ -95,56 +98,124 @@ static int set_mode(mode_t *slot, const char *value, char **err)
 	return 0;
 }
 
-static int set_unsigned(unsigned *slot, const char *value, unsigned max, char **err)
+static int set_unsigned(unsigned *slot, const char *value, uint64_t max, char **err)
 {
 	char *end;
-	unsigned long v = strtoul(value, &end, 10);
+	unsigned long v;
 
-	if (*value < '0' || *value > '9' || *end != '\0' || v > max)
-		return err_ret(err, -EINVAL, "'%s' is not a number from 0 to %u", value, max);
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (*value < '0' || *value > '9' || *end != '\0' || errno != 0 || v > max)
+		return err_ret(err, -EINVAL, "'%s' is not a number from 0 to %" PRIu64, value, max);
 	*slot = (unsigned)v;
 	return 0;
 }
 
+/* Sizes in KiB; the bounds keep later arithmetic (bytes, sums) from overflowing. */
+static int set_size(uint64_t *slot, const char *value, uint64_t min, uint64_t max, char **err)
+{
+	char lo[SIZE_FORMAT_MAX], hi[SIZE_FORMAT_MAX];
+	uint64_t v;
+	int rc = size_parse(value, &v, err);
+
+	if (rc < 0)
+		return rc;
+	if (v < min || v > max)
+		return err_ret(err, -ERANGE, "'%s' is out of range: from %s to %s", value,
+		               size_format(min, lo, sizeof(lo)), size_format(max, hi, sizeof(hi)));
+	*slot = v;
+	return 0;
+}
+
+static int set_level(enum log_level *slot, const char *value, char **err)
+{
+	if (log_level_parse(value, slot) < 0)
+		return err_ret(err, -EINVAL, "'%s' is not error, warning, info or debug", value);
+	return 0;
+}
+
+enum key_type {
+	KEY_STRING,
+	KEY_MODE,
+	KEY_UNSIGNED,
+	KEY_SIZE,
+	KEY_BOOL,
+	KEY_LEVEL,
+	KEY_DURATION,
+	KEY_MODEL
+};
+
+static int set_model(enum devmodel_choice *slot, const char *value, char **err)
+{
+	if (devmodel_choice_parse(value, slot) < 0)
+		return err_ret(err, -EINVAL, "'%s' is not auto, dimm or virtio-mem", value);
+	return 0;
+}
+
+/*
+ * Every [memplugd] key: where it goes and what it may hold. Durations in
+ * ms, sizes in KiB. The bounds are what a sane agent can act on: a timer
+ * of 2^64-1 ms wraps libevent's clock, a size in bytes must fit 64 bits.
+ * docs/memplugd.conf.5 lists the same bounds.
+ */
+static const struct main_key_def {
+	const char *key;
+	enum key_type type;
+	size_t offset;
+	uint64_t min, max;
+} main_keys[] = {
+        {"connect", KEY_STRING, offsetof(struct config, connect_uri), 0, 0},
+        {"socket", KEY_STRING, offsetof(struct config, socket_path), 0, 0},
+        {"socket_group", KEY_STRING, offsetof(struct config, socket_group), 0, 0},
+        {"socket_mode", KEY_MODE, offsetof(struct config, socket_mode), 0, 0777},
+        {"admin_group", KEY_STRING, offsetof(struct config, admin_group), 0, 0},
+        {"audit_log", KEY_STRING, offsetof(struct config, audit_log), 0, 0},
+        {"audit_rotate_size", KEY_SIZE, offsetof(struct config, audit_rotate_kib), 0,
+         CONFIG_AUDIT_ROTATE_MAX_KIB},
+        {"audit_keep", KEY_UNSIGNED, offsetof(struct config, audit_keep), 0, 1000},
+        {"fail_closed", KEY_BOOL, offsetof(struct config, fail_closed), 0, 1},
+        {"log_level", KEY_LEVEL, offsetof(struct config, log_level), 0, 0},
+        {"detach_timeout", KEY_DURATION, offsetof(struct config, detach_timeout_ms), 0,
+         CONFIG_DETACH_TIMEOUT_MAX_MS},
+        {"host_reserve", KEY_SIZE, offsetof(struct config, host_reserve_kib), 0,
+         CONFIG_HOST_RESERVE_MAX_KIB},
+        {"device_model", KEY_MODEL, offsetof(struct config, device_model), 0, 0},
+        {"policy_interval", KEY_DURATION, offsetof(struct config, policy_interval_ms),
+         CONFIG_POLICY_INTERVAL_MIN_MS, CONFIG_POLICY_INTERVAL_MAX_MS},
+        {"client_frame_timeout", KEY_DURATION, offsetof(struct config, client_frame_timeout_ms),
+         CONFIG_FRAME_TIMEOUT_MIN_MS, CONFIG_FRAME_TIMEOUT_MAX_MS},
+};
+
 static int main_key(struct config *cfg, const char *key, const char *value, char **err)
 {
-	if (strcmp(key, "connect") == 0)
-		return set_string(&cfg->connect_uri, value);
-	if (strcmp(key, "socket") == 0)
-		return set_string(&cfg->socket_path, value);
-	if (strcmp(key, "socket_group") == 0)
-		return set_string(&cfg->socket_group, value);
-	if (strcmp(key, "socket_mode") == 0)
-		return set_mode(&cfg->socket_mode, value, err);
-	if (strcmp(key, "admin_group") == 0)
-		return set_string(&cfg->admin_group, value);
-	if (strcmp(key, "audit_log") == 0)
-		return set_string(&cfg->audit_log, value);
-	if (strcmp(key, "audit_rotate_size") == 0)
-		return size_parse(value, &cfg->audit_rotate_kib, err);
-	if (strcmp(key, "audit_keep") == 0)
-		return set_unsigned(&cfg->audit_keep, value, 1000, err);
-	if (strcmp(key, "fail_closed") == 0)
-		return policy_bool_parse(value, &cfg->fail_closed, err);
-	if (strcmp(key, "log_level") == 0)
-		return log_level_parse(value, &cfg->log_level) == 0
-		               ? 0
-		               : err_ret(err, -EINVAL, "'%s' is not error, warning, info or debug",
-		                         value);
-	if (strcmp(key, "detach_timeout") == 0)
-		return duration_parse(value, &cfg->detach_timeout_ms, err);
-	if (strcmp(key, "host_reserve") == 0)
-		return size_parse(value, &cfg->host_reserve_kib, err);
-	if (strcmp(key, "device_model") == 0)
-		return devmodel_choice_parse(value, &cfg->device_model) == 0
-		               ? 0
-		               : err_ret(err, -EINVAL, "'%s' is not auto, dimm or virtio-mem",
-		                         value);
-	if (strcmp(key, "policy_interval") == 0)
-		return duration_parse(value, &cfg->policy_interval_ms, err) < 0 ? -EINVAL
-		       : cfg->policy_interval_ms == 0 ? err_ret(err, -EINVAL, "must be above 0")
-		                                      : 0;
-	return err_ret(err, -EINVAL, "unknown key");
+	const struct main_key_def *k = NULL;
+	void *slot;
+
+	for (size_t i = 0; i < sizeof(main_keys) / sizeof(main_keys[0]) && k == NULL; i++)
+		if (strcmp(main_keys[i].key, key) == 0)
+			k = &main_keys[i];
+	if (k == NULL)
+		return err_ret(err, -EINVAL, "unknown key");
+	slot = (char *)cfg + k->offset;
+	switch (k->type) {
+	case KEY_STRING:
+		return set_string(slot, value);
+	case KEY_MODE:
+		return set_mode(slot, value, err);
+	case KEY_UNSIGNED:
+		return set_unsigned(slot, value, k->max, err);
+	case KEY_SIZE:
+		return set_size(slot, value, k->min, k->max, err);
+	case KEY_BOOL:
+		return policy_bool_parse(value, slot, err);
+	case KEY_LEVEL:
+		return set_level(slot, value, err);
+	case KEY_DURATION:
+		return duration_parse_range(value, k->min, k->max, slot, err);
+	case KEY_MODEL:
+		return set_model(slot, value, err);
+	}
+	return -EINVAL;
 }
 
 static struct policy_settings *policy_domain_add(struct config *cfg, const char *name)
@@ -183,7 +254,7 @@ static int group_apply(GKeyFile *kf, const char *group, struct config *cfg,
 		g_free(value);
 	}
 	g_strfreev(keys);
-	return rc;
+	return rc < 0 ? -EINVAL : 0;
 }
 
 static int config_parse(GKeyFile *kf, struct config *cfg, char **err)
@@ -228,33 +299,58 @@ static int policy_check_all(const struct config *cfg, char **err)
 	return rc;
 }
 
-int config_load(const char *path, bool must_exist, struct config **out, char **err)
+/* Applies a loaded key file over the defaults; takes cfg (freed on error). */
+static int config_finish(GKeyFile *kf, struct config *cfg, struct config **out, char **err)
 {
-	GKeyFile *kf = g_key_file_new();
-	GError *gerr = NULL;
-	struct config *cfg = config_new_default();
-	int rc = 0;
+	int rc = config_parse(kf, cfg, err);
 
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
-		if (!must_exist && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			goto done;
-		rc = err_ret(err, -EINVAL, "%s: %s", path, gerr->message);
-		goto done;
-	}
-	cfg->path = xstrdup(path);
-	if ((rc = config_parse(kf, cfg, err)) < 0)
-		goto done;
-	rc = policy_check_all(cfg, err);
-done:
-	if (gerr)
-		g_error_free(gerr);
-	g_key_file_free(kf);
+	if (rc == 0)
+		rc = policy_check_all(cfg, err);
 	if (rc < 0) {
 		config_free(cfg);
 		return rc;
 	}
 	*out = cfg;
 	return 0;
+}
+
+int config_load(const char *path, bool must_exist, struct config **out, char **err)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	struct config *cfg = config_new_default();
+	int rc;
+
+	if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+		cfg->path = xstrdup(path);
+		rc = config_finish(kf, cfg, out, err);
+	} else if (!must_exist && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		*out = cfg;
+		rc = 0;
+	} else {
+		config_free(cfg);
+		rc = err_ret(err, -EINVAL, "%s: %s", path, gerr->message);
+	}
+	if (gerr)
+		g_error_free(gerr);
+	g_key_file_free(kf);
+	return rc;
+}
+
+int config_load_data(const char *data, size_t len, struct config **out, char **err)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	int rc;
+
+	if (g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &gerr)) {
+		rc = config_finish(kf, config_new_default(), out, err);
+	} else {
+		rc = err_ret(err, -EINVAL, "%s", gerr->message);
+		g_error_free(gerr);
+	}
+	g_key_file_free(kf);
+	return rc;
 }
 
 const struct policy_settings *config_policy_for(const struct config *cfg, const char *domain)

@@ -8,6 +8,7 @@
 #define MEMPLUG_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -36,10 +37,20 @@ struct config {
 	uint64_t host_reserve_kib;         /* kept free on every host node */
 	enum devmodel_choice device_model; /* auto, dimm or virtio-mem */
 	uint64_t policy_interval_ms;
-	struct policy_settings policy; /* defaults for every domain */
+	uint64_t client_frame_timeout_ms; /* a client's frame must arrive whole within this */
+	struct policy_settings policy;    /* defaults for every domain */
 	size_t n_domains;
 	struct policy_domain *domains; /* [policy:NAME] sections */
 };
+
+/* Bounds of the [memplugd] keys (memplugd.conf(5) lists them). */
+#define CONFIG_DETACH_TIMEOUT_MAX_MS  (UINT64_C(3600) * 1000)        /* 1h */
+#define CONFIG_POLICY_INTERVAL_MIN_MS UINT64_C(100)                  /* 100ms */
+#define CONFIG_POLICY_INTERVAL_MAX_MS (UINT64_C(3600) * 1000)        /* 1h */
+#define CONFIG_FRAME_TIMEOUT_MIN_MS   UINT64_C(100)                  /* 100ms */
+#define CONFIG_FRAME_TIMEOUT_MAX_MS   (UINT64_C(600) * 1000)         /* 10m */
+#define CONFIG_AUDIT_ROTATE_MAX_KIB   (UINT64_C(64) * 1024 * 1024)   /* 64G */
+#define CONFIG_HOST_RESERVE_MAX_KIB   (UINT64_C(1024) * 1024 * 1024) /* 1T */
 
 /* A config holding the built-in defaults. Never fails (aborts on OOM). */
 struct config *config_new_default(void);
@@ -49,6 +60,8 @@ struct config *config_new_default(void);
  * message naming the group, key and value.
  */
 int config_load(const char *path, bool must_exist, struct config **out, char **err);
+/* As config_load(), from len bytes of text in memory (cfg->path stays NULL). */
+int config_load_data(const char *data, size_t len, struct config **out, char **err);
 void config_free(struct config *cfg);
 
 /* The settings for one domain: its [policy:NAME] section or the defaults. */

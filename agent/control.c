@@ -6,6 +6,12 @@
  * client is bounded: one frame of input (64 KiB), a few open requests (then
  * reading pauses), and a cap on queued output (then the client is dropped).
  * Clients are reference-counted so a handler may answer after the client left.
+ *
+ * Nobody can hold the agent hostage: a frame must arrive whole within
+ * frame_timeout (a trickle of bytes does not keep a slot), the last
+ * admin_slots places are kept for root and the admin group, and when the
+ * process runs out of descriptors accepting pauses with a backoff instead
+ * of spinning, one spare descriptor letting us tell a waiting client "busy".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "buildconf.h"
@@ -30,6 +37,9 @@
 #include "log.h"
 
 #define CONTROL_MAX_GROUPS 1024
+/* Accept pauses after EMFILE: from the first figure, doubling up to the second. */
+#define CONTROL_ACCEPT_BACKOFF_MIN_MS 50
+#define CONTROL_ACCEPT_BACKOFF_MAX_MS 1000
 
 struct control_client;
 
@@ -50,6 +60,7 @@ struct control_client {
 	bool closing; /* flush the last reply, then close */
 	bool eof;     /* the client stopped sending: answer what it asked, then close */
 	bool paused;  /* reading disabled until replies drain */
+	struct event *frame_timer; /* armed while a frame is partly read */
 	TAILQ_ENTRY(control_client) entry;
 	TAILQ_HEAD(, control_request) requests;
 };
@@ -62,7 +73,12 @@ struct control {
 	bool has_admin_gid;
 	char *admin_name;
 	size_t max_clients, max_pending, max_output;
-	struct timeval idle_timeout, write_timeout;
+	size_t admin_slots;
+	struct timeval idle_timeout, write_timeout, frame_timeout;
+	int spare_fd;               /* given up to shed one client at EMFILE */
+	struct event *accept_timer; /* resumes accepting after a pause */
+	unsigned accept_backoff_ms; /* the next pause; reset by a good accept */
+	struct log_ratelimit accept_rl, busy_rl, frame_rl;
 	control_handler_fn handler;
 	void *opaque;
 	size_t nclients;
@@ -289,6 +305,7 @@ static void control_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* A half-close (e.g. a shell pipe) still deserves its replies. */
 		c->eof = true;
 		bufferevent_disable(bev, EV_READ);
+		evtimer_del(c->frame_timer); /* a frame cut short by EOF will not complete */
 		if (control_client_close_if_done(c))
 			return;
 		bufferevent_set_timeouts(bev, NULL, &c->ctl->write_timeout);
@@ -297,13 +314,66 @@ static void control_event_cb(struct bufferevent *bev, short what, void *arg)
 	control_client_close(c);
 }
 
+/* True when the input holds the start of a frame but not all of it. */
+static bool control_client_partial_frame(struct control_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t avail = evbuffer_get_length(in), len;
+	unsigned char *hdr;
+
+	if (avail == 0)
+		return false;
+	hdr = evbuffer_pullup(in, avail < PROTO_HEADER_LEN ? -1 : PROTO_HEADER_LEN);
+	return proto_frame_check(hdr, avail, PROTO_REQUEST_MAX, &len, NULL) == -EAGAIN;
+}
+
+/*
+ * The deadline runs from the first byte of a frame while we read, and is
+ * not reset by further bytes: a client sending one byte now and then
+ * would otherwise hold its slot forever. Paused reading stops the clock.
+ */
+static void control_client_watch_frame(struct control_client *c)
+{
+	bool partial = control_client_can_read(c) && control_client_partial_frame(c);
+
+	if (!partial)
+		evtimer_del(c->frame_timer);
+	else if (!evtimer_pending(c->frame_timer, NULL))
+		evtimer_add(c->frame_timer, &c->ctl->frame_timeout);
+}
+
+static void control_frame_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_client *c = arg;
+	char msg[96];
+
+	if (c->ctl == NULL || c->closing)
+		return;
+	snprintf(msg, sizeof(msg), "a frame did not arrive whole within %ld ms",
+	         (long)c->ctl->frame_timeout.tv_sec * 1000 +
+	                 (long)c->ctl->frame_timeout.tv_usec / 1000);
+	if (log_ratelimit(&c->ctl->frame_rl, CONTROL_DROP_LOG_BURST))
+		log_warn("control: dropping client uid %u pid %d (%s): %s", (unsigned)c->peer.uid,
+		         (int)c->peer.pid, c->peer.comm, msg);
+	c->refs++; /* sending may close the client */
+	control_send_error(c, 0, PROTO_E_BAD_REQUEST, msg);
+	if (c->ctl != NULL) {
+		c->closing = true;
+		bufferevent_disable(c->bev, EV_READ);
+		control_client_close_if_done(c);
+	}
+	control_client_unref(c);
+}
+
 /* Pauses reading while the client has enough in flight; resumes when it drains. */
 static void control_client_update(struct control_client *c)
 {
 	struct control *ctl = c->ctl;
 
-	if (c->closing)
+	if (c->closing) {
+		evtimer_del(c->frame_timer);
 		return;
+	}
 	bufferevent_set_timeouts(c->bev, c->pending ? NULL : &ctl->idle_timeout,
 	                         &ctl->write_timeout);
 	if (control_client_can_read(c)) {
@@ -316,6 +386,7 @@ static void control_client_update(struct control_client *c)
 		bufferevent_disable(c->bev, EV_READ);
 		c->paused = true;
 	}
+	control_client_watch_frame(c);
 }
 
 /* Closes a client that is leaving once nothing it is owed is left to send. */
@@ -340,6 +411,8 @@ static void control_client_close(struct control_client *c)
 		return;
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
+	event_free(c->frame_timer);
+	c->frame_timer = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	c->ctl = NULL;
@@ -402,20 +475,59 @@ static int control_peer_read(struct control *ctl, int fd, struct control_peer *p
 	return 0;
 }
 
-/* Too many clients: say so without spending a bufferevent on it. */
-static void control_refuse_busy(int fd)
+/*
+ * Says "busy" without spending a bufferevent on it. The client's request is
+ * read and dropped first: closing a UNIX socket with unread input resets the
+ * connection, and the client would see ECONNRESET instead of our answer.
+ */
+static void control_refuse_busy(int fd, const char *why)
 {
-	struct json_object *msg =
-	        proto_reply_error(0, PROTO_E_BUSY, "too many clients, retry later");
-	char *frame = NULL;
+	struct json_object *msg = proto_reply_error(0, PROTO_E_BUSY, why);
+	char *frame = NULL, sink[4096];
 	size_t n;
 
 	if (msg != NULL && proto_frame_encode(msg, PROTO_REPLY_MAX, &frame, &n, NULL) == 0 &&
 	    send(fd, frame, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("control: cannot tell a client the agent is busy: %s", strerror(errno));
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
 	json_object_put(msg);
 	free(frame);
 	close(fd);
+}
+
+/* Whether the peer may take a place; the last admin_slots are for administrators. */
+static const char *control_admit(const struct control *ctl, const struct control_peer *peer)
+{
+	if (ctl->nclients >= ctl->max_clients)
+		return "too many clients, retry later";
+	if (!peer->admin && ctl->nclients + ctl->admin_slots >= ctl->max_clients)
+		return "too many clients, retry later (the last places are kept for "
+		       "administrators)";
+	return NULL;
+}
+
+static struct control_client *control_client_new(struct control *ctl, int fd,
+                                                 const struct control_peer *peer)
+{
+	struct control_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->peer = *peer;
+	c->frame_timer = evtimer_new(ctl->base, control_frame_timeout_cb, c);
+	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->frame_timer == NULL || c->bev == NULL) {
+		if (c->frame_timer != NULL)
+			event_free(c->frame_timer);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev); /* closes fd */
+		else
+			close(fd);
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa,
@@ -423,18 +535,24 @@ static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, st
 {
 	struct control *ctl = arg;
 	struct control_client *c;
+	struct control_peer peer = {0};
+	const char *busy;
 
-	if (ctl->nclients >= ctl->max_clients) {
-		log_warn("control: refusing a client: %zu clients already", ctl->nclients);
-		control_refuse_busy(fd);
+	ctl->accept_backoff_ms = CONTROL_ACCEPT_BACKOFF_MIN_MS;
+	if (control_peer_read(ctl, fd, &peer) < 0) {
+		log_warn("control: cannot identify a client: %s", strerror(errno));
+		close(fd);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL || control_peer_read(ctl, fd, &c->peer) < 0 ||
-	    (c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		log_warn("control: cannot set up a client: %s", strerror(errno));
-		free(c);
-		close(fd);
+	if ((busy = control_admit(ctl, &peer)) != NULL) {
+		if (log_ratelimit(&ctl->busy_rl, CONTROL_DROP_LOG_BURST))
+			log_warn("control: refusing uid %u pid %d (%s): %zu clients already",
+			         (unsigned)peer.uid, (int)peer.pid, peer.comm, ctl->nclients);
+		control_refuse_busy(fd, busy);
+		return;
+	}
+	if ((c = control_client_new(ctl, fd, &peer)) == NULL) {
+		log_warn("control: cannot set up a client: out of memory");
 		return;
 	}
 	c->ctl = ctl;
@@ -451,9 +569,53 @@ static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, st
 	          c->peer.comm, c->peer.admin ? " [admin]" : "");
 }
 
+static void control_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+
+	evconnlistener_enable(ctl->listener);
+}
+
+/*
+ * Out of descriptors, the listening socket stays readable and libevent
+ * would call us back at once, forever. Give up the spare descriptor to
+ * take one waiting client and tell it "busy", then stop accepting for a
+ * while, longer each time it happens again.
+ */
+static void control_accept_pause(struct control *ctl, int err)
+{
+	struct timeval tv = {ctl->accept_backoff_ms / 1000, (ctl->accept_backoff_ms % 1000) * 1000};
+	int fd;
+
+	if (log_ratelimit(&ctl->accept_rl, 1))
+		log_warn("control: accept: %s; not accepting clients for %u ms", strerror(err),
+		         ctl->accept_backoff_ms);
+	if (ctl->spare_fd >= 0) {
+		close(ctl->spare_fd);
+		fd = accept4(evconnlistener_get_fd(ctl->listener), NULL, NULL,
+		             SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			control_refuse_busy(fd,
+			                    "the agent is out of file descriptors, retry later");
+		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	evconnlistener_disable(ctl->listener);
+	evtimer_add(ctl->accept_timer, &tv);
+	if (ctl->accept_backoff_ms < CONTROL_ACCEPT_BACKOFF_MAX_MS)
+		ctl->accept_backoff_ms *= 2;
+}
+
 static void control_accept_error_cb(struct evconnlistener *lst, void *arg)
 {
-	log_warn("control: accept: %s", strerror(errno));
+	struct control *ctl = arg;
+	int err = errno;
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		control_accept_pause(ctl, err);
+		return;
+	}
+	if (log_ratelimit(&ctl->accept_rl, 1))
+		log_warn("control: accept: %s", strerror(err));
 }
 
 static int control_group_parse(const char *name, gid_t *gid)
@@ -574,6 +736,10 @@ static int control_setup(struct control *ctl, const struct control_config *cfg)
 		return -ENOMEM;
 	}
 	evconnlistener_set_error_cb(ctl->listener, control_accept_error_cb);
+	ctl->accept_timer = evtimer_new(ctl->base, control_accept_resume_cb, ctl);
+	ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (ctl->accept_timer == NULL || ctl->spare_fd < 0)
+		return ctl->spare_fd < 0 ? -errno : -ENOMEM;
 	return 0;
 }
 
@@ -582,6 +748,7 @@ int control_new(struct event_base *base, const struct control_config *cfg,
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	int idle = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 60000;
+	int frame = cfg->frame_timeout_ms ? cfg->frame_timeout_ms : 10000;
 	int rc;
 
 	if (ctl == NULL)
@@ -590,10 +757,16 @@ int control_new(struct event_base *base, const struct control_config *cfg,
 	ctl->handler = handler;
 	ctl->opaque = opaque;
 	ctl->max_clients = cfg->max_clients ? cfg->max_clients : 64;
+	ctl->admin_slots = cfg->admin_slots ? cfg->admin_slots : 2;
+	if (ctl->admin_slots >= ctl->max_clients)
+		ctl->admin_slots = ctl->max_clients - 1;
+	ctl->spare_fd = -1;
+	ctl->accept_backoff_ms = CONTROL_ACCEPT_BACKOFF_MIN_MS;
 	ctl->max_pending = cfg->max_pending ? cfg->max_pending : 8;
 	ctl->max_output = cfg->max_output ? cfg->max_output : 16u * 1024 * 1024;
 	ctl->idle_timeout = (struct timeval){idle / 1000, (idle % 1000) * 1000};
 	ctl->write_timeout = (struct timeval){30, 0};
+	ctl->frame_timeout = (struct timeval){frame / 1000, (frame % 1000) * 1000};
 	TAILQ_INIT(&ctl->clients);
 	rc = control_setup(ctl, cfg);
 	if (rc < 0) {
@@ -614,12 +787,19 @@ void control_free(struct control *ctl)
 	if (ctl == NULL)
 		return;
 	log_ratelimit_flush(&control_drop_rl);
+	log_ratelimit_flush(&ctl->accept_rl);
+	log_ratelimit_flush(&ctl->busy_rl);
+	log_ratelimit_flush(&ctl->frame_rl);
 	while (!TAILQ_EMPTY(&ctl->clients))
 		control_client_close(TAILQ_FIRST(&ctl->clients));
 	if (ctl->listener != NULL) {
 		evconnlistener_free(ctl->listener);
 		unlink(ctl->path);
 	}
+	if (ctl->accept_timer != NULL)
+		event_free(ctl->accept_timer);
+	if (ctl->spare_fd >= 0)
+		close(ctl->spare_fd);
 	free(ctl->path);
 	free(ctl->admin_name);
 	free(ctl);

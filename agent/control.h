@@ -37,7 +37,10 @@ struct control_config {
 	size_t max_clients;      /* 0: 64 */
 	size_t max_pending;      /* open requests per client before reading pauses; 0: 8 */
 	size_t max_output;       /* queued reply bytes per client before it is dropped; 0: 16 MiB */
+	size_t admin_slots;      /* of max_clients, kept for root and the admin group; 0: 2 */
 	int idle_timeout_ms;     /* drop a client idle with no open request; 0: 60 s */
+	int frame_timeout_ms; /* a frame must arrive whole within this from its first byte; 0: 10 s
+	                       */
 };
 
 /*

@@ -106,6 +106,8 @@ static void reload_warn(const struct config *old, const struct config *cfg)
 	        {"audit_rotate_size", old->audit_rotate_kib != cfg->audit_rotate_kib},
 	        {"audit_keep", old->audit_keep != cfg->audit_keep},
 	        {"fail_closed", old->fail_closed != cfg->fail_closed},
+	        {"client_frame_timeout",
+	         old->client_frame_timeout_ms != cfg->client_frame_timeout_ms},
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -190,6 +192,7 @@ static void daemon_start(struct daemon *dm, struct config *cfg)
 	        .mode = cfg->socket_mode,
 	        .group = cfg->socket_group,
 	        .admin_group = cfg->admin_group,
+	        .frame_timeout_ms = (int)cfg->client_frame_timeout_ms,
 	};
 	struct backend b;
 	int rc;

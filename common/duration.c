@@ -45,6 +45,23 @@ int duration_parse(const char *str, uint64_t *ms, char **err)
 	return err_ret(err, -EINVAL, "duration '%s' needs a unit: ms, s, m or h", str);
 }
 
+int duration_parse_range(const char *str, uint64_t min_ms, uint64_t max_ms, uint64_t *ms,
+                         char **err)
+{
+	char lo[32], hi[32];
+	uint64_t v;
+	int rc = duration_parse(str, &v, err);
+
+	if (rc < 0)
+		return rc;
+	if (v < min_ms || v > max_ms)
+		return err_ret(err, -ERANGE, "'%s' is out of range: from %s to %s", str,
+		               duration_format(min_ms, lo, sizeof(lo)),
+		               duration_format(max_ms, hi, sizeof(hi)));
+	*ms = v;
+	return 0;
+}
+
 char *duration_format(uint64_t ms, char *buf, size_t len)
 {
 	size_t i = 0;

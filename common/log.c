@@ -48,7 +48,8 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
-static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_vmsg(enum log_level level, const char *fmt,
+                                                           va_list ap)
 {
 	if (level > log_level)
 		return;

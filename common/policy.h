@@ -56,9 +56,14 @@ struct policy_key {
 	const char *(*print)(const void *field, char *buf, size_t len);
 	size_t offset;     /* of the field in struct policy_settings */
 	uint64_t min;      /* sizes and durations: the least value; 0 none */
+	uint64_t max;      /* sizes and durations: the largest value; 0 none */
 	const char *unset; /* shown for 0 (a size that means "the domain's own"), or NULL */
 	const char *doc;   /* its meaning, as docs/policy.md's table says it */
 };
+
+/* Upper bounds: they keep the decision's arithmetic (cooldown << 6, step + need) in range. */
+#define POLICY_DURATION_MAX_MS (UINT64_C(24) * 3600 * 1000)   /* cooldown, settle: 24h */
+#define POLICY_STEP_MAX_KIB    (UINT64_C(1024) * 1024 * 1024) /* step: 1T */
 
 #define POLICY_N_KEYS 9
 extern const struct policy_key policy_keys[POLICY_N_KEYS];

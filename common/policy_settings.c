@@ -133,23 +133,23 @@ static const char *print_duration(const void *field, char *buf, size_t len)
 /* ---- the table ---- */
 
 const struct policy_key policy_keys[POLICY_N_KEYS] = {
-        {"enabled", BOOL_KEY, AT(enabled), 0, NULL, "the policy manages this guest"},
-        {"dry_run", BOOL_KEY, AT(dry_run), 0, NULL, "decide and audit, change nothing"},
-        {"low_free", THRESHOLD_KEY, AT(low_free), 0, NULL,
+        {"enabled", BOOL_KEY, AT(enabled), 0, 0, NULL, "the policy manages this guest"},
+        {"dry_run", BOOL_KEY, AT(dry_run), 0, 0, NULL, "decide and audit, change nothing"},
+        {"low_free", THRESHOLD_KEY, AT(low_free), 0, 0, NULL,
          "below this much usable memory, add memory (`10%` of the guest's MemTotal, or a "
          "size such as `256M`)"},
-        {"high_free", THRESHOLD_KEY, AT(high_free), 0, NULL,
+        {"high_free", THRESHOLD_KEY, AT(high_free), 0, 0, NULL,
          "above this for `settle`, give memory back"},
-        {"step", SIZE_KEY, AT(step_kib), 1, NULL,
+        {"step", SIZE_KEY, AT(step_kib), 1, POLICY_STEP_MAX_KIB, NULL,
          "the size of one move: a balloon step, or one DIMM (rounded up to the cell's "
          "alignment, 128 MiB or the page size)"},
-        {"cooldown", DURATION_KEY, AT(cooldown_ms), 0, NULL,
+        {"cooldown", DURATION_KEY, AT(cooldown_ms), 0, POLICY_DURATION_MAX_MS, NULL,
          "the least time between two shrinking moves, and after a failure"},
-        {"settle", DURATION_KEY, AT(settle_ms), 0, NULL,
+        {"settle", DURATION_KEY, AT(settle_ms), 0, POLICY_DURATION_MAX_MS, NULL,
          "how long usable memory must stay above `high_free` before any shrink"},
-        {"min", SIZE_KEY, AT(min_kib), 0, "boot",
+        {"min", SIZE_KEY, AT(min_kib), 0, 0, "boot",
          "the guest never goes below this. The floor is `max(min, boot memory)`"},
-        {"max", SIZE_KEY, AT(max_kib), 0, "maxMemory",
+        {"max", SIZE_KEY, AT(max_kib), 0, 0, "maxMemory",
          "the guest never goes above this, nor above `<maxMemory>`"},
 };
 
@@ -229,13 +229,19 @@ int policy_settings_set(struct policy_settings *s, const char *key, const char *
 	return 0;
 }
 
-/* A row's lower bound (sizes and durations only). */
+/* A row's bounds (sizes and durations only). */
 static int check_bound(const struct policy_key *k, const struct policy_settings *s, char **err)
 {
 	char buf[32];
-	uint64_t least = k->min;
+	uint64_t least = k->min, most = k->max, v;
 
-	if (least == 0 || *(const uint64_t *)cfield_of(k, s) >= least)
+	if (least == 0 && most == 0)
+		return 0;
+	v = *(const uint64_t *)cfield_of(k, s);
+	if (most != 0 && v > most)
+		return err_ret(err, -EINVAL, "%s must be at most %s", k->name,
+		               k->print(&most, buf, sizeof(buf)));
+	if (v >= least)
 		return 0;
 	if (least == 1)
 		return err_ret(err, -EINVAL, "%s must be above 0", k->name);

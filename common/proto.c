@@ -173,7 +173,7 @@ static int proto_json_check_finite(struct json_object *obj, char **err)
 		if (!isfinite(json_object_get_double(obj)))
 			return err_ret(err, -EBADMSG, "non-finite number in message");
 		return 0;
-	case json_type_object:
+	case json_type_object: { /* the macro declares variables: C11 needs a block */
 		json_object_object_foreach(obj, key, val)
 		{
 			(void)key;
@@ -181,6 +181,7 @@ static int proto_json_check_finite(struct json_object *obj, char **err)
 				return -EBADMSG;
 		}
 		return 0;
+	}
 	case json_type_array:
 		for (size_t i = 0; i < json_object_array_length(obj); i++) {
 			if (proto_json_check_finite(json_object_array_get_idx(obj, i), err) < 0)

@@ -6,11 +6,13 @@ set -eu
 BUILD_PKGS="meson ninja-build pkg-config gcc libc6-dev clang-format
  libvirt-dev libxml2-dev libevent-dev libnuma-dev libjson-c-dev
  libglib2.0-dev libcmocka-dev libxml2-utils"
+# The libFuzzer targets (tests/fuzz) build with clang in their own build dir.
+FUZZ_PKGS="clang libclang-rt-14-dev"
 BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
  qemu-system-x86 linux-image-amd64 busybox-static cpio gzip kmod procps
  socat iproute2 jq"
 
-want="$BUILD_PKGS"
+want="$BUILD_PKGS $FUZZ_PKGS"
 [ "${1:-}" = "--build-only" ] || want="$want $BED_PKGS"
 
 missing=""

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Sets up everything and passes every test suite: the unit suite (with the
 # golden files) in a plain build and in an AddressSanitizer +
-# UndefinedBehaviorSanitizer build, then the end-to-end suite on a real
-# libvirtd + QEMU + Linux guest (needs root).
+# UndefinedBehaviorSanitizer build, the libFuzzer targets' fixed-seed runs
+# in a clang build, then the end-to-end suite on a real libvirtd + QEMU +
+# Linux guest (needs root).
 #   scripts/test.sh [--unit-only]
 set -eu
 cd "$(dirname "$0")/.."
@@ -26,6 +27,13 @@ build() {
 
 build build
 build build-san -Db_sanitize=address,undefined -Db_lundef=false
+# The fuzzers: clang, instrumented, in their own dir; gcc stays the main compiler.
+(
+	CC=clang
+	export CC
+	build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dtests=disabled
+)
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -50,6 +58,8 @@ suite() {
 
 suite -C build --suite unit
 suite -C build-san --suite unit
+# Replays each corpus and runs a fixed number of inputs from seed 1 (about 1 min).
+suite -C build-fuzz --suite fuzz --num-processes 1
 
 if [ "${1:-}" != "--unit-only" ]; then
 	if [ "$(id -u)" -ne 0 ]; then

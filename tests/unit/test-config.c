@@ -37,6 +37,7 @@ static void test_defaults_without_file(void **state)
 	assert_int_equal(cfg->socket_mode, 0660);
 	assert_true(cfg->fail_closed);
 	assert_int_equal(cfg->detach_timeout_ms, 30000);
+	assert_int_equal(cfg->client_frame_timeout_ms, 10000);
 	assert_null(cfg->path);
 	config_free(cfg);
 	assert_int_equal(config_load("/nonexistent/memplugd.conf", true, &cfg, &err), -EINVAL);
@@ -52,6 +53,7 @@ static void test_all_keys(void **state)
 	                        "fail_closed = false\nlog_level = debug\ndetach_timeout = 5s\n"
 	                        "host_reserve = 1G\npolicy_interval = 500ms\n"
 	                        "device_model = virtio-mem\n"
+	                        "client_frame_timeout = 3s\n"
 	                        "[policy]\nenabled = true\nlow_free = 20%\nhigh_free = 50%\n"
 	                        "step = 128M\ncooldown = 1m\nsettle = 45s\nmin = 1G\nmax = 8G\n"
 	                        "dry_run = yes\n");
@@ -73,6 +75,7 @@ static void test_all_keys(void **state)
 	assert_int_equal(cfg->host_reserve_kib, 1024 * 1024);
 	assert_int_equal(cfg->policy_interval_ms, 500);
 	assert_int_equal(cfg->device_model, DEVMODEL_FORCE_VIRTIO_MEM);
+	assert_int_equal(cfg->client_frame_timeout_ms, 3000);
 	assert_true(cfg->policy.enabled && cfg->policy.dry_run);
 	assert_true(cfg->policy.low_free.percent);
 	assert_int_equal(cfg->policy.low_free.value, 20);
@@ -118,7 +121,7 @@ static const struct {
         {"bare size", "[memplugd]\nhost_reserve = 1024\n", "host_reserve"},
         {"bad duration", "[memplugd]\ndetach_timeout = 5\n", "unit"},
         {"bad level", "[memplugd]\nlog_level = loud\n", "log_level"},
-        {"zero interval", "[memplugd]\npolicy_interval = 0s\n", "must be above 0"},
+        {"zero interval", "[memplugd]\npolicy_interval = 0s\n", "from 100ms to 1h"},
         {"bad device model", "[memplugd]\ndevice_model = balloon\n",
          "'balloon' is not auto, dimm or virtio-mem"},
         {"percent > 100", "[policy]\nlow_free = 150%\n", "0% to 100%"},
@@ -148,6 +151,89 @@ static void test_bad(void **state)
 	}
 }
 
+/*
+ * Every duration and number key is bounded: 2^64-1 ms used to be taken and
+ * then wrapped the event loop's timers. Each bound is tried just inside
+ * (accepted, value as written) and just outside (refused, the message names
+ * the range).
+ */
+static const struct {
+	const char *what;
+	const char *text;
+	const char *expect; /* NULL: accepted */
+} range_cases[] = {
+        {"detach_timeout 2^64-1 ms", "[memplugd]\ndetach_timeout = 18446744073709551615ms\n",
+         "out of range: from 0ms to 1h"},
+        {"detach_timeout 2h", "[memplugd]\ndetach_timeout = 2h\n", "from 0ms to 1h"},
+        {"detach_timeout 1h", "[memplugd]\ndetach_timeout = 1h\n", NULL},
+        {"detach_timeout 1ms", "[memplugd]\ndetach_timeout = 1ms\n", NULL},
+        {"policy_interval 2^64-1 ms", "[memplugd]\npolicy_interval = 18446744073709551615ms\n",
+         "from 100ms to 1h"},
+        {"policy_interval 61m", "[memplugd]\npolicy_interval = 61m\n", "from 100ms to 1h"},
+        {"policy_interval 99ms", "[memplugd]\npolicy_interval = 99ms\n", "from 100ms to 1h"},
+        {"policy_interval 100ms", "[memplugd]\npolicy_interval = 100ms\n", NULL},
+        {"policy_interval 1h", "[memplugd]\npolicy_interval = 1h\n", NULL},
+        {"client_frame_timeout 0s", "[memplugd]\nclient_frame_timeout = 0s\n", "from 100ms to 10m"},
+        {"client_frame_timeout 601s", "[memplugd]\nclient_frame_timeout = 601s\n",
+         "from 100ms to 10m"},
+        {"client_frame_timeout 10m", "[memplugd]\nclient_frame_timeout = 10m\n", NULL},
+        {"duration overflow", "[memplugd]\ndetach_timeout = 99999999999999999999h\n", "too large"},
+        {"audit_rotate_size 65G", "[memplugd]\naudit_rotate_size = 65G\n", "to 64 GiB"},
+        {"audit_rotate_size 64G", "[memplugd]\naudit_rotate_size = 64G\n", NULL},
+        {"host_reserve 2T", "[memplugd]\nhost_reserve = 2T\n", "to 1 TiB"},
+        {"audit_keep 2^64", "[memplugd]\naudit_keep = 18446744073709551616\n", "0 to 1000"},
+        {"audit_keep 1001", "[memplugd]\naudit_keep = 1001\n", "0 to 1000"},
+        {"cooldown 25h", "[policy]\ncooldown = 25h\n", "cooldown must be at most 24h"},
+        {"cooldown 2^64-1 ms", "[policy]\ncooldown = 18446744073709551615ms\n", "at most 24h"},
+        {"settle 2^64-1 ms", "[policy:web]\nsettle = 18446744073709551615ms\n",
+         "settle must be at most 24h"},
+        {"settle 24h", "[policy]\nsettle = 24h\n", NULL},
+        {"step 2T", "[policy]\nstep = 2T\n", "step must be at most 1T"},
+        {"step 1T", "[policy]\nstep = 1T\n", NULL},
+};
+
+static void test_ranges(void **state)
+{
+	for (size_t i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++) {
+		const char *text = range_cases[i].text;
+		struct config *cfg = NULL;
+		char *err = NULL;
+		int rc = config_load_data(text, strlen(text), &cfg, &err);
+
+		print_message("case: %s\n", range_cases[i].what);
+		if (range_cases[i].expect == NULL) {
+			if (rc != 0)
+				fail_msg("%s: refused: %s", range_cases[i].what, err);
+			config_free(cfg);
+			continue;
+		}
+		assert_int_equal(rc, -EINVAL);
+		assert_null(cfg);
+		if (err == NULL || strstr(err, range_cases[i].expect) == NULL)
+			fail_msg("%s: '%s' not in '%s'", range_cases[i].what, range_cases[i].expect,
+			         err ? err : "(none)");
+		free(err);
+	}
+}
+
+/* Parsing from memory is parsing from a file, without the path. */
+static void test_load_data(void **state)
+{
+	const char text[] = "[memplugd]\ndetach_timeout = 5s\n[policy:db]\nstep = 1G\n";
+	struct config *cfg = NULL;
+	char *err = NULL;
+
+	assert_int_equal(config_load_data(text, strlen(text), &cfg, &err), 0);
+	assert_null(cfg->path);
+	assert_int_equal(cfg->detach_timeout_ms, 5000);
+	assert_int_equal(config_policy_for(cfg, "db")->step_kib, 1024 * 1024);
+	config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(config_load_data("no key file\n", 12, &cfg, &err), -EINVAL);
+	assert_null(cfg);
+	free(err);
+}
+
 static void test_policy_set(void **state)
 {
 	struct config *cfg = config_new_default();
@@ -171,6 +257,8 @@ int main(void)
 	        cmocka_unit_test(test_domain_sections),
 	        cmocka_unit_test(test_bad),
 	        cmocka_unit_test(test_policy_set),
+	        cmocka_unit_test(test_ranges),
+	        cmocka_unit_test(test_load_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -78,16 +79,9 @@ static void test_handler(struct control_request *req, void *opaque)
 	control_reply_ok(req, data);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, struct control_config cfg)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct control_config cfg = {
-	        .mode = 0660,
-	        .group = "65534",
-	        .admin_group = "4242",
-	        .max_clients = 8,
-	        .max_output = MAX_OUTPUT,
-	};
 
 	strcpy(f->dir, "/tmp/memplug-control-XXXXXX");
 	if (mkdtemp(f->dir) == NULL || chmod(f->dir, 0755) < 0)
@@ -99,6 +93,35 @@ static int setup(void **state)
 		return -1;
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, (struct control_config){
+	                                 .mode = 0660,
+	                                 .group = "65534",
+	                                 .admin_group = "4242",
+	                                 .max_clients = 8,
+	                                 .max_output = MAX_OUTPUT,
+	                         });
+}
+
+#define SLOW_CLIENTS     64
+#define SLOW_FRAME_MS    1000
+#define SLOW_TRICKLE_MS  100
+#define SLOW_ROUNDS      25 /* 2.5 s of trickling: well past the frame deadline */
+#define SLOW_ADMIN_SLOTS 2
+
+/* The agent's real limits (64 clients, 2 kept for administrators), a short frame deadline. */
+static int setup_slow(void **state)
+{
+	return setup_with(state, (struct control_config){
+	                                 .mode = 0666,
+	                                 .admin_group = "4242",
+	                                 .max_clients = SLOW_CLIENTS,
+	                                 .admin_slots = SLOW_ADMIN_SLOTS,
+	                                 .frame_timeout_ms = SLOW_FRAME_MS,
+	                         });
 }
 
 static int teardown(void **state)
@@ -692,6 +715,233 @@ static void test_client_errors(void **state)
 	free(err);
 }
 
+/* A listening socket that stays readable at EMFILE must not spin the loop. */
+#define EMFILE_CLIENTS   8
+#define EMFILE_WINDOW_MS 500
+
+static int highest_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int max = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (atoi(e->d_name) > max)
+			max = atoi(e->d_name);
+	closedir(d);
+	return max;
+}
+
+static long cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 + ru.ru_stime.tv_sec * 1000 +
+	       ru.ru_stime.tv_usec / 1000;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+	FILE *fp = fopen(path, "r");
+	char line[512];
+	int n = 0;
+
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, needle) != NULL;
+	if (fp != NULL)
+		fclose(fp);
+	return n;
+}
+
+/*
+ * Clients wait in the backlog while the process has no descriptor left.
+ * The loop turns for half a second: accepting must pause (little CPU, a
+ * line or two of log), the spare descriptor must let at least one waiting
+ * client hear "busy", and once descriptors are back the rest are served.
+ */
+static void test_emfile_backoff(void **state)
+{
+	struct fixture *f = *state;
+	struct client *c[EMFILE_CLIENTS];
+	struct timeval window = {0, EMFILE_WINDOW_MS * 1000};
+	char logpath[] = "/tmp/memplug-emfile-XXXXXX";
+	int logfd = mkstemp(logpath), saved = dup(2), dummies[1024], nd = 0, shed = 0, served = 0;
+	struct rlimit old, low;
+	long cpu;
+
+	assert_true(logfd >= 0 && saved >= 0);
+	for (int i = 0; i < EMFILE_CLIENTS; i++)
+		c[i] = connect_client(f); /* queued: the loop has not turned yet */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)highest_fd() + 4;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	dup2(logfd, 2);
+	while (nd < 1024 && (dummies[nd] = open("/dev/null", O_RDONLY)) >= 0)
+		nd++;
+	assert_int_equal(errno, EMFILE);
+
+	cpu = cpu_ms();
+	event_base_loopexit(f->base, &window);
+	event_base_dispatch(f->base);
+	cpu = cpu_ms() - cpu;
+
+	while (nd > 0)
+		close(dummies[--nd]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	dup2(saved, 2);
+	close(saved);
+	close(logfd);
+	for (int i = 0; i < EMFILE_CLIENTS; i++) {
+		struct pollfd pfd = {.fd = client_fd(c[i]), .events = POLLIN};
+		struct proto_reply *reply;
+
+		if (poll(&pfd, 1, 0) == 1) { /* shed with the spare descriptor */
+			expect_error_then_close(f, c[i], "busy");
+			shed++;
+		} else {
+			reply = call(f, c[i], "status", NULL);
+			served += reply->ok;
+			proto_reply_free(reply);
+		}
+		client_free(c[i]);
+	}
+	print_message("EMFILE for %d ms: %ld ms CPU, %d log lines, %d shed, %d served\n",
+	              EMFILE_WINDOW_MS, cpu, count_lines(logpath, "accept"), shed, served);
+	assert_true(count_lines(logpath, "accept") <= 3); /* one a second, at most */
+	assert_true(cpu < EMFILE_WINDOW_MS / 4);
+	assert_true(shed >= 1);
+	assert_int_equal(shed + served, EMFILE_CLIENTS);
+	unlink(logpath);
+	pump_until_clients(f, 0);
+}
+
+/*
+ * In the child, as nobody: SLOW_CLIENTS connections that each send one
+ * byte of a frame every SLOW_TRICKLE_MS, never completing it. Exits 0 when
+ * exactly the places not kept for administrators were taken (the others
+ * heard "busy") and every trickler was dropped at the frame deadline.
+ */
+static int trickle_child(struct fixture *f, const void *arg)
+{
+	static const unsigned char frame[] = {0, 0, 1, 0, '{', '"', 'v', '"'};
+	int fd[SLOW_CLIENTS], busy = 0, dropped = 0, open_fds = SLOW_CLIENTS;
+	gid_t g = NOBODY;
+
+	if (setgroups(1, &g) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		return 10;
+	for (int i = 0; i < SLOW_CLIENTS; i++) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+		strcpy(sun.sun_path, f->path);
+		fd[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd[i] < 0 || connect(fd[i], (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			return 11;
+	}
+	for (int r = 0; r < SLOW_ROUNDS && open_fds > 0; r++) {
+		for (int i = 0; i < SLOW_CLIENTS; i++) {
+			struct pollfd pfd = {.fd = fd[i], .events = POLLIN};
+			char buf[4096];
+			ssize_t n;
+
+			if (fd[i] < 0)
+				continue;
+			if (poll(&pfd, 1, 0) == 1) {
+				n = recv(fd[i], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+				buf[n > 0 ? n : 0] = '\0';
+				busy += n > 4 && strstr(buf + 4, "\"busy\"") != NULL;
+				dropped += n > 4 && strstr(buf + 4, "did not arrive whole") != NULL;
+				close(fd[i]);
+				fd[i] = -1;
+				open_fds--;
+				continue;
+			}
+			send(fd[i], &frame[r % sizeof(frame)], 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		usleep(SLOW_TRICKLE_MS * 1000);
+	}
+	fprintf(stderr, "trickle: %d busy, %d dropped at the deadline, %d still open\n", busy,
+	        dropped, open_fds);
+	return busy == SLOW_ADMIN_SLOTS && dropped == SLOW_CLIENTS - SLOW_ADMIN_SLOTS &&
+	                       open_fds == 0
+	               ? 0
+	               : 1;
+}
+
+/*
+ * 64 clients trickle bytes and never finish a frame. Root still gets its
+ * status answered at once (a place is kept for it), a trickler never gets
+ * past the frame deadline, and the ones that found no place heard "busy".
+ */
+static void test_slow_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_reply *reply;
+	struct client *root;
+	int status = -1;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(trickle_child(f, NULL));
+	for (int i = 0;
+	     i < PUMP_ROUNDS && control_client_count(f->ctl) < SLOW_CLIENTS - SLOW_ADMIN_SLOTS;
+	     i++) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	root = connect_client(f);
+	reply = call(f, root, "status", NULL);
+	if (!reply->ok)
+		fail_msg("root refused with %u clients: %s: %s",
+		         (unsigned)control_client_count(f->ctl), reply->code, reply->message);
+	assert_string_equal(data_string(reply, "uid"), "0");
+	proto_reply_free(reply);
+	/* Nobody was dropped yet: root was let in by its kept place, not by a deadline. */
+	assert_int_equal(control_client_count(f->ctl), SLOW_CLIENTS - SLOW_ADMIN_SLOTS + 1);
+	client_free(root);
+	for (int i = 0; i < PUMP_ROUNDS * 2 && waitpid(pid, &status, WNOHANG) != pid; i++) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	if (!WIFEXITED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	pump_until_clients(f, 0);
+}
+
+/* A frame sent whole, byte by byte within the deadline, is still served. */
+static void test_slow_but_in_time(void **state)
+{
+	struct fixture *f = *state;
+	const char *json = "{\"v\":1,\"id\":7,\"cmd\":\"status\"}";
+	struct client *c = connect_client(f);
+	size_t n = strlen(json);
+	unsigned char buf[64] = {0, 0, 0, (unsigned char)n};
+	struct proto_reply *reply = NULL;
+	char *err = NULL;
+
+	memcpy(buf + 4, json, n);
+	for (size_t i = 0; i < n + 4; i++) {
+		send_raw(client_fd(c), buf + i, 1);
+		for (int k = 0; k < 10; k++) { /* 10 ms a byte: well inside 1 s */
+			event_base_loop(f->base, EVLOOP_NONBLOCK);
+			usleep(1000);
+		}
+	}
+	pump_until_readable(f, client_fd(c));
+	assert_int_equal(client_recv(c, &reply, &err), 0);
+	assert_true(reply->ok);
+	assert_int_equal(reply->id, 7);
+	proto_reply_free(reply);
+	client_free(c);
+	pump_until_clients(f, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,6 +959,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_client_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_emfile_backoff, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_slow_clients, setup_slow, teardown),
+	        cmocka_unit_test_setup_teardown(test_slow_but_in_time, setup_slow, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
