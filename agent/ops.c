@@ -856,6 +856,7 @@ void ops_domain_gone(struct ops *o, const char *name)
 	if (d == NULL)
 		return;
 	ops_cancel_queued(o, d, "the domain went away");
+	ops_vmem_forget(o->vmem, name);
 	/* With an operation still running, op_done() removes it. */
 	domains_remove(ds, name);
 }

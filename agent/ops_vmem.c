@@ -399,6 +399,33 @@ void ops_vmem_event(struct ops_vmem *v, const struct backend_event *ev)
 		watch_free(done);
 }
 
+void ops_vmem_forget(struct ops_vmem *v, const char *domain)
+{
+	struct size_watch *gone = NULL;
+
+	pthread_mutex_lock(&v->lock);
+	for (struct size_watch **pp = &v->watches; *pp;) {
+		struct size_watch *s = *pp;
+
+		if (strcmp(s->domain, domain) != 0) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		s->next = gone;
+		gone = s;
+	}
+	pthread_mutex_unlock(&v->lock);
+	while (gone) {
+		struct size_watch *s = gone;
+
+		gone = s->next;
+		log_info("%s: %s went away; %s is no longer watched", s->request, s->domain,
+		         s->alias);
+		watch_free(s);
+	}
+}
+
 unsigned ops_vmem_watching(struct ops_vmem *v)
 {
 	unsigned n = 0;

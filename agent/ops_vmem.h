@@ -76,6 +76,9 @@ void ops_vmem_event(struct ops_vmem *v, const struct backend_event *ev);
  * definition and audits `reconciled`), false for the DIMM path. */
 bool ops_vmem_reconcile(struct ops_vmem *v, json_object *intent);
 
+/* Loop: the domain went away; its watches end. */
+void ops_vmem_forget(struct ops_vmem *v, const char *domain);
+
 /* Devices watched after a partial step. */
 unsigned ops_vmem_watching(struct ops_vmem *v);
 /* Reconcile jobs still on workers. */

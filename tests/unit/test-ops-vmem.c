@@ -438,6 +438,31 @@ static void test_partial_then_late(void **state)
 	assert_int_equal(ops_vmem_watches(fx->ops), 0);
 }
 
+/* The domain goes away while a short step is watched: the watch ends, and
+ * a size change that still comes is no outcome of the request. */
+static void test_gone_while_watched(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct domain_view *d;
+	struct op_args g = grow(128, 1);
+	struct backend_event gone = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                             .name = NAME,
+	                             .lifecycle = BACKEND_LIFECYCLE_UNDEFINED};
+
+	fx->cfg->detach_timeout_ms = 100;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.vmem_answer = FAKE_VMEM_SILENT;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_int_equal(ops_vmem_watches(fx->ops), 1);
+	dispatch_event(fx->dispatch, &gone);
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+	fakevirt_vmem_late(&fx->fv, 0, 128 * MIB);
+	fx_run(fx, 1);
+	check_trace(fx, fx->ended[0].request, STEP_SHORT);
+}
+
 /* Events out of order (the old size, the new, a stale middle one): only
  * the target ends the wait, and the answer is the guest's. */
 static void test_out_of_order(void **state)
@@ -580,6 +605,7 @@ int main(void)
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test_setup_teardown(test_partial_then_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_gone_while_watched, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_call_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spread_both_models, setup, teardown),
