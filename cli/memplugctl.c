@@ -164,12 +164,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"node", required_argument, NULL, 'n'},
-	        {"live", no_argument, NULL, 'l'},
-	        {"config", no_argument, NULL, 'C'},
-	        {"no-wait", no_argument, NULL, 'W'},
-	        {"model", required_argument, NULL, 'm'},
-	        {NULL, 0, NULL, 0},
+	        {"node", required_argument, NULL, 'n'},  {"live", no_argument, NULL, 'l'},
+	        {"config", no_argument, NULL, 'C'},      {"no-wait", no_argument, NULL, 'W'},
+	        {"model", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0},
 	};
 	json_object *args;
 	uint64_t kib;
