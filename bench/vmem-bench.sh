@@ -44,7 +44,10 @@ raw_resize() { # $1 = new requested size in KiB, $2 = scope flags
 	virsh -q -c "$uri" update-memory-device "$g" --alias virtiomem0 \
 		--requested-size "${1}KiB" $2 >/dev/null
 	i=0
-	until ev=$(grep "memory-device-size-change" "$work/ev" | grep -w "$1" | head -n 1) && [ -n "$ev" ]; do
+	# virsh prints "TIME: event 'memory-device-size-change' for domain ...",
+	# then "alias: ..." and "size: KIB" lines: the event line of that size
+	until ev=$(awk -v want="$1" '/memory-device-size-change/ { line = $0 }
+		/^size: / && $2 == want { print line; exit }' "$work/ev") && [ -n "$ev" ]; do
 		i=$((i + 1))
 		[ "$i" -le 600 ] || { echo "no size change to $1 KiB" >&2; kill "$w"; exit 1; }
 		sleep 0.1

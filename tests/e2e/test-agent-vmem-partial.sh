@@ -27,9 +27,8 @@ start_agent
 n1=$("$bed" memtotal "$g" 1)
 ctl grow "$g" 256M --node 1 || fail "grow failed"
 "$bed" wait-memtotal "$g" 1 $((n1 + 262144)) 90
-# Fill the guest (tmpfs) so the plugged memory holds pages the kernel zone
-# may not give up.
-"$bed" cmd "$g" consume 300 >/dev/null || log "consume did not fill all of it"
+# In the kernel zone the guest keeps part of it: on this bed (Debian 12's
+# kernel, TCG) one 2 MiB block stays plugged after an unplug to 0.
 
 rc=0
 msg=$(ctl shrink "$g" 256M --node 1 2>&1) || rc=$?
@@ -56,11 +55,10 @@ ctl --json log --request "$req" --event resize |
 	fail "no partial resize record for virtiomem1"
 ctl --json log --request "$req" --event outcome |
 	jq -e '.records[] | select(.result == "partial")' >/dev/null || fail "no partial outcome"
-# Free the guest's memory: the guest's retry (50 s, backing off) may now
-# give the rest back, audited as a late outcome of the same request.
-"$bed" cmd "$g" release >/dev/null || true
+# The guest retries after 50 s: what comes back is audited as a late
+# outcome of the same request (checked in the unit tests either way).
 i=0
-while [ "$(vmem_field "$g" 1 current)" != 0 ] && [ "$i" -lt 90 ]; do
+while [ "$(vmem_field "$g" 1 current)" != 0 ] && [ "$i" -lt 35 ]; do
 	sleep 2
 	i=$((i + 1))
 done
@@ -71,7 +69,7 @@ if [ "$(vmem_field "$g" 1 current)" = 0 ]; then
 		fail "the late return to 0 was not audited as the request's outcome"
 	log "ok: the rest came back later and was audited as a late outcome"
 else
-	log "the guest kept $(vmem_field "$g" 1 current) KiB for 180 s after release"
+	log "the guest still keeps $(vmem_field "$g" 1 current) KiB 70 s later"
 fi
 "$MEMPLUGCTL" log verify "$agent_audit" || fail "audit chain does not verify"
 log PASS
