@@ -853,10 +853,10 @@ void ops_domain_gone(struct ops *o, const char *name)
 	struct domains *ds = agent_domains(o->a);
 	struct domain_view *d = domains_find(ds, name);
 
+	ops_vmem_forget(o->vmem, name); /* even without a view */
 	if (d == NULL)
 		return;
 	ops_cancel_queued(o, d, "the domain went away");
-	ops_vmem_forget(o->vmem, name);
 	/* With an operation still running, op_done() removes it. */
 	domains_remove(ds, name);
 }

@@ -519,7 +519,7 @@ static void test_call_fails(void **state)
 	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "failed");
-	check_messages(&fx->ended[0], (const char *const[]){"virtiomem0", "update call failed"});
+	check_messages(&fx->ended[0], (const char *const[]){"virtiomem0", "update call failed", NULL});
 	check_trace(fx, fx->ended[0].request, HEAD " resize:failed outcome:failed");
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 0);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 0);
