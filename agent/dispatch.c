@@ -18,6 +18,7 @@
 #include "log.h"
 #include "ops.h"
 #include "plan.h"
+#include "prepare.h"
 #include "proto.h"
 #include "report.h"
 #include "tail.h"
@@ -367,6 +368,31 @@ static void do_resize(struct dispatch *dp, struct control_request *req, json_obj
 		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
 }
 
+/* prepare: the request carries options, never XML; the worker reads the
+ * definition itself (docs/prepare.md). A define is audited with its caller. */
+static void do_prepare(struct dispatch *dp, struct control_request *req, json_object *args)
+{
+	const struct control_peer *peer = control_request_peer(req);
+	struct record_actor actor = {.kind = RECORD_ACTOR_CLIENT,
+	                             .uid = peer->uid,
+	                             .gid = peer->gid,
+	                             .pid = peer->pid,
+	                             .comm = peer->comm};
+	struct op_args oa = {.kind = OP_PREPARE, .node = -1, .wait = true};
+	struct domain_view *d;
+	char *err = NULL;
+
+	if (prepare_opts_from_json(args, &oa.prepare, &err) < 0) {
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);
+		free(err);
+		return;
+	}
+	oa.define = strcmp(arg_str(args, "action"), "define") == 0;
+	d = request_domain(dp, req, args);
+	if (d != NULL && ops_submit(dp->ops, d, &oa, &actor, req) < 0)
+		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
+}
+
 /* A `log --follow` stream: polls the log's tail twice a second. */
 struct follower {
 	struct control_request *req;
@@ -495,6 +521,9 @@ void dispatch_request(struct control_request *req, void *opaque)
 		break;
 	case PROTO_CMD_LOG:
 		do_log(a, req, pr->args);
+		break;
+	case PROTO_CMD_PREPARE:
+		do_prepare(a, req, pr->args);
 		break;
 	case PROTO_CMD_POLICY:
 		if (a->ab)

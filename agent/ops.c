@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "ops_vmem.h"
 #include "threadcheck.h"
+#include "prepare.h"
 #include "select.h"
 #include "size.h"
 
@@ -71,6 +72,7 @@ struct op {
 	char comm[17];
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
+	bool active;    /* the domain ran when the operation was queued */
 	unsigned flags; /* BACKEND_LIVE | BACKEND_CONFIG */
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
@@ -88,7 +90,10 @@ struct op {
 
 static const char *op_name(const struct op *op)
 {
-	return op->args.kind == OP_GROW ? "grow" : "shrink";
+	static const char *const names[] = {
+	        [OP_GROW] = "grow", [OP_SHRINK] = "shrink", [OP_PREPARE] = "prepare"};
+
+	return names[op->args.kind];
 }
 
 static void op_free(struct op *op)
@@ -147,6 +152,15 @@ static void op_fail(struct op *op, const char *code, const char *fmt, ...)
 	if (vasprintf(&op->message, fmt, ap) < 0)
 		op->message = NULL;
 	va_end(ap);
+}
+
+static enum record_result op_result(const char *code)
+{
+	if (strcmp(code, PROTO_E_REFUSED) == 0)
+		return RECORD_REFUSED;
+	if (strcmp(code, PROTO_E_PARTIAL) == 0)
+		return RECORD_PARTIAL;
+	return strcmp(code, PROTO_E_PENDING) == 0 ? RECORD_PENDING : RECORD_FAILED;
 }
 
 /* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
@@ -624,6 +638,67 @@ static void op_select(struct op *op, struct host *host)
 	select_result_free(sel);
 }
 
+/* Reads the persistent definition as text (prepare edits the document
+ * itself, not the model). A define needs its secrets (e.g. a VNC password),
+ * or defining it again would drop them; showing must not reveal them. */
+static char *op_read_xml(struct op *op)
+{
+	unsigned flags = BACKEND_INACTIVE | (op->args.define ? BACKEND_SECURE : 0);
+	char *xml = NULL, *err = NULL;
+
+	if (backend_domain_xml(agent_backend(op->a), op->domain, flags, &xml, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "cannot read domain '%s': %s", op->domain, err);
+	free(err);
+	return xml;
+}
+
+/* Defines the new definition: the request is audited already; the outcome
+ * follows in op_worker(). */
+static void op_prepare_define(struct op *op, struct prepare *p)
+{
+	char *err = NULL;
+
+	op->before = p->dom; /* the outcome's before/after per guest node */
+	p->dom = NULL;
+	if (agent_audit_check(op->a, &err) < 0)
+		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
+	else if (backend_define(agent_backend(op->a), p->xml, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "cannot define '%s': %s", op->domain, err);
+	else
+		op->after = op_read(op, true);
+	json_object_object_add(op->data, "defined", json_object_new_boolean(op->code == NULL));
+	json_object_object_add(op->data, "active", json_object_new_boolean(op->active));
+	free(err);
+}
+
+static void op_prepare(struct op *op)
+{
+	struct prepare *p = NULL;
+	struct host *host = NULL;
+	char *xml = op_read_xml(op), *err = NULL;
+
+	if (xml == NULL)
+		return;
+	if (backend_host(agent_backend(op->a), &host, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "cannot read the host's topology: %s", err);
+	else if (prepare_parse(xml, strlen(xml), &p, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "domain '%s': %s", op->domain, err);
+	else if (prepare_compute(p, host, &op->args.prepare, &err) < 0)
+		op_fail(op, PROTO_E_REFUSED, "cannot prepare '%s': %s", op->domain, err);
+	if (op->code == NULL) {
+		json_object_put(op->data);
+		op->data = prepare_report(p, host, &op->args.prepare);
+		if (op->args.define) /* the XML holds secrets: not in the reply */
+			op_prepare_define(op, p);
+		else
+			json_object_object_add(op->data, "xml", json_object_new_string(p->xml));
+	}
+	prepare_free(p);
+	host_free(host);
+	free(xml);
+	free(err);
+}
+
 static void op_done(void *arg);
 static void ops_cancel_queued(struct ops *o, struct domain_view *d, const char *why);
 
@@ -633,6 +708,14 @@ static void op_worker(void *arg)
 	struct host *host = NULL;
 	char *err = NULL;
 
+	if (op->args.kind == OP_PREPARE) {
+		op_prepare(op);
+		if (op->args.define) /* showing changes nothing: no record */
+			op_audit(op, RECORD_OUTCOME,
+			         op->code == NULL ? RECORD_OK : op_result(op->code), op->message,
+			         NULL, true);
+		return;
+	}
 	op->before = op_read(op, !(op->flags & BACKEND_LIVE));
 	/* A grow is checked against the host's free memory and hugepages; with
 	 * no snapshot those checks cannot run, so the grow does not either. */
@@ -646,12 +729,7 @@ static void op_worker(void *arg)
 	}
 	if (op->before)
 		op->after = op_read(op, !(op->flags & BACKEND_LIVE));
-	op_audit(op, RECORD_OUTCOME,
-	         op->code == NULL                         ? RECORD_OK
-	         : strcmp(op->code, PROTO_E_REFUSED) == 0 ? RECORD_REFUSED
-	         : strcmp(op->code, PROTO_E_PENDING) == 0 ? RECORD_PENDING
-	         : strcmp(op->code, PROTO_E_PARTIAL) == 0 ? RECORD_PARTIAL
-	                                                  : RECORD_FAILED,
+	op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code),
 	         op->message, NULL, true);
 	free(err);
 	host_free(host);
@@ -693,10 +771,10 @@ static void op_done(void *arg)
 	struct op *op = arg;
 	struct ops *o = op->o;
 	struct domain_view *d = domains_find(agent_domains(op->a), op->domain);
+	const char *size = json_object_get_string(json_object_object_get(op->data, "size"));
 
-	log_info("%s %s of %s on %s: %s", op->request, op_name(op),
-	         json_object_get_string(json_object_object_get(op->data, "size")), op->domain,
-	         op->code ? op->message : "done");
+	log_info("%s %s%s%s on %s: %s", op->request, op_name(op), size ? " of " : "",
+	         size ? size : "", op->domain, op->code ? op->message : "done");
 	op_reply(op);
 	o->done++;
 	o->running--;
@@ -725,7 +803,9 @@ static void op_done(void *arg)
 
 static void op_scope(struct op *op, const struct domain_view *d)
 {
-	if (op->args.scope_given)
+	if (op->args.kind == OP_PREPARE) /* the persistent definition only */
+		op->flags = BACKEND_CONFIG;
+	else if (op->args.scope_given)
 		op->flags =
 		        (op->args.live ? BACKEND_LIVE : 0) | (op->args.config ? BACKEND_CONFIG : 0);
 	else
@@ -762,20 +842,32 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	}
 	op->req = req;
 	op->data = json_object_new_object();
-	json_object_object_add(
-	        op->data, "size",
-	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
+	op->active = d->active;
+	if (args->kind != OP_PREPARE)
+		json_object_object_add(
+		        op->data, "size",
+		        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
 	op_scope(op, d);
 
-	x = json_object_new_object();
-	json_object_object_add(x, "op", json_object_new_string(op_name(op)));
-	json_object_object_add(x, "size_kib", json_object_new_uint64(args->size_kib));
-	json_object_object_add(x, "node", args->node >= 0 ? json_object_new_int(args->node) : NULL);
-	json_object_object_add(x, "model",
-	                       json_object_new_string(devmodel_choice_name(op->args.model)));
+	if (args->kind == OP_PREPARE) {
+		x = prepare_opts_json(&args->prepare);
+		json_object_object_add(x, "op", json_object_new_string("prepare"));
+	} else {
+		x = json_object_new_object();
+		json_object_object_add(x, "op", json_object_new_string(op_name(op)));
+		json_object_object_add(x, "size_kib", json_object_new_uint64(args->size_kib));
+		json_object_object_add(x, "node",
+		                       args->node >= 0 ? json_object_new_int(args->node) : NULL);
+		json_object_object_add(
+		        x, "model", json_object_new_string(devmodel_choice_name(op->args.model)));
+	}
 	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
-	op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
+	/* Showing a prepare changes nothing: only a define is a request on record. */
+	if (args->kind != OP_PREPARE || args->define)
+		op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
+	else
+		json_object_put(x);
 
 	if (agent_stopping(a))
 		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");

@@ -1,5 +1,5 @@
 /*
- * Grow and shrink operations. Each domain has a queue; its head runs on a
+ * Grow, shrink and prepare operations. Each domain has a queue; its head runs on a
  * worker thread of its own, so a slow guest never blocks the loop or other
  * domains. The worker reads the domain, asks select.c for the DIMMs and the
  * pre-flight verdict, writes the intent, attaches or detaches, rolls back a
@@ -9,6 +9,10 @@
  * ops also settles what a crash left open (ops_reconcile()) and follows the
  * guest's answers to detaches (ops_device_event()), including answers that
  * come after an operation gave up waiting.
+ *
+ * prepare runs on the same queue: the worker reads the persistent
+ * definition and the host, computes the new definition (common/prepare.c)
+ * and, for --define, defines it through the backend.
  *
  * Threads: every function here runs on the loop thread; the workers only
  * use the backend, agent_audit(), agent_post() and the detach waiters.
@@ -25,12 +29,13 @@
 #include "devmodel.h"
 #include "control.h"
 #include "domains.h"
+#include "partition.h"
 
 /* The DIMMs a grow adds are named OPS_ALIAS_PREFIX "REQUEST-K" (a libvirt
  * user alias), so their events and a crash's leftovers name the request. */
 #define OPS_ALIAS_PREFIX "ua-mp-"
 
-enum op_kind { OP_GROW, OP_SHRINK };
+enum op_kind { OP_GROW, OP_SHRINK, OP_PREPARE };
 
 struct op_args {
 	enum op_kind kind;
@@ -38,8 +43,11 @@ struct op_args {
 	int node; /* -1: any */
 	bool live;
 	bool config;
-	bool scope_given;           /* live/config named by the caller */
-	bool wait;                  /* reply when done (else at once, with the request id) */
+	bool scope_given; /* live/config named by the caller */
+	bool wait;        /* reply when done (else at once, with the request id) */
+	/* OP_PREPARE: the options; define, or only compute and show */
+	struct partition_opts prepare;
+	bool define;
 	enum devmodel_choice model; /* --model; auto: the config's device_model */
 };
 

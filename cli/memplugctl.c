@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "buildconf.h"
 #include "client.h"
 #include "domain.h"
@@ -29,6 +31,7 @@
 #include "host.h"
 #include "output.h"
 #include "plan.h"
+#include "prepare.h"
 #include "report.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -53,14 +56,16 @@ static int cmd_grow(struct ctl *ctl, int argc, char **argv);
 static int cmd_shrink(struct ctl *ctl, int argc, char **argv);
 static int cmd_policy(struct ctl *ctl, int argc, char **argv);
 static int cmd_log(struct ctl *ctl, int argc, char **argv);
+static int cmd_prepare(struct ctl *ctl, int argc, char **argv);
 
-enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_POLICY, CMD_LOG };
+enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_POLICY, CMD_LOG, CMD_PREPARE };
 
 static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
-        [CMD_INSPECT] = {"inspect", cmd_inspect,
-                         "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
-                         false},
+        [CMD_INSPECT] =
+                {"inspect", cmd_inspect,
+                 "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
+                 false},
         [CMD_PLAN] = {"plan", cmd_plan,
                       "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...]",
                       false},
@@ -81,6 +86,12 @@ static const struct command commands[] = {
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
                      "[--limit N] [--file PATH] [--follow]\n  memplugctl log verify [FILE...]",
                      false},
+        [CMD_PREPARE] = {"prepare", cmd_prepare,
+                         "prepare (DOMAIN | --xml FILE|-) [--host-caps FILE | --host-sysfs DIR] "
+                         "(--mirror-host | --cells N) [--max SIZE] [--slots N] [--cpuless SIZE] "
+                         "[--no-pin] [--print-xml | --define]   (--define needs root or the "
+                         "admin group)",
+                         false},
 };
 
 static int emit(struct ctl *ctl, const char *cmd, json_object *data);
@@ -675,6 +686,228 @@ out:
 	domain_free(dom);
 	free(weights);
 	return rc;
+}
+
+struct prepare_args {
+	struct partition_opts opts;
+	const char *host_caps;
+	const char *host_sysfs;
+	bool mode_given;
+	bool print_xml;
+	bool define;
+};
+
+/* A positive decimal number below limit, or -EINVAL. */
+static int parse_count(const char *s, unsigned limit, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s < '0' || *s > '9' || *end != '\0' || v == 0 || v > limit)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_prepare_size(const char *s, bool zero_ok, uint64_t *kib)
+{
+	char *err = NULL;
+	int rc = 0;
+
+	if (zero_ok && strcmp(s, "0") == 0)
+		*kib = 0;
+	else if ((rc = size_parse(s, kib, &err)) < 0)
+		fprintf(stderr, "memplugctl: %s\n", err);
+	else if (*kib == 0 && !zero_ok)
+		rc = -EINVAL, fprintf(stderr, "memplugctl: the size must be more than 0\n");
+	free(err);
+	return rc;
+}
+
+/* Says what was wrong with an option's value; source_args() then prints
+ * the usage ("missing or bad option value": optopt names the option). */
+static int prepare_bad(int opt, const char *why)
+{
+	if (why)
+		fprintf(stderr, "memplugctl: %s\n", why);
+	optopt = opt;
+	return -EINVAL;
+}
+
+static int prepare_opt(int opt, void *arg)
+{
+	struct prepare_args *pa = arg;
+	struct partition_opts *o = &pa->opts;
+
+	switch (opt) {
+	case 'm':
+	case 'c':
+		if (pa->mode_given)
+			return prepare_bad(opt, "give --mirror-host or --cells N, not both");
+		pa->mode_given = true;
+		o->mirror = opt == 'm';
+		if (opt == 'c' && parse_count(optarg, 128, &o->n_cells) < 0)
+			return prepare_bad(opt, "--cells takes a number of cells, 1..128");
+		return 0;
+	case 'M':
+		if (parse_prepare_size(optarg, false, &o->max_kib) < 0)
+			return prepare_bad(opt, NULL);
+		return 0;
+	case 'n':
+		if (parse_count(optarg, DOMAIN_MAX_SLOTS, &o->slots) < 0)
+			return prepare_bad(opt, "--slots takes 1..256 (QEMU's limit)");
+		return 0;
+	case 'L':
+		o->cpuless_set = true;
+		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0
+		               ? prepare_bad(opt, NULL)
+		               : 0;
+	case 'P':
+		o->no_pin = true;
+		return 0;
+	case 'p':
+		pa->print_xml = true;
+		return 0;
+	case 'd':
+		pa->define = true;
+		return 0;
+	case 'C':
+		pa->host_caps = optarg;
+		return 0;
+	case 'S':
+		pa->host_sysfs = optarg;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Threads per core of this machine's CPU 0; 0 when sysfs does not say. */
+static unsigned local_threads(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "r");
+	char line[256];
+	struct nodeset ns;
+	unsigned n = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (nodeset_parse(line, &ns, NULL) == 0)
+			n = nodeset_count(&ns);
+	}
+	fclose(f);
+	return n;
+}
+
+/* The host prepare maps onto, offline: a capabilities file, a fabricated
+ * sysfs, or this machine. */
+static int prepare_host(struct prepare_args *pa, struct host **host, char **err)
+{
+	gchar *caps = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	int rc;
+
+	if (pa->host_sysfs)
+		return host_snapshot_at(pa->host_sysfs, host, err);
+	if (pa->host_caps == NULL) {
+		pa->opts.host_threads = local_threads();
+		return host_snapshot(host, err);
+	}
+	if (!g_file_get_contents(pa->host_caps, &caps, &len, &gerr)) {
+		rc = -ENOENT;
+		*err = strdup(gerr->message);
+		g_error_free(gerr);
+		return rc;
+	}
+	rc = host_from_caps(caps, len, host, err);
+	pa->opts.host_threads = prepare_caps_threads(caps, len);
+	g_free(caps);
+	return rc;
+}
+
+static int prepare_emit(struct ctl *ctl, struct prepare_args *pa, json_object *report,
+                        const char *xml)
+{
+	if (pa->print_xml || ctl->json)
+		json_object_object_add(report, "xml", xml ? json_object_new_string(xml) : NULL);
+	return emit(ctl, pa->print_xml ? "prepare-xml" : "prepare", report);
+}
+
+static int prepare_offline(struct ctl *ctl, struct prepare_args *pa, const char *path)
+{
+	struct prepare *p = NULL;
+	struct host *host = NULL;
+	gchar *xml = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	char *err = NULL;
+	int rc;
+
+	/* "-": the end of a pipe, e.g. from `virsh dumpxml` */
+	if (!g_file_get_contents(strcmp(path, "-") == 0 ? "/dev/stdin" : path, &xml, &len, &gerr)) {
+		rc = fail("%s", gerr->message);
+		g_error_free(gerr);
+		return rc;
+	}
+	if (prepare_host(pa, &host, &err) < 0)
+		rc = fail("host: %s", err);
+	else if (prepare_parse(xml, len, &p, &err) < 0)
+		rc = fail("%s: %s", path, err);
+	else if (prepare_compute(p, host, &pa->opts, &err) < 0)
+		rc = fail("cannot prepare '%s': %s", p->dom->name, err);
+	else
+		rc = prepare_emit(ctl, pa, prepare_report(p, host, &pa->opts), p->xml);
+	free(err);
+	prepare_free(p);
+	host_free(host);
+	g_free(xml);
+	return rc;
+}
+
+static int cmd_prepare(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
+	                                     {"host-caps", required_argument, NULL, 'C'},
+	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {"mirror-host", no_argument, NULL, 'm'},
+	                                     {"cells", required_argument, NULL, 'c'},
+	                                     {"max", required_argument, NULL, 'M'},
+	                                     {"slots", required_argument, NULL, 'n'},
+	                                     {"cpuless", required_argument, NULL, 'L'},
+	                                     {"no-pin", no_argument, NULL, 'P'},
+	                                     {"print-xml", no_argument, NULL, 'p'},
+	                                     {"define", no_argument, NULL, 'd'},
+	                                     {NULL, 0, NULL, 0}};
+	const struct command *cmd = &commands[CMD_PREPARE];
+	struct prepare_args pa = {0};
+	struct source src;
+	json_object *args;
+	int rc;
+
+	rc = source_args(ctl, cmd, argc, argv, opts, prepare_opt, &pa, &src);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!pa.mode_given)
+		return usage_error(cmd, "give --mirror-host or --cells N");
+	if (pa.print_xml && pa.define)
+		return usage_error(cmd, "give --print-xml or --define, not both");
+	if (pa.host_caps && pa.host_sysfs)
+		return usage_error(cmd, "give --host-caps or --host-sysfs, not both");
+	if (src.xml_path && pa.define)
+		return usage_error(cmd, "--define takes a DOMAIN: memplugd reads its definition "
+		                        "itself");
+	if (src.xml_path)
+		return prepare_offline(ctl, &pa, src.xml_path);
+	if (pa.host_caps || pa.host_sysfs)
+		return usage_error(cmd, "--host-caps and --host-sysfs work with --xml; for a "
+		                        "DOMAIN the host is memplugd's");
+	args = prepare_opts_json(&pa.opts);
+	json_object_object_add(args, "domain", json_object_new_string(src.domain_name));
+	json_object_object_add(args, "action",
+	                       json_object_new_string(pa.define ? "define" : "show"));
+	return agent_call(ctl, "prepare", args, pa.print_xml ? "prepare-xml" : "prepare");
 }
 
 /* memplugctl links no libvirt (it would cost every command a slow start):

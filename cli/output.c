@@ -573,15 +573,157 @@ static void render_policy(FILE *out, json_object *d)
 	                                                       : " (NOT MANAGEABLE: no stats)");
 }
 
+static const char *prepare_backing(json_object *cell, json_object *d, char *buf)
+{
+	char sz[SIZE_FORMAT_MAX];
+
+	if (json_object_get_boolean(get(cell, "cpuless")))
+		return "CPU-less, normal pages";
+	if (!json_object_get_boolean(get(cell, "hugepages")))
+		return "normal pages";
+	snprintf(buf, 64, "%s hugepages", kib(d, "page_kib", sz));
+	return buf;
+}
+
+static void render_prepare_cells(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"CELL",      "HOST NODE", "VCPUS",
+	                                  "PINNED TO", "MEMORY",    "BACKING"};
+	json_object *cells = get(d, "cells");
+	struct table *t = table_new(6, hdr);
+
+	for (size_t i = 0; i < arr_len(cells); i++) {
+		json_object *c = json_object_array_get_idx(cells, i);
+		char id[16], node[16], mem[SIZE_FORMAT_MAX], back[64];
+		const char *row[6] = {id,
+		                      node,
+		                      str(c, "vcpus"),
+		                      str(c, "pin"),
+		                      kib(c, "memory_kib", mem),
+		                      prepare_backing(c, d, back)};
+
+		snprintf(id, sizeof(id), "%" PRId64, num(c, "id"));
+		snprintf(node, sizeof(node), "%" PRId64, num(c, "host_node"));
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+/* The cells' distance matrix, as the host's SLIT gives it. */
+static void render_prepare_distances(FILE *out, json_object *cells)
+{
+	size_t n = arr_len(cells);
+	const char **hdr = calloc(n + 1, sizeof(*hdr)), **row = calloc(n + 1, sizeof(*row));
+	char(*buf)[16] = calloc((n + 1) * (n + 1), 16);
+	struct table *t;
+
+	if (hdr == NULL || row == NULL || buf == NULL)
+		abort();
+	hdr[0] = "CELL";
+	for (size_t j = 0; j < n; j++)
+		hdr[j + 1] = snprintf(buf[j], 16, "%zu", j) > 0 ? buf[j] : "-";
+	t = table_new(n + 1, hdr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *dist = get(json_object_array_get_idx(cells, i), "distances");
+
+		row[0] = hdr[i + 1];
+		for (size_t j = 0; j < n; j++) {
+			char *b = buf[(i + 1) * (n + 1) + j];
+
+			snprintf(b, 16, "%d",
+			         json_object_get_int(json_object_array_get_idx(dist, j)));
+			row[j + 1] = b;
+		}
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+	free(hdr);
+	free(row);
+	free(buf);
+}
+
+static void render_prepare_placement(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"HOST NODE", "FREE", "CHOSEN"};
+	json_object *cands = get(d, "placement");
+	struct table *t = table_new(3, hdr);
+
+	fprintf(out, "\nplacement: host nodes with CPUs by free %s, ties to the closest:\n",
+	        json_object_get_boolean(
+	                get(json_object_array_get_idx(get(d, "cells"), 0), "hugepages"))
+	                ? "hugepages of the page size"
+	                : "memory");
+	for (size_t i = 0; i < arr_len(cands); i++) {
+		json_object *c = json_object_array_get_idx(cands, i);
+		char node[16], fr[SIZE_FORMAT_MAX], rank[32];
+		const char *row[3] = {node, kib(c, "free_kib", fr), rank};
+
+		snprintf(node, sizeof(node), "%" PRId64, num(c, "node"));
+		if (num(c, "rank") >= 0 && num(c, "rank") < num(d, "cpu_cells"))
+			snprintf(rank, sizeof(rank), "yes (#%" PRId64 ")", num(c, "rank") + 1);
+		else
+			snprintf(rank, sizeof(rank), "no");
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+static void render_prepare(FILE *out, json_object *d)
+{
+	json_object *topo = get(d, "topology"), *cells = get(d, "cells"),
+	            *warn = get(d, "warnings");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+
+	fprintf(out, "prepare %s (%s, host from %s): %zu cells\n\n", txt(d, "domain"),
+	        txt(d, "mode"), txt(d, "host_source"), arr_len(cells));
+	render_prepare_cells(out, d);
+	fprintf(out,
+	        "\nvCPU topology: sockets=%" PRId64 " cores=%" PRId64 " threads=%" PRId64
+	        " (%" PRId64 " vCPUs; each cell holds a block of whole sockets)\n",
+	        num(topo, "sockets"), num(topo, "cores"), num(topo, "threads"), num(d, "vcpus"));
+	fprintf(out,
+	        "numatune: memory strict nodeset=%s; one strict memnode per cell on its "
+	        "host node\n",
+	        txt(d, "numatune_nodeset"));
+	if (get(json_object_array_get_idx(cells, 0), "distances")) {
+		fprintf(out, "\ndistances (the host's SLIT between the mapped nodes):\n");
+		render_prepare_distances(out, cells);
+	}
+	if (get(d, "placement"))
+		render_prepare_placement(out, d);
+	fprintf(out, "\nmaxMemory: %s (%s), %" PRId64 " slots for growth in %s steps\n",
+	        kib(d, "max_memory_kib", a), txt(d, "max_source"), num(d, "slots"),
+	        kib(d, "step_kib", b));
+	fprintf(out, "memballoon: %s\n", txt(d, "balloon"));
+	for (size_t i = 0; i < arr_len(warn); i++)
+		fprintf(out, "warning: %s\n",
+		        json_object_get_string(json_object_array_get_idx(warn, i)));
+	if (json_object_get_boolean(get(d, "defined")))
+		fprintf(out, "\ndefined through memplugd%s\n",
+		        json_object_get_boolean(get(d, "active"))
+		                ? "; the domain is running: a restart applies the new definition"
+		                : "");
+}
+
+static void render_prepare_xml(FILE *out, json_object *d)
+{
+	fputs(txt(d, "xml"), out);
+}
+
 struct renderer {
 	const char *cmd;
 	void (*render)(FILE *out, json_object *data);
 };
 
 static const struct renderer renderers[] = {
-        {"inspect", render_inspect}, {"plan", render_plan},     {"status", render_status},
-        {"grow", render_resize},     {"shrink", render_resize}, {"log", render_log},
+        {"inspect", render_inspect}, {"plan", render_plan},
+        {"status", render_status},   {"grow", render_resize},
+        {"shrink", render_resize},   {"log", render_log},
         {"verify", render_verify},   {"policy", render_policy},
+        {"prepare", render_prepare}, {"prepare-xml", render_prepare_xml},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)

@@ -133,6 +133,8 @@ struct select_supply {
 	uint64_t free_kib;   /* plain pages: free; hugepages: free pages * size */
 	uint64_t usable_kib; /* free minus the reserve on each node (not for hugepages) */
 	uint64_t free_pages; /* hugepages only */
+	bool known;          /* false: the host does not know these free values (a
+	                      * capabilities file); the numbers above are not a measure */
 };
 
 void select_supply(const struct host *h, const struct backing *b, uint64_t reserve_kib,

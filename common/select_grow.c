@@ -58,6 +58,7 @@ void select_supply(const struct host *h, const struct backing *b, uint64_t reser
 		s->free_kib = s->free_pages * b->page_size_kib;
 		s->usable_kib = s->free_kib;
 	}
+	s->known = host_free_known(h, &s->nodes, b->hugepages ? b->page_size_kib : 4);
 }
 
 /* ---- the spread ---- */
@@ -126,7 +127,7 @@ static int grow_setup(struct grow_ctx *c, char **err)
 		g->avail_kib = UINT64_MAX;
 		if (c->host != NULL) {
 			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
-			g->avail_kib = s.usable_kib;
+			g->avail_kib = s.known ? s.usable_kib : UINT64_MAX;
 		}
 	}
 	return 0;
@@ -411,7 +412,7 @@ static int grow_check_host(struct select_result *r, const struct grow_ctx *c)
 			nodeset_set(&gset, (unsigned)j);
 		}
 		select_supply(c->host, &c->nodes[i].backing, c->req->host_reserve_kib, &s);
-		if (s.usable_kib < demand)
+		if (s.known && s.usable_kib < demand) /* unknown: the reason says so */
 			rc = select_refuse_pool(r, &s, &c->nodes[i].backing,
 			                        c->req->host_reserve_kib, demand, &gset);
 	}

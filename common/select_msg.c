@@ -43,12 +43,35 @@ static char *fmt_host_nodes(const struct nodeset *ns, bool bound, char *buf, siz
 	return buf;
 }
 
-/* "host node 0 has 3.1 GiB free" / "... 512 free 2 MiB hugepages" */
+/* "host not checked: free 2 MiB hugepages on host node 1 unknown" */
+static char *supply_unknown(const struct select_supply *s, const struct backing *b, char *buf,
+                            size_t len)
+{
+	char set[NODESET_FORMAT_MAX], page[SIZE_FORMAT_MAX], what[SIZE_FORMAT_MAX + 16];
+
+	if (b->hugepages)
+		snprintf(what, sizeof(what), "%s hugepages",
+		         size_format(b->page_size_kib, page, sizeof(page)));
+	else
+		snprintf(what, sizeof(what), "memory");
+	nodeset_format(&s->nodes, set, sizeof(set));
+	snprintf(buf, len, "host not checked: free %s on %s%s unknown", what,
+	         !s->bound                       ? "the host"
+	         : nodeset_count(&s->nodes) == 1 ? "host node "
+	                                         : "host nodes ",
+	         s->bound ? set : "");
+	return buf;
+}
+
+/* "host node 0 has 3.1 GiB free" / "... 512 free 2 MiB hugepages"; when the
+ * host source has no free values (capabilities), that it was not checked. */
 static char *supply_describe(const struct select_supply *s, const struct backing *b, char *buf,
                              size_t len)
 {
 	char who[NODESET_FORMAT_MAX + 32], amount[SIZE_FORMAT_MAX], page[SIZE_FORMAT_MAX];
 
+	if (!s->known)
+		return supply_unknown(s, b, buf, len);
 	fmt_host_nodes(&s->nodes, s->bound, who, sizeof(who));
 	if (b->hugepages)
 		snprintf(buf, len, "%s %" PRIu64 " free %s hugepages", who, s->free_pages,

@@ -3,7 +3,10 @@
 # a throwaway 3-node guest on the real libvirtd + QEMU, starts memplugd,
 # shows inspect and plan, grows one guest node and shrinks it back while
 # showing the guest's own per-node memory, prints the audit log, and tears
-# everything down. About two minutes.
+# everything down. About two minutes. What the bed's setup changed on this
+# machine (tests/e2e/setup-host.sh: hugepage pool, mounts, daemons, qemu.conf
+# only if libvirtd could not start a guest) is put back at the end, unless an
+# earlier run (scripts/test.sh) had left the bed set up: then it stays so.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,6 +20,9 @@ step "Installing packages and building memplug"
 scripts/install-deps.sh
 [ -d build ] || meson setup build >/dev/null
 ninja -C build >/dev/null
+bed_state=${BED_STATE:-/var/lib/memplug-e2e}/host.state
+restore_bed=1
+[ -f "$bed_state" ] && restore_bed=0
 tests/e2e/setup-host.sh >/dev/null
 
 bed="$root/tests/e2e/bed"
@@ -27,6 +33,11 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
 	"$bed" teardown "$guest" >/dev/null 2>&1 || true
 	rm -rf "$work"
+	if [ "$restore_bed" -eq 1 ]; then
+		"$bed" restore
+	else
+		echo "demo.sh: the bed stays set up as an earlier run left it (tests/e2e/setup-host.sh --changes); undo: tests/e2e/bed restore" >&2
+	fi
 }
 trap cleanup EXIT INT TERM
 

@@ -44,6 +44,32 @@ plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
 usage-unknown|frobnicate
 usage-both|plan --xml $data/guest-2cell.xml somedomain
+prepare-8node|prepare --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host
+prepare-8node-xml|prepare --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host --print-xml
+prepare-8node-json|prepare --json --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host --no-pin
+prepare-hbm|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-hbm-xml|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --cpuless 512M --print-xml
+prepare-hbm-cpuless0|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --cpuless 0
+prepare-hbm-cells|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --cells 2 --cpuless 256M
+prepare-hugepages|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-hugepages-xml|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
+prepare-rich-xml|prepare --xml $data/prepare-rich.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
+prepare-nocells-xml|prepare --xml $data/prepare-nocells.xml --host-caps $data/caps-8node.xml --cells 2 --max 3G --print-xml
+prepare-place|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 2
+prepare-place-hugepages|prepare --xml $data/prepare-hugepages.xml --host-sysfs $data/host-place --cells 2
+prepare-place-shared|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 6 --cpuless 512M
+prepare-bad-vcpus|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --mirror-host
+prepare-bad-align|prepare --xml $data/prepare-1g.xml --host-caps $data/caps-8node.xml --cells 4
+prepare-bad-prealloc|prepare --xml $data/prepare-prealloc.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-bad-mixed|prepare --xml $data/hugepages-mixed.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-bad-max|prepare --xml $data/prepare-nocells.xml --host-caps $data/caps-8node.xml --cells 2 --max 1G
+prepare-bad-cpuless|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --cpuless 1000K
+prepare-bad-mode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --mirror-host --cells 2
+prepare-bad-nomode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml
+prepare-bad-define-xml|prepare --xml $data/guest-2cell.xml --mirror-host --define
+prepare-bad-hmat|prepare --xml $data/prepare-hmat.xml --host-caps $data/caps-8node.xml --cells 2
+prepare-stdin|prepare --xml - --host-caps $data/caps-8node.xml --cells 2 --print-xml|guest-2cell.xml
+prepare-bad-slots|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --cells 2 --slots 300
 plan-stdin|plan --xml -|guest-2cell.xml
 inspect-stdin-json|inspect --json --xml - --host-sysfs $data/host-4node|guest-3cell-hugepage.xml
 plan-stdin-bad|plan --xml -|bad-malformed.xml

@@ -724,6 +724,44 @@ static void test_config_shut_off(void **state)
 	assert_true(fakevirt_has(&fx->fv, true, alias));
 }
 
+/* prepare through the agent: shown without a record, defined with a
+ * request and an outcome; the XML defined is the one computed, with one
+ * cell per fake host node. */
+static void test_prepare(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct op_args show = {
+	        .kind = OP_PREPARE, .node = -1, .wait = true, .prepare = {.mirror = true}};
+	struct op_args define = show, bad = show;
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
+	char *trace;
+
+	define.define = true;
+	bad.define = true;
+	bad.prepare.max_kib = MIB; /* below the guest's memory */
+	assert_int_equal(ops_submit(fx->ops, d, &show, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &define, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &bad, NULL, NULL), 0);
+	fx_run(fx, 3);
+	assert_string_equal(fx->ended[0].code, "ok");
+	assert_string_equal(fx->ended[1].code, "ok");
+	assert_string_equal(fx->ended[2].code, "refused");
+	check_messages(&fx->ended[2],
+	               (const char *const[]){"is less than the guest's memory", NULL});
+	trace = audit_trace(fx, fx->ended[0].request);
+	assert_string_equal(trace, ""); /* showing changes nothing */
+	free(trace);
+	check_trace(fx, fx->ended[1].request, "request:ok outcome:ok");
+	check_trace(fx, fx->ended[2].request, "request:ok outcome:refused");
+	assert_int_equal(fx->fv.n_define, 1);
+	assert_non_null(fx->fv.defined);
+	assert_non_null(
+	        strstr(fx->fv.defined, "<memnode cellid=\"1\" mode=\"strict\" nodeset=\"1\"/>"));
+	assert_non_null(strstr(fx->fv.defined, "<vcpupin vcpu=\"1\" cpuset=\"1\"/>"));
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -733,6 +771,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_fail_closed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
 	};
 
 	log_init("test-ops", true, LOG_LEVEL_WARN);

@@ -146,6 +146,10 @@ static const struct request_case request_cases[] = {
         {"bad choice",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"x\"}}",
          -EBADMSG, 6, "'action' has an unknown value"},
+        {"prepare carries options, never XML",
+         "{\"v\":1,\"id\":6,\"cmd\":\"prepare\",\"args\":{\"domain\":\"g\",\"action\":"
+         "\"define\",\"xml\":\"<domain/>\"}}",
+         -EBADMSG, 6, "'xml'"},
         {"object arg",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"set\","
          "\"settings\":{\"low\":1}}}",
@@ -224,6 +228,8 @@ static const struct mutate_case mutate_cases[] = {
         {"policy", "{\"domain\":\"g\",\"action\":\"set\",\"settings\":{}}", true},
         {"grow", "{\"domain\":\"g\",\"size\":1}", true},
         {"shrink", "{\"domain\":\"g\",\"size\":1}", true},
+        {"prepare", "{\"domain\":\"g\",\"action\":\"show\",\"mirror_host\":true}", false},
+        {"prepare", "{\"domain\":\"g\",\"action\":\"define\",\"cells\":2,\"max_kib\":1}", true},
 };
 
 /* Builds, frames, unframes and checks each request: the builder and checker agree. */

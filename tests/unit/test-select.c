@@ -49,6 +49,7 @@ struct host_spec {
 	bool present;
 	uint64_t free_mib[2];
 	uint64_t free_2m_pages1;
+	bool free_unknown; /* a host read from capabilities: no free values */
 };
 
 static struct domain *dom_build(const struct dom_spec *s)
@@ -122,6 +123,11 @@ static struct host *host_build(const struct host_spec *s)
 	n = host_add_node(h, 1, 16 * GIB, s->free_mib[1] * MIB);
 	assert_non_null(n);
 	assert_int_equal(host_node_add_pool(n, 2048, 8192, s->free_2m_pages1), 0);
+	for (size_t i = 0; s->free_unknown && i < h->n_nodes; i++) {
+		h->nodes[i].free_known = false;
+		for (size_t j = 0; j < h->nodes[i].n_pools; j++)
+			h->nodes[i].pools[j].free_known = false;
+	}
 	return h;
 }
 
@@ -361,6 +367,32 @@ static const struct grow_case grow_cases[] = {
          1,
          {{1, 768}},
          "host node 1 has 4096 free 2 MiB hugepages",
+         false},
+        {"free memory unknown (0 as a number): not refused, not checked, and said so",
+         {TWO_CELLS},
+         {.present = true, .free_unknown = true},
+         3 * GIB,
+         0,
+         {0},
+         1,
+         {{0, 3072}},
+         "node 0: chosen with --node; host not checked: free memory on host node 0 unknown",
+         false},
+        {"free hugepages unknown: the spread is not bounded by them, and says so",
+         {.n_cells = 2,
+          .cell_mib = {2048, 2048},
+          .max_mib = 16384,
+          .slots = 8,
+          .huge_cell = 0,
+          .huge_kib = 2048,
+          .host_of = {1, 1}},
+         {.present = true, .free_unknown = true},
+         GIB,
+         -1,
+         {4096, 4096},
+         2,
+         {{0, 512}, {1, 512}},
+         "host not checked: free 2 MiB hugepages on host node 1 unknown",
          false},
         {"spread evenly over equal shares",
          {TWO_CELLS},
