@@ -89,7 +89,8 @@ static const struct command commands[] = {
         [CMD_PREPARE] = {"prepare", cmd_prepare,
                          "prepare (DOMAIN | --xml FILE|-) [--host-caps FILE | --host-sysfs DIR] "
                          "(--mirror-host | --cells N) [--max SIZE] [--slots N] [--cpuless SIZE] "
-                         "[--no-pin] [--print-xml | --define]   (--define needs root or the "
+                         "[--no-pin] [--model dimm|virtio-mem] [--print-xml | --define]   "
+                         "(--define needs root or the "
                          "admin group)",
                          false},
 };
@@ -765,6 +766,11 @@ static int prepare_opt(int opt, void *arg)
 	case 'P':
 		o->no_pin = true;
 		return 0;
+	case 'o':
+		if (strcmp(optarg, "dimm") != 0 && strcmp(optarg, "virtio-mem") != 0)
+			return prepare_bad(opt, "--model takes dimm or virtio-mem");
+		o->vmem = strcmp(optarg, "virtio-mem") == 0;
+		return 0;
 	case 'p':
 		pa->print_xml = true;
 		return 0;
@@ -877,6 +883,7 @@ static int cmd_prepare(struct ctl *ctl, int argc, char **argv)
 	                                     {"slots", required_argument, NULL, 'n'},
 	                                     {"cpuless", required_argument, NULL, 'L'},
 	                                     {"no-pin", no_argument, NULL, 'P'},
+	                                     {"model", required_argument, NULL, 'o'},
 	                                     {"print-xml", no_argument, NULL, 'p'},
 	                                     {"define", no_argument, NULL, 'd'},
 	                                     {NULL, 0, NULL, 0}};

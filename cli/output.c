@@ -698,6 +698,14 @@ static void render_prepare(FILE *out, json_object *d)
 	        kib(d, "max_memory_kib", a), txt(d, "max_source"), num(d, "slots"),
 	        kib(d, "step_kib", b));
 	fprintf(out, "memballoon: %s\n", txt(d, "balloon"));
+	for (size_t i = 0; i < arr_len(get(d, "virtio_mem")); i++) {
+		json_object *v = json_object_array_get_idx(get(d, "virtio_mem"), i);
+
+		fprintf(out,
+		        "virtio-mem: cell %" PRId64 " gets a device of %s (its planned headroom), "
+		        "%s blocks, nothing requested\n",
+		        num(v, "node"), kib(v, "size_kib", a), kib(v, "block_kib", b));
+	}
 	for (size_t i = 0; i < arr_len(warn); i++)
 		fprintf(out, "warning: %s\n",
 		        json_object_get_string(json_object_array_get_idx(warn, i)));

@@ -87,6 +87,7 @@ static const struct proto_arg args_prepare[] = {
         {"slots", PROTO_T_UINT, false, NULL},
         {"cpuless_kib", PROTO_T_UINT, false, NULL},
         {"no_pin", PROTO_T_BOOL, false, NULL},
+        {"model", PROTO_T_STRING, false, device_models}, /* virtio-mem: a device per cell */
         {NULL},
 };
 

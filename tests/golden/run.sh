@@ -54,6 +54,8 @@ prepare-hbm-cells|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2dd
 prepare-hugepages|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
 prepare-hugepages-xml|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
 prepare-rich-xml|prepare --xml $data/prepare-rich.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
+prepare-vmem|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --model virtio-mem
+prepare-vmem-xml|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --cells 2 --model virtio-mem --print-xml
 prepare-nocells-xml|prepare --xml $data/prepare-nocells.xml --host-caps $data/caps-8node.xml --cells 2 --max 3G --print-xml
 prepare-place|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 2
 prepare-place-hugepages|prepare --xml $data/prepare-hugepages.xml --host-sysfs $data/host-place --cells 2
