@@ -519,7 +519,8 @@ static void test_call_fails(void **state)
 	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "failed");
-	check_messages(&fx->ended[0], (const char *const[]){"virtiomem0", "update call failed", NULL});
+	check_messages(&fx->ended[0],
+	               (const char *const[]){"virtiomem0", "update call failed", NULL});
 	check_trace(fx, fx->ended[0].request, HEAD " resize:failed outcome:failed");
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 0);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 0);
@@ -541,6 +542,28 @@ static void test_spread_both_models(void **state)
 	            HEAD " attach:ok intent:pending resize:ok outcome:ok");
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, BACKEND_LIVE), 1);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 128 * MIB);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
+}
+
+/* --config alone on a shut-off domain: only the persistent <requested>
+ * moves; the persistent definition has no alias, the node finds it. */
+static void test_config_shut_off(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct op_args g = grow(128, 1);
+	struct domain_view *d;
+
+	spec.shut_off = true;
+	d = fx_domain(fx, &spec, &roomy);
+	g.scope_given = true;
+	g.config = true;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	check_trace(fx, fx->ended[0].request, STEP_OK);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, 0), 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 1);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
 }
 
@@ -609,6 +632,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_call_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spread_both_models, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 	};
 
