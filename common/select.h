@@ -36,8 +36,14 @@ enum select_code {
 	SELECT_CANNOT_HOTPLUG, /* no <maxMemory>, no NUMA cell */
 	SELECT_NO_EXACT_SET,   /* shrink: no DIMMs sum to exactly the size */
 	SELECT_NO_DIMMS,       /* shrink: nothing hot-pluggable to remove */
-	SELECT_NO_DEVICE,      /* virtio-mem forced on a node without a device */
-	SELECT_NO_CAPACITY,    /* virtio-mem: beyond the device's size, or below 0 */
+	/* preallocated memory (hugepages, <allocation mode='immediate'>) bound
+	 * only to CPU-less host nodes: libvirt 9.0 cannot place it */
+	SELECT_PREALLOC_CPULESS,
+	/* hugepages on host nodes outside the domain's global strict nodeset,
+	 * which the kernel does not count for QEMU's reservation */
+	SELECT_OUTSIDE_NODESET,
+	SELECT_NO_DEVICE,   /* virtio-mem forced on a node without a device */
+	SELECT_NO_CAPACITY, /* virtio-mem: beyond the device's size, or below 0 */
 };
 
 enum select_op {

@@ -290,6 +290,53 @@ int select_refuse_spread(struct select_result *r)
 	                     size_format(r->request_kib, need, sizeof(need)));
 }
 
+int select_refuse_prealloc_cpuless(struct select_result *r, const struct domain *d, unsigned node,
+                                   const struct backing *b, const struct nodeset *cpuless)
+{
+	char set[NODESET_FORMAT_MAX], page[SIZE_FORMAT_MAX], how[SIZE_FORMAT_MAX + 48];
+	bool one = nodeset_count(cpuless) == 1;
+
+	if (b->hugepages)
+		snprintf(how, sizeof(how), "backed by %s hugepages",
+		         size_format(b->page_size_kib, page, sizeof(page)));
+	else
+		snprintf(how, sizeof(how), "preallocated (<allocation mode='immediate'>)");
+	return select_refuse(
+	        r, SELECT_PREALLOC_CPULESS,
+	        "guest node %u of %s is %s and bound to host node%s %s, which ha%s no CPUs: "
+	        "libvirt pins the preallocation to the CPUs of those nodes and QEMU fails (\"The "
+	        "nodes select no CPUs\"); bind the cell to a node with CPUs as well, or use "
+	        "ordinary memory without preallocation there",
+	        node, d->name, how, one ? "" : "s", nodeset_format(cpuless, set, sizeof(set)),
+	        one ? "s" : "ve");
+}
+
+int select_refuse_outside_nodeset(struct select_result *r, unsigned node, const struct backing *b,
+                                  const struct select_supply *s, const struct nodeset *global,
+                                  uint64_t demand_kib)
+{
+	char bset[NODESET_FORMAT_MAX], gset[NODESET_FORMAT_MAX], who[NODESET_FORMAT_MAX + 32];
+	char page[SIZE_FORMAT_MAX], need[SIZE_FORMAT_MAX];
+
+	if (nodeset_is_empty(&s->nodes))
+		snprintf(who, sizeof(who), "none of them lies inside it");
+	else
+		fmt_host_nodes(&s->nodes, true, who, sizeof(who));
+	size_format(b->page_size_kib, page, sizeof(page));
+	return select_refuse(
+	        r, SELECT_OUTSIDE_NODESET,
+	        "guest node %u is backed by %s hugepages on host node%s %s, but the global "
+	        "<numatune><memory mode='strict' nodeset='%s'> binds QEMU, and the kernel "
+	        "reserves hugepages only on those nodes: %s%s %" PRIu64 " free %s hugepages, "
+	        "%" PRIu64 " needed for %s; add the cell's nodes to the global nodeset or grow "
+	        "less",
+	        node, page, nodeset_count(&b->host_nodes) == 1 ? "" : "s",
+	        nodeset_format(&b->host_nodes, bset, sizeof(bset)),
+	        nodeset_format(global, gset, sizeof(gset)), who,
+	        nodeset_is_empty(&s->nodes) ? ", so there are" : "", s->free_pages, page,
+	        demand_kib / b->page_size_kib, size_format(demand_kib, need, sizeof(need)));
+}
+
 int select_grow_reason(struct select_dimm *d, unsigned node, bool by_node, uint64_t planned_kib,
                        const struct select_supply *s)
 {

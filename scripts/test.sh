@@ -4,7 +4,8 @@
 # UndefinedBehaviorSanitizer build, the libFuzzer targets' fixed-seed runs
 # in a clang build, the install suite (install layout, bash completion,
 # Debian package), then the end-to-end suite on a real libvirtd + QEMU +
-# Linux guest (needs root).
+# Linux guest (needs root), and the numa suite on an emulated multi-node
+# host.
 #   scripts/test.sh [--unit-only]
 set -eu
 cd "$(dirname "$0")/.."
@@ -75,6 +76,9 @@ if [ "${1:-}" != "--unit-only" ]; then
 	# The e2e suite drives the sanitizer build's memplugd and memplugctl, so
 	# a memory error or leak in real use fails the test that caused it.
 	suite -C build-san --suite e2e --num-processes 1
+	# The numa bed: an emulated 3-node host (tests/e2e/numa), its own
+	# libvirtd and memplugd inside; about 4 minutes.
+	suite -C build-san --suite numa --num-processes 1
 	# Kept for the next run; it is put back on request.
 	echo "test.sh: the e2e bed stays set up (what it changed: tests/e2e/setup-host.sh --changes);" \
 		"put the machine back with: tests/e2e/bed restore" >&2
