@@ -708,6 +708,14 @@ static int control_bind(const struct sockaddr_un *sun, mode_t mode, const char *
 	return fd;
 }
 
+int control_check_path(const char *path)
+{
+	struct sockaddr_un sun;
+	int rc = control_addr(path, &sun);
+
+	return rc < 0 ? rc : control_check_stale(&sun);
+}
+
 static int control_setup(struct control *ctl, const struct control_config *cfg)
 {
 	struct sockaddr_un sun;

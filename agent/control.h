@@ -63,6 +63,9 @@ typedef void (*control_close_fn)(struct control_request *req, void *opaque);
  */
 int control_new(struct event_base *base, const struct control_config *cfg,
                 control_handler_fn handler, void *opaque, struct control **out);
+/* control_new()'s first check alone, for start-up before daemonizing:
+ * -EADDRINUSE when an agent answers on `path`; a stale socket is removed. */
+int control_check_path(const char *path);
 
 /* Closes every client and the socket, and removes the socket file. Open requests stay valid. */
 void control_free(struct control *ctl);

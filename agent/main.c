@@ -157,6 +157,23 @@ static void agent_record(struct agent *a, enum record_event ev, json_object *ext
 	json_object_put(extra);
 }
 
+/*
+ * A second memplugd on the same audit log or socket would serve with an
+ * unwritable log, or steal the socket: refuse it while its exit status can
+ * still reach whoever started it (before daemon()).
+ */
+static void check_alone(const struct config *cfg)
+{
+	if (cfg->audit_log && audit_check_lock(cfg->audit_log) == -EBUSY)
+		fatal("another memplugd writes the audit log %s (it holds the lock): stop it, or "
+		      "give this one its own audit_log and socket",
+		      cfg->audit_log);
+	if (control_check_path(cfg->socket_path) == -EADDRINUSE)
+		fatal("another memplugd serves %s: stop it, or give this one its own socket and "
+		      "audit_log",
+		      cfg->socket_path);
+}
+
 static struct audit *open_audit(const struct config *cfg)
 {
 	struct audit_options ao;
@@ -169,7 +186,9 @@ static struct audit *open_audit(const struct config *cfg)
 	ao.fail_closed = cfg->fail_closed;
 	make_parent(cfg->audit_log, 0750);
 	rc = audit_open(cfg->audit_log, &ao, &audit);
-	if (audit == NULL)
+	if (rc == -EBUSY) /* another memplugd took it since check_alone() */
+		check_alone(cfg);
+	if (audit == NULL || rc == -EBUSY)
 		fatal("cannot open the audit log %s: %s", cfg->audit_log, strerror(-rc));
 	if (!audit_writable(audit))
 		log_err("audit log %s cannot be written (%s)%s", cfg->audit_log, audit_error(audit),
@@ -302,6 +321,7 @@ int main(int argc, char **argv)
 		fatal("%s", err);
 	apply_overrides(cfg, &overrides);
 	log_init("memplugd", overrides.foreground, cfg->log_level);
+	check_alone(cfg);
 	if (!overrides.foreground && daemon(0, 0) < 0)
 		fatal("cannot daemonize: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);

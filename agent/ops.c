@@ -90,10 +90,56 @@ struct op {
 
 static const char *op_name(const struct op *op)
 {
-	static const char *const names[] = {
-	        [OP_GROW] = "grow", [OP_SHRINK] = "shrink", [OP_PREPARE] = "prepare"};
+	static const char *const names[] = {[OP_GROW] = "grow",
+	                                    [OP_SHRINK] = "shrink",
+	                                    [OP_PREPARE] = "prepare",
+	                                    [OP_RESIZE] = "resize"};
 
 	return names[op->args.kind];
+}
+
+/* What the guest has of a cell (or of all, node < 0): its boot memory and
+ * its devices' memory, virtio-mem counted by what it was asked for. */
+static uint64_t op_total_kib(const struct domain *dom, int node)
+{
+	uint64_t kib = 0;
+
+	for (size_t i = 0; i < dom->n_cells; i++)
+		if (node < 0 || dom->cells[i].id == (unsigned)node)
+			kib += dom->cells[i].memory_kib;
+	for (size_t i = 0; i < dom->n_memdevs; i++) {
+		const struct domain_memdev *m = &dom->memdevs[i];
+
+		if (node < 0 || m->target_node == node)
+			kib += m->model == MEMDEV_VIRTIO_MEM ? m->requested_kib : m->size_kib;
+	}
+	return kib;
+}
+
+/* A resize becomes the grow or shrink of the difference, measured on the
+ * domain as this worker read it (after every earlier queued operation).
+ * Returns false when there is nothing to do. */
+static bool op_resolve_resize(struct op *op)
+{
+	uint64_t now = op_total_kib(op->before, op->args.node), target = op->args.size_kib;
+	json_object *r = json_object_new_object();
+	char buf[SIZE_FORMAT_MAX];
+
+	json_object_object_add(r, "from_kib", json_object_new_uint64(now));
+	json_object_object_add(r, "to_kib", json_object_new_uint64(target));
+	json_object_object_add(r, "op",
+	                       json_object_new_string(target > now   ? "grow"
+	                                              : target < now ? "shrink"
+	                                                             : "none"));
+	json_object_object_add(op->data, "resize", r);
+	if (target == now)
+		return false;
+	op->args.kind = target > now ? OP_GROW : OP_SHRINK;
+	op->args.size_kib = target > now ? target - now : now - target;
+	json_object_object_add(
+	        op->data, "size",
+	        json_object_new_string(size_format(op->args.size_kib, buf, sizeof(buf))));
+	return true;
 }
 
 static void op_free(struct op *op)
@@ -630,6 +676,8 @@ static void op_select(struct op *op, struct host *host)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (agent_audit_check(op->a, &err) < 0)
 		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
+	else if (op->args.dry_run)
+		; /* the selection in the reply is the answer */
 	else if (op->args.kind == OP_GROW)
 		op_grow(op, sel);
 	else
@@ -717,6 +765,10 @@ static void op_worker(void *arg)
 		return;
 	}
 	op->before = op_read(op, !(op->flags & BACKEND_LIVE));
+	if (op->before && op->args.kind == OP_RESIZE && !op_resolve_resize(op)) {
+		op_audit(op, RECORD_OUTCOME, RECORD_OK, NULL, NULL, true); /* already there */
+		return;
+	}
 	/* A grow is checked against the host's free memory and hugepages; with
 	 * no snapshot those checks cannot run, so the grow does not either. */
 	if (op->before && op->args.kind == OP_GROW &&
@@ -848,6 +900,12 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 		        op->data, "size",
 		        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
 	op_scope(op, d);
+	/* the reply says what changed: the guest, its definition, or both */
+	json_object_object_add(op->data, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
+	json_object_object_add(op->data, "config",
+	                       json_object_new_boolean(op->flags & BACKEND_CONFIG));
+	if (args->dry_run)
+		json_object_object_add(op->data, "dry_run", json_object_new_boolean(true));
 
 	if (args->kind == OP_PREPARE) {
 		x = prepare_opts_json(&args->prepare);
@@ -863,6 +921,8 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	}
 	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
+	if (args->dry_run)
+		json_object_object_add(x, "dry_run", json_object_new_boolean(true));
 	/* Showing a prepare changes nothing: only a define is a request on record. */
 	if (args->kind != OP_PREPARE || args->define)
 		op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);

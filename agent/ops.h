@@ -35,7 +35,9 @@
  * user alias), so their events and a crash's leftovers name the request. */
 #define OPS_ALIAS_PREFIX "ua-mp-"
 
-enum op_kind { OP_GROW, OP_SHRINK, OP_PREPARE };
+/* OP_RESIZE: size_kib is the total to reach (of the domain, or of `node`);
+ * the worker turns it into a grow or a shrink of the difference. */
+enum op_kind { OP_GROW, OP_SHRINK, OP_PREPARE, OP_RESIZE };
 
 struct op_args {
 	enum op_kind kind;
@@ -45,6 +47,7 @@ struct op_args {
 	bool config;
 	bool scope_given; /* live/config named by the caller */
 	bool wait;        /* reply when done (else at once, with the request id) */
+	bool dry_run;     /* the pre-flight and the chosen devices only: nothing changes */
 	/* OP_PREPARE: the options; define, or only compute and show */
 	struct partition_opts prepare;
 	bool define;

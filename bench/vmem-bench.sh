@@ -104,7 +104,7 @@ row() {
 {
 	echo "## Benchmark: virtio-mem, memplugctl against raw libvirt"
 	echo
-	echo "Command: \`sudo bench/vmem-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
+	echo "Command: \`bench/vmem-bench.sh $rounds\` (as root, $(date -u +%Y-%m-%d), $rounds rounds,"
 	echo "$(nproc) cores, $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Running hypervisor: //p'),"
 	echo "libvirt $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Using library: libvirt //p'), TCG guest guest-vmem)."
 	echo

@@ -158,6 +158,21 @@ static char *dimm_list(json_object *arr)
 	return out;
 }
 
+/* A hugepage pool that cannot back the planned DIMMs drawing on it now. */
+static void render_plan_shortfall(FILE *out, json_object *x)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	const char *guest = txt(x, "guest_nodes"), *host = txt(x, "host_nodes");
+	bool one = strpbrk(guest, ",-") == NULL, one_host = strpbrk(host, ",-") == NULL;
+
+	fprintf(out,
+	        "Hugepages short: guest node%s %s plan%s %s in %s pages on host node%s %s, which "
+	        "ha%s %s of them free: reserve %" PRId64 " more pages before growing %s\n",
+	        one ? "" : "s", guest, one ? "s" : "", kib(x, "planned_kib", a),
+	        kib(x, "page_size_kib", b), one_host ? "" : "s", host, one_host ? "s" : "ve",
+	        kib(x, "free_kib", c), num(x, "missing_pages"), one ? "it" : "them");
+}
+
 static void render_plan(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"NODE",       "CPUS", "BOOT",  "PLUGGED", "PAGE",
@@ -166,7 +181,7 @@ static void render_plan(FILE *out, json_object *d)
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
-	fprintf(out, "Domain %s: %s of %s plugged, %" PRId64 " of %" PRId64 " slots free\n",
+	fprintf(out, "Domain %s: memory %s of maximum %s, %" PRId64 " of %" PRId64 " slots free\n",
 	        txt(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
 	        num(d, "free_slots"), num(d, "slots"));
 	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", txt(d, "strategy"),
@@ -197,6 +212,9 @@ static void render_plan(FILE *out, json_object *d)
 	if (str(d, "unreachable_reason"))
 		fprintf(out, " (%s)", txt(d, "unreachable_reason"));
 	fputc('\n', out);
+	for (size_t i = 0; i < arr_len(get(d, "hugepage_shortfalls")); i++)
+		render_plan_shortfall(out,
+		                      json_object_array_get_idx(get(d, "hugepage_shortfalls"), i));
 }
 
 static void render_cells(FILE *out, json_object *cells)
@@ -476,7 +494,7 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 		json_object *x = json_object_array_get_idx(list, i);
 
 		if (str(x, "model") && strcmp(str(x, "model"), "virtio-mem") == 0) {
-			char c[SIZE_FORMAT_MAX];
+			char c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 
 			fprintf(out,
 			        "  %s %s on guest node %" PRId64 " through virtio-mem device %s: "
@@ -484,35 +502,100 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 			        strcmp(verb, "attached") == 0 ? "plugged" : "unplugged",
 			        kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
 			        kib(x, "from_kib", b), kib(x, "requested_kib", c),
-			        get(x, "current_kib") ? kib(x, "current_kib", c) : "unknown");
+			        get(x, "current_kib") ? kib(x, "current_kib", e) : "unknown");
 			continue;
 		}
-		fprintf(out, "  %s %s on guest node %" PRId64 " as %s (%s pages, host nodes %s)\n",
-		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
-		        kib(x, "page_size_kib", b),
+		fprintf(out, "  %s %s on guest node %" PRId64 "%s%s (%s pages, host nodes %s)\n",
+		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias") ? " as " : "",
+		        str(x, "alias") ? str(x, "alias") : "", kib(x, "page_size_kib", b),
 		        str(x, "host_nodes") ? str(x, "host_nodes") : "any");
 	}
 }
 
+/* Each reason once, in order: a shrink gives every DIMM the same one. */
+static void render_reasons(FILE *out, json_object *dimms)
+{
+	for (size_t i = 0; i < arr_len(dimms); i++) {
+		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
+		bool seen = false;
+
+		for (size_t j = 0; why && j < i; j++) {
+			const char *before = str(json_object_array_get_idx(dimms, j), "reason");
+
+			seen |= before && strcmp(before, why) == 0;
+		}
+		if (why && *why && !seen)
+			fprintf(out, "  why: %s\n", why);
+	}
+}
+
+/* "Request r1: resize 1 GiB -> 1280 MiB, grow 256 MiB" */
+static void render_resize_goal(FILE *out, json_object *d)
+{
+	json_object *r = get(d, "resize");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+	const char *op = txt(r, "op");
+
+	fprintf(out, "%s %s: resize %s -> %s",
+	        json_object_get_boolean(get(d, "dry_run")) ? "Dry run" : "Request",
+	        txt(d, "request"), kib(r, "from_kib", a), kib(r, "to_kib", b));
+	if (strcmp(op, "none") == 0)
+		fprintf(out, ", already there: nothing changed\n");
+	else
+		fprintf(out, ", %s %s\n", op, txt(d, "size"));
+}
+
+/* What a real request would do; the pre-flight passed and nothing changed. */
+static void render_dry_run(FILE *out, json_object *d, bool grow)
+{
+	json_object *sel = get(d, "selection");
+
+	fprintf(out, "Dry run %s: %s %s passes the pre-flight; nothing changed\n",
+	        txt(d, "request"), grow ? "grow" : "shrink", txt(d, "size"));
+	render_reasons(out, get(sel, "dimms"));
+	if (str(sel, "warning"))
+		fprintf(out, "  warning: %s\n", str(sel, "warning"));
+	render_dimms(out, grow ? "would attach" : "would detach", get(sel, "dimms"));
+}
+
 static void render_resize(FILE *out, json_object *d)
 {
-	json_object *dimms = get(get(d, "selection"), "dimms");
+	json_object *live = get(d, "live"), *config = get(d, "config");
+	const char *op = str(get(d, "selection"), "op");
+	bool grow = op ? strcmp(op, "grow") == 0 : get(d, "attached") != NULL;
+	/* Older agents send neither: then the scope is not known. */
+	bool def_only = config && !json_object_get_boolean(live);
+	bool live_only = live && !json_object_get_boolean(config);
 
 	if (json_object_get_boolean(get(d, "queued"))) {
 		fprintf(out, "Queued as request %s\n", txt(d, "request"));
 		return;
 	}
-	fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
-	for (size_t i = 0; i < arr_len(dimms); i++) {
-		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
-
-		if (why)
-			fprintf(out, "  why: %s\n", why);
+	if (get(d, "resize"))
+		render_resize_goal(out, d);
+	if (get(d, "resize") && strcmp(txt(get(d, "resize"), "op"), "none") == 0)
+		return;
+	if (json_object_get_boolean(get(d, "dry_run"))) {
+		render_dry_run(out, d, grow);
+		return;
 	}
+	if (get(d, "resize") == NULL)
+		fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
+	if (def_only)
+		fprintf(out,
+		        "  only the definition changed: the guest %s this memory when the domain "
+		        "next starts\n",
+		        grow ? "gets" : "loses");
+	else if (live_only)
+		fprintf(out,
+		        "  only the running guest changed: the definition is unchanged, so this "
+		        "is undone when the domain stops\n");
+	render_reasons(out, get(get(d, "selection"), "dimms"));
 	if (str(get(d, "selection"), "warning"))
 		fprintf(out, "  warning: %s\n", str(get(d, "selection"), "warning"));
-	render_dimms(out, "attached", get(d, "attached"));
-	render_dimms(out, "detached", get(d, "detached"));
+	render_dimms(out, def_only ? "added to the definition:" : "attached", get(d, "attached"));
+	render_dimms(out, def_only ? "removed from the definition:" : "detached",
+	             get(d, "detached"));
 }
 
 static void render_log(FILE *out, json_object *d)
@@ -542,6 +625,29 @@ static void render_verify(FILE *out, json_object *d)
 	        str(d, "detail") ? ": " : "", str(d, "detail") ? str(d, "detail") : "");
 }
 
+/* "last decision: grow (below_low_free) 12 s ago: ..."; none yet: no age. */
+static void render_decision(FILE *out, json_object *st)
+{
+	const char *action = txt(st, "action"), *reason = str(st, "reason");
+	const char *msg = str(st, "message");
+	int64_t ms = num(st, "age_ms");
+	char age[32];
+
+	if (get(st, "age_ms") == NULL || strcmp(action, "none") == 0) {
+		fprintf(out, "\nlast decision: none yet\n");
+		return;
+	}
+	if (ms < 10000)
+		snprintf(age, sizeof(age), "%.1f s", (double)ms / 1000.0);
+	else if (ms < 600000)
+		snprintf(age, sizeof(age), "%" PRId64 " s", ms / 1000);
+	else
+		snprintf(age, sizeof(age), "%" PRId64 " min", ms / 60000);
+	fprintf(out, "\nlast decision: %s%s%s%s %s ago%s%s\n", action,
+	        reason && *reason ? " (" : "", reason && *reason ? reason : "",
+	        reason && *reason ? ")" : "", age, msg && *msg ? ": " : "", msg && *msg ? msg : "");
+}
+
 static void render_policy(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
@@ -564,11 +670,9 @@ static void render_policy(FILE *out, json_object *d)
 	table_free(t);
 	if (st == NULL)
 		return;
-	fprintf(out, "\nlast decision: %s (%s) %" PRId64 " ms ago: %s\n", str(st, "action"),
-	        str(st, "reason") ? str(st, "reason") : "-", num(st, "age_ms"),
-	        str(st, "message") ? str(st, "message") : "");
-	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", kib(st, "balloon_kib", a),
-	        kib(st, "usable_kib", b), kib(st, "available_kib", c),
+	render_decision(out, st);
+	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", approx(st, "balloon_kib", a),
+	        approx(st, "usable_kib", b), approx(st, "available_kib", c),
 	        json_object_get_boolean(get(st, "manageable")) ? ""
 	                                                       : " (NOT MANAGEABLE: no stats)");
 }
@@ -727,11 +831,17 @@ struct renderer {
 };
 
 static const struct renderer renderers[] = {
-        {"inspect", render_inspect}, {"plan", render_plan},
-        {"status", render_status},   {"grow", render_resize},
-        {"shrink", render_resize},   {"log", render_log},
-        {"verify", render_verify},   {"policy", render_policy},
-        {"prepare", render_prepare}, {"prepare-xml", render_prepare_xml},
+        {"inspect", render_inspect},
+        {"plan", render_plan},
+        {"status", render_status},
+        {"grow", render_resize},
+        {"shrink", render_resize},
+        {"resize", render_resize},
+        {"log", render_log},
+        {"verify", render_verify},
+        {"policy", render_policy},
+        {"prepare", render_prepare},
+        {"prepare-xml", render_prepare_xml},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)

@@ -58,6 +58,7 @@ static const struct proto_arg args_resize[] = {
         {"live", PROTO_T_BOOL, false, NULL},
         {"config", PROTO_T_BOOL, false, NULL},
         {"wait", PROTO_T_BOOL, false, NULL},
+        {"dry_run", PROTO_T_BOOL, false, NULL},
         {"model", PROTO_T_STRING, false, device_models}, /* absent: the config's */
         {NULL},
 };
@@ -100,6 +101,7 @@ static const struct proto_spec proto_specs[PROTO_CMD_COUNT] = {
         [PROTO_CMD_POLICY] = {"policy", true, "show", args_policy},
         [PROTO_CMD_LOG] = {"log", false, NULL, args_log},
         [PROTO_CMD_PREPARE] = {"prepare", true, "show", args_prepare},
+        [PROTO_CMD_RESIZE] = {"resize", true, NULL, args_resize},
 };
 
 static const char *const proto_type_names[] = {

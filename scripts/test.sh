@@ -69,7 +69,7 @@ suite -C build --suite install --num-processes 1
 
 if [ "${1:-}" != "--unit-only" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run with sudo" >&2
+		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run it as root" >&2
 		exit 1
 	fi
 	tests/e2e/setup-host.sh

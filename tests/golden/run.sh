@@ -38,11 +38,35 @@ inspect-caps-not-caps|inspect --xml $data/guest-2cell.xml --host-caps $data/gues
 inspect-caps-missing|inspect --xml $data/guest-2cell.xml --host-caps $data/no-such-caps.xml
 inspect-caps-and-sysfs|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-1node.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
+plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-host-pools|plan --xml $data/hugepages-mixed.xml --host-sysfs $data/host-4node
+plan-host-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-host-fits|plan --xml $data/guest-2cell.xml --host-sysfs $data/host-4node
 inspect-virtio-mem|inspect --xml $data/virtio-mem-2cell.xml
 inspect-virtio-mem-json|inspect --json --xml $data/virtio-mem-2cell.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
+plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml
 usage-unknown|frobnicate
+usage-json|--json grow web01 1.5G
+usage-json-unknown|frobnicate --json
+grow-negative|grow web01 -128M --node 1
+shrink-negative|shrink web01 -128M
+grow-zero|grow web01 0M
+shrink-zero|shrink web01 0G
+grow-fraction|grow web01 1.5G
+grow-decimal-mb|grow web01 128MB
+resize-negative|resize web01 -2G
+resize-zero|resize web01 0M --node 1
+version|--version
+log-verify-missing|--socket /nonexistent/memplugd.sock --agent-config $data/memplugd-log.conf log verify
+log-missing|log --socket /nonexistent/memplugd.sock --agent-config=$data/memplugd-log.conf --domain web01
+grow-config-scope|--socket /nonexistent/memplugd.sock grow web01 128M --config
+log-file-missing|log --file /nonexistent/audit.jsonl
+log-file-missing-json|--json log --file /nonexistent/audit.jsonl
+log-bad-event|log --event bogus
+log-bad-event-json|--json log --event bogus --file /nonexistent/audit.jsonl
+version-json|--json --version
 usage-both|plan --xml $data/guest-2cell.xml somedomain
 prepare-8node|prepare --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host
 prepare-8node-xml|prepare --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host --print-xml

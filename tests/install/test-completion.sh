@@ -46,12 +46,12 @@ check() {
 }
 
 s="$work/s"
-check "grow help inspect log plan policy prepare shrink status" ""
+check "grow help inspect log plan policy prepare resize shrink status" ""
 check "grow" gr
 check "--connect --help --json --socket" --
 check "--host --host-caps --host-sysfs --json --socket --xml" inspect --
-check "--config --json --live --model --no-wait --node --socket" grow --
-check "--config --json --live --model --no-wait --node --socket" --socket "$s" shrink test 1G --node 1 --
+check "--config --dry-run --json --live --model --no-wait --node --socket" grow --
+check "--config --dry-run --json --live --model --no-wait --node --socket" --socket "$s" shrink test 1G --node 1 --
 check "dimm virtio-mem" grow test 1G --model ""
 check "test" --socket "$s" grow ""
 check "test" --socket="$s" policy t

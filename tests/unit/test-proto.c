@@ -78,6 +78,17 @@ static const struct request_case request_cases[] = {
          "{\"v\":1,\"id\":9,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1024,"
          "\"node\":1,\"live\":true,\"config\":false,\"wait\":true}}",
          0, 9, NULL},
+        {"resize",
+         "{\"v\":1,\"id\":12,\"cmd\":\"resize\",\"args\":{\"domain\":\"g\",\"size\":1024}}", 0, 12,
+         NULL},
+        {"shrink dry run",
+         "{\"v\":1,\"id\":10,\"cmd\":\"shrink\",\"args\":{\"domain\":\"g\",\"size\":1024,"
+         "\"dry_run\":true}}",
+         0, 10, NULL},
+        {"dry_run not a bool",
+         "{\"v\":1,\"id\":11,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1024,"
+         "\"dry_run\":1}}",
+         -EBADMSG, 11, "'dry_run' must be a boolean"},
         {"max id", "{\"v\":1,\"id\":4294967295,\"cmd\":\"status\"}", 0, 4294967295u, NULL},
         {"whitespace around", "  {\"v\":1,\"id\":1,\"cmd\":\"status\"}\n", 0, 1, NULL},
         {"not JSON", "{hello}", -EBADMSG, 0, "not valid JSON"},
