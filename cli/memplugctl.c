@@ -268,9 +268,12 @@ static int size_usage_error(const char *arg, const struct command *cmd)
 static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"node", required_argument, NULL, 'n'},  {"live", no_argument, NULL, 'l'},
-	        {"config", no_argument, NULL, 'C'},      {"no-wait", no_argument, NULL, 'W'},
-	        {"dry-run", no_argument, NULL, 'D'},     {"model", required_argument, NULL, 'm'},
+	        {"node", required_argument, NULL, 'n'},
+	        {"live", no_argument, NULL, 'l'},
+	        {"config", no_argument, NULL, 'C'},
+	        {"no-wait", no_argument, NULL, 'W'},
+	        {"dry-run", no_argument, NULL, 'D'},
+	        {"model", required_argument, NULL, 'm'},
 	        {NULL, 0, NULL, 0},
 	};
 	json_object *args;
