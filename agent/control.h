@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -71,6 +72,9 @@ int control_check_path(const char *path);
 void control_free(struct control *ctl);
 
 size_t control_client_count(const struct control *ctl);
+/* Clients refused since the start: no free place (busy), or a change asked
+ * by a non-administrator (unauthorized). For the metrics. */
+void control_refusals(const struct control *ctl, uint64_t *busy, uint64_t *unauthorized);
 
 /* Borrowed views into an open request; valid until it is ended. */
 const struct proto_request *control_request_proto(const struct control_request *req);

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "report.h"
 #include "ops.h"
@@ -77,6 +78,8 @@ struct op {
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib;
+	/* CLOCK_MONOTONIC at submission, for the latency metric. */
+	struct timespec submitted;
 
 	/* Filled by the worker. */
 	char *vmem_short; /* what the virtio-mem steps that came up short show */
@@ -787,8 +790,20 @@ static void op_worker(void *arg)
 	host_free(host);
 }
 
+/* Every operation ends here once, whether it ran or was cancelled. */
+static void op_count(struct op *op)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_count_op(agent_metrics(op->a), op_name(op), op->code ? op->code : "ok",
+	                 (double)(now.tv_sec - op->submitted.tv_sec) +
+	                         (double)(now.tv_nsec - op->submitted.tv_nsec) / 1e9);
+}
+
 static void op_reply(struct op *op)
 {
+	op_count(op);
 	if (op->o->ended)
 		op->o->ended(op->o->ended_arg, op->request, op->code, op->message);
 	if (op->req == NULL)
@@ -877,6 +892,7 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 		return -ENOMEM;
 	op->o = o;
 	op->a = a;
+	clock_gettime(CLOCK_MONOTONIC, &op->submitted);
 	op->domain = strdup(d->name);
 	memcpy(op->uuid, d->uuid, sizeof(op->uuid));
 	/* Start time and pid keep ids unique across restarts of the agent. */

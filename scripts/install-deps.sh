@@ -15,7 +15,7 @@ FUZZ_PKGS="clang libclang-rt-14-dev"
 PACKAGE_PKGS="debhelper dpkg-dev lintian"
 BED_PKGS="libvirt-daemon libvirt-daemon-driver-qemu
  qemu-system-x86 cpio gzip kmod procps
- socat iproute2 jq"
+ socat iproute2 jq python3-prometheus-client"
 
 want="$BUILD_PKGS $FUZZ_PKGS"
 [ "${1:-}" = "--build-only" ] || want="$want $PACKAGE_PKGS $BED_PKGS"

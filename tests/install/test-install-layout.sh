@@ -3,10 +3,10 @@
 # expected files at the configured places: memplugd and memplugctl (they
 # run), the systemd unit with ExecStart at the installed memplugd and
 # --config at the installed memplugd.conf, memplugd.conf (the one in etc/),
-# the three man pages and the bash completion. Where systemd-analyze exists,
+# the three man pages, the bash completion and the Grafana dashboard. Where systemd-analyze exists,
 # the installed unit passes `systemd-analyze verify` under the destdir.
 # Environment (from tests/install/meson.build): BUILD_DIR, SOURCE_DIR, PREFIX,
-# SBINDIR, SYSCONFDIR, MANDIR, UNITDIR, COMPLETIONSDIR.
+# SBINDIR, SYSCONFDIR, MANDIR, UNITDIR, COMPLETIONSDIR, DASHBOARDDIR.
 set -u
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
@@ -20,7 +20,7 @@ unit=$UNITDIR/memplugd.service
 conf=$SYSCONFDIR/memplug/memplugd.conf
 want=$(printf '%s\n' "$SBINDIR/memplugd" "$SBINDIR/memplugctl" "$unit" "$conf" \
 	"$MANDIR/man8/memplugd.8" "$MANDIR/man8/memplugctl.8" "$MANDIR/man5/memplugd.conf.5" \
-	"$COMPLETIONSDIR/memplugctl" | sort)
+	"$COMPLETIONSDIR/memplugctl" "$DASHBOARDDIR/grafana-memplug.json" | sort)
 got=$(cd "$dest" && find . -type f -o -type l | sed 's|^\.||' | sort)
 [ "$got" = "$want" ] || fail "installed files differ from the expected set:
 $(printf '%s\n' "$want" | diff - "$(printf '%s\n' "$got" >"$dest.got" && echo "$dest.got")")"
@@ -40,6 +40,8 @@ cmp -s "$dest$conf" "$SOURCE_DIR/etc/memplugd.conf" || fail "$conf is not etc/me
 for m in man8/memplugd.8 man8/memplugctl.8 man5/memplugd.conf.5; do
 	grep -q '^\.TH ' "$dest$MANDIR/$m" 2>/dev/null || fail "$MANDIR/$m has no .TH header"
 done
+cmp -s "$dest$DASHBOARDDIR/grafana-memplug.json" "$SOURCE_DIR/etc/grafana-memplug.json" ||
+	fail "$DASHBOARDDIR/grafana-memplug.json is not etc/grafana-memplug.json"
 grep -q '^complete -F _memplugctl memplugctl' "$dest$COMPLETIONSDIR/memplugctl" 2>/dev/null ||
 	fail "$COMPLETIONSDIR/memplugctl registers no completion"
 
