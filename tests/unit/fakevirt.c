@@ -670,6 +670,8 @@ void fakevirt_init(struct fakevirt *fv, struct evloop *loop, const char *name,
 	fv->n_live = fv->n_config = spec->n_devs;
 	for (size_t i = 0; i < spec->n_vmem; i++)
 		fv->vmem_live[i] = fv->vmem_config[i] = spec->vmem[i];
+	if (spec->metadata)
+		fv->metadata = strdup(spec->metadata);
 }
 
 void fakevirt_destroy(struct fakevirt *fv)

@@ -52,6 +52,9 @@ struct fake_spec {
 	struct fake_dev devs[FAKE_MAX_DEVS];
 	size_t n_vmem; /* virtio-mem devices, aliased virtiomemN live */
 	struct fake_vmem vmem[FAKE_MAX_CELLS];
+	/* The policy <metadata> the domain has from the start (NULL: none): set
+	 * here, not after the agent started, or its first tick may read none. */
+	const char *metadata;
 };
 
 /* The host: two nodes; node 0 may have a pool of huge_kib pages. */
