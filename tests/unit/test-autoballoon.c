@@ -133,7 +133,8 @@ static void test_metadata_overrides(void **state)
 	struct fake_spec spec = two_cells;
 
 	/* in the domain before the agent starts: its first tick must see it */
-	spec.metadata = "<memplug:policy xmlns:memplug=\"" POLICY_METADATA_URI "\" enabled=\"no\"/>";
+	spec.metadata =
+	        "<memplug:policy xmlns:memplug=\"" POLICY_METADATA_URI "\" enabled=\"no\"/>";
 	fakeagent_init(fa);
 	fa->cfg->policy.enabled = true;
 	fa->cfg->policy_interval_ms = 20;
