@@ -385,13 +385,25 @@ static void input_fill(struct autoballoon *p, const struct domain_view *d,
 	        .actual_kib = b->current,
 	        .usable_kib = b->usable,
 	        .available_kib = b->available,
-	        .plugged_kib = m->memory_kib,
+	        .plugged_kib = devmodel_plugged_kib(m), /* virtio-mem: its current */
 	        .boot_kib = domain_boot_kib(m),
 	        .max_memory_kib = m->max_memory_kib,
 	        .free_slots = m->slots > domain_used_slots(m) ? m->slots - domain_used_slots(m) : 0,
 	        .op_in_flight = d->queue != NULL,
 	        .host_reserve_kib = agent_config(p->a)->host_reserve_kib,
 	};
+}
+
+/* device_model = dimm in the config: the policy's grows and shrinks go
+ * through DIMMs, so no cell counts as virtio-mem. */
+static void cells_follow_config(struct autoballoon *p, struct policy_cell *cells, size_t n)
+{
+	if (agent_config(p->a)->device_model != DEVMODEL_FORCE_DIMM)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		cells[i].vmem = false;
+		cells[i].vmem_room_kib = cells[i].vmem_plugged_kib = 0;
+	}
 }
 
 /* Decides; a grow is decided again with the host's numbers, which are
@@ -407,6 +419,7 @@ static void domain_decide(struct autoballoon *p, struct domain_view *d, struct p
 	in->dimms = dimms;
 	in->n_cells = policy_cells(d->model, NULL, s->step_kib, in->host_reserve_kib, cells);
 	in->cells = *cells;
+	cells_follow_config(p, *cells, in->n_cells);
 	policy_decide(s, in, &pd->state, &pd->decision);
 	if (pd->decision.action == POLICY_GROW) {
 		if (host == NULL)
@@ -418,6 +431,7 @@ static void domain_decide(struct autoballoon *p, struct domain_view *d, struct p
 			in->n_cells = policy_cells(d->model, host, s->step_kib,
 			                           in->host_reserve_kib, cells);
 			in->cells = *cells;
+			cells_follow_config(p, *cells, in->n_cells);
 			pd->state = saved;
 			policy_decide(s, in, &pd->state, &pd->decision);
 		}

@@ -145,6 +145,7 @@ enum key_type {
 	KEY_LEVEL,
 	KEY_DURATION,
 	KEY_LISTEN, /* ADDR:PORT, numeric (metrics_listen_parse()); empty: off */
+	KEY_MODEL,
 };
 
 static int set_listen(char **slot, const char *value, char **err)
@@ -152,6 +153,13 @@ static int set_listen(char **slot, const char *value, char **err)
 	int rc = *value ? metrics_listen_parse(value, NULL, NULL, err) : 0;
 
 	return rc < 0 ? rc : set_string(slot, value);
+}
+
+static int set_model(enum devmodel_choice *slot, const char *value, char **err)
+{
+	if (devmodel_choice_parse(value, slot) < 0)
+		return err_ret(err, -EINVAL, "'%s' is not auto, dimm or virtio-mem", value);
+	return 0;
 }
 
 /*
@@ -181,6 +189,7 @@ static const struct main_key_def {
          CONFIG_DETACH_TIMEOUT_MAX_MS},
         {"host_reserve", KEY_SIZE, offsetof(struct config, host_reserve_kib), 0,
          CONFIG_HOST_RESERVE_MAX_KIB},
+        {"device_model", KEY_MODEL, offsetof(struct config, device_model), 0, 0},
         {"policy_interval", KEY_DURATION, offsetof(struct config, policy_interval_ms),
          CONFIG_POLICY_INTERVAL_MIN_MS, CONFIG_POLICY_INTERVAL_MAX_MS},
         {"client_frame_timeout", KEY_DURATION, offsetof(struct config, client_frame_timeout_ms),
@@ -216,6 +225,8 @@ static int main_key(struct config *cfg, const char *key, const char *value, char
 		return duration_parse_range(value, k->min, k->max, slot, err);
 	case KEY_LISTEN:
 		return set_listen(slot, value, err);
+	case KEY_MODEL:
+		return set_model(slot, value, err);
 	}
 	return -EINVAL;
 }

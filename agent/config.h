@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devmodel.h"
 #include "log.h"
 #include "policy.h" /* struct policy_settings */
 
@@ -33,7 +34,8 @@ struct config {
 	bool fail_closed;
 	enum log_level log_level;
 	uint64_t detach_timeout_ms;
-	uint64_t host_reserve_kib; /* kept free on every host node */
+	uint64_t host_reserve_kib;         /* kept free on every host node */
+	enum devmodel_choice device_model; /* auto, dimm or virtio-mem */
 	uint64_t policy_interval_ms;
 	uint64_t client_frame_timeout_ms; /* a client's frame must arrive whole within this */
 	char *metrics_listen;             /* "ADDR:PORT" of the metrics endpoint; NULL: off */

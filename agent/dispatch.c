@@ -554,6 +554,9 @@ static void do_resize(struct dispatch *dp, struct control_request *req, json_obj
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
 	oa.dry_run = json_object_get_boolean(json_object_object_get(args, "dry_run"));
+	/* the schema allows only dimm and virtio-mem; absent: the config's */
+	if (arg_str(args, "model"))
+		devmodel_choice_parse(arg_str(args, "model"), &oa.model);
 	/* With no scope the view's persistence decides it: a view an event
 	 * just added was never read, and would look live-only. */
 	if (!oa.scope_given && !d->read_done)
@@ -891,6 +894,7 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 	case BACKEND_EVENT_DEVICE_ADDED:
 	case BACKEND_EVENT_DEVICE_REMOVED:
 	case BACKEND_EVENT_DEVICE_REMOVAL_FAILED:
+	case BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE:
 		ops_device_event(dp->ops, ev);
 		break;
 	case BACKEND_EVENT_BALLOON_CHANGE: {

@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "report.h"
 #include "ops.h"
+#include "ops_vmem.h"
 #include "threadcheck.h"
 #include "prepare.h"
 #include "select.h"
@@ -57,6 +58,8 @@ struct ops {
 	pthread_cond_t wait_cond;
 	struct waiter *waiters;
 	struct late *late;
+
+	struct ops_vmem *vmem; /* virtio-mem steps: ops_vmem.c */
 };
 
 struct op {
@@ -79,6 +82,7 @@ struct op {
 	struct timespec submitted;
 
 	/* Filled by the worker. */
+	char *vmem_short; /* what the virtio-mem steps that came up short show */
 	struct domain *before;
 	struct domain *after;
 	json_object *data; /* the reply's data */
@@ -148,6 +152,7 @@ static void op_free(struct op *op)
 	domain_free(op->before);
 	domain_free(op->after);
 	json_object_put(op->data);
+	free(op->vmem_short);
 	free(op->message);
 	free(op->domain);
 	free(op);
@@ -202,6 +207,8 @@ static enum record_result op_result(const char *code)
 {
 	if (strcmp(code, PROTO_E_REFUSED) == 0)
 		return RECORD_REFUSED;
+	if (strcmp(code, PROTO_E_PARTIAL) == 0)
+		return RECORD_PARTIAL;
 	return strcmp(code, PROTO_E_PENDING) == 0 ? RECORD_PENDING : RECORD_FAILED;
 }
 
@@ -368,6 +375,140 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	return state;
 }
 
+/* ---- virtio-mem steps (the execution lives in ops_vmem.c) ---- */
+
+static struct vmem_change op_vmem_change(const struct op *op, const struct select_dimm *d,
+                                         bool back)
+{
+	return (struct vmem_change){.domain = op->domain,
+	                            .uuid = op->uuid,
+	                            .request = op->request,
+	                            .node = d->node,
+	                            .alias = d->alias,
+	                            .from_kib = back ? d->to_kib : d->from_kib,
+	                            .to_kib = back ? d->from_kib : d->to_kib,
+	                            .flags = op->flags,
+	                            .timeout_ms = op->detach_timeout_ms};
+}
+
+static void op_vmem_short(struct op *op, const struct select_dimm *d, bool shrink,
+                          const struct vmem_outcome *o)
+{
+	char want[SIZE_FORMAT_MAX], got[SIZE_FORMAT_MAX], cur[SIZE_FORMAT_MAX];
+	uint64_t moved =
+	        !o->current_known ? 0
+	        : shrink ? (d->from_kib > o->current_kib ? d->from_kib - o->current_kib : 0)
+	                 : (o->current_kib > d->from_kib ? o->current_kib - d->from_kib : 0);
+	char *more = NULL, *both = NULL;
+	int n;
+
+	if (!o->current_known)
+		n = asprintf(&more,
+		             "virtio-mem device %s on guest node %u: no answer after %" PRIu64
+		             " ms and its current size cannot be read; requested stays %" PRIu64
+		             " KiB, memplugd keeps watching",
+		             d->alias, d->node, op->detach_timeout_ms, d->to_kib);
+	else
+		n = asprintf(&more,
+		             "virtio-mem device %s on guest node %u: the guest %s %s of %s after "
+		             "%" PRIu64 " ms; current %" PRIu64
+		             " KiB (%s), requested stays %" PRIu64
+		             " KiB; memplugd keeps watching and audits what %s later",
+		             d->alias, d->node, shrink ? "gave back" : "plugged",
+		             size_format(moved, got, sizeof(got)),
+		             size_format(d->size_kib, want, sizeof(want)), op->detach_timeout_ms,
+		             o->current_kib, size_format(o->current_kib, cur, sizeof(cur)),
+		             d->to_kib, shrink ? "comes back" : "arrives");
+	if (n < 0)
+		return;
+	/* one message for every short step of the request */
+	if (op->vmem_short && asprintf(&both, "%s; %s", op->vmem_short, more) >= 0) {
+		free(more);
+		more = both;
+	}
+	free(op->vmem_short);
+	op->vmem_short = more;
+}
+
+/* One device's change: intent, update, wait, `resize` record. Returns -1
+ * when the call failed (the request stops there), 0 otherwise. */
+static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink, json_object *done)
+{
+	struct vmem_change c = op_vmem_change(op, d, false);
+	struct vmem_outcome o = {0};
+	char *err = NULL;
+
+	if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, ops_vmem_extra(&c, NULL), true) < 0) {
+		op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
+		return -1;
+	}
+	ops_vmem_apply(op->o->vmem, &c, &o, &err);
+	op_audit(op, RECORD_RESIZE,
+	         o.state == VMEM_REACHED   ? RECORD_OK
+	         : o.state == VMEM_PARTIAL ? RECORD_PARTIAL
+	                                   : RECORD_FAILED,
+	         o.state == VMEM_PARTIAL ? "the guest has not reached the request" : err,
+	         ops_vmem_extra(&c, &o), true);
+	if (o.state == VMEM_FAILED || o.state == VMEM_CONFIG_FAILED) {
+		op_fail(op, PROTO_E_FAILED,
+		        "setting virtio-mem device %s on guest node %u to %" PRIu64
+		        " KiB failed%s: %s",
+		        d->alias ? d->alias : "(no alias)", d->node, d->to_kib,
+		        o.state == VMEM_CONFIG_FAILED ? " in the persistent definition" : "",
+		        err ? err : "unknown error");
+		free(err);
+		return -1;
+	}
+	free(err);
+	if (o.state == VMEM_PARTIAL)
+		op_vmem_short(op, d, shrink, &o);
+	json_object_array_add(done, ops_vmem_extra(&c, &o));
+	return 0;
+}
+
+/* A grow failed after `nv` virtio-mem steps: their requests go back. */
+static void op_vmem_rollback(struct op *op, const struct select_result *sel, size_t nv)
+{
+	for (size_t i = 0; i < sel->n_dimms && nv > 0; i++) {
+		const struct select_dimm *d = &sel->dimms[i];
+		struct vmem_change c;
+		struct vmem_outcome o = {0};
+		char *err = NULL;
+
+		if (d->model != DEVMODEL_VIRTIO_MEM)
+			continue;
+		nv--;
+		c = op_vmem_change(op, d, true);
+		ops_vmem_apply(op->o->vmem, &c, &o, &err);
+		op_audit(op, RECORD_ROLLBACK, o.state == VMEM_REACHED ? RECORD_OK : RECORD_FAILED,
+		         o.state == VMEM_REACHED ? NULL : (err ? err : "the guest did not follow"),
+		         ops_vmem_extra(&c, &o), true);
+		free(err);
+	}
+}
+
+/* After the steps: a short step is the request's outcome unless something
+ * worse happened. */
+static void op_vmem_finish(struct op *op)
+{
+	char *both = NULL;
+
+	if (op->vmem_short == NULL)
+		return;
+	if (op->code == NULL) {
+		op->code = PROTO_E_PARTIAL;
+		op->message = op->vmem_short;
+	} else if (asprintf(&both, "%s; %s", op->message ? op->message : op->code,
+	                    op->vmem_short) >= 0) {
+		free(op->message);
+		op->message = both;
+		free(op->vmem_short);
+	} else {
+		free(op->vmem_short);
+	}
+	op->vmem_short = NULL;
+}
+
 /* OPS_ALIAS_PREFIX + request id + "-" + index. */
 #define OP_ALIAS_MAX 64
 
@@ -398,7 +539,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 {
 	char(*aliases)[OP_ALIAS_MAX] = calloc(sel->n_dimms ? sel->n_dimms : 1, sizeof(*aliases));
 	json_object *done = json_object_new_array();
-	size_t n = 0;
+	size_t n = 0, nv = 0;
 
 	if (aliases == NULL)
 		op_fail(op, PROTO_E_FAILED, "out of memory");
@@ -407,6 +548,12 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		char *alias = aliases[n], *xml, *err = NULL;
 		int rc;
 
+		if (d->model == DEVMODEL_VIRTIO_MEM) {
+			if (op_vmem_step(op, d, false, done) < 0)
+				break;
+			nv++;
+			continue;
+		}
 		snprintf(alias, OP_ALIAS_MAX, OPS_ALIAS_PREFIX "%s-%zu", op->request, i);
 		xml = dimm_xml(d->node, d->size_kib, alias);
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) <
@@ -429,6 +576,8 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		n++;
 		json_object_array_add(done, dimm_extra(d, alias));
 	}
+	if (op->code && nv > 0)
+		op_vmem_rollback(op, sel, nv);
 	if (op->code && n > 0) {
 		json_object *left = json_object_new_array();
 		size_t remain = op_rollback(op, aliases, n, left);
@@ -451,6 +600,7 @@ static void op_grow(struct op *op, const struct select_result *sel)
 	json_object_object_add(op->data, "attached", op->code ? json_object_new_array() : done);
 	if (op->code)
 		json_object_put(done);
+	op_vmem_finish(op);
 }
 
 static void op_shrink(struct op *op, const struct select_result *sel)
@@ -462,6 +612,11 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		char *err = NULL;
 		int st;
 
+		if (d->model == DEVMODEL_VIRTIO_MEM) {
+			if (op_vmem_step(op, d, true, done) < 0)
+				break;
+			continue;
+		}
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, d->alias),
 		             true) < 0) {
 			op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
@@ -500,6 +655,7 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 			break;
 	}
 	json_object_object_add(op->data, "detached", done);
+	op_vmem_finish(op);
 }
 
 static void op_select(struct op *op, struct host *host)
@@ -511,12 +667,14 @@ static void op_select(struct op *op, struct host *host)
 	if (op->args.kind == OP_GROW) {
 		struct select_grow_req req = {.size_kib = op->args.size_kib,
 		                              .node = op->args.node,
-		                              .host_reserve_kib = op->host_reserve_kib};
+		                              .host_reserve_kib = op->host_reserve_kib,
+		                              .model = op->args.model};
 
 		rc = select_grow(op->before, host, &req, &sel, &err);
 	} else {
 		struct select_shrink_req req = {.size_kib = op->args.size_kib,
-		                                .node = op->args.node};
+		                                .node = op->args.node,
+		                                .model = op->args.model};
 
 		rc = select_shrink(op->before, &req, &sel, &err);
 	}
@@ -760,6 +918,8 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	         (unsigned)getpid() & 0xffff, ++o->next_request);
 	op->args = *args;
 	op->detach_timeout_ms = agent_config(a)->detach_timeout_ms;
+	if (op->args.model == DEVMODEL_AUTO) /* the command did not force one */
+		op->args.model = agent_config(a)->device_model;
 	op->host_reserve_kib = agent_config(a)->host_reserve_kib;
 	op->actor = actor ? *actor : (struct record_actor){.kind = RECORD_ACTOR_POLICY};
 	if (actor && actor->comm) {
@@ -790,6 +950,8 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 		json_object_object_add(x, "size_kib", json_object_new_uint64(args->size_kib));
 		json_object_object_add(x, "node",
 		                       args->node >= 0 ? json_object_new_int(args->node) : NULL);
+		json_object_object_add(
+		        x, "model", json_object_new_string(devmodel_choice_name(op->args.model)));
 	}
 	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
@@ -877,6 +1039,7 @@ void ops_domain_gone(struct ops *o, const char *name)
 	struct domains *ds = agent_domains(o->a);
 	struct domain_view *d = domains_find(ds, name);
 
+	ops_vmem_forget(o->vmem, name); /* even without a view */
 	if (d == NULL)
 		return;
 	ops_cancel_queued(o, d, "the domain went away");
@@ -1012,9 +1175,14 @@ void ops_device_event(struct ops *o, const struct backend_event *ev)
 	        [BACKEND_EVENT_DEVICE_REMOVAL_FAILED] = RECORD_DEVICE_REMOVAL_FAILED,
 	};
 	const char *alias = device_alias(ev->alias);
-	json_object *x = json_object_new_object();
+	json_object *x;
 
 	assert_loop_thread();
+	if (ev->kind == BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE) {
+		ops_vmem_event(o->vmem, ev);
+		return;
+	}
+	x = json_object_new_object();
 	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
 	/* Our own DIMMs carry the request id: ua-mp-REQUEST-K. */
 	json_object_object_add(
@@ -1060,6 +1228,10 @@ static void reconcile_one(struct ops *o, json_object *intent)
 	                   .request = request,
 	                   .actor = {.kind = RECORD_ACTOR_AGENT}};
 
+	if (ops_vmem_reconcile(o->vmem, intent)) { /* a virtio-mem step: ops_vmem.c */
+		json_object_put(x);
+		return;
+	}
 	/* A grow names its new DIMMs after its request; a shrink names old ones. */
 	snprintf(grow_prefix, sizeof(grow_prefix), OPS_ALIAS_PREFIX "%s-", request ? request : "");
 	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
@@ -1114,6 +1286,10 @@ struct ops *ops_new(struct agent *a)
 	if (o == NULL)
 		return NULL;
 	o->a = a;
+	if ((o->vmem = ops_vmem_new(a)) == NULL) {
+		free(o);
+		return NULL;
+	}
 	pthread_mutex_init(&o->wait_lock, NULL);
 	pthread_cond_init(&o->wait_cond, NULL);
 	return o;
@@ -1129,6 +1305,7 @@ void ops_free(struct ops *o)
 		o->late = l->next;
 		late_free(l);
 	}
+	ops_vmem_free(o->vmem);
 	pthread_mutex_destroy(&o->wait_lock);
 	pthread_cond_destroy(&o->wait_cond);
 	free(o);
@@ -1157,7 +1334,12 @@ unsigned ops_done_count(const struct ops *o)
 
 unsigned ops_running_count(const struct ops *o)
 {
-	return o->running;
+	return o->running + ops_vmem_jobs(o->vmem);
+}
+
+unsigned ops_vmem_watches(struct ops *o)
+{
+	return ops_vmem_watching(o->vmem);
 }
 
 unsigned ops_pending_detaches(struct ops *o)

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "devmodel.h"
 #include "control.h"
 #include "domains.h"
 #include "partition.h"
@@ -50,6 +51,7 @@ struct op_args {
 	/* OP_PREPARE: the options; define, or only compute and show */
 	struct partition_opts prepare;
 	bool define;
+	enum devmodel_choice model; /* --model; auto: the config's device_model */
 };
 
 struct ops;
@@ -95,5 +97,7 @@ unsigned ops_done_count(const struct ops *o);
 /* Detaches whose guest has not answered yet (their late outcome is due). */
 unsigned ops_pending_detaches(struct ops *o);
 unsigned ops_running_count(const struct ops *o);
+/* virtio-mem devices still watched after a partial step (ops_vmem.c). */
+unsigned ops_vmem_watches(struct ops *o);
 
 #endif

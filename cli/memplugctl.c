@@ -87,13 +87,16 @@ static const struct command commands[] = {
                       "[--host | --host-sysfs DIR | --host-caps FILE]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
-                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                      "grow DOMAIN SIZE [--node N] [--model dimm|virtio-mem] "
+                      "[--live | --config] [--no-wait] [--dry-run]",
                       true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
-                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                        "shrink DOMAIN SIZE [--node N] [--model dimm|virtio-mem] "
+                        "[--live | --config] [--no-wait] [--dry-run]",
                         true},
         [CMD_RESIZE] = {"resize", cmd_resize,
-                        "resize DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                        "resize DOMAIN SIZE [--node N] [--model dimm|virtio-mem] "
+                        "[--live | --config] [--no-wait] [--dry-run]",
                         true},
         [CMD_POLICY] =
                 {"policy", cmd_policy,
@@ -107,7 +110,8 @@ static const struct command commands[] = {
         [CMD_PREPARE] = {"prepare", cmd_prepare,
                          "prepare (DOMAIN | --xml FILE|-) [--host-caps FILE | --host-sysfs DIR] "
                          "(--mirror-host | --cells N) [--max SIZE] [--slots N] [--cpuless SIZE] "
-                         "[--no-pin] [--print-xml | --define]   (--define needs root or the "
+                         "[--no-pin] [--model dimm|virtio-mem] [--print-xml | --define]   "
+                         "(--define needs root or the "
                          "admin group)",
                          false},
 };
@@ -271,13 +275,18 @@ static int size_usage_error(const char *arg, const struct command *cmd)
 static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"node", required_argument, NULL, 'n'}, {"live", no_argument, NULL, 'l'},
-	        {"config", no_argument, NULL, 'C'},     {"no-wait", no_argument, NULL, 'W'},
-	        {"dry-run", no_argument, NULL, 'D'},    {NULL, 0, NULL, 0},
+	        {"node", required_argument, NULL, 'n'},
+	        {"live", no_argument, NULL, 'l'},
+	        {"config", no_argument, NULL, 'C'},
+	        {"no-wait", no_argument, NULL, 'W'},
+	        {"dry-run", no_argument, NULL, 'D'},
+	        {"model", required_argument, NULL, 'm'},
+	        {NULL, 0, NULL, 0},
 	};
 	json_object *args;
 	uint64_t kib;
 	long node = -1;
+	const char *model = NULL;
 	bool live = false, config = false, nowait = false, dry_run = false;
 	char *err = NULL, *end;
 	int opt;
@@ -299,6 +308,10 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 			config = true;
 		} else if (opt == 'W') {
 			nowait = true;
+		} else if (opt == 'm') {
+			if (strcmp(optarg, "dimm") != 0 && strcmp(optarg, "virtio-mem") != 0)
+				return usage_error(cmd, "--model takes dimm or virtio-mem");
+			model = optarg;
 		} else if (opt == 'D') {
 			dry_run = true;
 		} else {
@@ -322,6 +335,8 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 	json_object_object_add(args, "wait", json_object_new_boolean(!nowait));
 	if (dry_run)
 		json_object_object_add(args, "dry_run", json_object_new_boolean(true));
+	if (model)
+		json_object_object_add(args, "model", json_object_new_string(model));
 	return agent_call(ctl, cmd->name, args, cmd->name);
 }
 
@@ -1013,6 +1028,11 @@ static int prepare_opt(int opt, void *arg)
 	case 'P':
 		o->no_pin = true;
 		return 0;
+	case 'o':
+		if (strcmp(optarg, "dimm") != 0 && strcmp(optarg, "virtio-mem") != 0)
+			return prepare_bad("--model %s: takes dimm or virtio-mem", optarg);
+		o->vmem = strcmp(optarg, "virtio-mem") == 0;
+		return 0;
 	case 'p':
 		pa->print_xml = true;
 		return 0;
@@ -1103,6 +1123,7 @@ static int cmd_prepare(struct ctl *ctl, int argc, char **argv)
 	                                     {"slots", required_argument, NULL, 'n'},
 	                                     {"cpuless", required_argument, NULL, 'L'},
 	                                     {"no-pin", no_argument, NULL, 'P'},
+	                                     {"model", required_argument, NULL, 'o'},
 	                                     {"print-xml", no_argument, NULL, 'p'},
 	                                     {"define", no_argument, NULL, 'd'},
 	                                     {NULL, 0, NULL, 0}};

@@ -247,6 +247,25 @@ static void render_cells(FILE *out, json_object *cells)
 	table_free(t);
 }
 
+/* One line per guest node that grows through a virtio-mem device. */
+static void render_vmem_nodes(FILE *out, json_object *cells)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
+
+	for (size_t i = 0; i < arr_len(cells); i++) {
+		json_object *n = json_object_array_get_idx(cells, i), *v = get(n, "virtio_mem");
+
+		if (v == NULL)
+			continue;
+		fprintf(out,
+		        "Cell %" PRId64 " grows by virtio-mem device %s: %s requested of %s, %s "
+		        "current, %s blocks\n",
+		        num(n, "id"), str(v, "alias") ? str(v, "alias") : "(no alias)",
+		        kib(v, "requested_kib", a), kib(v, "size_kib", b), kib(v, "current_kib", c),
+		        kib(v, "block_kib", e));
+	}
+}
+
 static void render_devices(FILE *out, json_object *devs)
 {
 	static const char *const hdr[] = {"MODEL", "ALIAS", "NODE", "SIZE", "SLOT", "BASE"};
@@ -460,6 +479,7 @@ static void render_inspect(FILE *out, json_object *d)
 		fprintf(out, "Hotplug not possible: %s\n", txt(d, "hotplug_problem"));
 	fputc('\n', out);
 	render_cells(out, get(d, "cells"));
+	render_vmem_nodes(out, get(d, "cells"));
 	if (arr_len(get(d, "devices")) > 0) {
 		fputc('\n', out);
 		render_devices(out, get(d, "devices"));
@@ -552,6 +572,18 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 	for (size_t i = 0; i < arr_len(list); i++) {
 		json_object *x = json_object_array_get_idx(list, i);
 
+		if (str(x, "model") && strcmp(str(x, "model"), "virtio-mem") == 0) {
+			char c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
+
+			fprintf(out,
+			        "  %s %s on guest node %" PRId64 " through virtio-mem device %s: "
+			        "requested %s -> %s, current %s\n",
+			        strcmp(verb, "attached") == 0 ? "plugged" : "unplugged",
+			        kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
+			        kib(x, "from_kib", b), kib(x, "requested_kib", c),
+			        get(x, "current_kib") ? kib(x, "current_kib", e) : "unknown");
+			continue;
+		}
 		fprintf(out, "  %s %s on guest node %" PRId64 "%s%s (%s pages, host nodes %s)\n",
 		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias") ? " as " : "",
 		        str(x, "alias") ? str(x, "alias") : "", kib(x, "page_size_kib", b),
@@ -849,6 +881,14 @@ static void render_prepare(FILE *out, json_object *d)
 	        kib(d, "max_memory_kib", a), txt(d, "max_source"), num(d, "slots"),
 	        kib(d, "step_kib", b));
 	fprintf(out, "memballoon: %s\n", txt(d, "balloon"));
+	for (size_t i = 0; i < arr_len(get(d, "virtio_mem")); i++) {
+		json_object *v = json_object_array_get_idx(get(d, "virtio_mem"), i);
+
+		fprintf(out,
+		        "virtio-mem: cell %" PRId64 " gets a device of %s (its planned headroom), "
+		        "%s blocks, nothing requested\n",
+		        num(v, "node"), kib(v, "size_kib", a), kib(v, "block_kib", b));
+	}
 	for (size_t i = 0; i < arr_len(warn); i++)
 		fprintf(out, "warning: %s\n",
 		        json_object_get_string(json_object_array_get_idx(warn, i)));

@@ -559,6 +559,64 @@ static void check_kernel(xmlNode *root, struct domain_edit_report *rep)
 	xmlFree(cmdline);
 }
 
+/* <memory>'s value in KiB. */
+static int memory_kib(xmlNode *mem, uint64_t *kib, char **err)
+{
+	xmlChar *text = mem ? xmlNodeGetContent(mem) : NULL;
+	xmlChar *unit = mem ? xmlGetProp(mem, BAD_CAST "unit") : NULL;
+	int rc = text ? size_parse_unit((const char *)text, unit ? (const char *)unit : "KiB", kib,
+	                                err)
+	              : err_ret(err, -EINVAL, "no <memory>");
+
+	xmlFree(text);
+	xmlFree(unit);
+	return rc;
+}
+
+int domain_edit_add_vmem(struct domain_edit *e, unsigned node, uint64_t size_kib,
+                         uint64_t block_kib, char **err)
+{
+	static const char *const before_mem[] = {"memballoon", "rng",    "tpm",   "shmem", "iommu",
+	                                         "vsock",      "crypto", "panic", NULL};
+	xmlNode *root = xmlDocGetRootElement(e->doc), *mem = child(root, "memory"), *devs, *dev,
+	        *tgt;
+	uint64_t old;
+	char text[32];
+	int rc = memory_kib(mem, &old, err);
+
+	if (rc < 0)
+		return rc;
+	if (child(root, "currentMemory") == NULL) {
+		static const char *const before_cur[] = {
+		        "blkiotune", "memtune", "memoryBacking", "vcpu", "os", "devices", NULL};
+		xmlNode *cur = add_child(e, root, "currentMemory", before_cur);
+
+		set_prop(cur, "unit", "KiB");
+		snprintf(text, sizeof(text), "%" PRIu64, old);
+		set_text(cur, text);
+	}
+	set_prop(mem, "unit", "KiB");
+	snprintf(text, sizeof(text), "%" PRIu64, old + size_kib);
+	set_text(mem, text);
+	devs = child(root, "devices");
+	if (devs == NULL)
+		devs = add_child(e, root, "devices", (const char *const[]){"seclabel", NULL});
+	dev = add_child(e, devs, "memory", before_mem);
+	set_prop(dev, "model", "virtio-mem");
+	tgt = add_child(e, dev, "target", NULL);
+	snprintf(text, sizeof(text), "%" PRIu64, size_kib);
+	set_prop(add_child(e, tgt, "size", NULL), "unit", "KiB");
+	set_text(child(tgt, "size"), text);
+	snprintf(text, sizeof(text), "%u", node);
+	set_text(add_child(e, tgt, "node", NULL), text);
+	snprintf(text, sizeof(text), "%" PRIu64, block_kib);
+	set_prop(add_child(e, tgt, "block", NULL), "unit", "KiB");
+	set_text(child(tgt, "block"), text);
+	set_prop(add_child(e, tgt, "requested", NULL), "unit", "KiB");
+	set_text(child(tgt, "requested"), "0");
+	return 0;
+}
+
 int domain_edit_apply(struct domain_edit *e, const struct partition_guest *g,
                       const struct partition *p, struct domain_edit_report *rep, char **err)
 {

@@ -53,6 +53,16 @@ int domain_edit_guest(const struct domain_edit *e, const struct domain *dom,
 int domain_edit_apply(struct domain_edit *e, const struct partition_guest *g,
                       const struct partition *p, struct domain_edit_report *rep, char **err);
 
+/*
+ * prepare --model virtio-mem: appends a <memory model='virtio-mem'> device
+ * on guest cell `node` (size_kib, block_kib, nothing requested) to
+ * <devices>, and raises <memory> by its size (libvirt counts memory devices
+ * in it); a missing <currentMemory> is set to the old <memory>, the boot
+ * memory, so the guest does not start with a balloon target above it.
+ */
+int domain_edit_add_vmem(struct domain_edit *e, unsigned node, uint64_t size_kib,
+                         uint64_t block_kib, char **err);
+
 /* The document as text, without an XML declaration (as libvirt writes it).
  * *xml is malloc'd. */
 int domain_edit_format(const struct domain_edit *e, char **xml, char **err);

@@ -54,6 +54,7 @@ struct partition_opts {
 	bool cpuless_set; /* --cpuless given */
 	uint64_t cpuless_kib;
 	bool no_pin; /* --no-pin */
+	bool vmem;   /* --model virtio-mem: a device per cell (prepare.c) */
 };
 
 struct partition_cell {

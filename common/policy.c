@@ -6,6 +6,12 @@
  * push the guest under low_free (the hysteresis). A DIMM leaves only when
  * the balloon already holds it back; the balloon is first let out by the
  * DIMM's size so the guest never has less than before while it unplugs.
+ *
+ * On a cell that grows through a virtio-mem device the steps are fine: a
+ * grow plugs the shortfall to the band's middle (block-rounded, at most
+ * `step`) and needs no slot; plenty unplugs from the device (the memory the
+ * balloon holds back first) instead of inflating the balloon, so the host
+ * gets the memory back for real and the guest's MemTotal says so.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,6 +23,7 @@
 #include <libxml/tree.h>
 
 #include "backing.h"
+#include "devmodel.h"
 #include "domain.h"
 #include "err.h"
 #include "host.h"
@@ -137,9 +144,18 @@ static bool resolve_pending(struct ctx *c)
 		return true;
 	}
 	if (in->plugged_kib < st->pending_plugged_kib) {
+		uint64_t target = min_u64(st->restore_kib, in->plugged_kib);
+
 		st->unplug_failures = 0;
-		set_balloon(c, min_u64(st->restore_kib, in->plugged_kib), "restore_after_unplug",
-		            "DIMM unplugged, guest memory kept where it was");
+		/* a virtio-mem unplug usually leaves the balloon where it belongs */
+		if (target + POLICY_SLACK_KIB > in->actual_kib &&
+		    in->actual_kib + POLICY_SLACK_KIB > target) {
+			say(c->out, POLICY_NONE, "unplugged",
+			    "unplugged; the balloon is already at %" PRIu64 " MiB", mib(target));
+			return true;
+		}
+		set_balloon(c, target, "restore_after_unplug",
+		            "memory unplugged, guest memory kept where it was");
 		return true;
 	}
 	st->unplug_failed_ms = in->now_ms;
@@ -147,6 +163,23 @@ static bool resolve_pending(struct ctx *c)
 	set_balloon(c, min_u64(st->restore_kib, in->plugged_kib), "unplug_failed",
 	            "the unplug did not remove memory; balloon back");
 	return true;
+}
+
+/* One grow on `cell`: a DIMM of `step` rounded up to the alignment (none
+ * without a free slot); on virtio-mem, the shortfall to the band's middle
+ * rounded up to the block, at most `step`, within the device's room. 0: the
+ * cell cannot take one. */
+static uint64_t cell_step(const struct ctx *c, const struct policy_cell *cell)
+{
+	uint64_t align = cell->align_kib ? cell->align_kib : 1;
+	uint64_t need, sz;
+
+	if (!cell->vmem)
+		return c->in->free_slots ? (c->s->step_kib + align - 1) / align * align : 0;
+	need = c->mid_kib > c->in->usable_kib ? c->mid_kib - c->in->usable_kib : 0;
+	sz = (min_u64(max_u64(need, align), c->s->step_kib) + align - 1) / align * align;
+	sz = min_u64(sz, cell->vmem_room_kib / align * align);
+	return sz;
 }
 
 static const struct policy_cell *pick_cell(const struct ctx *c, uint64_t ceiling, uint64_t *size,
@@ -158,17 +191,18 @@ static const struct policy_cell *pick_cell(const struct ctx *c, uint64_t ceiling
 	*host_bad = NULL;
 	for (size_t i = 0; i < in->n_cells; i++) {
 		const struct policy_cell *cell = &in->cells[i];
-		uint64_t align = cell->align_kib ? cell->align_kib : 1;
-		uint64_t sz = (c->s->step_kib + align - 1) / align * align;
+		uint64_t sz = cell_step(c, cell);
 
-		if (in->plugged_kib + sz > ceiling)
+		if (sz == 0 || in->plugged_kib + sz > ceiling)
 			continue;
 		if (cell->host_known && cell->host_usable_kib < sz) {
 			if (*host_bad == NULL || cell->kib < (*host_bad)->kib)
 				*host_bad = cell;
 			continue;
 		}
-		if (best == NULL || cell->kib < best->kib) {
+		/* virtio-mem first (fine, no slot, unpluggable), then the least memory */
+		if (best == NULL || (cell->vmem && !best->vmem) ||
+		    (cell->vmem == best->vmem && cell->kib < best->kib)) {
 			best = cell;
 			*size = sz;
 		}
@@ -178,11 +212,10 @@ static const struct policy_cell *pick_cell(const struct ctx *c, uint64_t ceiling
 
 static void hold_host(struct ctx *c, const struct policy_cell *cell)
 {
-	uint64_t align = cell->align_kib ? cell->align_kib : 1;
-	uint64_t sz = (c->s->step_kib + align - 1) / align * align;
+	uint64_t sz = cell_step(c, cell);
 
 	say(c->out, POLICY_HOLD, "host_reserve",
-	    "held back: a %" PRIu64 " MiB DIMM on guest node %u would take host nodes %s "
+	    "held back: %" PRIu64 " MiB more on guest node %u would take host nodes %s "
 	    "below their reserve (%" PRIu64 " MiB free, %" PRIu64 " MiB above the %" PRIu64
 	    " MiB reserve)",
 	    mib(sz), cell->id, cell->host_nodes, mib(cell->host_free_kib),
@@ -191,13 +224,21 @@ static void hold_host(struct ctx *c, const struct policy_cell *cell)
 	c->out->size_kib = sz;
 }
 
+static bool any_vmem_room(const struct policy_input *in)
+{
+	for (size_t i = 0; i < in->n_cells; i++)
+		if (in->cells[i].vmem && in->cells[i].vmem_room_kib >= in->cells[i].align_kib)
+			return true;
+	return false;
+}
+
 static void grow_dimm(struct ctx *c, uint64_t ceiling)
 {
 	const struct policy_input *in = c->in;
 	const struct policy_cell *cell, *host_bad;
 	uint64_t size = 0;
 
-	if (in->free_slots == 0) {
+	if (in->free_slots == 0 && !any_vmem_room(in)) {
 		say(c->out, POLICY_HOLD, "no_slots", "held back: every memory slot is taken");
 		return;
 	}
@@ -215,10 +256,11 @@ static void grow_dimm(struct ctx *c, uint64_t ceiling)
 	}
 	c->out->size_kib = size;
 	c->out->node = (int)cell->id;
-	say(c->out, POLICY_GROW, "below_low_free",
+	say(c->out, POLICY_GROW, cell->vmem ? "below_low_free_vmem" : "below_low_free",
 	    "usable %" PRIu64 " MiB below low_free %" PRIu64
-	    " MiB with the balloon out: plug %" PRIu64 " MiB on guest node %u",
-	    mib(in->usable_kib), mib(c->out->low_kib), mib(size), cell->id);
+	    " MiB with the balloon out: plug %" PRIu64 " MiB on guest node %u%s",
+	    mib(in->usable_kib), mib(c->out->low_kib), mib(size), cell->id,
+	    cell->vmem ? " through its virtio-mem device" : "");
 	acted(c, true, size);
 	c->st->pending = POLICY_PENDING_GROW;
 	c->st->pending_plugged_kib = in->plugged_kib;
@@ -332,6 +374,66 @@ static void prepare_unplug(struct ctx *c, const struct policy_dimm *dimm, uint64
 	    mib(dimm->size_kib), mib(in->actual_kib), mib(c->out->target_kib));
 }
 
+/* The virtio-mem cell with the most requested, if one can give a block. */
+static const struct policy_cell *vmem_fullest(const struct policy_input *in)
+{
+	const struct policy_cell *best = NULL;
+
+	for (size_t i = 0; i < in->n_cells; i++) {
+		const struct policy_cell *cell = &in->cells[i];
+
+		if (cell->vmem && cell->align_kib && cell->vmem_plugged_kib >= cell->align_kib &&
+		    (best == NULL || cell->vmem_plugged_kib > best->vmem_plugged_kib))
+			best = cell;
+	}
+	return best;
+}
+
+/*
+ * Plenty on a guest with virtio-mem memory plugged: unplug from the device
+ * instead of inflating the balloon. What the balloon holds back goes first
+ * (the guest keeps what it has); otherwise min(step, excess). Never below
+ * the floor; block-rounded. false: nothing to do this way.
+ */
+static bool shrink_vmem(struct ctx *c, uint64_t excess)
+{
+	const struct policy_input *in = c->in;
+	struct policy_state *st = c->st;
+	const struct policy_cell *cell = vmem_fullest(in);
+	uint64_t held = in->plugged_kib > in->actual_kib + POLICY_SLACK_KIB
+	                        ? in->plugged_kib - in->actual_kib
+	                        : 0;
+	uint64_t room =
+	        in->plugged_kib > c->out->floor_kib ? in->plugged_kib - c->out->floor_kib : 0;
+	uint64_t size;
+
+	if (cell == NULL)
+		return false;
+	size = held >= cell->align_kib ? held : min_u64(c->s->step_kib, excess);
+	size = min_u64(min_u64(size, cell->vmem_plugged_kib), room);
+	size = size / cell->align_kib * cell->align_kib;
+	if (size == 0)
+		return false;
+	c->out->size_kib = size;
+	c->out->node = (int)cell->id;
+	say(c->out, POLICY_SHRINK,
+	    held >= cell->align_kib ? "balloon_holds_vmem" : "above_high_free_vmem",
+	    "%s: unplug %" PRIu64
+	    " MiB from the virtio-mem device of guest node %u (plugged %" PRIu64
+	    " MiB, balloon %" PRIu64 " MiB)",
+	    held >= cell->align_kib ? "the balloon holds memory back"
+	                            : "above high_free for settle",
+	    mib(size), cell->id, mib(in->plugged_kib), mib(in->actual_kib));
+	/* afterwards the balloon stays where it was, within the smaller total */
+	st->restore_kib = min_u64(in->actual_kib, in->plugged_kib - size);
+	st->pending = POLICY_PENDING_SHRINK;
+	st->pending_plugged_kib = in->plugged_kib;
+	st->last_action_ms = in->now_ms;
+	st->grew_last = false;
+	st->observing = false;
+	return true;
+}
+
 static void decide_shrink(struct ctx *c)
 {
 	const struct policy_input *in = c->in;
@@ -354,6 +456,8 @@ static void decide_shrink(struct ctx *c)
 		return;
 	}
 	excess = in->usable_kib - c->mid_kib;
+	if (shrink_vmem(c, excess))
+		return;
 	target = in->actual_kib - min_u64(min_u64(c->s->step_kib, excess), in->actual_kib);
 	target = max_u64(floor, target / 1024 * 1024);
 	/* A guest that refused an unplug (memory not movable) is asked again
@@ -523,11 +627,23 @@ size_t policy_cells(const struct domain *dom, const struct host *host, uint64_t 
 	for (size_t i = 0; i < dom->n_cells; i++) {
 		struct backing b;
 
+		struct devmodel_node n;
+		const struct domain_memdev *dev = devmodel_vmem_device(dom, (unsigned)i, NULL);
+
 		cells[i].id = (unsigned)i;
 		cells[i].kib = dom->cells[i].memory_kib + domain_memdev_kib(dom, (int)i);
-		if (backing_infer(dom, (unsigned)i, NULL, &b, NULL) < 0)
+		if (backing_infer(dom, (unsigned)i, dev, &b, NULL) < 0)
 			continue;
 		cells[i].align_kib = backing_align_kib(&b);
+		devmodel_node(dom, (unsigned)i, DEVMODEL_AUTO, &b, &n);
+		if (n.has_device) {
+			/* the device counts with what is requested, not its size */
+			cells[i].kib -= n.size_kib - n.requested_kib;
+			cells[i].vmem = true;
+			cells[i].align_kib = n.block_kib;
+			cells[i].vmem_room_kib = devmodel_vmem_room(&n);
+			cells[i].vmem_plugged_kib = n.requested_kib;
+		}
 		if (host)
 			cell_supply(host, &b, reserve_kib, &cells[i]);
 	}

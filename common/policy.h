@@ -100,12 +100,17 @@ int policy_key_check_domain(const struct policy_key *k, const struct policy_sett
 /* One guest cell the policy could grow. */
 struct policy_cell {
 	unsigned id;
-	uint64_t kib;             /* boot + DIMMs on this cell */
-	uint64_t align_kib;       /* a DIMM here is a multiple of this */
-	bool host_known;          /* host numbers below are meaningful */
-	uint64_t host_free_kib;   /* free memory on its inferred host nodes */
-	uint64_t host_usable_kib; /* free above the reserve on those nodes */
-	char host_nodes[32];      /* "0-1", "any" */
+	uint64_t kib;       /* boot + DIMMs + virtio-mem requested on this cell */
+	uint64_t align_kib; /* a step here is a multiple of this */
+	/* The cell grows and shrinks through its virtio-mem device (devmodel.h):
+	 * steps of align_kib (the block), no slot, within the device's room. */
+	bool vmem;
+	uint64_t vmem_room_kib;    /* size - requested */
+	uint64_t vmem_plugged_kib; /* requested: what a shrink can take */
+	bool host_known;           /* host numbers below are meaningful */
+	uint64_t host_free_kib;    /* free memory on its inferred host nodes */
+	uint64_t host_usable_kib;  /* free above the reserve on those nodes */
+	char host_nodes[32];       /* "0-1", "any" */
 };
 
 /* A hot-plugged DIMM the policy may unplug (newest first). */

@@ -10,7 +10,9 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "devmodel.h"
 #include "err.h"
+#include "plan.h"
 #include "prepare.h"
 #include "report.h"
 #include "size.h"
@@ -41,6 +43,7 @@ void prepare_free(struct prepare *p)
 	domain_free(p->dom);
 	domain_edit_free(p->edit);
 	partition_free(p->part);
+	free(p->vmem);
 	free(p->xml);
 	free(p);
 }
@@ -66,6 +69,47 @@ static int edit_warnings(struct prepare *p)
 	return rc;
 }
 
+/*
+ * --model virtio-mem: one device per new cell that has none, sized to the
+ * headroom the slot layout plans for that cell (plan_layout() on the edited
+ * definition), so the devices can take what DIMMs would have; block 2 MiB,
+ * or the cell's page size when larger.
+ */
+static int prepare_vmem(struct prepare *p, const struct host *host, char **err)
+{
+	char *xml = NULL;
+	struct domain *dom = NULL;
+	struct plan *plan = NULL;
+	int rc = domain_edit_format(p->edit, &xml, err);
+
+	if (rc == 0)
+		rc = domain_parse(xml, strlen(xml), &dom, err);
+	if (rc == 0)
+		rc = plan_layout(dom, host, NULL, &plan, err);
+	if (rc == 0 &&
+	    (p->vmem = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*p->vmem))) == NULL)
+		rc = err_ret(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < plan->n_nodes; i++) {
+		const struct plan_node *n = &plan->nodes[i];
+		uint64_t block = n->backing.page_size_kib > DEVMODEL_VMEM_BLOCK_KIB
+		                         ? n->backing.page_size_kib
+		                         : DEVMODEL_VMEM_BLOCK_KIB;
+		uint64_t size = n->planned_kib / block * block;
+
+		if (size == 0 || devmodel_vmem_device(dom, n->id, NULL) != NULL)
+			continue;
+		rc = domain_edit_add_vmem(p->edit, n->id, size, block, err);
+		p->vmem[p->n_vmem++] = (struct prepare_vmem){n->id, size, block};
+	}
+	if (rc == 0 && p->n_vmem == 0)
+		rc = partition_warn(p->part, "--model virtio-mem: no cell has headroom left for a "
+		                             "device (raise --max)");
+	plan_free(plan);
+	domain_free(dom);
+	free(xml);
+	return rc;
+}
+
 int prepare_compute(struct prepare *p, const struct host *host, const struct partition_opts *o,
                     char **err)
 {
@@ -74,6 +118,8 @@ int prepare_compute(struct prepare *p, const struct host *host, const struct par
 	if ((rc = domain_edit_guest(p->edit, p->dom, &p->guest, err)) < 0 ||
 	    (rc = partition_compute(host, &p->guest, o, &p->part, err)) < 0 ||
 	    (rc = domain_edit_apply(p->edit, &p->guest, p->part, &p->edits, err)) < 0)
+		return rc;
+	if (o->vmem && (rc = prepare_vmem(p, host, err)) < 0)
 		return rc;
 	if (edit_warnings(p) < 0)
 		return err_ret(err, -ENOMEM, "out of memory");
@@ -166,6 +212,23 @@ static void report_settings(json_object *o, const struct prepare *p,
 	                       json_object_new_int((int)p->edits.pages_narrowed));
 }
 
+/* The devices --model virtio-mem added: [{node, size_kib, block_kib}]. */
+static json_object *report_vmem(const struct prepare *p)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < p->n_vmem; i++) {
+		json_object *v = json_object_new_object();
+
+		json_object_object_add(v, "node", json_object_new_int((int)p->vmem[i].node));
+		json_object_object_add(v, "size_kib", json_object_new_uint64(p->vmem[i].size_kib));
+		json_object_object_add(v, "block_kib",
+		                       json_object_new_uint64(p->vmem[i].block_kib));
+		json_object_array_add(a, v);
+	}
+	return a;
+}
+
 json_object *prepare_report(const struct prepare *p, const struct host *host,
                             const struct partition_opts *opts)
 {
@@ -188,6 +251,7 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	json_object_object_add(o, "shared", json_object_new_boolean(part->shared));
 	json_object_object_add(o, "placement", opts->mirror ? NULL : report_candidates(part));
 	report_settings(o, p, opts);
+	json_object_object_add(o, "virtio_mem", opts->vmem ? report_vmem(p) : NULL);
 	for (size_t i = 0; i < part->n_warnings; i++)
 		json_object_array_add(warn, json_object_new_string(part->warnings[i]));
 	json_object_object_add(o, "warnings", warn);
@@ -212,6 +276,8 @@ json_object *prepare_opts_json(const struct partition_opts *o)
 		json_object_object_add(a, "cpuless_kib", json_object_new_uint64(o->cpuless_kib));
 	if (o->no_pin)
 		json_object_object_add(a, "no_pin", json_object_new_boolean(true));
+	if (o->vmem)
+		json_object_object_add(a, "model", json_object_new_string("virtio-mem"));
 	return a;
 }
 
@@ -254,5 +320,12 @@ int prepare_opts_from_json(json_object *args, struct partition_opts *o, char **e
 	o->n_cells = (unsigned)cells;
 	o->slots = (unsigned)slots;
 	o->no_pin = json_object_object_get_ex(args, "no_pin", &v) && json_object_get_boolean(v);
+	if (json_object_object_get_ex(args, "model", &v)) {
+		const char *m = json_object_get_string(v);
+
+		if (m == NULL || (strcmp(m, "dimm") != 0 && strcmp(m, "virtio-mem") != 0))
+			return err_ret(err, -EINVAL, "model: dimm or virtio-mem");
+		o->vmem = strcmp(m, "virtio-mem") == 0;
+	}
 	return 0;
 }

@@ -18,6 +18,13 @@
 #include "host.h"
 #include "partition.h"
 
+/* prepare --model virtio-mem: one device added on a cell. */
+struct prepare_vmem {
+	unsigned node;
+	uint64_t size_kib;  /* the cell's planned headroom */
+	uint64_t block_kib; /* 2 MiB, or the cell's page size when larger */
+};
+
 struct prepare {
 	struct domain *dom;       /* the domain as it was */
 	struct domain_edit *edit; /* its tree, edited by prepare_compute() */
@@ -25,6 +32,8 @@ struct prepare {
 	struct partition *part;
 	struct domain_edit_report edits;
 	char *xml; /* the new definition */
+	size_t n_vmem;
+	struct prepare_vmem *vmem;
 };
 
 /* Parses `xml` twice: the model (domain_parse) and the editable tree.

@@ -32,6 +32,7 @@ struct proto_spec {
 };
 
 static const char *const plan_actions[] = {"grow", "shrink", NULL};
+static const char *const device_models[] = {"dimm", "virtio-mem", NULL};
 static const char *const policy_actions[] = {"show", "enable", "disable", "set", "unset", NULL};
 static const char *const prepare_actions[] = {"show", "define", NULL};
 
@@ -52,10 +53,15 @@ static const struct proto_arg args_plan[] = {
 };
 
 static const struct proto_arg args_resize[] = {
-        {"domain", PROTO_T_STRING, true, NULL}, {"size", PROTO_T_UINT, true, NULL},
-        {"node", PROTO_T_UINT, false, NULL},    {"live", PROTO_T_BOOL, false, NULL},
-        {"config", PROTO_T_BOOL, false, NULL},  {"wait", PROTO_T_BOOL, false, NULL},
-        {"dry_run", PROTO_T_BOOL, false, NULL}, {NULL},
+        {"domain", PROTO_T_STRING, true, NULL},
+        {"size", PROTO_T_UINT, true, NULL},
+        {"node", PROTO_T_UINT, false, NULL},
+        {"live", PROTO_T_BOOL, false, NULL},
+        {"config", PROTO_T_BOOL, false, NULL},
+        {"wait", PROTO_T_BOOL, false, NULL},
+        {"dry_run", PROTO_T_BOOL, false, NULL},
+        {"model", PROTO_T_STRING, false, device_models}, /* absent: the config's */
+        {NULL},
 };
 
 static const struct proto_arg args_policy[] = {
@@ -84,6 +90,7 @@ static const struct proto_arg args_prepare[] = {
         {"slots", PROTO_T_UINT, false, NULL},
         {"cpuless_kib", PROTO_T_UINT, false, NULL},
         {"no_pin", PROTO_T_BOOL, false, NULL},
+        {"model", PROTO_T_STRING, false, device_models}, /* virtio-mem: a device per cell */
         {NULL},
 };
 

@@ -29,6 +29,7 @@
 #define PROTO_E_REFUSED      "refused"
 #define PROTO_E_FAILED       "failed"
 #define PROTO_E_PENDING      "pending"
+#define PROTO_E_PARTIAL      "partial" /* virtio-mem: the guest moved less */
 #define PROTO_E_UNSUPPORTED  "unsupported"
 
 enum proto_cmd {

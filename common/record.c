@@ -41,13 +41,13 @@ static const char *const record_event_names[RECORD_EVENT_COUNT] = {
         [RECORD_POLICY_DECISION] = "policy_decision",
         [RECORD_RECONCILED] = "reconciled",
         [RECORD_LOG_REPAIRED] = "log_repaired",
+        [RECORD_RESIZE] = "resize",
+        [RECORD_SIZE_CHANGE] = "size_change",
 };
 
 static const char *const record_result_names[RECORD_RESULT_COUNT] = {
-        [RECORD_OK] = "ok",
-        [RECORD_FAILED] = "failed",
-        [RECORD_REFUSED] = "refused",
-        [RECORD_PENDING] = "pending",
+        [RECORD_OK] = "ok",           [RECORD_FAILED] = "failed",   [RECORD_REFUSED] = "refused",
+        [RECORD_PENDING] = "pending", [RECORD_PARTIAL] = "partial",
 };
 
 static const char *const record_actor_names[] = {

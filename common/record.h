@@ -34,6 +34,8 @@ enum record_event {
 	RECORD_POLICY_DECISION,
 	RECORD_RECONCILED,
 	RECORD_LOG_REPAIRED, /* the writer cut a torn tail off the log */
+	RECORD_RESIZE,       /* a virtio-mem device's <requested> was set */
+	RECORD_SIZE_CHANGE,  /* MEMORY_DEVICE_SIZE_CHANGE: a device's <current> */
 	RECORD_EVENT_COUNT,
 };
 
@@ -42,6 +44,7 @@ enum record_result {
 	RECORD_FAILED,
 	RECORD_REFUSED,
 	RECORD_PENDING,
+	RECORD_PARTIAL, /* virtio-mem: the guest moved less than requested */
 	RECORD_RESULT_COUNT
 };
 

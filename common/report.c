@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backing.h"
+#include "devmodel.h"
 #include "report.h"
 
 json_object *report_string(const char *s)
@@ -45,6 +46,29 @@ static json_object *report_backing(const struct backing *b)
 	return o;
 }
 
+/* The node's device model (auto) and, for virtio-mem, its device. */
+static void report_model(json_object *o, const struct domain *dom, unsigned cell,
+                         const struct backing *b)
+{
+	struct devmodel_node n;
+	json_object *v;
+
+	devmodel_node(dom, cell, DEVMODEL_AUTO, b, &n);
+	json_object_object_add(o, "model", json_object_new_string(devmodel_name(n.model)));
+	if (!n.has_device) {
+		json_object_object_add(o, "virtio_mem", NULL);
+		return;
+	}
+	v = json_object_new_object();
+	json_object_object_add(v, "alias", report_string(n.alias));
+	add_u64(v, "size_kib", n.size_kib);
+	add_u64(v, "block_kib", n.block_kib);
+	add_u64(v, "requested_kib", n.requested_kib);
+	add_u64(v, "current_kib", n.current_kib);
+	add_u64(v, "room_kib", devmodel_vmem_room(&n));
+	json_object_object_add(o, "virtio_mem", v);
+}
+
 static json_object *report_cell(const struct domain *dom, const struct domain_cell *c, char **err)
 {
 	struct backing b;
@@ -61,6 +85,7 @@ static json_object *report_cell(const struct domain *dom, const struct domain_ce
 	json_object_object_add(o, "discard", report_string(c->discard));
 	json_object_object_add(o, "backing", report_backing(&b));
 	add_u64(o, "align_kib", backing_align_kib(&b));
+	report_model(o, dom, c->id, &b);
 	return o;
 }
 
@@ -199,7 +224,7 @@ json_object *report_inspect(const struct domain *dom, const struct host *host, c
 	return o;
 }
 
-static json_object *report_plan_node(const struct plan_node *n)
+static json_object *report_plan_node(const struct domain *dom, const struct plan_node *n)
 {
 	const struct backing *b = &n->backing;
 	json_object *o = json_object_new_object();
@@ -220,6 +245,8 @@ static json_object *report_plan_node(const struct plan_node *n)
 		json_object_array_add(dimms, json_object_new_uint64(n->dimms_kib[i]));
 	json_object_object_add(o, "dimms_kib", dimms);
 	add_u64(o, "planned_kib", n->planned_kib);
+	if (n->id < dom->n_cells)
+		report_model(o, dom, n->id, b);
 	return o;
 }
 
@@ -242,7 +269,7 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan)
 	add_u64(o, "unreachable_kib", plan->unreachable_kib);
 	json_object_object_add(o, "unreachable_reason", report_string(plan->unreachable_reason));
 	for (size_t i = 0; i < plan->n_nodes; i++)
-		json_object_array_add(nodes, report_plan_node(&plan->nodes[i]));
+		json_object_array_add(nodes, report_plan_node(dom, &plan->nodes[i]));
 	json_object_object_add(o, "nodes", nodes);
 	return o;
 }

@@ -29,7 +29,13 @@ static struct json_object *dimm_json(const struct select_dimm *d)
 	if (o == NULL)
 		return NULL;
 	rc |= json_add(o, "node", json_object_new_int64(d->node));
+	rc |= json_add(o, "model", json_object_new_string(devmodel_name(d->model)));
 	rc |= json_add(o, "size_kib", json_object_new_uint64(d->size_kib));
+	if (d->model == DEVMODEL_VIRTIO_MEM) {
+		rc |= json_add(o, "from_kib", json_object_new_uint64(d->from_kib));
+		rc |= json_add(o, "requested_kib", json_object_new_uint64(d->to_kib));
+		rc |= json_add(o, "device_kib", json_object_new_uint64(d->device_kib));
+	}
 	rc |= json_add(o, "page_size_kib", json_object_new_uint64(b->page_size_kib));
 	rc |= json_add(o, "hugepages", json_object_new_boolean(b->hugepages));
 	if (b->bound)
@@ -41,7 +47,7 @@ static struct json_object *dimm_json(const struct select_dimm *d)
 	rc |= json_add(o, "mode", json_object_new_string(numa_mode_name(b->mode)));
 	rc |= json_add(o, "auto_placement", json_object_new_boolean(b->auto_placement));
 	rc |= json_add(o, "reason", json_object_new_string(d->reason ? d->reason : ""));
-	if (d->alias != NULL) {
+	if (d->alias != NULL) { /* shrink: the DIMM; virtio-mem: the device */
 		rc |= json_add(o, "alias", json_object_new_string(d->alias));
 		if (d->has_slot)
 			rc |= json_add(o, "slot", json_object_new_int64(d->slot));

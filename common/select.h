@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "backing.h"
+#include "devmodel.h"
 #include "domain.h"
 #include "host.h"
 #include "plan.h"
@@ -41,6 +42,8 @@ enum select_code {
 	/* hugepages on host nodes outside the domain's global strict nodeset,
 	 * which the kernel does not count for QEMU's reservation */
 	SELECT_OUTSIDE_NODESET,
+	SELECT_NO_DEVICE,   /* virtio-mem forced on a node without a device */
+	SELECT_NO_CAPACITY, /* virtio-mem: beyond the device's size, or below 0 */
 };
 
 enum select_op {
@@ -54,24 +57,34 @@ struct select_grow_req {
 	/* A layout already computed for this domain and host, or NULL to have
 	 * select_grow() compute one. Borrowed. */
 	const struct plan *plan;
-	uint64_t host_reserve_kib; /* free memory to keep on each host node */
+	uint64_t host_reserve_kib;  /* free memory to keep on each host node */
+	enum devmodel_choice model; /* per node (auto) or forced */
 };
 
 struct select_shrink_req {
 	uint64_t size_kib;
 	int node; /* guest node, -1 = any */
+	enum devmodel_choice model;
 };
 
+/* One change on one guest node: a DIMM to attach or detach, or (model
+ * virtio-mem) a device whose <requested> goes from from_kib to to_kib. */
 struct select_dimm {
 	unsigned node; /* guest node */
-	uint64_t size_kib;
+	enum devmodel model;
+	uint64_t size_kib; /* what this node gains or gives back */
 	struct backing backing;
 	char *reason; /* why this node (grow) or this DIMM (shrink) */
-	/* shrink only: the device to detach */
+	/* shrink: the DIMM to detach; virtio-mem: the device to update (NULL
+	 * when libvirt gave it no alias, e.g. a shut-off domain) */
 	char *alias;
 	size_t memdev; /* index in dom->memdevs */
 	bool has_slot;
 	unsigned slot;
+	/* virtio-mem only: <requested> before and after, the device's size */
+	uint64_t from_kib;
+	uint64_t to_kib;
+	uint64_t device_kib;
 };
 
 struct select_result {

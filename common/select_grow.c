@@ -5,6 +5,10 @@
  * by what each node's host nodes can supply and by the slots to keep), one
  * DIMM per node touched, and a host check of the total demand per host-node
  * group. Also the host supply of a backing, which the policy reads too.
+ *
+ * Each guest node grows through its device model (devmodel.h): a DIMM node
+ * in 128 MiB steps within maxMemory and the free slots, a virtio-mem node
+ * in its block size within its device's room (size - requested), no slot.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,7 +64,9 @@ void select_supply(const struct host *h, const struct backing *b, uint64_t reser
 /* ---- the spread ---- */
 
 struct grow_node {
+	struct devmodel_node dm;
 	struct backing backing;
+	uint64_t cap_kib; /* virtio-mem: the device's room; DIMM: UINT64_MAX */
 	uint64_t align_kib;
 	uint64_t planned_kib; /* the layout's share still to come */
 	uint64_t avail_kib;   /* what the host can still supply; UINT64_MAX unknown */
@@ -75,7 +81,10 @@ struct grow_ctx {
 	size_t n;
 	struct grow_node *nodes;
 	unsigned free_slots;
-	uint64_t headroom_kib;
+	uint64_t headroom_kib; /* below maxMemory: what DIMMs may add */
+	uint64_t capacity_kib; /* what the candidates can take together */
+	uint64_t dimm_given;   /* the spread's DIMM share so far */
+	bool dimms_possible;   /* a slot and headroom are left */
 };
 
 /* Two guest nodes draw from the same pool when their backings resolve to
@@ -185,11 +194,18 @@ static int grow_setup(struct grow_ctx *c, char **err)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n; i++) {
 		struct grow_node *g = &c->nodes[i];
-		int rc = backing_infer(c->dom, (unsigned)i, NULL, &g->backing, err);
+		const struct domain_memdev *dev =
+		        c->req->model == DEVMODEL_FORCE_DIMM
+		                ? NULL
+		                : devmodel_vmem_device(c->dom, (unsigned)i, NULL);
+		int rc = backing_infer(c->dom, (unsigned)i, dev, &g->backing, err);
 
 		if (rc < 0)
 			return rc;
-		g->align_kib = backing_align_kib(&g->backing);
+		devmodel_node(c->dom, (unsigned)i, c->req->model, &g->backing, &g->dm);
+		g->align_kib = devmodel_align_kib(&g->dm, &g->backing);
+		g->cap_kib = g->dm.model == DEVMODEL_VIRTIO_MEM ? devmodel_vmem_room(&g->dm)
+		                                                : UINT64_MAX;
 		g->avail_kib = UINT64_MAX;
 		if (c->host != NULL) {
 			grow_supply(c, i, &s);
@@ -219,8 +235,13 @@ static int grow_shares(struct grow_ctx *c, char **err)
 		goto out;
 	}
 	for (size_t i = 0; i < c->n; i++) {
-		c->nodes[i].planned_kib = p->nodes[i].planned_kib;
-		c->nodes[i].candidate = true;
+		struct grow_node *g = &c->nodes[i];
+
+		/* a virtio-mem node's share is what its device can still take */
+		g->planned_kib =
+		        g->dm.model == DEVMODEL_VIRTIO_MEM ? g->cap_kib : p->nodes[i].planned_kib;
+		g->candidate =
+		        g->dm.model == DEVMODEL_VIRTIO_MEM ? g->cap_kib > 0 : c->dimms_possible;
 	}
 out:
 	plan_free(own);
@@ -253,6 +274,8 @@ static void spread_give(struct grow_ctx *c, size_t i, bool use_host)
 	uint64_t unit = c->nodes[i].align_kib;
 
 	c->nodes[i].given_kib += unit;
+	if (c->nodes[i].dm.model == DEVMODEL_DIMM)
+		c->dimm_given += unit;
 	if (!use_host || c->host == NULL)
 		return;
 	for (size_t j = 0; j < c->n; j++)
@@ -261,11 +284,20 @@ static void spread_give(struct grow_ctx *c, size_t i, bool use_host)
 			        c->nodes[j].avail_kib >= unit ? unit : c->nodes[j].avail_kib;
 }
 
+/* Can node g take one more unit: its device's room, or maxMemory? */
+static bool grow_fits(const struct grow_ctx *c, const struct grow_node *g)
+{
+	if (g->dm.model == DEVMODEL_VIRTIO_MEM)
+		return g->given_kib + g->align_kib <= g->cap_kib;
+	return c->dimm_given + g->align_kib <= c->headroom_kib;
+}
+
 /* Apportions the request unit by unit; false when it cannot all be placed. */
 static bool spread_run(struct grow_ctx *c, bool use_host, const uint64_t *avail0)
 {
 	uint64_t remaining = c->req->size_kib;
 
+	c->dimm_given = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		c->nodes[i].given_kib = 0;
 		c->nodes[i].avail_kib = avail0[i];
@@ -277,7 +309,7 @@ static bool spread_run(struct grow_ctx *c, bool use_host, const uint64_t *avail0
 			const struct grow_node *g = &c->nodes[i];
 
 			if (!g->candidate || g->align_kib > remaining ||
-			    (use_host && g->avail_kib < g->align_kib))
+			    (use_host && g->avail_kib < g->align_kib) || !grow_fits(c, g))
 				continue;
 			if (best == c->n || spread_better(g, &c->nodes[best]))
 				best = i;
@@ -290,12 +322,13 @@ static bool spread_run(struct grow_ctx *c, bool use_host, const uint64_t *avail0
 	return true;
 }
 
+/* The DIMM nodes touched: each takes a slot (virtio-mem nodes take none). */
 static size_t grow_touched(const struct grow_ctx *c)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < c->n; i++)
-		k += c->nodes[i].given_kib > 0;
+		k += c->nodes[i].given_kib > 0 && c->nodes[i].dm.model == DEVMODEL_DIMM;
 	return k;
 }
 
@@ -313,7 +346,7 @@ static uint64_t grow_min_align(const struct grow_ctx *c)
  * would remain below maxMemory, so the rest stays reachable. */
 static size_t grow_slot_limit(const struct grow_ctx *c)
 {
-	uint64_t left = c->headroom_kib - c->req->size_kib;
+	uint64_t left = c->headroom_kib > c->req->size_kib ? c->headroom_kib - c->req->size_kib : 0;
 
 	if (c->free_slots > 1 && left >= grow_min_align(c) && left > 0)
 		return c->free_slots - 1;
@@ -334,7 +367,7 @@ static bool grow_spread(struct grow_ctx *c, bool use_host, const uint64_t *avail
 		if (grow_touched(c) <= limit)
 			return true;
 		for (size_t i = 0; i < c->n; i++)
-			if (c->nodes[i].given_kib > 0 &&
+			if (c->nodes[i].given_kib > 0 && c->nodes[i].dm.model == DEVMODEL_DIMM &&
 			    (drop == c->n || c->nodes[i].given_kib <= c->nodes[drop].given_kib))
 				drop = i;
 		c->nodes[drop].candidate = false;
@@ -343,7 +376,7 @@ static bool grow_spread(struct grow_ctx *c, bool use_host, const uint64_t *avail
 
 /* ---- the checks ---- */
 
-/* The sizes, slots and node checks that need no layout. */
+/* The sizes and node checks that need neither models nor a layout. */
 static int grow_preflight(struct select_result *r, struct grow_ctx *c)
 {
 	const struct domain *d = c->dom;
@@ -364,11 +397,59 @@ static int grow_preflight(struct select_result *r, struct grow_ctx *c)
 	if (c->req->node < -1 || (c->req->node >= 0 && (size_t)c->req->node >= d->n_cells))
 		return select_refuse_grow_node(r, d, c->req->node);
 	c->free_slots = used < d->slots ? d->slots - used : 0;
-	if (c->free_slots == 0)
-		return select_refuse_no_slots(r, d);
 	c->headroom_kib = d->max_memory_kib > d->memory_kib ? d->max_memory_kib - d->memory_kib : 0;
-	if (size > c->headroom_kib)
-		return select_refuse_no_headroom(r, d, c->headroom_kib);
+	c->dimms_possible = c->free_slots > 0 && c->headroom_kib > 0;
+	return 0;
+}
+
+/* The DIMM limits: a slot, then maxMemory. */
+static int grow_check_dimm(struct select_result *r, const struct grow_ctx *c)
+{
+	if (c->free_slots == 0)
+		return select_refuse_no_slots(r, c->dom);
+	if (c->req->size_kib > c->headroom_kib)
+		return select_refuse_no_headroom(r, c->dom, c->headroom_kib);
+	return 0;
+}
+
+/* What the nodes can take under their models; refuses what cannot fit
+ * before anything else is decided. */
+static int grow_capacity(struct select_result *r, struct grow_ctx *c)
+{
+	const struct grow_node *g;
+	uint64_t vmem = 0;
+	size_t devices = 0;
+	bool dimm_nodes = false;
+
+	if (c->req->node >= 0) {
+		g = &c->nodes[c->req->node];
+		if (g->dm.model == DEVMODEL_DIMM) {
+			c->capacity_kib = c->headroom_kib;
+			return grow_check_dimm(r, c);
+		}
+		if (!g->dm.has_device)
+			return select_refuse_no_device(r, c->req->node);
+		c->capacity_kib = g->cap_kib;
+		return c->req->size_kib > g->cap_kib
+		               ? select_refuse_vmem_room(r, &g->dm, c->req->size_kib)
+		               : 0;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		g = &c->nodes[i];
+		dimm_nodes |= g->dm.model == DEVMODEL_DIMM;
+		devices += g->dm.has_device;
+		vmem += g->dm.has_device ? g->cap_kib : 0;
+	}
+	if (c->req->model == DEVMODEL_FORCE_VIRTIO_MEM && devices == 0)
+		return select_refuse_no_device(r, -1);
+	if (devices == 0) {
+		c->capacity_kib = c->headroom_kib;
+		return grow_check_dimm(r, c);
+	}
+	c->capacity_kib = vmem + (dimm_nodes && c->dimms_possible ? c->headroom_kib : 0);
+	if (c->req->size_kib > c->capacity_kib)
+		return select_refuse_capacity(
+		        r, c->dom, vmem, dimm_nodes && c->dimms_possible ? c->headroom_kib : 0);
 	return 0;
 }
 
@@ -381,9 +462,12 @@ static int grow_refuse_not_aligned(struct select_result *r, const struct grow_ct
 
 	if (lower > 0)
 		rc = select_suggest_add(r, lower);
-	if (rc == 0 && upper <= c->headroom_kib)
+	if (rc == 0 && upper <= c->capacity_kib)
 		rc = select_suggest_add(r, upper);
-	return rc < 0 ? rc : select_refuse_not_aligned(r, align, node);
+	return rc < 0 ? rc
+	              : select_refuse_not_aligned(r, align, node,
+	                                          node >= 0 && c->nodes[node].dm.model ==
+	                                                               DEVMODEL_VIRTIO_MEM);
 }
 
 /* Checks the demand of each host-node pool; refuses on the first short one. */
@@ -454,13 +538,24 @@ static int grow_emit(struct select_result *r, const struct grow_ctx *c)
 		if (d == NULL)
 			return -ENOMEM;
 		d->node = (unsigned)i;
+		d->model = g->dm.model;
 		d->size_kib = g->given_kib;
 		d->backing = g->backing;
+		if (g->dm.model == DEVMODEL_VIRTIO_MEM) {
+			d->memdev = g->dm.memdev;
+			d->from_kib = g->dm.requested_kib;
+			d->to_kib = g->dm.requested_kib + g->given_kib;
+			d->device_kib = g->dm.size_kib;
+			if (g->dm.alias && (d->alias = strdup(g->dm.alias)) == NULL)
+				return -ENOMEM;
+		}
 		r->total_kib += g->given_kib;
 		if (c->host != NULL)
 			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
 		rc = select_grow_reason(d, (unsigned)i, c->req->node >= 0, g->planned_kib,
 		                        c->host != NULL ? &s : NULL);
+		if (rc == 0 && d->model == DEVMODEL_VIRTIO_MEM)
+			rc = select_vmem_reason(d);
 		if (rc < 0)
 			return rc;
 	}
@@ -470,9 +565,12 @@ static int grow_emit(struct select_result *r, const struct grow_ctx *c)
 /* A warning when the last free slot goes while headroom remains. */
 static int grow_warn(struct select_result *r, const struct grow_ctx *c)
 {
-	uint64_t rest = c->headroom_kib - c->req->size_kib;
+	uint64_t rest = c->headroom_kib > c->dimm_given ? c->headroom_kib - c->dimm_given : 0;
+	size_t dimms = 0;
 
-	if (r->n_dimms < c->free_slots || rest == 0)
+	for (size_t i = 0; i < r->n_dimms; i++)
+		dimms += r->dimms[i].model == DEVMODEL_DIMM;
+	if (dimms == 0 || dimms < c->free_slots || rest == 0)
 		return 0;
 	return select_grow_warning(r, rest);
 }
@@ -487,6 +585,8 @@ static int grow_place_node(struct select_result *r, struct grow_ctx *c)
 	if (c->req->size_kib % align != 0)
 		return grow_refuse_not_aligned(r, c, align, c->req->node);
 	c->nodes[c->req->node].given_kib = c->req->size_kib;
+	if (c->nodes[c->req->node].dm.model == DEVMODEL_DIMM)
+		c->dimm_given = c->req->size_kib;
 	return 0;
 }
 
@@ -500,7 +600,10 @@ static int grow_place_spread(struct select_result *r, struct grow_ctx *c, char *
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < c->n; i++)
-		align = select_gcd(align, c->nodes[i].align_kib);
+		if (c->nodes[i].candidate)
+			align = select_gcd(align, c->nodes[i].align_kib);
+	if (align == 0)
+		return select_refuse_spread(r);
 	if (c->req->size_kib % align != 0)
 		return grow_refuse_not_aligned(r, c, align, -1);
 	avail0 = calloc(c->n, sizeof(*avail0));
@@ -542,6 +645,8 @@ int select_grow(const struct domain *dom, const struct host *host,
 	rc = grow_preflight(r, &c);
 	if (rc == 0 && !select_refused(r))
 		rc = grow_setup(&c, err);
+	if (rc == 0 && !select_refused(r))
+		rc = grow_capacity(r, &c);
 	if (rc == 0 && !select_refused(r))
 		rc = grow_place(r, &c, err);
 	free(c.nodes);

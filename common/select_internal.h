@@ -39,7 +39,17 @@ int select_refuse_no_slots(struct select_result *r, const struct domain *d);
 int select_refuse_no_headroom(struct select_result *r, const struct domain *d,
                               uint64_t headroom_kib);
 /* Reads the nearest valid sizes from r->suggest_kib. node -1: all nodes. */
-int select_refuse_not_aligned(struct select_result *r, uint64_t align_kib, int node);
+int select_refuse_not_aligned(struct select_result *r, uint64_t align_kib, int node, bool vmem);
+/* virtio-mem forced where no device is (node -1: on no node at all). */
+int select_refuse_no_device(struct select_result *r, int node);
+/* One device: a grow beyond its size, a shrink below 0. */
+int select_refuse_vmem_room(struct select_result *r, const struct devmodel_node *n,
+                            uint64_t want_kib);
+/* Spread over nodes: beyond what devices (and DIMMs) can take or give. */
+int select_refuse_capacity(struct select_result *r, const struct domain *d, uint64_t vmem_kib,
+                           uint64_t dimm_kib);
+/* "node 1: virtio-mem device virtiomem1, requested 0 -> 130 MiB" */
+int select_vmem_reason(struct select_dimm *d);
 /* A pool short of `demand_kib` for the guest nodes `guests`. */
 int select_refuse_pool(struct select_result *r, const struct select_supply *s,
                        const struct backing *b, uint64_t reserve_kib, uint64_t demand_kib,

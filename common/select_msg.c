@@ -149,7 +149,7 @@ int select_refuse_no_headroom(struct select_result *r, const struct domain *d,
 	        size_format(headroom_kib, h, sizeof(h)));
 }
 
-int select_refuse_not_aligned(struct select_result *r, uint64_t align_kib, int node)
+int select_refuse_not_aligned(struct select_result *r, uint64_t align_kib, int node, bool vmem)
 {
 	char want[SIZE_FORMAT_MAX], al[SIZE_FORMAT_MAX], lo[SIZE_FORMAT_MAX], hi[SIZE_FORMAT_MAX];
 	char who[64], near[3 * SIZE_FORMAT_MAX];
@@ -170,9 +170,87 @@ int select_refuse_not_aligned(struct select_result *r, uint64_t align_kib, int n
 	return select_refuse(r, SELECT_NOT_ALIGNED, "%s is not a multiple of %s, %s (%s); %s",
 	                     size_format(r->request_kib, want, sizeof(want)), who,
 	                     size_format(align_kib, al, sizeof(al)),
-	                     align_kib > BACKING_BLOCK_KIB ? "the backing page size"
-	                                                   : "the guest's 128 MiB memory block",
+	                     vmem                            ? "the virtio-mem device's block size"
+	                     : align_kib > BACKING_BLOCK_KIB ? "the backing page size"
+	                                                     : "the guest's 128 MiB memory block",
 	                     near);
+}
+
+/* ---- virtio-mem ---- */
+
+int select_refuse_no_device(struct select_result *r, int node)
+{
+	char where[48];
+
+	if (node >= 0)
+		snprintf(where, sizeof(where), "guest node %d has", node);
+	else
+		snprintf(where, sizeof(where), "no guest node has");
+	return select_refuse(r, SELECT_NO_DEVICE,
+	                     "%s no virtio-mem device; add one per node with "
+	                     "`memplugctl prepare DOMAIN --model virtio-mem`, or use --model dimm",
+	                     where);
+}
+
+int select_refuse_vmem_room(struct select_result *r, const struct devmodel_node *n,
+                            uint64_t want_kib)
+{
+	char want[SIZE_FORMAT_MAX], room[SIZE_FORMAT_MAX], size[SIZE_FORMAT_MAX];
+	char req[SIZE_FORMAT_MAX];
+
+	if (r->op == SELECT_SHRINK)
+		return select_refuse(r, SELECT_NO_CAPACITY,
+		                     "virtio-mem device %s on guest node %u has %s requested; it "
+		                     "cannot give back %s",
+		                     n->alias ? n->alias : "(no alias)", n->node,
+		                     size_format(n->requested_kib, req, sizeof(req)),
+		                     size_format(want_kib, want, sizeof(want)));
+	return select_refuse(r, SELECT_NO_CAPACITY,
+	                     "%s does not fit in virtio-mem device %s on guest node %u: size %s, "
+	                     "%s requested, %s left",
+	                     size_format(want_kib, want, sizeof(want)),
+	                     n->alias ? n->alias : "(no alias)", n->node,
+	                     size_format(n->size_kib, size, sizeof(size)),
+	                     size_format(n->requested_kib, req, sizeof(req)),
+	                     size_format(devmodel_vmem_room(n), room, sizeof(room)));
+}
+
+int select_refuse_capacity(struct select_result *r, const struct domain *d, uint64_t vmem_kib,
+                           uint64_t dimm_kib)
+{
+	char want[SIZE_FORMAT_MAX], vm[SIZE_FORMAT_MAX], dm[SIZE_FORMAT_MAX];
+
+	if (r->op == SELECT_SHRINK)
+		return select_refuse(r, SELECT_NO_CAPACITY,
+		                     "%s: its virtio-mem devices have %s requested, less than %s; "
+		                     "shrink at most that, or DIMMs with --model dimm",
+		                     d->name, size_format(vmem_kib, vm, sizeof(vm)),
+		                     size_format(r->request_kib, want, sizeof(want)));
+	return select_refuse(r, SELECT_NO_CAPACITY,
+	                     "%s does not fit: the virtio-mem devices of %s can take %s more and "
+	                     "DIMMs %s (below maxMemory)",
+	                     size_format(r->request_kib, want, sizeof(want)), d->name,
+	                     size_format(vmem_kib, vm, sizeof(vm)),
+	                     size_format(dimm_kib, dm, sizeof(dm)));
+}
+
+int select_vmem_reason(struct select_dimm *d)
+{
+	char from[SIZE_FORMAT_MAX], to[SIZE_FORMAT_MAX];
+	char *old = d->reason;
+	int n;
+
+	/* the device first; the placement's reason (host supply) after it */
+	n = asprintf(&d->reason, "node %u: virtio-mem device %s, requested %s -> %s%s%s", d->node,
+	             d->alias ? d->alias : "(no alias)",
+	             size_format(d->from_kib, from, sizeof(from)),
+	             size_format(d->to_kib, to, sizeof(to)), old ? "; " : "", old ? old : "");
+	free(old);
+	if (n < 0) {
+		d->reason = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int select_refuse_pool(struct select_result *r, const struct select_supply *s,

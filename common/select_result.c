@@ -26,6 +26,8 @@ static const char *const code_names[] = {
         [SELECT_NO_DIMMS] = "no_dimms",
         [SELECT_PREALLOC_CPULESS] = "prealloc_cpuless",
         [SELECT_OUTSIDE_NODESET] = "outside_nodeset",
+        [SELECT_NO_DEVICE] = "no_device",
+        [SELECT_NO_CAPACITY] = "no_capacity",
 };
 
 const char *select_code_name(enum select_code code)

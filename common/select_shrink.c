@@ -2,6 +2,12 @@
  * Choosing a shrink (see select.h and docs/select.md): an exact subset sum
  * over the hot-plugged DIMMs, most recent first, by a bounded dynamic
  * programme, and the nearest achievable sizes when none is exact.
+ *
+ * virtio-mem nodes (devmodel.h) give back by lowering their device's
+ * <requested> in block steps: with --node, that node's device; without,
+ * block by block from the device with the most requested, so the nodes
+ * stay balanced. A shrink that the devices alone cannot cover falls back to
+ * the DIMMs only when they cover it alone (no mix: see docs/select.md).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -212,6 +218,203 @@ static int shrink_decide(struct select_result *r, const struct domain *d, int no
 	return rc;
 }
 
+/* ---- virtio-mem ---- */
+
+struct vmem_ctx {
+	const struct domain *dom;
+	size_t n;
+	struct devmodel_node *nodes; /* per guest node */
+	struct backing *backing;
+	uint64_t *take;
+};
+
+static int vmem_setup(struct vmem_ctx *v, const struct domain *dom, enum devmodel_choice choice,
+                      char **err)
+{
+	v->dom = dom;
+	v->n = dom->n_cells;
+	v->nodes = calloc(v->n ? v->n : 1, sizeof(*v->nodes));
+	v->backing = calloc(v->n ? v->n : 1, sizeof(*v->backing));
+	v->take = calloc(v->n ? v->n : 1, sizeof(*v->take));
+	if (v->nodes == NULL || v->backing == NULL || v->take == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct domain_memdev *dev =
+		        choice == DEVMODEL_FORCE_DIMM
+		                ? NULL
+		                : devmodel_vmem_device(dom, (unsigned)i, NULL);
+		int rc = backing_infer(dom, (unsigned)i, dev, &v->backing[i], err);
+
+		if (rc < 0)
+			return rc;
+		devmodel_node(dom, (unsigned)i, choice, &v->backing[i], &v->nodes[i]);
+	}
+	return 0;
+}
+
+static void vmem_clear(struct vmem_ctx *v)
+{
+	free(v->nodes);
+	free(v->backing);
+	free(v->take);
+}
+
+static bool vmem_usable(const struct devmodel_node *n)
+{
+	return n->model == DEVMODEL_VIRTIO_MEM && n->has_device;
+}
+
+/* Block by block from the device with the most still requested; false when
+ * the blocks cannot make exactly the request. */
+static bool vmem_spread(struct vmem_ctx *v, uint64_t want)
+{
+	while (want > 0) {
+		size_t best = v->n;
+
+		for (size_t i = 0; i < v->n; i++) {
+			const struct devmodel_node *n = &v->nodes[i];
+			uint64_t left = vmem_usable(n) ? n->requested_kib - v->take[i] : 0;
+
+			if (left < n->block_kib || n->block_kib > want || n->block_kib == 0)
+				continue;
+			if (best == v->n || left > v->nodes[best].requested_kib - v->take[best])
+				best = i;
+		}
+		if (best == v->n)
+			return false;
+		v->take[best] += v->nodes[best].block_kib;
+		want -= v->nodes[best].block_kib;
+	}
+	return true;
+}
+
+static int vmem_emit(struct select_result *r, struct vmem_ctx *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		const struct devmodel_node *n = &v->nodes[i];
+		struct select_dimm *x;
+
+		if (v->take[i] == 0)
+			continue;
+		if ((x = select_dimm_add(r)) == NULL)
+			return -ENOMEM;
+		x->node = (unsigned)i;
+		x->model = DEVMODEL_VIRTIO_MEM;
+		x->size_kib = v->take[i];
+		x->backing = v->backing[i];
+		x->memdev = n->memdev;
+		x->from_kib = n->requested_kib;
+		x->to_kib = n->requested_kib - v->take[i];
+		x->device_kib = n->size_kib;
+		r->total_kib += v->take[i];
+		if (n->alias && (x->alias = strdup(n->alias)) == NULL)
+			return -ENOMEM;
+		if (select_vmem_reason(x) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The nearest multiples of `unit` around the request, within `most`. */
+static int vmem_refuse_aligned(struct select_result *r, uint64_t unit, uint64_t most, int node)
+{
+	uint64_t lower = r->request_kib / unit * unit, upper = lower + unit;
+	int rc = 0;
+
+	if (lower > 0)
+		rc = select_suggest_add(r, lower);
+	if (rc == 0 && upper <= most)
+		rc = select_suggest_add(r, upper);
+	return rc < 0 ? rc : select_refuse_not_aligned(r, unit, node, true);
+}
+
+/* --node on a virtio-mem node. */
+static int vmem_shrink_node(struct select_result *r, struct vmem_ctx *v, unsigned node)
+{
+	const struct devmodel_node *n = &v->nodes[node];
+
+	if (!n->has_device)
+		return select_refuse_no_device(r, (int)node);
+	if (r->request_kib % n->block_kib != 0)
+		return vmem_refuse_aligned(r, n->block_kib, n->requested_kib, (int)node);
+	if (r->request_kib > n->requested_kib)
+		return select_refuse_vmem_room(r, n, r->request_kib);
+	v->take[node] = r->request_kib;
+	return vmem_emit(r, v);
+}
+
+/* No --node: over every device, when they hold enough. */
+static int vmem_shrink_spread(struct select_result *r, struct vmem_ctx *v, uint64_t held)
+{
+	uint64_t unit = 0;
+
+	for (size_t i = 0; i < v->n; i++)
+		if (vmem_usable(&v->nodes[i]))
+			unit = select_gcd(unit, v->nodes[i].block_kib);
+	if (r->request_kib % unit != 0)
+		return vmem_refuse_aligned(r, unit, held, -1);
+	if (!vmem_spread(v, r->request_kib))
+		return select_refuse_capacity(r, v->dom, held, 0);
+	return vmem_emit(r, v);
+}
+
+/* What the virtio-mem devices hold (their requested sizes), and how many. */
+static uint64_t vmem_held(const struct vmem_ctx *v, size_t *devices)
+{
+	uint64_t held = 0;
+
+	*devices = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		if (!vmem_usable(&v->nodes[i]))
+			continue;
+		held += v->nodes[i].requested_kib;
+		(*devices)++;
+	}
+	return held;
+}
+
+static bool has_dimms(const struct domain *dom)
+{
+	for (size_t i = 0; i < dom->n_memdevs; i++)
+		if (dom->memdevs[i].model == MEMDEV_DIMM && dom->memdevs[i].alias)
+			return true;
+	return false;
+}
+
+/* 1 when the virtio-mem path decided (ok or refused), 0 for the DIMM path. */
+static int vmem_shrink(struct select_result *r, const struct domain *dom,
+                       const struct select_shrink_req *req, char **err)
+{
+	struct vmem_ctx v = {0};
+	size_t devices = 0;
+	uint64_t held;
+	int rc = vmem_setup(&v, dom, req->model, err);
+
+	if (rc < 0)
+		goto out;
+	if (req->node >= 0) {
+		rc = v.nodes[req->node].model == DEVMODEL_VIRTIO_MEM
+		             ? vmem_shrink_node(r, &v, (unsigned)req->node)
+		             : 0;
+		rc = rc < 0 ? rc : (v.nodes[req->node].model == DEVMODEL_VIRTIO_MEM);
+		goto out;
+	}
+	held = vmem_held(&v, &devices);
+	if (req->model == DEVMODEL_FORCE_VIRTIO_MEM && devices == 0)
+		rc = select_refuse_no_device(r, -1);
+	else if (req->model != DEVMODEL_FORCE_VIRTIO_MEM &&
+	         (held == 0 || (held < req->size_kib && has_dimms(dom))))
+		goto out; /* the DIMMs' turn (rc 0) */
+	else if (held < req->size_kib)
+		rc = select_refuse_capacity(r, dom, held, 0);
+	else
+		rc = vmem_shrink_spread(r, &v, held);
+	rc = rc < 0 ? rc : 1;
+out:
+	vmem_clear(&v);
+	return rc;
+}
+
 int select_shrink(const struct domain *dom, const struct select_shrink_req *req,
                   struct select_result **out, char **err)
 {
@@ -229,6 +432,8 @@ int select_shrink(const struct domain *dom, const struct select_shrink_req *req,
 		rc = select_refuse_zero(r);
 	else if (req->node < -1 || (req->node >= 0 && (size_t)req->node >= dom->n_cells))
 		rc = select_refuse_shrink_node(r, dom, req->node);
+	else if ((rc = vmem_shrink(r, dom, req, err)) != 0)
+		rc = rc < 0 ? rc : 0;
 	else if ((rc = shrink_collect(dom, req->node, &c, &n, &unnamed)) == 0)
 		rc = n == 0 ? select_refuse_no_dimms(r, dom, req->node, unnamed)
 		            : shrink_decide(r, dom, req->node, c, n, err);

@@ -52,6 +52,8 @@ plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/hos
 plan-host-pools|plan --xml $data/hugepages-mixed.xml --host-sysfs $data/host-4node
 plan-host-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
 plan-host-fits|plan --xml $data/guest-2cell.xml --host-sysfs $data/host-4node
+inspect-virtio-mem|inspect --xml $data/virtio-mem-2cell.xml
+inspect-virtio-mem-json|inspect --json --xml $data/virtio-mem-2cell.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
 plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml
@@ -89,6 +91,8 @@ prepare-hbm-cells|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2dd
 prepare-hugepages|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
 prepare-hugepages-xml|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
 prepare-rich-xml|prepare --xml $data/prepare-rich.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
+prepare-vmem|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --model virtio-mem
+prepare-vmem-xml|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --cells 2 --model virtio-mem --print-xml
 prepare-nocells-xml|prepare --xml $data/prepare-nocells.xml --host-caps $data/caps-8node.xml --cells 2 --max 3G --print-xml
 prepare-place|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 2
 prepare-place-hugepages|prepare --xml $data/prepare-hugepages.xml --host-sysfs $data/host-place --cells 2

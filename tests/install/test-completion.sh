@@ -50,8 +50,9 @@ check "grow help inspect log plan policy prepare resize shrink status" ""
 check "grow" gr
 check "--connect --help --json --socket" --
 check "--host --host-caps --host-sysfs --inactive-xml --json --socket --xml" inspect --
-check "--config --dry-run --json --live --no-wait --node --socket" grow --
-check "--config --dry-run --json --live --no-wait --node --socket" --socket "$s" shrink test 1G --node 1 --
+check "--config --dry-run --json --live --model --no-wait --node --socket" grow --
+check "--config --dry-run --json --live --model --no-wait --node --socket" --socket "$s" shrink test 1G --node 1 --
+check "dimm virtio-mem" grow test 1G --model ""
 check "test" --socket "$s" grow ""
 check "test" --socket="$s" policy t
 check "disable enable set show unset" --socket "$s" policy test ""

@@ -20,6 +20,7 @@ struct fake_event {
 	struct fakevirt *fv;
 	enum backend_event_kind kind;
 	char alias[FAKE_ALIAS_MAX];
+	uint64_t kib;
 };
 
 static void fake_cells_xml(GString *s, const struct fake_spec *sp)
@@ -50,6 +51,28 @@ static void fake_backing_xml(GString *s, const struct fake_spec *sp)
 	g_string_append(s, "</numatune>");
 }
 
+/* virtio-mem devices as libvirt shows them: live with alias and current. */
+static void fake_vmem_xml(GString *s, const struct fakevirt *fv, bool live)
+{
+	const struct fake_vmem *v = live ? fv->vmem_live : fv->vmem_config;
+
+	for (size_t i = 0; i < fv->spec.n_vmem; i++) {
+		g_string_append_printf(
+		        s,
+		        "<memory model='virtio-mem'><target><size unit='KiB'>%" PRIu64
+		        "</size><node>%u</node><block unit='KiB'>2048</block>"
+		        "<requested unit='KiB'>%" PRIu64 "</requested>",
+		        v[i].size_kib, v[i].node, v[i].requested_kib);
+		if (live)
+			g_string_append_printf(s,
+			                       "<current unit='KiB'>%" PRIu64 "</current></target>"
+			                       "<alias name='virtiomem%zu'/></memory>",
+			                       v[i].current_kib, i);
+		else
+			g_string_append(s, "</target></memory>");
+	}
+}
+
 static char *fake_render(const struct fakevirt *fv, const struct fake_dev *devs, size_t n,
                          bool live)
 {
@@ -61,6 +84,8 @@ static char *fake_render(const struct fakevirt *fv, const struct fake_dev *devs,
 		mem += sp->cell_mib[i] * 1024;
 	for (size_t i = 0; i < n; i++)
 		mem += devs[i].size_kib;
+	for (size_t i = 0; i < sp->n_vmem; i++)
+		mem += sp->vmem[i].size_kib;
 	g_string_append_printf(s, "<domain type='kvm'%s><name>%s</name>", live ? " id='1'" : "",
 	                       fv->name);
 	if (sp->max_mib)
@@ -82,6 +107,7 @@ static char *fake_render(const struct fakevirt *fv, const struct fake_dev *devs,
 		                       "</size><node>%u</node></target><alias name='%s'/>"
 		                       "<address type='dimm' slot='%u'/></memory>",
 		                       devs[i].size_kib, devs[i].node, devs[i].alias, devs[i].slot);
+	fake_vmem_xml(s, fv, live);
 	g_string_append(s, "</devices></domain>");
 	return g_string_free(s, FALSE);
 }
@@ -251,7 +277,8 @@ static void fake_deliver(void *arg)
 {
 	struct fake_event *e = arg;
 	struct fakevirt *fv = e->fv;
-	struct backend_event ev = {.kind = e->kind, .name = fv->name, .alias = e->alias};
+	struct backend_event ev = {
+	        .kind = e->kind, .name = fv->name, .alias = e->alias, .kib = e->kib};
 
 	fv->on_event(fv->on_event_arg, &ev);
 	pthread_mutex_lock(&fv->lock);
@@ -261,7 +288,8 @@ static void fake_deliver(void *arg)
 }
 
 /* Libvirt delivers the guest's answer later, on the loop thread. */
-static void fake_post(struct fakevirt *fv, enum backend_event_kind kind, const char *alias)
+static void fake_post_kib(struct fakevirt *fv, enum backend_event_kind kind, const char *alias,
+                          uint64_t kib)
 {
 	struct fake_event *e = calloc(1, sizeof(*e));
 
@@ -269,10 +297,16 @@ static void fake_post(struct fakevirt *fv, enum backend_event_kind kind, const c
 		abort();
 	e->fv = fv;
 	e->kind = kind;
+	e->kib = kib;
 	snprintf(e->alias, sizeof(e->alias), "%s", alias);
 	fv->events_in_flight++;
 	if (evloop_post(fv->loop, fake_deliver, e) < 0)
 		abort();
+}
+
+static void fake_post(struct fakevirt *fv, enum backend_event_kind kind, const char *alias)
+{
+	fake_post_kib(fv, kind, alias, 0);
 }
 
 static int fake_detach_live(struct fakevirt *fv, const char *alias, char **err)
@@ -317,6 +351,68 @@ static int fake_detach_alias(void *ctx, const char *name, const char *alias, uns
 	return rc;
 }
 
+/* <memory model='virtio-mem'><target><node>N</node><requested>K</requested> */
+static int fake_parse_vmem(const char *xml, unsigned *node, uint64_t *requested)
+{
+	xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	xmlNode *tgt = fake_child(root, "target");
+	xmlChar *model = root ? xmlGetProp(root, BAD_CAST "model") : NULL;
+	xmlChar *n = xmlNodeGetContent(fake_child(tgt, "node"));
+	xmlChar *r = xmlNodeGetContent(fake_child(tgt, "requested"));
+	xmlChar *unit = xmlGetProp(fake_child(tgt, "requested"), BAD_CAST "unit");
+	int rc = model && strcmp((const char *)model, "virtio-mem") == 0 && n && r && unit &&
+	                         strcmp((const char *)unit, "KiB") == 0
+	                 ? 0
+	                 : -EINVAL;
+
+	if (rc == 0) {
+		*node = (unsigned)strtoul((const char *)n, NULL, 10);
+		*requested = strtoull((const char *)r, NULL, 10);
+	}
+	xmlFree(model);
+	xmlFree(n);
+	xmlFree(r);
+	xmlFree(unit);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+static struct fake_vmem *fake_vmem_find(struct fake_vmem *v, size_t n, unsigned node, size_t *i)
+{
+	for (*i = 0; *i < n; (*i)++)
+		if (v[*i].node == node)
+			return &v[*i];
+	return NULL;
+}
+
+/* The guest's answer to a new live request, as scripted. */
+static void fake_vmem_guest(struct fakevirt *fv, struct fake_vmem *v, size_t i)
+{
+	char alias[FAKE_ALIAS_MAX];
+	uint64_t old = v->current_kib, want = v->requested_kib;
+
+	snprintf(alias, sizeof(alias), "virtiomem%zu", i);
+	switch (fv->vmem_answer) {
+	case FAKE_VMEM_ALL:
+		v->current_kib = want;
+		break;
+	case FAKE_VMEM_FLOOR:
+		v->current_kib = want < fv->vmem_floor_kib ? fv->vmem_floor_kib : want;
+		break;
+	case FAKE_VMEM_OUT_OF_ORDER:
+		v->current_kib = want;
+		fake_post_kib(fv, BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE, alias, old);
+		fake_post_kib(fv, BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE, alias, want);
+		fake_post_kib(fv, BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE, alias, (old + want) / 2);
+		return;
+	default:
+		return;
+	}
+	if (v->current_kib != old)
+		fake_post_kib(fv, BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE, alias, v->current_kib);
+}
+
 /* Keeps what was defined for the test to read; the fake's own domain,
  * built from its spec, does not change. */
 static int fake_define(void *ctx, const char *xml, char **err)
@@ -339,12 +435,43 @@ static int fake_update_device(void *ctx, const char *name, const char *xml, unsi
                               char **err)
 {
 	struct fakevirt *fv = ctx;
+	struct fake_vmem *v;
+	uint64_t requested = 0;
+	unsigned node = 0;
+	size_t i;
+	int rc = 0;
 
 	pthread_mutex_lock(&fv->lock);
 	fake_log(fv, FAKE_UPDATE, flags, NULL);
+	if (fake_parse_vmem(xml, &node, &requested) < 0) {
+		*err = strdup("the fake updates only a virtio-mem <requested> in KiB");
+		rc = -EINVAL;
+	} else if ((flags & BACKEND_LIVE) && fv->vmem_answer == FAKE_VMEM_CALL_FAILS) {
+		*err = strdup("the fake's update call failed");
+		rc = -EIO;
+	} else if ((flags & BACKEND_CONFIG) && fv->vmem_config_fails) {
+		*err = strdup("the fake's persistent update failed");
+		rc = -EIO;
+	} else if (flags & BACKEND_LIVE) {
+		if ((v = fake_vmem_find(fv->vmem_live, fv->spec.n_vmem, node, &i)) == NULL ||
+		    requested > v->size_kib) {
+			*err = strdup("no such device, or requested above its size");
+			rc = -EINVAL;
+		} else {
+			v->requested_kib = requested;
+			fake_vmem_guest(fv, v, i);
+		}
+	}
+	if (rc == 0 && (flags & BACKEND_CONFIG)) {
+		if ((v = fake_vmem_find(fv->vmem_config, fv->spec.n_vmem, node, &i)) == NULL) {
+			*err = strdup("no such device in the persistent definition");
+			rc = -EINVAL;
+		} else {
+			v->requested_kib = requested;
+		}
+	}
 	pthread_mutex_unlock(&fv->lock);
-	*err = strdup("the fake has no device to update");
-	return -ENOTSUP;
+	return rc;
 }
 
 static int fake_list_domains(void *ctx, struct backend_domain_list *out, char **err)
@@ -541,6 +668,10 @@ void fakevirt_init(struct fakevirt *fv, struct evloop *loop, const char *name,
 		fv->live[i].slot = fv->config[i].slot = (unsigned)i;
 	}
 	fv->n_live = fv->n_config = spec->n_devs;
+	for (size_t i = 0; i < spec->n_vmem; i++)
+		fv->vmem_live[i] = fv->vmem_config[i] = spec->vmem[i];
+	if (spec->metadata)
+		fv->metadata = strdup(spec->metadata);
 }
 
 void fakevirt_destroy(struct fakevirt *fv)
@@ -596,4 +727,35 @@ void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed)
 	fake_post(fv, removed ? BACKEND_EVENT_DEVICE_REMOVED : BACKEND_EVENT_DEVICE_REMOVAL_FAILED,
 	          alias);
 	pthread_mutex_unlock(&fv->lock);
+}
+
+void fakevirt_vmem_late(struct fakevirt *fv, size_t i, uint64_t current_kib)
+{
+	char alias[FAKE_ALIAS_MAX];
+
+	snprintf(alias, sizeof(alias), "virtiomem%zu", i);
+	pthread_mutex_lock(&fv->lock);
+	fv->vmem_live[i].current_kib = current_kib;
+	fake_post_kib(fv, BACKEND_EVENT_MEMORY_DEVICE_SIZE_CHANGE, alias, current_kib);
+	pthread_mutex_unlock(&fv->lock);
+}
+
+uint64_t fakevirt_vmem_requested(struct fakevirt *fv, size_t i, bool inactive)
+{
+	uint64_t kib;
+
+	pthread_mutex_lock(&fv->lock);
+	kib = inactive ? fv->vmem_config[i].requested_kib : fv->vmem_live[i].requested_kib;
+	pthread_mutex_unlock(&fv->lock);
+	return kib;
+}
+
+uint64_t fakevirt_vmem_current(struct fakevirt *fv, size_t i)
+{
+	uint64_t kib;
+
+	pthread_mutex_lock(&fv->lock);
+	kib = fv->vmem_live[i].current_kib;
+	pthread_mutex_unlock(&fv->lock);
+	return kib;
 }

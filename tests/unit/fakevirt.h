@@ -29,6 +29,14 @@ struct fake_dev {
 	unsigned slot;
 };
 
+/* A virtio-mem device (one per guest node at most). */
+struct fake_vmem {
+	unsigned node;
+	uint64_t size_kib;
+	uint64_t requested_kib;
+	uint64_t current_kib; /* live only */
+};
+
 /* The domain's boot shape. */
 struct fake_spec {
 	unsigned n_cells;
@@ -42,6 +50,11 @@ struct fake_spec {
 	unsigned vcpus; /* 0: one per cell; else a multiple of n_cells */
 	size_t n_devs;  /* DIMMs present at the start, live and persistent */
 	struct fake_dev devs[FAKE_MAX_DEVS];
+	size_t n_vmem; /* virtio-mem devices, aliased virtiomemN live */
+	struct fake_vmem vmem[FAKE_MAX_CELLS];
+	/* The policy <metadata> the domain has from the start (NULL: none): set
+	 * here, not after the agent started, or its first tick may read none. */
+	const char *metadata;
 };
 
 /* The host: two nodes; node 0 may have a pool of huge_kib pages. */
@@ -58,6 +71,15 @@ enum fake_answer {
 	FAKE_REFUSE,    /* DEVICE_REMOVAL_FAILED */
 	FAKE_SILENT,    /* nothing: the waiter times out */
 	FAKE_CALL_FAILS /* the detach call itself fails */
+};
+
+/* What the guest does when a virtio-mem device's <requested> changes. */
+enum fake_vmem_answer {
+	FAKE_VMEM_ALL,          /* current = requested, one size-change event */
+	FAKE_VMEM_FLOOR,        /* a shrink stops at vmem_floor_kib (unmovable memory) */
+	FAKE_VMEM_SILENT,       /* nothing moves, no event */
+	FAKE_VMEM_OUT_OF_ORDER, /* events: the old size, the new one, a stale middle one */
+	FAKE_VMEM_CALL_FAILS,   /* the update call itself fails */
 };
 
 enum fake_call_kind {
@@ -90,6 +112,7 @@ struct fakevirt {
 	bool active;
 	size_t n_live, n_config;
 	struct fake_dev live[FAKE_MAX_DEVS], config[FAKE_MAX_DEVS];
+	struct fake_vmem vmem_live[FAKE_MAX_CELLS], vmem_config[FAKE_MAX_CELLS];
 
 	/* Script. */
 	bool xml_fails;            /* every XML read fails with -EIO */
@@ -99,6 +122,9 @@ struct fakevirt {
 	const char *attach_error;
 	enum fake_answer answer;
 	const char *answer_suffix; /* the answer applies to aliases ending so; NULL: all */
+	enum fake_vmem_answer vmem_answer;
+	uint64_t vmem_floor_kib;
+	bool vmem_config_fails; /* a persistent update fails */
 
 	/* The guest's balloon (KiB; UINT64_MAX: not reported) and metadata. */
 	struct backend_balloon balloon;
@@ -137,5 +163,11 @@ unsigned fakevirt_in_flight(struct fakevirt *fv);
 /* The guest answers a detach late: releases the DIMM (removing it from the
  * live definition) or refuses, and the event is posted to the loop. */
 void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed);
+/* The guest moves virtio-mem device `i` to current_kib later; the size
+ * change is posted to the loop. */
+void fakevirt_vmem_late(struct fakevirt *fv, size_t i, uint64_t current_kib);
+/* Device i's live (or persistent) requested size, and its live current. */
+uint64_t fakevirt_vmem_requested(struct fakevirt *fv, size_t i, bool inactive);
+uint64_t fakevirt_vmem_current(struct fakevirt *fv, size_t i);
 
 #endif

@@ -130,13 +130,15 @@ static void test_ticks(void **state)
 static void test_metadata_overrides(void **state)
 {
 	struct fakeagent *fa = calloc(1, sizeof(*fa));
+	struct fake_spec spec = two_cells;
 
+	/* in the domain before the agent starts: its first tick must see it */
+	spec.metadata =
+	        "<memplug:policy xmlns:memplug=\"" POLICY_METADATA_URI "\" enabled=\"no\"/>";
 	fakeagent_init(fa);
 	fa->cfg->policy.enabled = true;
 	fa->cfg->policy_interval_ms = 20;
-	fakeagent_start(fa, &two_cells, &roomy, true);
-	fa->fv.metadata = strdup("<memplug:policy xmlns:memplug=\"" POLICY_METADATA_URI
-	                         "\" enabled=\"no\"/>");
+	fakeagent_start(fa, &spec, &roomy, true);
 	fa->fv.balloon.current = kib(1536);
 	fa->fv.balloon.usable = kib(40);
 	fa->fv.balloon.available = kib(1500);

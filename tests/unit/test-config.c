@@ -52,6 +52,7 @@ static void test_all_keys(void **state)
 	                        "audit_log = /tmp/a.jsonl\naudit_rotate_size = 1M\naudit_keep = 3\n"
 	                        "fail_closed = false\nlog_level = debug\ndetach_timeout = 5s\n"
 	                        "host_reserve = 1G\npolicy_interval = 500ms\n"
+	                        "device_model = virtio-mem\n"
 	                        "client_frame_timeout = 3s\n"
 	                        "[policy]\nenabled = true\nlow_free = 20%\nhigh_free = 50%\n"
 	                        "step = 128M\ncooldown = 1m\nsettle = 45s\nmin = 1G\nmax = 8G\n"
@@ -73,6 +74,7 @@ static void test_all_keys(void **state)
 	assert_int_equal(cfg->detach_timeout_ms, 5000);
 	assert_int_equal(cfg->host_reserve_kib, 1024 * 1024);
 	assert_int_equal(cfg->policy_interval_ms, 500);
+	assert_int_equal(cfg->device_model, DEVMODEL_FORCE_VIRTIO_MEM);
 	assert_int_equal(cfg->client_frame_timeout_ms, 3000);
 	assert_true(cfg->policy.enabled && cfg->policy.dry_run);
 	assert_true(cfg->policy.low_free.percent);
@@ -120,6 +122,8 @@ static const struct {
         {"bad duration", "[memplugd]\ndetach_timeout = 5\n", "unit"},
         {"bad level", "[memplugd]\nlog_level = loud\n", "log_level"},
         {"zero interval", "[memplugd]\npolicy_interval = 0s\n", "from 100ms to 1h"},
+        {"bad device model", "[memplugd]\ndevice_model = balloon\n",
+         "'balloon' is not auto, dimm or virtio-mem"},
         {"percent > 100", "[policy]\nlow_free = 150%\n", "0% to 100%"},
         {"low >= high", "[policy]\nlow_free = 50%\nhigh_free = 40%\n", "below high_free"},
         {"min > max", "[policy:a]\nmin = 8G\nmax = 4G\n", "[policy:a]: min"},

@@ -19,7 +19,9 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include "devmodel.h"
 #include "prepare.h"
+#include "select.h"
 
 static char *data_path(const char *file)
 {
@@ -331,7 +333,8 @@ static void test_opts_wire(void **state)
 	                            .slots = 7,
 	                            .cpuless_set = true,
 	                            .cpuless_kib = 0,
-	                            .no_pin = true};
+	                            .no_pin = true,
+	                            .vmem = true};
 	struct partition_opts out;
 	json_object *j = prepare_opts_json(&in);
 	char *err = NULL;
@@ -351,13 +354,50 @@ static void test_opts_wire(void **state)
 	json_object_put(j);
 }
 
+/* --model virtio-mem: a device per cell, sized to the cell's planned
+ * headroom; <memory> counts them, <currentMemory> keeps the boot memory,
+ * and a grow on such a definition goes through the device. */
+static void test_vmem(void **state)
+{
+	struct partition_opts o = {.mirror = true, .vmem = true};
+	char *orig = NULL, *err = NULL;
+	struct prepare *p = run("guest-2cell.xml", "caps-2ddr-2hbm.xml", &o, &orig);
+	struct domain *d = NULL;
+	struct select_grow_req g = {.size_kib = 130 * 1024, .node = 1};
+	struct select_result *r = NULL;
+	uint64_t sum = 0;
+
+	(void)state;
+	assert_int_equal(p->n_vmem, 4);
+	assert_int_equal(domain_parse(p->xml, strlen(p->xml), &d, &err), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		const struct domain_memdev *m = devmodel_vmem_device(d, i, NULL);
+
+		assert_non_null(m);
+		assert_int_equal(m->size_kib, p->vmem[i].size_kib);
+		assert_int_equal(m->block_kib, 2048);
+		assert_int_equal(m->requested_kib, 0);
+		sum += m->size_kib;
+	}
+	assert_int_equal(d->memory_kib, 2 * 1024 * 1024 + sum);
+	assert_true(d->memory_kib <= d->max_memory_kib);
+	assert_int_equal(d->current_memory_kib, 2 * 1024 * 1024);
+	assert_int_equal(select_grow(d, NULL, &g, &r, &err), 0);
+	assert_int_equal(r->code, SELECT_OK);
+	assert_int_equal(r->dimms[0].model, DEVMODEL_VIRTIO_MEM);
+	select_result_free(r);
+	domain_free(d);
+	prepare_free(p);
+	g_free(orig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_rich_edits),
 	        cmocka_unit_test(test_hugepage_edits), cmocka_unit_test(test_created),
 	        cmocka_unit_test(test_indentation),    cmocka_unit_test(test_refused),
-	        cmocka_unit_test(test_opts_wire),
+	        cmocka_unit_test(test_opts_wire),      cmocka_unit_test(test_vmem),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,7 @@ struct sim_case {
 	uint64_t host_usable_kib; /* 0: plenty */
 	unsigned attach_failures; /* the first N grows fail */
 	bool refuse_unplug;       /* the guest never releases a DIMM */
+	bool vmem;                /* each cell has a 1 GiB virtio-mem device */
 	/* settings changes */
 	uint64_t min_kib, max_kib;
 	bool dry_run;
@@ -57,6 +58,8 @@ struct sim_case {
 
 struct sim {
 	uint64_t boot, plugged, actual, used;
+	bool vmem;
+	uint64_t vmem_kib[2]; /* requested = current on each cell's device */
 	size_t n_dimms;
 	struct policy_dimm dimms[MAX_DIMMS]; /* oldest first */
 	/* an operation submitted on the previous tick */
@@ -91,8 +94,29 @@ static uint64_t used_at(enum series s, unsigned tick)
 	}
 }
 
+/* A virtio-mem step: the device's request moves, the guest follows. */
+static void sim_finish_vmem(struct sim *g)
+{
+	if (g->op == POLICY_GROW) {
+		g->vmem_kib[g->op_node] += g->op_size;
+		g->plugged += g->op_size;
+		g->actual += g->op_size;
+	} else if (g->op == POLICY_SHRINK) {
+		assert_true(g->vmem_kib[g->op_node] >= g->op_size);
+		g->vmem_kib[g->op_node] -= g->op_size;
+		g->plugged -= g->op_size;
+		if (g->actual > g->plugged)
+			g->actual = g->plugged;
+	}
+	g->op = POLICY_NONE;
+}
+
 static void sim_finish_op(struct sim *g)
 {
+	if (g->vmem) {
+		sim_finish_vmem(g);
+		return;
+	}
 	if (g->op == POLICY_GROW) {
 		if (g->attach_failures > 0) {
 			g->attach_failures--;
@@ -170,6 +194,14 @@ static void sim_input(const struct sim *g, const struct sim_case *c, unsigned ti
 	for (unsigned i = 0; i < 2; i++) {
 		cells[i] =
 		        (struct policy_cell){.id = i, .kib = g->boot / 2, .align_kib = 128 * MIB};
+		if (g->vmem)
+			cells[i] =
+			        (struct policy_cell){.id = i,
+			                             .kib = g->boot / 2 + g->vmem_kib[i],
+			                             .align_kib = 2 * MIB,
+			                             .vmem = true,
+			                             .vmem_room_kib = 1024 * MIB - g->vmem_kib[i],
+			                             .vmem_plugged_kib = g->vmem_kib[i]};
 		if (c->host_usable_kib) {
 			cells[i].host_known = true;
 			cells[i].host_usable_kib = c->host_usable_kib;
@@ -191,7 +223,8 @@ static void sim_input(const struct sim *g, const struct sim_case *c, unsigned ti
 	        .plugged_kib = g->plugged,
 	        .boot_kib = g->boot,
 	        .max_memory_kib = 2048 * MIB,
-	        .free_slots = (unsigned)(MAX_DIMMS - g->n_dimms),
+	        /* a virtio-mem guest here has every slot taken: it needs none */
+	        .free_slots = g->vmem ? 0 : (unsigned)(MAX_DIMMS - g->n_dimms),
 	        .n_cells = 2,
 	        .cells = cells,
 	        .n_dimms = g->n_dimms,
@@ -220,6 +253,7 @@ static void run_case(const struct sim_case *c, struct sim *g)
 	g->boot = g->plugged = g->actual = g->max_plugged = 512 * MIB;
 	g->attach_failures = c->attach_failures;
 	g->refuse_unplug = c->refuse_unplug;
+	g->vmem = c->vmem;
 	for (unsigned t = 0; t < c->ticks; t++) {
 		struct policy_cell cells[2];
 		struct policy_dimm newest[MAX_DIMMS];
@@ -347,6 +381,35 @@ static const struct sim_case cases[] = {
          .failed = 1,
          .shrink_balloons_max = 1,
          .final_plugged_kib = 768 * MIB},
+        {.what = "virtio-mem spike: plugs the shortfall, not a whole step",
+         .series = SPIKE,
+         .ticks = 100,
+         .vmem = true,
+         .grows_min = 1,
+         .grows_max = 2,
+         .unplugs_max = 0,
+         .shrink_balloons_max = 0,
+         .plugged_max_kib = 700 * MIB},
+        {.what = "virtio-mem spike then release: given back by the device, not the balloon",
+         .series = SPIKE_RELEASE,
+         .ticks = 200,
+         .vmem = true,
+         .grows_min = 1,
+         .grows_max = 2,
+         .unplugs_min = 1,
+         .unplugs_max = 4,
+         .shrink_balloons_max = 0,
+         .final_plugged_kib = 512 * MIB,
+         .final_actual_min_kib = 512 * MIB},
+        {.what = "virtio-mem grows with no slot free",
+         .series = SLOW,
+         .ticks = 120,
+         .vmem = true,
+         .grows_min = 2,
+         .grows_max = 12,
+         .unplugs_max = 0,
+         .shrink_balloons_max = 0,
+         .plugged_max_kib = 2048 * MIB},
         {.what = "dry run: one decision per cooldown, no change",
          .series = SPIKE,
          .ticks = 30,

@@ -146,6 +146,14 @@ static const struct request_case request_cases[] = {
          "{\"v\":1,\"id\":6,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":"
          "18446744073709551615}}",
          -EBADMSG, 6, "'size' is out of range"},
+        {"grow with a device model",
+         "{\"v\":1,\"id\":6,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1,"
+         "\"model\":\"virtio-mem\"}}",
+         0, 6, NULL},
+        {"grow with an unknown model",
+         "{\"v\":1,\"id\":6,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1,"
+         "\"model\":\"balloon\"}}",
+         -EBADMSG, 6, "'model'"},
         {"bool arg as int",
          "{\"v\":1,\"id\":6,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1,\"live\":1}}",
          -EBADMSG, 6, "'live' must be a boolean"},

@@ -1,0 +1,641 @@
+/*
+ * Unit tests for the virtio-mem steps (agent/ops_vmem.c and their hooks in
+ * ops.c) against the fake libvirt of fakevirt.h, on a real event loop:
+ * grow and shrink by <requested> (live and persistent), every virtio-mem
+ * pre-flight refusal changing nothing, a partial unplug answered with the
+ * live <current> and audited as partial, its late changes audited until the
+ * request is reached, size-change events out of order, a timeout with no
+ * event, a failing update call, a grow spread over a DIMM node and a
+ * virtio-mem node, the config's device_model, and the reconcile of a
+ * virtio-mem intent after a crash. Outcomes are checked in the audit log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "agent.h"
+#include "dispatch.h"
+#include "domains.h"
+#include "fakevirt.h"
+#include "log.h"
+#include "ops.h"
+#include "ops_vmem.h"
+#include "record.h"
+
+#define MIB          UINT64_C(1024)
+#define NAME         "vm"
+#define TICK_MS      2
+#define GUARD_TICKS  (10000 / TICK_MS)
+#define MAX_ENDED    8
+#define MAX_MESSAGES 4
+
+struct ended {
+	char request[32];
+	char code[16]; /* "ok" for success */
+	char *message;
+};
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct evloop *loop;
+	struct config *cfg; /* the agent's once it exists */
+	struct agent *a;
+	struct ops *ops;
+	struct dispatch *dispatch;
+	struct fakevirt fv;
+	size_t n_ended, want;
+	struct ended ended[MAX_ENDED];
+	unsigned ticks;
+};
+
+/* The hook ops.c calls as each operation ends (loop thread). */
+static void on_ended(void *arg, const char *request, const char *code, const char *message)
+{
+	struct fixture *fx = arg;
+	struct ended *e;
+
+	assert_true(fx->n_ended < MAX_ENDED);
+	e = &fx->ended[fx->n_ended++];
+	snprintf(e->request, sizeof(e->request), "%s", request);
+	snprintf(e->code, sizeof(e->code), "%s", code ? code : "ok");
+	e->message = message ? strdup(message) : NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-opsvm-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/audit.log", fx->dir);
+	fx->loop = evloop_new();
+	assert_non_null(fx->loop);
+	fx->cfg = config_new_default();
+	fx->cfg->detach_timeout_ms = 5000;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	for (struct domain_view *d = fx->a ? domains_first(agent_domains(fx->a)) : NULL; d;
+	     d = d->next)
+		assert_null(d->queue);
+	for (size_t i = 0; i < fx->n_ended; i++)
+		free(fx->ended[i].message);
+	dispatch_free(fx->dispatch);
+	ops_free(fx->ops); /* detaches still pending go, as memplugd frees them */
+	if (fx->a)
+		agent_free(fx->a);
+	else
+		config_free(fx->cfg);
+	evloop_free(fx->loop);
+	fakevirt_destroy(&fx->fv);
+	unlink(fx->path);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void fx_run(struct fixture *fx, size_t n);
+
+/* Runs the loop until no read, operation or event is under way. */
+static void fx_settle(struct fixture *fx)
+{
+	fx_run(fx, fx->n_ended);
+}
+
+/* Builds the agent on the fake (its audit log at fx->path) and tells it
+ * about the domain, as an event would; the view is read on a worker. */
+static struct domain_view *fx_domain(struct fixture *fx, const struct fake_spec *spec,
+                                     const struct fake_host *host)
+{
+	struct backend_event ev = {
+	        .kind = BACKEND_EVENT_LIFECYCLE,
+	        .name = NAME,
+	        .lifecycle = spec->shut_off ? BACKEND_LIFECYCLE_DEFINED : BACKEND_LIFECYCLE_STARTED,
+	};
+	struct audit_options o;
+	struct audit *audit = NULL;
+	struct backend b;
+	struct domain_view *d;
+
+	audit_options_default(&o);
+	audit_open(fx->path, &o, &audit);
+	assert_non_null(audit);
+	fx->a = agent_new(fx->cfg, fx->loop, audit);
+	assert_non_null(fx->a);
+	fx->ops = ops_new(fx->a);
+	fx->dispatch = dispatch_new(fx->a, fx->ops);
+	assert_non_null(fx->ops);
+	assert_non_null(fx->dispatch);
+	ops_on_ended(fx->ops, on_ended, fx);
+	fakevirt_init(&fx->fv, fx->loop, NAME, spec, host, dispatch_event, fx->dispatch);
+	fakevirt_backend(&fx->fv, &b);
+	agent_set_backend(fx->a, &b);
+	dispatch_event(fx->dispatch, &ev);
+	fx_settle(fx);
+	d = domains_find(agent_domains(fx->a), NAME);
+	assert_non_null(d);
+	assert_non_null(d->model);
+	assert_int_equal(d->active, !spec->shut_off);
+	return d;
+}
+
+static void fx_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fixture *fx = arg;
+
+	if ((fx->n_ended >= fx->want && fakevirt_in_flight(&fx->fv) == 0 &&
+	     ops_running_count(fx->ops) == 0 && dispatch_busy(fx->dispatch) == 0) ||
+	    ++fx->ticks > GUARD_TICKS)
+		evloop_stop(fx->loop);
+}
+
+/* Runs the loop until `n` operations have ended and no event is in flight. */
+static void fx_run(struct fixture *fx, size_t n)
+{
+	struct timeval tv = {0, TICK_MS * 1000};
+	struct event *tick = event_new(evloop_base(fx->loop), -1, EV_PERSIST, fx_tick, fx);
+
+	fx->want = n;
+	fx->ticks = 0;
+	event_add(tick, &tv);
+	assert_int_equal(evloop_run(fx->loop), 0);
+	event_free(tick);
+	assert_int_equal(fx->n_ended, n);
+	assert_int_equal(fakevirt_in_flight(&fx->fv), 0);
+}
+
+/* "event:result ..." of the records of one request, in log order. */
+static char *audit_trace(struct fixture *fx, const char *request)
+{
+	char **files = NULL, *out;
+	size_t n = 0, len = 0;
+	struct record_reader *rd;
+	struct json_object *rec;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (req && strcmp(req, request) == 0)
+			fprintf(f, "%s%s:%s", ftell(f) ? " " : "", record_str(rec, "event"),
+			        record_str(rec, "result"));
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	fclose(f);
+	return out;
+}
+
+static void check_trace(struct fixture *fx, const char *request, const char *want)
+{
+	char *got = audit_trace(fx, request);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void check_messages(const struct ended *e, const char *const *want)
+{
+	for (size_t i = 0; i < MAX_MESSAGES && want[i]; i++) {
+		if (e->message == NULL || strstr(e->message, want[i]) == NULL)
+			fail_msg("message \"%s\" lacks \"%s\"", e->message ? e->message : "(null)",
+			         want[i]);
+	}
+}
+
+static const struct fake_host roomy = {.free_mib = {8192, 8192}};
+
+/* Two 1 GiB cells on host node 0, 8 GiB max, 8 slots; a 1 GiB virtio-mem
+ * device on node 1 with `requested` MiB plugged. */
+static struct fake_spec spec_vmem(uint64_t requested)
+{
+	return (struct fake_spec){.n_cells = 2,
+	                          .cell_mib = {1024, 1024},
+	                          .max_mib = 8192,
+	                          .slots = 8,
+	                          .huge_cell = -1,
+	                          .host_node = 0,
+	                          .n_vmem = 1,
+	                          .vmem = {{.node = 1,
+	                                    .size_kib = 1024 * MIB,
+	                                    .requested_kib = requested * MIB,
+	                                    .current_kib = requested * MIB}}};
+}
+
+static struct op_args grow(uint64_t mib, int node)
+{
+	return (struct op_args){.kind = OP_GROW, .size_kib = mib * MIB, .node = node, .wait = true};
+}
+
+static struct op_args shrink(uint64_t mib, int node)
+{
+	return (struct op_args){
+	        .kind = OP_SHRINK, .size_kib = mib * MIB, .node = node, .wait = true};
+}
+
+static struct op_args forced(struct op_args a, enum devmodel_choice m)
+{
+	a.model = m;
+	return a;
+}
+
+#define HEAD       "request:ok preflight:ok intent:pending"
+#define REFUSED    "request:ok preflight:refused outcome:refused"
+#define STEP_OK    HEAD " resize:ok outcome:ok"
+#define STEP_SHORT HEAD " resize:partial outcome:partial"
+
+/* ---- grow and shrink by <requested> ---- */
+
+static void test_grow_shrink(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
+	struct op_args g = grow(130, 1), s = shrink(130, 1);
+
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	check_trace(fx, fx->ended[0].request, STEP_OK);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 130 * MIB);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 130 * MIB);
+	assert_int_equal(fakevirt_vmem_current(&fx->fv, 0), 130 * MIB);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_LIVE), 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
+	/* the view follows: the shrink reads 130 MiB requested */
+	assert_int_equal(ops_submit(fx->ops, d, &s, NULL, NULL), 0);
+	fx_run(fx, 2);
+	assert_string_equal(fx->ended[1].code, "ok");
+	check_trace(fx, fx->ended[1].request, STEP_OK);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 0);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 0);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, 0), 0);
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+}
+
+/* ---- refusals: nothing changes ---- */
+
+struct refusal {
+	const char *what;
+	struct op_args args;
+	enum devmodel_choice config_model;
+	uint64_t host_free0;
+	uint64_t requested_mib;
+	const char *says[MAX_MESSAGES];
+};
+
+static void refusal_run(const struct refusal *c)
+{
+	struct fake_spec spec = spec_vmem(c->requested_mib);
+	struct fake_host host = roomy;
+	struct fixture *fx;
+	struct domain_view *d;
+	char *live, *config, *live2, *config2;
+	void *st;
+
+	print_message("refusal: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	fx->cfg->device_model = c->config_model;
+	if (c->host_free0)
+		host.free_mib[0] = c->host_free0;
+	d = fx_domain(fx, &spec, &host);
+	live = fakevirt_xml(&fx->fv, false);
+	config = fakevirt_xml(&fx->fv, true);
+	assert_int_equal(ops_submit(fx->ops, d, &c->args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "refused");
+	check_messages(&fx->ended[0], c->says);
+	check_trace(fx, fx->ended[0].request, REFUSED);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, 0), 0);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
+	live2 = fakevirt_xml(&fx->fv, false);
+	config2 = fakevirt_xml(&fx->fv, true);
+	assert_string_equal(live, live2);
+	assert_string_equal(config, config2);
+	free(live);
+	free(config);
+	free(live2);
+	free(config2);
+	teardown(&st);
+}
+
+static void test_refusals(void **state)
+{
+	const struct refusal cases[] = {
+	        {"grow beyond the device",
+	         grow(1100, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         0,
+	         {"does not fit in virtio-mem device virtiomem0", "1 GiB left"}},
+	        {"grow beyond what is left",
+	         grow(600, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         512,
+	         {"512 MiB requested", "512 MiB left"}},
+	        {"grow not a block multiple",
+	         grow(3, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         0,
+	         {"block size", "2 MiB and 4 MiB"}},
+	        {"--model virtio-mem on a node without a device",
+	         forced(grow(128, 0), DEVMODEL_FORCE_VIRTIO_MEM),
+	         DEVMODEL_AUTO,
+	         0,
+	         0,
+	         {"guest node 0 has no virtio-mem device", "prepare", "--model virtio-mem"}},
+	        {"device_model = virtio-mem in the config, node 0",
+	         grow(128, 0),
+	         DEVMODEL_FORCE_VIRTIO_MEM,
+	         0,
+	         0,
+	         {"guest node 0 has no virtio-mem device"}},
+	        {"host node 0 below the reserve",
+	         grow(512, 1),
+	         DEVMODEL_AUTO,
+	         300,
+	         0,
+	         {"host node 0", "512 MiB needed"}},
+	        {"shrink below 0",
+	         shrink(256, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         128,
+	         {"has 128 MiB requested", "cannot give back 256 MiB"}},
+	        {"shrink not a block multiple",
+	         shrink(3, 1),
+	         DEVMODEL_AUTO,
+	         0,
+	         128,
+	         {"block size", "2 MiB and 4 MiB"}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		refusal_run(&cases[i]);
+}
+
+/* ---- the guest's answers ---- */
+
+/* The guest keeps 300 MiB (unmovable): the reply is the live <current>,
+ * the request stays at 0 live and persistent, and what comes back later is
+ * audited under the same request until it reaches 0. */
+static void test_partial_then_late(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(512);
+	struct domain_view *d;
+	struct op_args s = shrink(512, 1);
+	const char *req;
+
+	fx->cfg->detach_timeout_ms = 300;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.vmem_answer = FAKE_VMEM_FLOOR;
+	fx->fv.vmem_floor_kib = 300 * MIB;
+	assert_int_equal(ops_submit(fx->ops, d, &s, NULL, NULL), 0);
+	fx_run(fx, 1);
+	req = fx->ended[0].request;
+	assert_string_equal(fx->ended[0].code, "partial");
+	check_messages(&fx->ended[0],
+	               (const char *const[]){"virtiomem0", "gave back 212 MiB of 512 MiB",
+	                                     "current 307200 KiB", "keeps watching"});
+	check_trace(fx, req, STEP_SHORT);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 0);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 0);
+	assert_int_equal(ops_vmem_watches(fx->ops), 1);
+
+	fakevirt_vmem_late(&fx->fv, 0, 100 * MIB);
+	fx_run(fx, 1);
+	check_trace(fx, req, STEP_SHORT " outcome:partial");
+	assert_int_equal(ops_vmem_watches(fx->ops), 1);
+	fakevirt_vmem_late(&fx->fv, 0, 0);
+	fx_run(fx, 1);
+	check_trace(fx, req, STEP_SHORT " outcome:partial outcome:ok");
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+}
+
+/* The domain goes away while a short step is watched: the watch ends, and
+ * a size change that still comes is no outcome of the request. */
+static void test_gone_while_watched(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct domain_view *d;
+	struct op_args g = grow(128, 1);
+	struct backend_event gone = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                             .name = NAME,
+	                             .lifecycle = BACKEND_LIFECYCLE_UNDEFINED};
+
+	fx->cfg->detach_timeout_ms = 100;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.vmem_answer = FAKE_VMEM_SILENT;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_int_equal(ops_vmem_watches(fx->ops), 1);
+	dispatch_event(fx->dispatch, &gone);
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+	fakevirt_vmem_late(&fx->fv, 0, 128 * MIB);
+	fx_run(fx, 1);
+	check_trace(fx, fx->ended[0].request, STEP_SHORT);
+}
+
+/* Events out of order (the old size, the new, a stale middle one): only
+ * the target ends the wait, and the answer is the guest's. */
+static void test_out_of_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(64);
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
+	struct op_args g = grow(256, 1);
+
+	fx->fv.vmem_answer = FAKE_VMEM_OUT_OF_ORDER;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	check_trace(fx, fx->ended[0].request, STEP_OK);
+	assert_int_equal(fakevirt_vmem_current(&fx->fv, 0), 320 * MIB);
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+}
+
+/* No event at all: the timeout ends the wait, the reply says what the
+ * guest shows (nothing moved), and the device is watched. */
+static void test_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct domain_view *d;
+	struct op_args g = grow(128, 1);
+
+	fx->cfg->detach_timeout_ms = 200;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.vmem_answer = FAKE_VMEM_SILENT;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "partial");
+	check_messages(&fx->ended[0],
+	               (const char *const[]){"plugged 0 KiB of 128 MiB", "after 200 ms",
+	                                     "current 0 KiB", "requested stays 131072 KiB"});
+	check_trace(fx, fx->ended[0].request, STEP_SHORT);
+	assert_int_equal(ops_vmem_watches(fx->ops), 1);
+	fakevirt_vmem_late(&fx->fv, 0, 128 * MIB);
+	fx_run(fx, 1);
+	check_trace(fx, fx->ended[0].request, STEP_SHORT " outcome:ok");
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+}
+
+/* The update call fails: nothing changed anywhere. */
+static void test_call_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
+	struct op_args g = grow(128, 1);
+
+	fx->fv.vmem_answer = FAKE_VMEM_CALL_FAILS;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "failed");
+	check_messages(&fx->ended[0],
+	               (const char *const[]){"virtiomem0", "update call failed", NULL});
+	check_trace(fx, fx->ended[0].request, HEAD " resize:failed outcome:failed");
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 0);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 0);
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+}
+
+/* A spread grow: node 0 gets a DIMM, node 1 its device's request. */
+static void test_spread_both_models(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
+	struct op_args g = grow(256, -1);
+
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	check_trace(fx, fx->ended[0].request,
+	            HEAD " attach:ok intent:pending resize:ok outcome:ok");
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, BACKEND_LIVE), 1);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 128 * MIB);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
+}
+
+/* --config alone on a shut-off domain: only the persistent <requested>
+ * moves; the persistent definition has no alias, the node finds it. */
+static void test_config_shut_off(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	struct op_args g = grow(128, 1);
+	struct domain_view *d;
+
+	spec.shut_off = true;
+	d = fx_domain(fx, &spec, &roomy);
+	g.scope_given = true;
+	g.config = true;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "ok");
+	check_trace(fx, fx->ended[0].request, STEP_OK);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, 0), 1);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 1);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
+}
+
+/* ---- reconcile ---- */
+
+/* A crash after the live update: the intent finds the live request
+ * applied but short, and the persistent one not applied. */
+static void test_reconcile(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(0);
+	json_object *x = json_object_new_object(), *rec = NULL;
+	struct record r = {.event = RECORD_INTENT,
+	                   .domain = NAME,
+	                   .request = "crash-1",
+	                   .actor = {.kind = RECORD_ACTOR_CLIENT},
+	                   .result = RECORD_PENDING,
+	                   .extra = x};
+	char **files = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	bool found = false;
+
+	spec.vmem[0].requested_kib = 256 * MIB; /* live only: see below */
+	spec.vmem[0].current_kib = 200 * MIB;
+	fx_domain(fx, &spec, &roomy);
+	fx->fv.vmem_config[0].requested_kib = 0;
+	json_object_object_add(x, "model", json_object_new_string("virtio-mem"));
+	json_object_object_add(x, "node", json_object_new_int(1));
+	json_object_object_add(x, "alias", json_object_new_string("virtiomem0"));
+	json_object_object_add(x, "requested_kib", json_object_new_uint64(256 * MIB));
+	assert_int_equal(agent_audit(fx->a, &r, true, NULL), 0);
+	json_object_put(x);
+	ops_reconcile(fx->ops);
+	fx_run(fx, 0);
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		json_object *e = NULL;
+
+		if (strcmp(record_str(rec, "event"), "reconciled") == 0) {
+			e = rec;
+			assert_string_equal(record_str(rec, "request"), "crash-1");
+			assert_string_equal(record_str(e, "found"), "partial");
+			assert_string_equal(record_str(e, "persistent"), "not applied");
+			assert_int_equal(
+			        json_object_get_uint64(json_object_object_get(e, "current_kib")),
+			        200 * MIB);
+			found = true;
+		}
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	assert_true(found);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_grow_shrink, setup, teardown),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test_setup_teardown(test_partial_then_late, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_gone_while_watched, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_call_fails, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_spread_both_models, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+	};
+
+	log_init("test-ops-vmem", true, LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
