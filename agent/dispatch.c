@@ -593,8 +593,12 @@ static void sync_done(void *arg)
 		free(j->errors[i]);
 	}
 	log_info("%zu domains on %s", j->doms.n, backend_uri(agent_backend(j->dp->a)));
-	if (j->rc == 0)
+	if (j->rc == 0) {
+		/* Events may have been lost with the connection: what the
+		 * views now show settles the detaches still waiting. */
+		ops_settle_pending(j->dp->ops);
 		ops_reconcile(j->dp->ops);
+	}
 	backend_domain_list_free(&j->doms);
 	free(j->models);
 	free(j->errors);
@@ -651,6 +655,7 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 	}
 	case BACKEND_EVENT_LIFECYCLE:
 		if (ev->lifecycle == BACKEND_LIFECYCLE_UNDEFINED) {
+			ops_domain_stopped(dp->ops, ev->name);
 			ops_domain_gone(dp->ops, ev->name);
 			return;
 		}
@@ -663,5 +668,8 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 		return;
 	if (ev->kind == BACKEND_EVENT_LIFECYCLE)
 		domains_lifecycle(d, ev->lifecycle);
+	/* A guest that is gone answers no detach: end those waits now. */
+	if (ev->kind == BACKEND_EVENT_LIFECYCLE && ev->lifecycle == BACKEND_LIFECYCLE_STOPPED)
+		ops_domain_stopped(dp->ops, ev->name);
 	view_refresh(dp, d);
 }

@@ -29,7 +29,9 @@
 #define PROTO_E_REFUSED      "refused"
 #define PROTO_E_FAILED       "failed"
 #define PROTO_E_PENDING      "pending"
-#define PROTO_E_UNSUPPORTED  "unsupported"
+#define PROTO_E_UNKNOWN                                                                            \
+	"unknown" /* the evidence disagrees; the message says what each source showed */
+#define PROTO_E_UNSUPPORTED "unsupported"
 
 enum proto_cmd {
 	PROTO_CMD_STATUS,

@@ -93,6 +93,14 @@ struct fakevirt {
 	bool xml_fails;          /* every XML read fails with -EIO */
 	unsigned attach_fail_at; /* 1-based attach call that fails; 0: none */
 	const char *attach_error;
+	/* Connection lost during this 1-based attach call: it fails with
+	 * -ENOTCONN; the DIMM is listed in the live XML only with lost_listed,
+	 * and DEVICE_ADDED is posted only with lost_event. */
+	unsigned attach_lost_at;
+	bool lost_listed, lost_event;
+	/* 1 + a slot QEMU holds that libvirt does not list; 0: none. An
+	 * attach landing there fails with "slot N is busy". */
+	unsigned qemu_busy_slot1;
 	enum fake_answer answer;
 	const char *answer_suffix; /* the answer applies to aliases ending so; NULL: all */
 
@@ -130,5 +138,10 @@ unsigned fakevirt_in_flight(struct fakevirt *fv);
 /* The guest answers a detach late: releases the DIMM (removing it from the
  * live definition) or refuses, and the event is posted to the loop. */
 void fakevirt_answer_late(struct fakevirt *fv, const char *alias, bool removed);
+/* The guest released the DIMM but the event was lost (libvirtd restarted):
+ * it leaves the live definition silently. */
+void fakevirt_drop(struct fakevirt *fv, const char *alias);
+/* The guest was destroyed: the domain stops and a STOPPED event comes. */
+void fakevirt_destroy_guest(struct fakevirt *fv);
 
 #endif
