@@ -532,9 +532,13 @@ static void render_policy(FILE *out, json_object *d)
 	table_free(t);
 	if (st == NULL)
 		return;
-	fprintf(out, "\nlast decision: %s (%s) %" PRId64 " ms ago: %s\n", str(st, "action"),
-	        str(st, "reason") ? str(st, "reason") : "-", num(st, "age_ms"),
-	        str(st, "message") ? str(st, "message") : "");
+	if (get(st, "age_ms") == NULL)
+		fprintf(out, "\nlast decision: none yet: %s\n",
+		        str(st, "message") ? str(st, "message") : "");
+	else
+		fprintf(out, "\nlast decision: %s (%s) %" PRId64 " ms ago: %s\n", str(st, "action"),
+		        str(st, "reason") ? str(st, "reason") : "-", num(st, "age_ms"),
+		        str(st, "message") ? str(st, "message") : "");
 	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", kib(st, "balloon_kib", a),
 	        kib(st, "usable_kib", b), kib(st, "available_kib", c),
 	        json_object_get_boolean(get(st, "manageable")) ? ""
