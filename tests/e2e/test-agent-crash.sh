@@ -1,0 +1,61 @@
+#!/bin/sh
+# e2e (issue 11): kill -9 memplugd at five points of a grow and five of a
+# shrink (crash points of the test build, MEMPLUG_TEST_CRASH_AT), restart it,
+# and compare four things each time: the live XML, the persistent XML, the
+# guest's own MemTotal, and the audit log's last word for the request. One
+# guest serves every point.
+. "$(dirname "$0")/lib.sh"
+. "$e2e_dir/agent.sh"
+
+[ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: crash points need the test build (build-san)"; exit 77; }
+start_guest guest-2cell crash
+n1=$("$bed" memtotal "$g" 1)
+
+dimms() { virsh -q -c qemu:///system dumpxml $1 "$g" | grep -o "ua-mp-[0-9a-f]*-[0-9]*-[0-9]*" | sort -u | tr '\n' ' '; }
+
+# crash_at OP POINT: one request killed at POINT, then a restart.
+crash_at() {
+	op=$1 point=$2
+	export MEMPLUG_TEST_CRASH_AT="$op:$point"
+	start_agent
+	unset MEMPLUG_TEST_CRASH_AT
+	ctl "$op" "$g" 256M --node 1 >/dev/null 2>&1 || true
+	wait "$agent_pid" 2>/dev/null || true
+	agent_pid=""
+	grep -q "crash point $op:$point" "$agent_dir/memplugd.log" || fail "$op did not stop at $point"
+	req=$(grep '"event":"request"' "$agent_audit" | tail -n 1 | sed -n 's/.*"request":"\([^"]*\)".*/\1/p')
+	start_agent
+	i=0 # reconcile runs on a worker after the first connection
+	while grep '"event":"intent"' "$agent_audit" | grep -q "\"request\":\"$req\"" &&
+		! grep "\"request\":\"$req\"" "$agent_audit" | tail -n 1 | grep -q '"event":"\(reconciled\|outcome\)"'; do
+		i=$((i + 1))
+		[ "$i" -le 100 ] || break
+		sleep 0.1
+	done
+	last=$(grep "\"request\":\"$req\"" "$agent_audit" | tail -n 1 |
+		sed -n 's/.*"event":"\([^"]*\)".*"result":"\([^"]*\)".*/\1:\2/p')
+	action=$(grep "\"request\":\"$req\"" "$agent_audit" | tail -n 1 | sed -n 's/.*"action":"\([^"]*\)".*/ \1/p')
+	live=$(dimms "") config=$(dimms --inactive)
+	n=$(echo "$live" | wc -w)
+	"$bed" wait-memtotal "$g" 1 $((n1 + n * 262144)) 90 ||
+		fail "$op:$point: MemTotal $("$bed" memtotal "$g" 1) kB, live XML has $n DIMMs"
+	[ "$live" = "$config" ] || fail "$op:$point: live [$live] persistent [$config]"
+	case "$last" in
+	reconciled:ok | outcome:*) ;;
+	*) fail "$op:$point: the audit log's last word is $last" ;;
+	esac
+	log "ok: $op:$point: $n DIMMs live = persistent, MemTotal node 1 $((n1 + n * 262144)) kB, last word $last$action"
+	stop_agent
+}
+
+for p in after-intent after-attach after-attach-record before-outcome after-outcome; do
+	crash_at grow "$p"
+done
+# Enough DIMMs for five shrinks.
+start_agent
+while [ "$(dimms "" | wc -w)" -lt 5 ]; do ctl grow "$g" 256M --node 1 >/dev/null || fail "grow"; done
+stop_agent
+for p in after-intent after-detach-call after-live-detach after-config-detach after-outcome; do
+	crash_at shrink "$p"
+done
+log PASS
