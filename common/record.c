@@ -790,7 +790,8 @@ static void record_close_intent(struct json_object *pending, const char *request
 
 /* Whether `rec` settles intents of its request: an outcome, except a
  * pending one (the guest has not answered: a restart must still look), or a
- * reconciled record (*seq: the one intent it settles, 0 for all). */
+ * reconciled record that is not still watching (*seq: the one intent it
+ * settles, 0 for all). */
 static bool record_closes(struct json_object *rec, const char *event, uint64_t *seq)
 {
 	struct json_object *v;
@@ -799,6 +800,10 @@ static bool record_closes(struct json_object *rec, const char *event, uint64_t *
 	if (strcmp(event, "outcome") == 0)
 		return !record_str_is(rec, "result", "pending");
 	if (strcmp(event, "reconciled") != 0)
+		return false;
+	/* Still waiting for the guest: if memplugd stops before it answers,
+	 * the next start looks again. */
+	if (record_str_is(rec, "action", "watching"))
 		return false;
 	if (json_object_object_get_ex(rec, "intent_seq", &v))
 		*seq = json_object_get_uint64(v);

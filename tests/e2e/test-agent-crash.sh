@@ -45,6 +45,19 @@ crash_at() {
 	*) fail "$op:$point: the audit log's last word is $last" ;;
 	esac
 	log "ok: $op:$point: $n DIMMs live = persistent, MemTotal node 1 $((n1 + n * 262144)) kB, last word $last$action"
+	if [ "$point" = after-detach-call ]; then
+		# The guest was asked before the kill: its answer (lost, or still
+		# to come) must take the DIMM out of the persistent definition too.
+		"$bed" wait-memtotal "$g" 1 $((n1 + (n - 1) * 262144)) 90 ||
+			fail "$op:$point: the guest never released the DIMM"
+		i=0
+		until [ "$(dimms --inactive | wc -w)" -eq $((n - 1)) ]; do
+			i=$((i + 1))
+			[ "$i" -le 100 ] || fail "$op:$point: released, but persistent [$(dimms --inactive)] live [$(dimms "")]"
+			sleep 0.1
+		done
+		log "ok: $op:$point: the guest's late answer took the DIMM out of both definitions"
+	fi
 	stop_agent
 }
 

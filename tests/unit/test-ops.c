@@ -847,6 +847,12 @@ static void reconcile_run(const struct reconcile_case *c)
 	assert_int_equal(fakevirt_has(&fx->fv, false, alias), c->live_after);
 	assert_int_equal(fakevirt_has(&fx->fv, true, alias), c->config_after);
 	if (strcmp(c->action, "watching") == 0) {
+		json_object *open = NULL;
+
+		/* still open: a restart before the answer looks again */
+		assert_int_equal(audit_pending_intents(agent_audit_log(fx->a), &open, NULL), 0);
+		assert_int_equal(json_object_array_length(open), 1);
+		json_object_put(open);
 		/* the guest answers after the restart: the config follows */
 		assert_int_equal(ops_pending_detaches(fx->ops), 1);
 		fakevirt_answer_late(&fx->fv, alias, true);
