@@ -256,6 +256,8 @@ static int fake_attach(void *ctx, const char *name, const char *xml, unsigned fl
 
 	if (fake_parse_dimm(xml, &d) < 0)
 		return -EINVAL;
+	if (fv->on_attach)
+		fv->on_attach(fv->on_attach_arg);
 	pthread_mutex_lock(&fv->lock);
 	fake_log(fv, FAKE_ATTACH, flags, d.alias);
 	if (++fv->n_attach == fv->attach_fail_at) {

@@ -101,6 +101,10 @@ struct fakevirt {
 	/* 1 + a slot QEMU holds that libvirt does not list; 0: none. An
 	 * attach landing there fails with "slot N is busy". */
 	unsigned qemu_busy_slot1;
+	/* Called (on the worker) as each attach call begins, e.g. to fill the
+	 * audit log's disk right after the intent; NULL: none. */
+	void (*on_attach)(void *arg);
+	void *on_attach_arg;
 	enum fake_answer answer;
 	const char *answer_suffix; /* the answer applies to aliases ending so; NULL: all */
 

@@ -19,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -35,7 +38,7 @@
 #define NAME         "vm"
 #define TICK_MS      2
 #define GUARD_TICKS  (10000 / TICK_MS)
-#define MAX_ENDED    4
+#define MAX_ENDED    8
 #define MAX_MESSAGES 4
 
 struct ended {
@@ -1062,6 +1065,115 @@ static void test_faults(void **state)
 		fault_run(&cases[i]);
 }
 
+/* Break 4 on a real full file system: the audit log on a small tmpfs (a
+ * private mount namespace; needs root, skipped otherwise). */
+
+/* Fills the file system holding `dir` until ENOSPC. */
+static void fill_disk(void *arg)
+{
+	const char *dir = arg;
+	char path[128], buf[4096] = {0};
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	while (fwrite(buf, 1, sizeof(buf), f) == sizeof(buf))
+		;
+	while (fwrite(buf, 1, 1, f) == 1)
+		;
+	fclose(f);
+}
+
+/* Leaves `keep` bytes free: fills, then gives back that much. */
+static void fill_disk_but(const char *dir, off_t keep)
+{
+	char path[128];
+	struct stat st;
+
+	fill_disk((void *)dir);
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size > keep ? st.st_size - keep : 0), 0);
+}
+
+struct disk_case {
+	const char *what;
+	bool fill_before; /* leave 8 KiB: less than the reservation */
+	bool fill_during; /* the disk fills right after the intent */
+	const char *code;
+	const char *trace;
+	bool attached;
+	unsigned rounds;
+};
+
+static void disk_run(const struct disk_case *c)
+{
+	struct fake_spec spec = spec_two();
+	struct op_args args = grow(256, 0);
+	char opts[32], alias[FAKE_ALIAS_MAX];
+	struct fixture *fx;
+	struct domain_view *d;
+	void *st;
+
+	print_message("disk: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	snprintf(opts, sizeof(opts), "size=%dk", 256);
+	assert_int_equal(mount("tmpfs", fx->dir, "tmpfs", 0, opts), 0);
+	d = fx_domain(fx, &spec, &roomy);
+	if (c->fill_before)
+		fill_disk_but(fx->dir, 8192);
+	if (c->fill_during) {
+		fx->fv.on_attach = fill_disk;
+		fx->fv.on_attach_arg = fx->dir;
+	}
+	/* Several grows: the records of each land at another offset in the
+	 * log's last page, so one of them needs a new page after the disk
+	 * filled (the page's slack would hide the full disk otherwise). */
+	for (unsigned k = 0; k < c->rounds; k++) {
+		char path[128];
+
+		assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
+		fx_run(fx, k + 1);
+		assert_string_equal(fx->ended[k].code, c->code);
+		alias_of(alias, sizeof(alias), fx->ended[k].request, "-0");
+		assert_int_equal(fakevirt_has(&fx->fv, false, alias), c->attached);
+		assert_int_equal(fakevirt_has(&fx->fv, true, alias), c->attached);
+		/* the trail is on the disk, whatever happened */
+		check_trace(fx, fx->ended[k].request, c->trace);
+		snprintf(path, sizeof(path), "%s/filler", fx->dir);
+		unlink(path);
+	}
+	dispatch_free(fx->dispatch);
+	fx->dispatch = NULL;
+	ops_free(fx->ops);
+	fx->ops = NULL;
+	agent_free(fx->a);
+	fx->a = NULL;
+	fx->cfg = config_new_default();
+	unlink(fx->path);
+	assert_int_equal(umount(fx->dir), 0);
+	teardown(&st);
+}
+
+static void test_audit_disk_full(void **state)
+{
+	const struct disk_case cases[] = {
+	        {"less room than the records need: refused before any change", true, false,
+	         "refused", "request:ok preflight:ok outcome:refused", false, 1},
+	        {"the disk fills right after the intent: the records still fit", false, true, "ok",
+	         AHEAD " attach:ok outcome:ok", true, 4},
+	};
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		skip();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		disk_run(&cases[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1074,6 +1186,7 @@ int main(void)
 	        cmocka_unit_test(test_reconcile_scope),
 	        cmocka_unit_test(test_lost_answers),
 	        cmocka_unit_test(test_faults),
+	        cmocka_unit_test(test_audit_disk_full),
 	};
 
 	log_init("test-ops", true, LOG_LEVEL_WARN);
