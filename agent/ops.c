@@ -325,11 +325,21 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	const struct backend *b = agent_backend(op->a);
 	const char *name = op_name(op);
 	struct waiter *w;
-	int state = ANSWER_REMOVED;
+	int state = ANSWER_REMOVED, rc;
 
 	if (op->flags & BACKEND_LIVE) {
 		w = waiter_add(op->o, op->domain, alias, false);
-		if (backend_detach_alias(b, op->domain, alias, BACKEND_LIVE, err) < 0) {
+		rc = backend_detach_alias(b, op->domain, alias, BACKEND_LIVE, err);
+		if (rc == -ENOTCONN) {
+			/* The request may have reached QEMU before the connection
+			 * went: wait as for any answer; the re-read after the
+			 * reconnect settles it if the event is lost. */
+			log_warn("%s: the connection was lost while detaching %s (%s); waiting for "
+			         "the outcome",
+			         op->request, alias, *err ? *err : "?");
+			free(*err);
+			*err = NULL;
+		} else if (rc < 0) {
 			waiter_wait(op->o, w, 0, NULL, false);
 			return -2;
 		}
@@ -481,7 +491,7 @@ static int op_attach(struct op *op, const struct select_dimm *d, const char *ali
 	const struct backend *b = agent_backend(op->a);
 	bool busy[256] = {false};
 	json_object *busy_list = NULL;
-	int rc, slot = -1, tries = 0;
+	int rc, slot = -1, tries = 0, busy_slot;
 
 	for (;;) {
 		struct waiter *w = waiter_add(op->o, op->domain, alias, true);
@@ -498,8 +508,7 @@ static int op_attach(struct op *op, const struct select_dimm *d, const char *ali
 			break;
 		}
 		waiter_wait(op->o, w, 0, NULL, false);
-		int busy_slot = rc < 0 ? op_busy_slot(*err) : -1;
-
+		busy_slot = rc < 0 ? op_busy_slot(*err) : -1;
 		if (busy_slot < 0 || ++tries > 4)
 			break;
 		/* QEMU holds a DIMM in that slot that libvirt does not list

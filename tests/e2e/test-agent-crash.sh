@@ -19,7 +19,13 @@ crash_at() {
 	export MEMPLUG_TEST_CRASH_AT="$op:$point"
 	start_agent
 	unset MEMPLUG_TEST_CRASH_AT
-	ctl "$op" "$g" 256M --node 1 >/dev/null 2>&1 || true
+	out=$(ctl "$op" "$g" 256M --node 1 2>&1) || true
+	i=0 # the request reached the crash point, or it ended some other way
+	while kill -0 "$agent_pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le 300 ] || fail "$op did not reach $point: $out"
+		sleep 0.1
+	done
 	wait "$agent_pid" 2>/dev/null || true
 	agent_pid=""
 	grep -q "crash point $op:$point" "$agent_dir/memplugd.log" || fail "$op did not stop at $point"

@@ -318,6 +318,10 @@ static int fake_detach_live(struct fakevirt *fv, const char *alias, char **err)
 		return 0;
 	case FAKE_SILENT:
 		return 0;
+	case FAKE_CALL_LOST:
+		fake_remove(fv->live, &fv->n_live, alias);
+		*err = strdup("End of file while reading data: Input/output error");
+		return -ENOTCONN;
 	default:
 		*err = strdup("detach call failed");
 		return -EIO;

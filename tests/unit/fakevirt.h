@@ -52,10 +52,12 @@ struct fake_host {
 
 /* What the guest answers to a live detach. */
 enum fake_answer {
-	FAKE_REMOVE,    /* DEVICE_REMOVED */
-	FAKE_REFUSE,    /* DEVICE_REMOVAL_FAILED */
-	FAKE_SILENT,    /* nothing: the waiter times out */
-	FAKE_CALL_FAILS /* the detach call itself fails */
+	FAKE_REMOVE,     /* DEVICE_REMOVED */
+	FAKE_REFUSE,     /* DEVICE_REMOVAL_FAILED */
+	FAKE_SILENT,     /* nothing: the waiter times out */
+	FAKE_CALL_FAILS, /* the detach call itself fails */
+	FAKE_CALL_LOST   /* the guest releases it, but the call and the event are
+	                  * lost with the connection (-ENOTCONN) */
 };
 
 enum fake_call_kind {

@@ -913,6 +913,7 @@ struct lost_case {
 	const char *code;
 	const char *message;
 	const char *trace;
+	bool call_lost; /* the detach call itself lost its connection */
 };
 
 static void lost_run(const struct lost_case *c)
@@ -932,7 +933,7 @@ static void lost_run(const struct lost_case *c)
 	spec.devs[0] = dimm_a;
 	d = fx_domain(fx, &spec, &roomy);
 	ops_reconcile(fx->ops); /* the first connection's: nothing open */
-	fx->fv.answer = FAKE_SILENT;
+	fx->fv.answer = c->call_lost ? FAKE_CALL_LOST : FAKE_SILENT;
 	t0 = now_ms();
 	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_spin(fx, c->timeout_ms < 1000 ? 400 : 300);
@@ -960,13 +961,15 @@ static void test_lost_answers(void **state)
 {
 	const struct lost_case cases[] = {
 	        {"removal lost across a libvirtd restart", false, 30000, "ok", NULL,
-	         SHRINK_HEAD " detach:ok outcome:ok"},
+	         SHRINK_HEAD " detach:ok outcome:ok", false},
 	        {"removal lost after the timeout", false, 100, "pending", "has not released",
-	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok"},
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok", false},
+	        {"the detach call loses the connection", false, 30000, "ok", NULL,
+	         SHRINK_HEAD " detach:ok outcome:ok", true},
 	        {"guest destroyed mid-shrink", true, 30000, "failed", "stopped while the guest",
-	         SHRINK_HEAD " detach:failed outcome:failed"},
+	         SHRINK_HEAD " detach:failed outcome:failed", false},
 	        {"guest destroyed after the timeout", true, 100, "pending", "has not released",
-	         SHRINK_HEAD " detach:pending outcome:pending outcome:failed"},
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:failed", false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
