@@ -16,6 +16,7 @@ dimms() { virsh -q -c qemu:///system dumpxml $1 "$g" | grep -o "ua-mp-[0-9a-f]*-
 # crash_at OP POINT: one request killed at POINT, then a restart.
 crash_at() {
 	op=$1 point=$2
+	before=$(dimms "" | wc -w)
 	export MEMPLUG_TEST_CRASH_AT="$op:$point"
 	start_agent
 	unset MEMPLUG_TEST_CRASH_AT
@@ -54,10 +55,10 @@ crash_at() {
 	if [ "$point" = after-detach-call ]; then
 		# The guest was asked before the kill: its answer (lost, or still
 		# to come) must take the DIMM out of the persistent definition too.
-		"$bed" wait-memtotal "$g" 1 $((n1 + (n - 1) * 262144)) 90 ||
+		"$bed" wait-memtotal "$g" 1 $((n1 + (before - 1) * 262144)) 90 ||
 			fail "$op:$point: the guest never released the DIMM"
 		i=0
-		until [ "$(dimms --inactive | wc -w)" -eq $((n - 1)) ]; do
+		until [ "$(dimms --inactive | wc -w)" -eq $((before - 1)) ]; do
 			i=$((i + 1))
 			[ "$i" -le 100 ] || fail "$op:$point: released, but persistent [$(dimms --inactive)] live [$(dimms "")]"
 			sleep 0.1
