@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "domains.h"
 #include "log.h"
+#include "metrics.h"
 #include "threadcheck.h"
 
 struct agent {
@@ -18,6 +19,7 @@ struct agent {
 	struct backend backend;
 	struct domains *domains;
 	struct audit *audit;
+	struct metrics_stats *metrics;
 	pthread_mutex_t audit_lock; /* audit appends from any thread */
 	time_t started;
 	unsigned workers; /* agent_run() threads not yet done (loop thread) */
@@ -30,7 +32,8 @@ struct agent *agent_new(struct config *cfg, struct evloop *loop, struct audit *a
 
 	if (a == NULL)
 		return NULL;
-	if ((a->domains = domains_new()) == NULL) {
+	if ((a->domains = domains_new()) == NULL || (a->metrics = metrics_stats_new()) == NULL) {
+		domains_free(a->domains);
 		free(a);
 		return NULL;
 	}
@@ -47,6 +50,7 @@ void agent_free(struct agent *a)
 	if (a == NULL)
 		return;
 	domains_free(a->domains);
+	metrics_stats_free(a->metrics);
 	audit_free(a->audit);
 	config_free(a->cfg);
 	pthread_mutex_destroy(&a->audit_lock);
@@ -88,6 +92,11 @@ struct domains *agent_domains(const struct agent *a)
 struct audit *agent_audit_log(const struct agent *a)
 {
 	return a->audit;
+}
+
+struct metrics_stats *agent_metrics(const struct agent *a)
+{
+	return a->metrics;
 }
 
 time_t agent_started(const struct agent *a)
@@ -182,6 +191,7 @@ int agent_audit(struct agent *a, const struct record *r, bool sync, char **err)
 	rc = audit_append(a->audit, r, sync, NULL, &why);
 	pthread_mutex_unlock(&a->audit_lock);
 	if (rc < 0) {
+		metrics_count_audit_error(a->metrics);
 		log_err("audit log: cannot write a %s record: %s", record_event_name(r->event),
 		        why ? why : "unknown error");
 		if (err && *err == NULL)

@@ -46,6 +46,8 @@ struct evloop *agent_loop(const struct agent *a);
 const struct backend *agent_backend(const struct agent *a);
 struct domains *agent_domains(const struct agent *a);
 struct audit *agent_audit_log(const struct agent *a);
+/* The counters behind the metrics endpoint (metrics.h); any thread. */
+struct metrics_stats *agent_metrics(const struct agent *a);
 time_t agent_started(const struct agent *a);
 
 /* Runs fn(arg) on the loop thread soon. Any thread. */

@@ -260,6 +260,18 @@ static int audit_open_file(struct audit *a)
 	return 0;
 }
 
+int audit_check_lock(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	close(fd); /* drops the lock it may have taken */
+	return rc;
+}
+
 static int audit_reopen(struct audit *a)
 {
 	uint64_t cut, offset;

@@ -36,6 +36,9 @@ struct audit;
  * more; the next audit_append() tries again). Free with audit_free().
  */
 int audit_open(const char *path, const struct audit_options *opts, struct audit **out);
+/* -EBUSY when another process (another memplugd) holds the log's writer
+ * lock, 0 when nobody does or the log does not exist yet. */
+int audit_check_lock(const char *path);
 void audit_free(struct audit *a);
 
 /*

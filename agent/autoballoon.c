@@ -17,6 +17,7 @@
 #include "err.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "ops.h"
 #include "autoballoon.h"
@@ -135,6 +136,7 @@ static void job_run(struct autoballoon *p, struct job *j)
 		 * checked against current figures without blocking the loop. */
 		if (j->rc == 0 && backend_host(b, &j->host, &j->host_error) < 0)
 			j->host = NULL;
+		metrics_note_host(agent_metrics(p->a), j->host); /* the scrape's host figures */
 		for (size_t i = 0; i < j->n_metas; i++) {
 			struct autoballoon_meta *m = &j->metas[i];
 			char *xml = NULL;
@@ -464,6 +466,7 @@ static void domain_tick(struct autoballoon *p, const struct backend_balloon *b, 
 		domain_decide(p, d, pd, &s, &in, host, &cells);
 	}
 	pd->decided_ms = now;
+	metrics_count_decision(agent_metrics(p->a), policy_action_name(pd->decision.action));
 	if (worth_auditing(pd, &pd->decision, now))
 		decision_audit(p, d, &pd->decision, &in, &s);
 	if (s.dry_run)

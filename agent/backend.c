@@ -62,6 +62,12 @@ int backend_update_device(const struct backend *b, const char *name, const char 
 	return b->ops->update_device(b->ctx, name, xml, flags, err);
 }
 
+int backend_define(const struct backend *b, const char *xml, char **err)
+{
+	assert_worker_thread();
+	return b->ops->define(b->ctx, xml, err);
+}
+
 int backend_set_balloon(const struct backend *b, const char *name, uint64_t kib, char **err)
 {
 	assert_worker_thread();

@@ -32,6 +32,7 @@
 #define BACKEND_INACTIVE 0x1 /* the persistent definition instead of the live one */
 #define BACKEND_LIVE     0x2 /* affect the running guest */
 #define BACKEND_CONFIG   0x4 /* affect the persistent definition */
+#define BACKEND_SECURE   0x8 /* domain XML with secrets (passwords), to define it again */
 
 enum backend_event_kind {
 	BACKEND_EVENT_LIFECYCLE,
@@ -107,6 +108,7 @@ struct backend_ops {
 	                    char **err);
 	int (*update_device)(void *ctx, const char *name, const char *xml, unsigned flags,
 	                     char **err);
+	int (*define)(void *ctx, const char *xml, char **err);
 	int (*set_balloon)(void *ctx, const char *name, uint64_t kib, char **err);
 	int (*set_stats_period)(void *ctx, const char *name, int seconds, char **err);
 	int (*balloon_stats)(void *ctx, struct backend_balloon_list *out, char **err);
@@ -154,6 +156,9 @@ int backend_detach_alias(const struct backend *b, const char *name, const char *
  * device's requested size. */
 int backend_update_device(const struct backend *b, const char *name, const char *xml,
                           unsigned flags, char **err);
+/* Defines (or redefines) a domain from XML: its persistent definition;
+ * a running guest keeps its live one until it restarts. */
+int backend_define(const struct backend *b, const char *xml, char **err);
 /* Sets the live balloon target. */
 int backend_set_balloon(const struct backend *b, const char *name, uint64_t kib, char **err);
 /* Sets how often the live guest reports balloon stats, in seconds. */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "duration.h"
 #include "err.h"
+#include "metrics.h"
 #include "size.h"
 
 #define GROUP_MAIN          "memplugd"
@@ -77,6 +78,7 @@ void config_free(struct config *cfg)
 	free(cfg->socket_group);
 	free(cfg->admin_group);
 	free(cfg->audit_log);
+	free(cfg->metrics_listen);
 	free(cfg);
 }
 
@@ -134,7 +136,23 @@ static int set_level(enum log_level *slot, const char *value, char **err)
 	return 0;
 }
 
-enum key_type { KEY_STRING, KEY_MODE, KEY_UNSIGNED, KEY_SIZE, KEY_BOOL, KEY_LEVEL, KEY_DURATION };
+enum key_type {
+	KEY_STRING,
+	KEY_MODE,
+	KEY_UNSIGNED,
+	KEY_SIZE,
+	KEY_BOOL,
+	KEY_LEVEL,
+	KEY_DURATION,
+	KEY_LISTEN, /* ADDR:PORT, numeric (metrics_listen_parse()); empty: off */
+};
+
+static int set_listen(char **slot, const char *value, char **err)
+{
+	int rc = *value ? metrics_listen_parse(value, NULL, NULL, err) : 0;
+
+	return rc < 0 ? rc : set_string(slot, value);
+}
 
 /*
  * Every [memplugd] key: where it goes and what it may hold. Durations in
@@ -167,6 +185,7 @@ static const struct main_key_def {
          CONFIG_POLICY_INTERVAL_MIN_MS, CONFIG_POLICY_INTERVAL_MAX_MS},
         {"client_frame_timeout", KEY_DURATION, offsetof(struct config, client_frame_timeout_ms),
          CONFIG_FRAME_TIMEOUT_MIN_MS, CONFIG_FRAME_TIMEOUT_MAX_MS},
+        {"metrics_listen", KEY_LISTEN, offsetof(struct config, metrics_listen), 0, 0},
 };
 
 static int main_key(struct config *cfg, const char *key, const char *value, char **err)
@@ -195,6 +214,8 @@ static int main_key(struct config *cfg, const char *key, const char *value, char
 		return set_level(slot, value, err);
 	case KEY_DURATION:
 		return duration_parse_range(value, k->min, k->max, slot, err);
+	case KEY_LISTEN:
+		return set_listen(slot, value, err);
 	}
 	return -EINVAL;
 }

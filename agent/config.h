@@ -36,6 +36,7 @@ struct config {
 	uint64_t host_reserve_kib; /* kept free on every host node */
 	uint64_t policy_interval_ms;
 	uint64_t client_frame_timeout_ms; /* a client's frame must arrive whole within this */
+	char *metrics_listen;             /* "ADDR:PORT" of the metrics endpoint; NULL: off */
 	struct policy_settings policy;    /* defaults for every domain */
 	size_t n_domains;
 	struct policy_domain *domains; /* [policy:NAME] sections */

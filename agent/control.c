@@ -83,6 +83,7 @@ struct control {
 	void *opaque;
 	size_t nclients;
 	TAILQ_HEAD(, control_client) clients;
+	uint64_t refused_busy, refused_unauthorized; /* for the metrics */
 };
 
 static void control_client_close(struct control_client *c);
@@ -177,6 +178,7 @@ static bool control_authorize(struct control_client *c, const struct proto_reque
 	log_warn("control: refused '%s' from uid %u pid %d (%s): not an administrator",
 	         proto_cmd_name(preq->cmd), (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.comm);
 	control_send_error(c, preq->id, PROTO_E_UNAUTHORIZED, msg);
+	c->ctl->refused_unauthorized++;
 	return false;
 }
 
@@ -549,6 +551,7 @@ static void control_accept_cb(struct evconnlistener *lst, evutil_socket_t fd, st
 			log_warn("control: refusing uid %u pid %d (%s): %zu clients already",
 			         (unsigned)peer.uid, (int)peer.pid, peer.comm, ctl->nclients);
 		control_refuse_busy(fd, busy);
+		ctl->refused_busy++;
 		return;
 	}
 	if ((c = control_client_new(ctl, fd, &peer)) == NULL) {
@@ -594,9 +597,11 @@ static void control_accept_pause(struct control *ctl, int err)
 		close(ctl->spare_fd);
 		fd = accept4(evconnlistener_get_fd(ctl->listener), NULL, NULL,
 		             SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd >= 0)
+		if (fd >= 0) {
 			control_refuse_busy(fd,
 			                    "the agent is out of file descriptors, retry later");
+			ctl->refused_busy++;
+		}
 		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	evconnlistener_disable(ctl->listener);
@@ -708,6 +713,14 @@ static int control_bind(const struct sockaddr_un *sun, mode_t mode, const char *
 	return fd;
 }
 
+int control_check_path(const char *path)
+{
+	struct sockaddr_un sun;
+	int rc = control_addr(path, &sun);
+
+	return rc < 0 ? rc : control_check_stale(&sun);
+}
+
 static int control_setup(struct control *ctl, const struct control_config *cfg)
 {
 	struct sockaddr_un sun;
@@ -808,6 +821,12 @@ void control_free(struct control *ctl)
 size_t control_client_count(const struct control *ctl)
 {
 	return ctl->nclients;
+}
+
+void control_refusals(const struct control *ctl, uint64_t *busy, uint64_t *unauthorized)
+{
+	*busy = ctl->refused_busy;
+	*unauthorized = ctl->refused_unauthorized;
 }
 
 const struct proto_request *control_request_proto(const struct control_request *req)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -63,11 +64,17 @@ typedef void (*control_close_fn)(struct control_request *req, void *opaque);
  */
 int control_new(struct event_base *base, const struct control_config *cfg,
                 control_handler_fn handler, void *opaque, struct control **out);
+/* control_new()'s first check alone, for start-up before daemonizing:
+ * -EADDRINUSE when an agent answers on `path`; a stale socket is removed. */
+int control_check_path(const char *path);
 
 /* Closes every client and the socket, and removes the socket file. Open requests stay valid. */
 void control_free(struct control *ctl);
 
 size_t control_client_count(const struct control *ctl);
+/* Clients refused since the start: no free place (busy), or a change asked
+ * by a non-administrator (unauthorized). For the metrics. */
+void control_refusals(const struct control *ctl, uint64_t *busy, uint64_t *unauthorized);
 
 /* Borrowed views into an open request; valid until it is ended. */
 const struct proto_request *control_request_proto(const struct control_request *req);

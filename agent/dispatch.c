@@ -18,6 +18,7 @@
 #include "log.h"
 #include "ops.h"
 #include "plan.h"
+#include "prepare.h"
 #include "proto.h"
 #include "report.h"
 #include "tail.h"
@@ -297,6 +298,16 @@ static void do_inspect(struct dispatch *dp, struct control_request *req, json_ob
 		read_for(dp, d, req, inspect_then, true);
 }
 
+/* The plan, and what the host's hugepage pools can back of it now. */
+static json_object *plan_report_host(const struct domain *model, const struct plan *plan,
+                                     const struct host *host)
+{
+	json_object *data = report_plan(model, plan);
+
+	report_plan_host(data, plan, host);
+	return data;
+}
+
 static void plan_then(struct read_job *j, struct domain_view *d)
 {
 	const struct domain *model = read_model(j, d);
@@ -309,12 +320,14 @@ static void plan_then(struct read_job *j, struct domain_view *d)
 
 	if (model == NULL)
 		return;
-	if (strategy && plan_strategy_parse(strategy, &po, &weights, &err) < 0)
-		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy: %s", err);
+	if (strategy && (plan_strategy_parse(strategy, &po, &weights, &err) < 0 ||
+	                 plan_options_check(&po, model->n_cells, &err) < 0))
+		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy \"%s\": %s", strategy,
+		                    err);
 	else if (plan_layout(model, NULL, &po, &plan, &err) < 0)
 		control_reply_error(j->req, PROTO_E_REFUSED, "cannot plan: %s", err);
 	else
-		control_reply_ok(j->req, report_plan(model, plan));
+		control_reply_ok(j->req, plan_report_host(model, plan, j->host));
 	plan_free(plan);
 	free(weights);
 	free(err);
@@ -325,7 +338,7 @@ static void do_plan(struct dispatch *dp, struct control_request *req, json_objec
 	struct domain_view *d = request_domain(dp, req, args);
 
 	if (d)
-		read_for(dp, d, req, plan_then, false);
+		read_for(dp, d, req, plan_then, true); /* the host: hugepage shortfalls */
 }
 
 static void do_resize(struct dispatch *dp, struct control_request *req, json_object *args,
@@ -360,7 +373,33 @@ static void do_resize(struct dispatch *dp, struct control_request *req, json_obj
 	oa.config = json_object_get_boolean(json_object_object_get(args, "config"));
 	if (json_object_object_get_ex(args, "wait", &v))
 		oa.wait = json_object_get_boolean(v);
+	oa.dry_run = json_object_get_boolean(json_object_object_get(args, "dry_run"));
 	if (ops_submit(dp->ops, d, &oa, &actor, req) < 0)
+		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
+}
+
+/* prepare: the request carries options, never XML; the worker reads the
+ * definition itself (docs/prepare.md). A define is audited with its caller. */
+static void do_prepare(struct dispatch *dp, struct control_request *req, json_object *args)
+{
+	const struct control_peer *peer = control_request_peer(req);
+	struct record_actor actor = {.kind = RECORD_ACTOR_CLIENT,
+	                             .uid = peer->uid,
+	                             .gid = peer->gid,
+	                             .pid = peer->pid,
+	                             .comm = peer->comm};
+	struct op_args oa = {.kind = OP_PREPARE, .node = -1, .wait = true};
+	struct domain_view *d;
+	char *err = NULL;
+
+	if (prepare_opts_from_json(args, &oa.prepare, &err) < 0) {
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "%s", err);
+		free(err);
+		return;
+	}
+	oa.define = strcmp(arg_str(args, "action"), "define") == 0;
+	d = request_domain(dp, req, args);
+	if (d != NULL && ops_submit(dp->ops, d, &oa, &actor, req) < 0)
 		control_reply_error(req, PROTO_E_FAILED, "cannot queue the operation");
 }
 
@@ -490,8 +529,14 @@ void dispatch_request(struct control_request *req, void *opaque)
 	case PROTO_CMD_SHRINK:
 		do_resize(a, req, pr->args, OP_SHRINK);
 		break;
+	case PROTO_CMD_RESIZE:
+		do_resize(a, req, pr->args, OP_RESIZE);
+		break;
 	case PROTO_CMD_LOG:
 		do_log(a, req, pr->args);
+		break;
+	case PROTO_CMD_PREPARE:
+		do_prepare(a, req, pr->args);
 		break;
 	case PROTO_CMD_POLICY:
 		if (a->ab)

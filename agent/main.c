@@ -19,6 +19,7 @@
 #include "buildconf.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "threadcheck.h"
 #include "virt.h"
@@ -27,6 +28,7 @@ struct overrides {
 	const char *socket;
 	const char *connect;
 	const char *audit_log;
+	const char *metrics_listen;
 	bool foreground;
 	bool debug;
 };
@@ -34,7 +36,8 @@ struct overrides {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: memplugd [--config FILE] [--socket PATH] [--connect URI]\n"
-	             "                [--audit-log PATH] [--foreground] [--debug]\n"
+	             "                [--audit-log PATH] [--metrics-listen ADDR:PORT]\n"
+	             "                [--foreground] [--debug]\n"
 	             "       memplugd --help | --version\n");
 }
 
@@ -45,7 +48,8 @@ static void apply_overrides(struct config *cfg, const struct overrides *ov)
 		char **slot;
 	} map[] = {{ov->socket, &cfg->socket_path},
 	           {ov->connect, &cfg->connect_uri},
-	           {ov->audit_log, &cfg->audit_log}};
+	           {ov->audit_log, &cfg->audit_log},
+	           {ov->metrics_listen, &cfg->metrics_listen}};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (map[i].value == NULL)
@@ -70,6 +74,7 @@ struct daemon {
 	struct virt *virt;
 	struct autoballoon *autoballoon;
 	struct control *control;
+	struct metrics *metrics; /* NULL: metrics_listen is off */
 };
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -108,6 +113,7 @@ static void reload_warn(const struct config *old, const struct config *cfg)
 	        {"fail_closed", old->fail_closed != cfg->fail_closed},
 	        {"client_frame_timeout",
 	         old->client_frame_timeout_ms != cfg->client_frame_timeout_ms},
+	        {"metrics_listen", differ(old->metrics_listen, cfg->metrics_listen)},
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -157,6 +163,23 @@ static void agent_record(struct agent *a, enum record_event ev, json_object *ext
 	json_object_put(extra);
 }
 
+/*
+ * A second memplugd on the same audit log or socket would serve with an
+ * unwritable log, or steal the socket: refuse it while its exit status can
+ * still reach whoever started it (before daemon()).
+ */
+static void check_alone(const struct config *cfg)
+{
+	if (cfg->audit_log && audit_check_lock(cfg->audit_log) == -EBUSY)
+		fatal("another memplugd writes the audit log %s (it holds the lock): stop it, or "
+		      "give this one its own audit_log and socket",
+		      cfg->audit_log);
+	if (control_check_path(cfg->socket_path) == -EADDRINUSE)
+		fatal("another memplugd serves %s: stop it, or give this one its own socket and "
+		      "audit_log",
+		      cfg->socket_path);
+}
+
 static struct audit *open_audit(const struct config *cfg)
 {
 	struct audit_options ao;
@@ -169,12 +192,26 @@ static struct audit *open_audit(const struct config *cfg)
 	ao.fail_closed = cfg->fail_closed;
 	make_parent(cfg->audit_log, 0750);
 	rc = audit_open(cfg->audit_log, &ao, &audit);
-	if (audit == NULL)
+	if (rc == -EBUSY) /* another memplugd took it since check_alone() */
+		check_alone(cfg);
+	if (audit == NULL || rc == -EBUSY)
 		fatal("cannot open the audit log %s: %s", cfg->audit_log, strerror(-rc));
 	if (!audit_writable(audit))
 		log_err("audit log %s cannot be written (%s)%s", cfg->audit_log, audit_error(audit),
 		        cfg->fail_closed ? ": memory changes are refused" : "");
 	return audit;
+}
+
+/* The metrics endpoint, when asked for: last, so it sees everything. */
+static void metrics_start(struct daemon *dm, const struct config *cfg)
+{
+	struct metrics_sources src = {.agent = dm->agent, .control = dm->control, .ops = dm->ops};
+	char *err = NULL;
+
+	if (cfg->metrics_listen == NULL)
+		return;
+	if (metrics_new(&src, cfg->metrics_listen, &dm->metrics, &err) < 0)
+		fatal("metrics_listen: %s", err);
 }
 
 /* The order matters: libvirt's event implementation before any connection,
@@ -217,6 +254,7 @@ static void daemon_start(struct daemon *dm, struct config *cfg)
 	if ((dm->autoballoon = autoballoon_new(dm->agent, dm->ops)) == NULL)
 		fatal("cannot start the policy");
 	dispatch_set_autoballoon(dm->dispatch, dm->autoballoon);
+	metrics_start(dm, cfg);
 	log_info("memplugd %s serving %s, libvirt %s; thread checks: %s", MEMPLUG_VERSION,
 	         cfg->socket_path, cfg->connect_uri, THREADCHECK_ENABLED ? "on" : "off");
 }
@@ -224,6 +262,7 @@ static void daemon_start(struct daemon *dm, struct config *cfg)
 static void daemon_stop(struct daemon *dm)
 {
 	agent_record(dm->agent, RECORD_AGENT_STOP, NULL);
+	metrics_free(dm->metrics);
 	control_free(dm->control);
 	autoballoon_free(dm->autoballoon);
 	virt_free(dm->virt);
@@ -241,16 +280,18 @@ static void parse_args(int argc, char **argv, struct daemon *dm)
 	        {"socket", required_argument, NULL, 's'},
 	        {"connect", required_argument, NULL, 'c'},
 	        {"audit-log", required_argument, NULL, 'a'},
+	        {"metrics-listen", required_argument, NULL, 'm'},
 	        {"foreground", no_argument, NULL, 'F'},
 	        {"debug", no_argument, NULL, 'd'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
+	char *err = NULL;
 	int opt;
 
 	dm->config_path = strdup(MEMPLUG_SYSCONFDIR "/memplug/memplugd.conf");
-	while ((opt = getopt_long(argc, argv, "f:s:c:a:FdhV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:s:c:a:m:FdhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			free(dm->config_path);
@@ -265,6 +306,13 @@ static void parse_args(int argc, char **argv, struct daemon *dm)
 			break;
 		case 'a':
 			overrides.audit_log = optarg;
+			break;
+		case 'm': /* checked here, before the daemon forks: a typo fails loudly */
+			if (metrics_listen_parse(optarg, NULL, NULL, &err) < 0) {
+				fprintf(stderr, "memplugd: --metrics-listen: %s\n", err);
+				exit(2);
+			}
+			overrides.metrics_listen = optarg;
 			break;
 		case 'F':
 			overrides.foreground = true;
@@ -302,6 +350,7 @@ int main(int argc, char **argv)
 		fatal("%s", err);
 	apply_overrides(cfg, &overrides);
 	log_init("memplugd", overrides.foreground, cfg->log_level);
+	check_alone(cfg);
 	if (!overrides.foreground && daemon(0, 0) < 0)
 		fatal("cannot daemonize: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);

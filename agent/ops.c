@@ -18,10 +18,12 @@
 #include "err.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "report.h"
 #include "ops.h"
 #include "threadcheck.h"
+#include "prepare.h"
 #include "select.h"
 #include "size.h"
 
@@ -79,11 +81,14 @@ struct op {
 	char comm[17];
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
+	bool active;      /* the domain ran when the operation was queued */
 	unsigned flags;   /* BACKEND_LIVE | BACKEND_CONFIG */
 	bool fail_closed; /* copied at submit, as the two below */
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib;
+	/* CLOCK_MONOTONIC at submission, for the latency metric. */
+	struct timespec submitted;
 
 	/* Filled by the worker. */
 	struct domain *before;
@@ -97,7 +102,56 @@ struct op {
 
 static const char *op_name(const struct op *op)
 {
-	return op->args.kind == OP_GROW ? "grow" : "shrink";
+	static const char *const names[] = {[OP_GROW] = "grow",
+	                                    [OP_SHRINK] = "shrink",
+	                                    [OP_PREPARE] = "prepare",
+	                                    [OP_RESIZE] = "resize"};
+
+	return names[op->args.kind];
+}
+
+/* What the guest has of a cell (or of all, node < 0): its boot memory and
+ * its devices' memory, virtio-mem counted by what it was asked for. */
+static uint64_t op_total_kib(const struct domain *dom, int node)
+{
+	uint64_t kib = 0;
+
+	for (size_t i = 0; i < dom->n_cells; i++)
+		if (node < 0 || dom->cells[i].id == (unsigned)node)
+			kib += dom->cells[i].memory_kib;
+	for (size_t i = 0; i < dom->n_memdevs; i++) {
+		const struct domain_memdev *m = &dom->memdevs[i];
+
+		if (node < 0 || m->target_node == node)
+			kib += m->model == MEMDEV_VIRTIO_MEM ? m->requested_kib : m->size_kib;
+	}
+	return kib;
+}
+
+/* A resize becomes the grow or shrink of the difference, measured on the
+ * domain as this worker read it (after every earlier queued operation).
+ * Returns false when there is nothing to do. */
+static bool op_resolve_resize(struct op *op)
+{
+	uint64_t now = op_total_kib(op->before, op->args.node), target = op->args.size_kib;
+	json_object *r = json_object_new_object();
+	char buf[SIZE_FORMAT_MAX];
+
+	json_object_object_add(r, "from_kib", json_object_new_uint64(now));
+	json_object_object_add(r, "to_kib", json_object_new_uint64(target));
+	json_object_object_add(r, "op",
+	                       json_object_new_string(target > now   ? "grow"
+	                                              : target < now ? "shrink"
+	                                                             : "none"));
+	json_object_object_add(op->data, "resize", r);
+	if (target == now)
+		return false;
+	op->args.kind = target > now ? OP_GROW : OP_SHRINK;
+	op->args.size_kib = target > now ? target - now : now - target;
+	json_object_object_add(
+	        op->data, "size",
+	        json_object_new_string(size_format(op->args.size_kib, buf, sizeof(buf))));
+	return true;
 }
 
 static void op_free(struct op *op)
@@ -164,6 +218,15 @@ static bool domain_has_alias(const struct domain *dom, const char *alias)
 		if (dom->memdevs[i].alias && strcmp(dom->memdevs[i].alias, alias) == 0)
 			return true;
 	return false;
+}
+
+static enum record_result op_result(const char *code)
+{
+	if (strcmp(code, PROTO_E_REFUSED) == 0)
+		return RECORD_REFUSED;
+	if (strcmp(code, PROTO_E_UNKNOWN) == 0)
+		return RECORD_UNKNOWN;
+	return strcmp(code, PROTO_E_PENDING) == 0 ? RECORD_PENDING : RECORD_FAILED;
 }
 
 /* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
@@ -761,6 +824,8 @@ static void op_select(struct op *op, struct host *host)
 		op_fail(op, PROTO_E_REFUSED, "%s", sel->message);
 	else if (agent_audit_check(op->a, &err) < 0)
 		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
+	else if (op->args.dry_run)
+		; /* the selection in the reply is the answer */
 	else if (op_reserve(op, sel->n_dimms) < 0)
 		; /* refused, nothing changed */
 	else if (op->args.kind == OP_GROW)
@@ -773,12 +838,7 @@ static void op_select(struct op *op, struct host *host)
 
 static int op_outcome(struct op *op)
 {
-	return op_audit(op, RECORD_OUTCOME,
-	                op->code == NULL                         ? RECORD_OK
-	                : strcmp(op->code, PROTO_E_REFUSED) == 0 ? RECORD_REFUSED
-	                : strcmp(op->code, PROTO_E_PENDING) == 0 ? RECORD_PENDING
-	                : strcmp(op->code, PROTO_E_UNKNOWN) == 0 ? RECORD_UNKNOWN
-	                                                         : RECORD_FAILED,
+	return op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code),
 	                op->message, NULL, true);
 }
 
@@ -820,6 +880,67 @@ static void op_outcome_unwritten(struct op *op)
 	op_outcome(op); /* the log may be back: try to record the truth */
 }
 
+/* Reads the persistent definition as text (prepare edits the document
+ * itself, not the model). A define needs its secrets (e.g. a VNC password),
+ * or defining it again would drop them; showing must not reveal them. */
+static char *op_read_xml(struct op *op)
+{
+	unsigned flags = BACKEND_INACTIVE | (op->args.define ? BACKEND_SECURE : 0);
+	char *xml = NULL, *err = NULL;
+
+	if (backend_domain_xml(agent_backend(op->a), op->domain, flags, &xml, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "cannot read domain '%s': %s", op->domain, err);
+	free(err);
+	return xml;
+}
+
+/* Defines the new definition: the request is audited already; the outcome
+ * follows in op_worker(). */
+static void op_prepare_define(struct op *op, struct prepare *p)
+{
+	char *err = NULL;
+
+	op->before = p->dom; /* the outcome's before/after per guest node */
+	p->dom = NULL;
+	if (agent_audit_check(op->a, &err) < 0)
+		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
+	else if (backend_define(agent_backend(op->a), p->xml, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "cannot define '%s': %s", op->domain, err);
+	else
+		op->after = op_read(op, true);
+	json_object_object_add(op->data, "defined", json_object_new_boolean(op->code == NULL));
+	json_object_object_add(op->data, "active", json_object_new_boolean(op->active));
+	free(err);
+}
+
+static void op_prepare(struct op *op)
+{
+	struct prepare *p = NULL;
+	struct host *host = NULL;
+	char *xml = op_read_xml(op), *err = NULL;
+
+	if (xml == NULL)
+		return;
+	if (backend_host(agent_backend(op->a), &host, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "cannot read the host's topology: %s", err);
+	else if (prepare_parse(xml, strlen(xml), &p, &err) < 0)
+		op_fail(op, PROTO_E_FAILED, "domain '%s': %s", op->domain, err);
+	else if (prepare_compute(p, host, &op->args.prepare, &err) < 0)
+		op_fail(op, PROTO_E_REFUSED, "cannot prepare '%s': %s", op->domain, err);
+	if (op->code == NULL) {
+		json_object_put(op->data);
+		op->data = prepare_report(p, host, &op->args.prepare);
+		if (op->args.define) /* the XML holds secrets: not in the reply */
+			op_prepare_define(op, p);
+		else
+			json_object_object_add(op->data, "xml", json_object_new_string(p->xml));
+	}
+	prepare_free(p);
+	host_free(host);
+	free(xml);
+	free(err);
+}
+
 static void op_done(void *arg);
 static void ops_cancel_queued(struct ops *o, struct domain_view *d, const char *why);
 
@@ -829,7 +950,19 @@ static void op_worker(void *arg)
 	struct host *host = NULL;
 	char *err = NULL;
 
+	if (op->args.kind == OP_PREPARE) {
+		op_prepare(op);
+		if (op->args.define) /* showing changes nothing: no record */
+			op_audit(op, RECORD_OUTCOME,
+			         op->code == NULL ? RECORD_OK : op_result(op->code), op->message,
+			         NULL, true);
+		return;
+	}
 	op->before = op_read(op, !(op->flags & BACKEND_LIVE));
+	if (op->before && op->args.kind == OP_RESIZE && !op_resolve_resize(op)) {
+		op_audit(op, RECORD_OUTCOME, RECORD_OK, NULL, NULL, true); /* already there */
+		return;
+	}
 	/* A grow is checked against the host's free memory and hugepages; with
 	 * no snapshot those checks cannot run, so the grow does not either. */
 	if (op->before && op->args.kind == OP_GROW &&
@@ -843,15 +976,28 @@ static void op_worker(void *arg)
 	if (op->before)
 		op->after = op_read(op, !(op->flags & BACKEND_LIVE));
 	crashpoint(op_name(op), "before-outcome");
-	if (op_outcome(op) < 0 && op->code == NULL && op->fail_closed)
+	if (op_outcome(op) < 0 && op->code == NULL && op->fail_closed && !op->args.dry_run &&
+	    (op->args.kind == OP_GROW || op->args.kind == OP_SHRINK))
 		op_outcome_unwritten(op);
 	crashpoint(op_name(op), "after-outcome");
 	free(err);
 	host_free(host);
 }
 
+/* Every operation ends here once, whether it ran or was cancelled. */
+static void op_count(struct op *op)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_count_op(agent_metrics(op->a), op_name(op), op->code ? op->code : "ok",
+	                 (double)(now.tv_sec - op->submitted.tv_sec) +
+	                         (double)(now.tv_nsec - op->submitted.tv_nsec) / 1e9);
+}
+
 static void op_reply(struct op *op)
 {
+	op_count(op);
 	if (op->o->ended)
 		op->o->ended(op->o->ended_arg, op->request, op->code, op->message);
 	if (op->req == NULL)
@@ -888,10 +1034,10 @@ static void op_done(void *arg)
 	struct op *op = arg;
 	struct ops *o = op->o;
 	struct domain_view *d = domains_find(agent_domains(op->a), op->domain);
+	const char *size = json_object_get_string(json_object_object_get(op->data, "size"));
 
-	log_info("%s %s of %s on %s: %s", op->request, op_name(op),
-	         json_object_get_string(json_object_object_get(op->data, "size")), op->domain,
-	         op->code ? op->message : "done");
+	log_info("%s %s%s%s on %s: %s", op->request, op_name(op), size ? " of " : "",
+	         size ? size : "", op->domain, op->code ? op->message : "done");
 	op_reply(op);
 	o->done++;
 	o->running--;
@@ -920,7 +1066,9 @@ static void op_done(void *arg)
 
 static void op_scope(struct op *op, const struct domain_view *d)
 {
-	if (op->args.scope_given)
+	if (op->args.kind == OP_PREPARE) /* the persistent definition only */
+		op->flags = BACKEND_CONFIG;
+	else if (op->args.scope_given)
 		op->flags =
 		        (op->args.live ? BACKEND_LIVE : 0) | (op->args.config ? BACKEND_CONFIG : 0);
 	else
@@ -940,6 +1088,7 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 		return -ENOMEM;
 	op->o = o;
 	op->a = a;
+	clock_gettime(CLOCK_MONOTONIC, &op->submitted);
 	op->domain = strdup(d->name);
 	memcpy(op->uuid, d->uuid, sizeof(op->uuid));
 	/* Start time and pid keep ids unique across restarts of the agent. */
@@ -956,21 +1105,45 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	}
 	op->req = req;
 	op->data = json_object_new_object();
-	json_object_object_add(
-	        op->data, "size",
-	        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
+	op->active = d->active;
+	if (args->kind != OP_PREPARE)
+		json_object_object_add(
+		        op->data, "size",
+		        json_object_new_string(size_format(args->size_kib, size, sizeof(size))));
 	op_scope(op, d);
+	/* the reply says what changed: the guest, its definition, or both */
+	json_object_object_add(op->data, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
+	json_object_object_add(op->data, "config",
+	                       json_object_new_boolean(op->flags & BACKEND_CONFIG));
+	if (args->dry_run)
+		json_object_object_add(op->data, "dry_run", json_object_new_boolean(true));
 
-	x = json_object_new_object();
-	json_object_object_add(x, "op", json_object_new_string(op_name(op)));
-	json_object_object_add(x, "size_kib", json_object_new_uint64(args->size_kib));
-	json_object_object_add(x, "node", args->node >= 0 ? json_object_new_int(args->node) : NULL);
+	if (args->kind == OP_PREPARE) {
+		x = prepare_opts_json(&args->prepare);
+		json_object_object_add(x, "op", json_object_new_string("prepare"));
+	} else {
+		x = json_object_new_object();
+		json_object_object_add(x, "op", json_object_new_string(op_name(op)));
+		json_object_object_add(x, "size_kib", json_object_new_uint64(args->size_kib));
+		json_object_object_add(x, "node",
+		                       args->node >= 0 ? json_object_new_int(args->node) : NULL);
+	}
 	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
 	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
-	if (op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false) < 0 && op->fail_closed)
-		op_fail(op, PROTO_E_REFUSED,
-		        "the audit log cannot be written (the request record); nothing was "
-		        "changed");
+	if (args->dry_run)
+		json_object_object_add(x, "dry_run", json_object_new_boolean(true));
+	/* Showing a prepare changes nothing: only a define is a request on record. */
+	if (args->kind != OP_PREPARE || args->define) {
+		if (op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false) < 0 && op->fail_closed)
+			op_fail(op, PROTO_E_REFUSED,
+			        "the audit log cannot be written (the request "
+			        "record); nothing was changed");
+	} else {
+		json_object_put(x);
+	}
+
+	if (op->code)
+		; /* refused above */
 	else if (agent_stopping(a))
 		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");
 	else if (op->flags == 0 || (args->live && !d->active))

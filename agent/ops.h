@@ -1,5 +1,5 @@
 /*
- * Grow and shrink operations. Each domain has a queue; its head runs on a
+ * Grow, shrink and prepare operations. Each domain has a queue; its head runs on a
  * worker thread of its own, so a slow guest never blocks the loop or other
  * domains. The worker reads the domain, asks select.c for the DIMMs and the
  * pre-flight verdict, writes the intent, attaches or detaches, rolls back a
@@ -9,6 +9,10 @@
  * ops also settles what a crash left open (ops_reconcile()) and follows the
  * guest's answers to detaches (ops_device_event()), including answers that
  * come after an operation gave up waiting.
+ *
+ * prepare runs on the same queue: the worker reads the persistent
+ * definition and the host, computes the new definition (common/prepare.c)
+ * and, for --define, defines it through the backend.
  *
  * Threads: every function here runs on the loop thread; the workers only
  * use the backend, agent_audit(), agent_post() and the detach waiters.
@@ -24,12 +28,15 @@
 #include "agent.h"
 #include "control.h"
 #include "domains.h"
+#include "partition.h"
 
 /* The DIMMs a grow adds are named OPS_ALIAS_PREFIX "REQUEST-K" (a libvirt
  * user alias), so their events and a crash's leftovers name the request. */
 #define OPS_ALIAS_PREFIX "ua-mp-"
 
-enum op_kind { OP_GROW, OP_SHRINK };
+/* OP_RESIZE: size_kib is the total to reach (of the domain, or of `node`);
+ * the worker turns it into a grow or a shrink of the difference. */
+enum op_kind { OP_GROW, OP_SHRINK, OP_PREPARE, OP_RESIZE };
 
 struct op_args {
 	enum op_kind kind;
@@ -39,6 +46,10 @@ struct op_args {
 	bool config;
 	bool scope_given; /* live/config named by the caller */
 	bool wait;        /* reply when done (else at once, with the request id) */
+	bool dry_run;     /* the pre-flight and the chosen devices only: nothing changes */
+	/* OP_PREPARE: the options; define, or only compute and show */
+	struct partition_opts prepare;
+	bool define;
 };
 
 struct ops;

@@ -48,6 +48,8 @@ struct virt {
 	 * dropped with the connection. */
 	struct host *topo;
 	unsigned conn_gen;
+	char *conn_uri;  /* the URI of conn, for workers (v->uri is the loop's) */
+	bool conn_local; /* conn's host is this machine */
 
 	/* loop thread only */
 	bool ever_connected;
@@ -64,6 +66,13 @@ unsigned virt_backoff_ms(unsigned attempt)
 	while (attempt-- > 0 && ms < VIRT_BACKOFF_MAX_MS)
 		ms *= 2;
 	return ms < VIRT_BACKOFF_MAX_MS ? ms : VIRT_BACKOFF_MAX_MS;
+}
+
+bool virt_uri_local(const char *uri)
+{
+	const char *sep = strstr(uri, "://");
+
+	return sep && sep[3] == '/' && strncmp(uri, "test", 4) != 0;
 }
 
 /* ---- events ---- */
@@ -253,6 +262,9 @@ static int virt_publish(struct virt *v, virConnectPtr conn)
 	host_free(v->topo);
 	v->topo = NULL;
 	v->conn_gen++;
+	free(v->conn_uri);
+	v->conn_uri = strdup(v->uri);
+	v->conn_local = virt_uri_local(v->uri);
 	pthread_mutex_unlock(&v->lock);
 	if (virConnectRegisterCloseCallback(conn, virt_close_cb, v, NULL) < 0) {
 		log_err("virt: cannot watch %s for loss: %s", v->uri, virGetLastErrorMessage());
@@ -361,6 +373,7 @@ void virt_free(struct virt *v)
 	if (v->closed_ev)
 		event_free(v->closed_ev);
 	host_free(v->topo);
+	free(v->conn_uri);
 	pthread_mutex_destroy(&v->lock);
 	free(v->uri);
 	free(v);
@@ -563,7 +576,9 @@ int virt_domain_xml(struct virt *v, const char *name, unsigned flags, char **xml
 	rc = virt_domain_get(v, name, &conn, &dom, err);
 	if (rc < 0)
 		return rc;
-	*xml = virDomainGetXMLDesc(dom, (flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0);
+	*xml = virDomainGetXMLDesc(dom,
+	                           ((flags & BACKEND_INACTIVE) ? VIR_DOMAIN_XML_INACTIVE : 0) |
+	                                   ((flags & BACKEND_SECURE) ? VIR_DOMAIN_XML_SECURE : 0));
 	if (!*xml)
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
@@ -600,6 +615,23 @@ int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flag
 	if (virDomainAttachDeviceFlags(dom, xml, virt_affect(flags)) < 0)
 		rc = virt_fail(err);
 	virt_domain_put(conn, dom);
+	return rc;
+}
+
+int virt_define(struct virt *v, const char *xml, char **err)
+{
+	virConnectPtr conn = virt_conn_get(v, err);
+	virDomainPtr dom;
+	int rc = 0;
+
+	if (conn == NULL)
+		return -ENOTCONN;
+	dom = virDomainDefineXML(conn, xml);
+	if (dom == NULL)
+		rc = virt_fail(err);
+	else
+		virDomainFree(dom);
+	virConnectClose(conn);
 	return rc;
 }
 
@@ -755,15 +787,30 @@ int virt_update_device(struct virt *v, const char *name, const char *xml, unsign
 
 /* ---- the host, as libvirt sees it ---- */
 
-static struct host *virt_topo_cached(struct virt *v, unsigned *gen)
+/* The cached topology's copy, or NULL with the connection's generation,
+ * URI (caller frees) and whether it is this machine. */
+static struct host *virt_topo_cached(struct virt *v, unsigned *gen, char **uri, bool *local)
 {
 	struct host *h;
 
 	pthread_mutex_lock(&v->lock);
 	h = v->topo ? host_dup(v->topo) : NULL;
 	*gen = v->conn_gen;
+	*uri = strdup(v->conn_uri ? v->conn_uri : "?");
+	*local = v->conn_local;
 	pthread_mutex_unlock(&v->lock);
 	return h;
+}
+
+/* Adds what only this machine's kernel knows, the memory tiers, to a local
+ * connection's host; a failure is a warning of the host. */
+static void virt_topo_local(struct host *h)
+{
+	char *err = NULL;
+
+	if (host_read_tiers(h, NULL, &err) < 0)
+		host_warn(h, "memory tiers unknown: %s", err ? err : "cannot read them");
+	free(err);
 }
 
 /* Keeps a copy unless the connection changed while it was read. */
@@ -779,27 +826,35 @@ int virt_host_topology(struct virt *v, struct host **out, char **err)
 {
 	virConnectPtr conn;
 	struct host *h;
-	char *caps;
+	char *caps, *uri;
 	unsigned gen;
+	bool local;
 	int rc;
 
-	if ((*out = virt_topo_cached(v, &gen)) != NULL)
+	if ((*out = virt_topo_cached(v, &gen, &uri, &local)) != NULL) {
+		free(uri);
 		return 0;
-	if ((conn = virt_conn_get(v, err)) == NULL)
+	}
+	if ((conn = virt_conn_get(v, err)) == NULL) {
+		free(uri);
 		return -ENOTCONN;
+	}
 	caps = virConnectGetCapabilities(conn);
 	rc = caps ? host_from_caps(caps, strlen(caps), &h, err) : virt_fail(err);
 	free(caps);
 	virConnectClose(conn);
-	if (rc < 0)
-		return rc;
-	h->source = HOST_SOURCE_LIBVIRT;
-	for (char **w = h->warnings; w && *w; w++)
-		log_warn("virt: %s: %s", v->uri, *w);
-	log_info("virt: %s has %zu NUMA nodes", v->uri, h->n_nodes);
-	virt_topo_keep(v, h, gen);
-	*out = h;
-	return 0;
+	if (rc == 0) {
+		h->source = HOST_SOURCE_LIBVIRT;
+		if (local)
+			virt_topo_local(h);
+		for (char **w = h->warnings; w && *w; w++)
+			log_warn("virt: %s: %s", uri, *w);
+		log_info("virt: %s has %zu NUMA nodes", uri, h->n_nodes);
+		virt_topo_keep(v, h, gen);
+		*out = h;
+	}
+	free(uri);
+	return rc;
 }
 
 /* Free hugepages of every pool of one node; a count the pool cannot hold
@@ -882,6 +937,11 @@ static int vb_update_device(void *ctx, const char *name, const char *xml, unsign
 	return virt_update_device(ctx, name, xml, flags, err);
 }
 
+static int vb_define(void *ctx, const char *xml, char **err)
+{
+	return virt_define(ctx, xml, err);
+}
+
 static int vb_set_balloon(void *ctx, const char *name, uint64_t kib, char **err)
 {
 	return virt_set_balloon(ctx, name, kib, err);
@@ -941,6 +1001,7 @@ static const struct backend_ops virt_backend_ops = {
         .attach = vb_attach,
         .detach_alias = vb_detach_alias,
         .update_device = vb_update_device,
+        .define = vb_define,
         .set_balloon = vb_set_balloon,
         .set_stats_period = vb_set_stats_period,
         .balloon_stats = vb_balloon_stats,

@@ -83,6 +83,11 @@ unsigned virt_reconnects(struct virt *v);
 /* The URI in use; owned by v, valid until the next virt_set_uri(). Loop thread. */
 const char *virt_uri(struct virt *v);
 
+/* Whether a URI's host is this machine (no host name, not the test
+ * driver, whose host is made up): its host then gets the kernel's memory
+ * tiers, which libvirt does not report. */
+bool virt_uri_local(const char *uri);
+
 /* Delay before retry number `attempt` (0 = first retry): 500 ms doubling to 30 s. */
 unsigned virt_backoff_ms(unsigned attempt);
 
@@ -100,6 +105,8 @@ int virt_domain_persistent(struct virt *v, const char *name, bool *persistent);
 
 /* Attaches a device given as XML to the live guest and/or config. */
 int virt_attach(struct virt *v, const char *name, const char *xml, unsigned flags, char **err);
+/* virDomainDefineXML: the persistent definition, new or replaced. */
+int virt_define(struct virt *v, const char *xml, char **err);
 
 /* Asks for a device's removal by alias; returns at once, the outcome comes
  * as DEVICE_REMOVED or DEVICE_REMOVAL_FAILED. */

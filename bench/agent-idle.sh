@@ -8,7 +8,7 @@
 # (tests/e2e/setup-host.sh). The agent watches every domain of the host, so
 # the "watched" column says how many it really had; guests that other runs
 # own count too. Run by hand, not in CI:
-#   sudo bench/agent-idle.sh [SECONDS]        (uses build/ for the binaries)
+#   bench/agent-idle.sh [SECONDS]    (as root; uses build/ for the binaries)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bed="$root/tests/e2e/bed"

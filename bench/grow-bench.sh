@@ -138,7 +138,7 @@ phases() {
 {
 	echo "# Benchmark: memplugctl grow/shrink against raw libvirt"
 	echo
-	echo "Command: \`sudo ${CTL:+CTL=$CTL }bench/grow-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
+	echo "Command, as root: \`${CTL:+CTL=$CTL }bench/grow-bench.sh $rounds\` ($(date -u +%Y-%m-%d), $rounds rounds,"
 	echo "$(nproc) cores, $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Running hypervisor: //p'),"
 	echo "libvirt $(virsh -c "$uri" version 2>/dev/null | sed -n 's/^Using library: libvirt //p'), TCG guest guest-2cell)."
 	echo "memplugctl links $(ldd "$ctl_bin" | wc -l) shared objects; memplugd's host source:"

@@ -9,6 +9,7 @@
  *
  * Exit codes: 0 ok, 1 refused or failed, 2 usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -19,8 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "buildconf.h"
 #include "client.h"
+#include "logpath.h"
 #include "domain.h"
 #include "proto.h"
 #include "record.h"
@@ -29,6 +33,7 @@
 #include "host.h"
 #include "output.h"
 #include "plan.h"
+#include "prepare.h"
 #include "report.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -37,6 +42,7 @@ struct ctl {
 	bool json;
 	const char *socket;
 	const char *connect_uri; /* only to say how to do without it */
+	const char *config;      /* memplugd's, for the audit log's path */
 };
 
 struct command {
@@ -53,21 +59,40 @@ static int cmd_grow(struct ctl *ctl, int argc, char **argv);
 static int cmd_shrink(struct ctl *ctl, int argc, char **argv);
 static int cmd_policy(struct ctl *ctl, int argc, char **argv);
 static int cmd_log(struct ctl *ctl, int argc, char **argv);
+static int cmd_resize(struct ctl *ctl, int argc, char **argv);
+static int cmd_prepare(struct ctl *ctl, int argc, char **argv);
 
-enum { CMD_STATUS, CMD_INSPECT, CMD_PLAN, CMD_GROW, CMD_SHRINK, CMD_POLICY, CMD_LOG };
+enum {
+	CMD_STATUS,
+	CMD_INSPECT,
+	CMD_PLAN,
+	CMD_GROW,
+	CMD_SHRINK,
+	CMD_RESIZE,
+	CMD_POLICY,
+	CMD_LOG,
+	CMD_PREPARE
+};
 
 static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
-        [CMD_INSPECT] = {"inspect", cmd_inspect,
-                         "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
-                         false},
+        [CMD_INSPECT] =
+                {"inspect", cmd_inspect,
+                 "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
+                 false},
         [CMD_PLAN] = {"plan", cmd_plan,
-                      "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...]",
+                      "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...] "
+                      "[--host | --host-sysfs DIR | --host-caps FILE]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
-                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+                      "grow DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                      true},
         [CMD_SHRINK] = {"shrink", cmd_shrink,
-                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait]", true},
+                        "shrink DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                        true},
+        [CMD_RESIZE] = {"resize", cmd_resize,
+                        "resize DOMAIN SIZE [--node N] [--live | --config] [--no-wait] [--dry-run]",
+                        true},
         [CMD_POLICY] =
                 {"policy", cmd_policy,
                  "policy DOMAIN show | enable | disable | set KEY=VALUE...   (all but show need "
@@ -77,6 +102,12 @@ static const struct command commands[] = {
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
                      "[--limit N] [--file PATH] [--follow]\n  memplugctl log verify [FILE...]",
                      false},
+        [CMD_PREPARE] = {"prepare", cmd_prepare,
+                         "prepare (DOMAIN | --xml FILE|-) [--host-caps FILE | --host-sysfs DIR] "
+                         "(--mirror-host | --cells N) [--max SIZE] [--slots N] [--cpuless SIZE] "
+                         "[--no-pin] [--print-xml | --define]   (--define needs root or the "
+                         "admin group)",
+                         false},
 };
 
 static int emit(struct ctl *ctl, const char *cmd, json_object *data);
@@ -85,29 +116,73 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memplugctl [--json] [--socket PATH] COMMAND [ARGS]\n\n");
+	fprintf(out,
+	        "usage: memplugctl [--json] [--socket PATH] [--agent-config FILE] COMMAND [ARGS]\n"
+	        "       memplugctl --version\n\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  memplugctl %s%s\n", commands[i].usage,
 		        commands[i].mutates ? "   (needs root or the admin group)" : "");
+}
+
+/* --json: errors go to stdout as the protocol's error object as well
+ * (code "usage" for usage errors, the agent's code for its refusals,
+ * "failed" for the rest), so a program reading stdout gets JSON. */
+static bool json_errors;
+
+static void json_error(const char *code, const char *message)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object_object_add(o, "error", e);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
+	int n;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "memplugctl: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (json_errors)
+		json_error(PROTO_E_FAILED, n < 0 ? "out of memory" : msg);
+	fprintf(stderr, "memplugctl: %s\n", n < 0 ? "out of memory" : msg);
+	free(msg);
 	return EXIT_FAIL;
 }
 
+/* `cmd` may be NULL: then no usage line (the message says what to type). */
 static int usage_error(const struct command *cmd, const char *why)
 {
-	fprintf(stderr, "memplugctl: %s\nusage: memplugctl %s\n", why, cmd->usage);
+	if (json_errors)
+		json_error("usage", why);
+	fprintf(stderr, "memplugctl: %s\n", why);
+	if (cmd)
+		fprintf(stderr, "usage: memplugctl %s\n", cmd->usage);
 	return EXIT_USAGE;
+}
+
+static int usage_errorf(const struct command *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static int usage_errorf(const struct command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	char *why = NULL;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&why, fmt, ap);
+	va_end(ap);
+	rc = usage_error(cmd, rc < 0 ? "usage error" : why);
+	free(why);
+	return rc;
 }
 
 /* Sends one request to memplugd and renders its reply as `render`. */
@@ -118,21 +193,16 @@ static int agent_call(struct ctl *ctl, const char *cmd, json_object *args, const
 	char *err = NULL;
 	int rc;
 
-	if (client_connect(ctl->socket, 0, &c, &err) < 0 ||
-	    client_call(c, cmd, args, &reply, &err) < 0) {
+	if (client_connect(ctl->socket, 0, &c, &err) < 0) {
+		json_object_put(args); /* client_call() would have taken it */
+		rc = fail("%s", err ? err : "cannot talk to memplugd");
+	} else if (client_call(c, cmd, args, &reply, &err) < 0) {
 		rc = fail("%s", err ? err : "cannot talk to memplugd");
 	} else if (!reply->ok) {
-		if (ctl->json) {
-			json_object *e = json_object_new_object();
-
-			json_object_object_add(e, "error", json_object_new_string(reply->code));
-			json_object_object_add(e, "message",
-			                       json_object_new_string(reply->message));
-			printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
-			json_object_put(e);
-		}
-		rc = fail("%s", reply->message);
-		rc = strcmp(reply->code, PROTO_E_BAD_REQUEST) == 0 ? EXIT_USAGE : rc;
+		if (ctl->json)
+			json_error(reply->code, reply->message);
+		fprintf(stderr, "memplugctl: %s\n", reply->message);
+		rc = strcmp(reply->code, PROTO_E_BAD_REQUEST) == 0 ? EXIT_USAGE : EXIT_FAIL;
 	} else {
 		rc = emit(ctl, render, json_object_get(reply->data));
 	}
@@ -157,22 +227,58 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return agent_call(ctl, "status", NULL, "status");
 }
 
+/* A size grow or shrink cannot take, said with what to type instead. */
+static int size_usage_error(const char *arg, const struct command *cmd)
+{
+	const char *what = strcmp(cmd->name, "grow") == 0     ? "the amount to add"
+	                   : strcmp(cmd->name, "shrink") == 0 ? "the amount to take away"
+	                                                      : "the total to reach";
+	char *err = NULL;
+	uint64_t kib;
+	int rc;
+
+	if (arg[0] == '-' && strcmp(cmd->name, "resize") == 0)
+		rc = usage_errorf(NULL,
+		                  "size '%s': negative sizes are not accepted; resize takes the "
+		                  "total to reach, e.g. '%s'",
+		                  arg, arg + 1);
+	else if (arg[0] == '-' && strcmp(cmd->name, "grow") == 0)
+		rc = usage_errorf(
+		        NULL,
+		        "size '%s': negative sizes are not accepted; to take memory away, "
+		        "use 'memplugctl shrink DOMAIN %s'",
+		        arg, arg + 1);
+	else if (arg[0] == '-')
+		rc = usage_errorf(NULL,
+		                  "size '%s': negative sizes are not accepted; shrink takes the "
+		                  "amount to take away: '%s'",
+		                  arg, arg + 1);
+	else if (size_parse(arg, &kib, &err) < 0)
+		rc = usage_error(NULL, err);
+	else
+		rc = usage_errorf(NULL, "size '%s' is zero: give %s, e.g. 128M", arg, what);
+	free(err);
+	return rc;
+}
+
 static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"node", required_argument, NULL, 'n'},
-	        {"live", no_argument, NULL, 'l'},
-	        {"config", no_argument, NULL, 'C'},
-	        {"no-wait", no_argument, NULL, 'W'},
-	        {NULL, 0, NULL, 0},
+	        {"node", required_argument, NULL, 'n'}, {"live", no_argument, NULL, 'l'},
+	        {"config", no_argument, NULL, 'C'},     {"no-wait", no_argument, NULL, 'W'},
+	        {"dry-run", no_argument, NULL, 'D'},    {NULL, 0, NULL, 0},
 	};
 	json_object *args;
 	uint64_t kib;
 	long node = -1;
-	bool live = false, config = false, nowait = false;
+	bool live = false, config = false, nowait = false, dry_run = false;
 	char *err = NULL, *end;
 	int opt;
 
+	/* getopt would call "-128M" an unknown option: say what is wrong with it */
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && isdigit((unsigned char)argv[i][1]))
+			return size_usage_error(argv[i], cmd);
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -186,16 +292,17 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 			config = true;
 		} else if (opt == 'W') {
 			nowait = true;
+		} else if (opt == 'D') {
+			dry_run = true;
 		} else {
 			return usage_error(cmd, "unknown option or missing value");
 		}
 	}
 	if (argc - optind != 2)
 		return usage_error(cmd, "give a domain and a size");
-	if (size_parse(argv[optind + 1], &kib, &err) < 0) {
-		fprintf(stderr, "memplugctl: %s\n", err);
+	if (size_parse(argv[optind + 1], &kib, &err) < 0 || kib == 0) {
 		free(err);
-		return EXIT_USAGE;
+		return size_usage_error(argv[optind + 1], cmd);
 	}
 	args = domain_args(argv[optind]);
 	json_object_object_add(args, "size", json_object_new_uint64(kib * 1024));
@@ -206,6 +313,8 @@ static int resize(struct ctl *ctl, const struct command *cmd, int argc, char **a
 		json_object_object_add(args, "config", json_object_new_boolean(config));
 	}
 	json_object_object_add(args, "wait", json_object_new_boolean(!nowait));
+	if (dry_run)
+		json_object_object_add(args, "dry_run", json_object_new_boolean(true));
 	return agent_call(ctl, cmd->name, args, cmd->name);
 }
 
@@ -217,6 +326,11 @@ static int cmd_grow(struct ctl *ctl, int argc, char **argv)
 static int cmd_shrink(struct ctl *ctl, int argc, char **argv)
 {
 	return resize(ctl, &commands[CMD_SHRINK], argc, argv);
+}
+
+static int cmd_resize(struct ctl *ctl, int argc, char **argv)
+{
+	return resize(ctl, &commands[CMD_RESIZE], argc, argv);
 }
 
 static int cmd_policy(struct ctl *ctl, int argc, char **argv)
@@ -273,6 +387,30 @@ static json_object *verify_json(const struct record_verify_result *res)
 	return o;
 }
 
+/* The log's files, oldest first, from the agent's or the configured path. */
+static int log_verify_files(struct ctl *ctl, char ***files, size_t *n)
+{
+	struct logpath lp;
+	char *err = NULL;
+	int rc = EXIT_OK;
+
+	if (logpath_find(ctl->socket, ctl->config, &lp, &err) < 0)
+		rc = fail("%s", err);
+	else if (record_log_files(lp.path, files, n, &err) < 0)
+		rc = fail("%s", err);
+	else if (*n == 0)
+		rc = fail("no audit log at %s (%s): give the files to verify, or set audit_log "
+		          "in %s",
+		          lp.path, lp.from, ctl->config);
+	if (rc != EXIT_OK && *files) {
+		record_files_free(*files, *n);
+		*files = NULL;
+	}
+	logpath_clear(&lp);
+	free(err);
+	return rc;
+}
+
 static int log_verify(struct ctl *ctl, int argc, char **argv)
 {
 	struct record_verify_result res;
@@ -283,9 +421,7 @@ static int log_verify(struct ctl *ctl, int argc, char **argv)
 	if (argc > 2) {
 		files = argv + 2;
 		n = (size_t)argc - 2;
-	} else if (record_log_files(MEMPLUG_AUDIT_LOG, &files, &n, &err) < 0) {
-		rc = fail("%s", err);
-		free(err);
+	} else if ((rc = log_verify_files(ctl, &files, &n)) != EXIT_OK) {
 		return rc;
 	}
 	memset(&res, 0, sizeof(res));
@@ -388,6 +524,33 @@ static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 	return log_tail(ctl, path, &f, data);
 }
 
+static int log_file(struct ctl *ctl, const char *file, json_object *args)
+{
+	if (!logpath_exists(file))
+		return fail("no audit log at %s", file);
+	return log_offline(ctl, file, args);
+}
+
+/* The agent does not answer: read the log it would have written. */
+static int log_configured(struct ctl *ctl, json_object *args)
+{
+	struct logpath lp;
+	char *err = NULL;
+	int rc;
+
+	if (logpath_find(NULL, ctl->config, &lp, &err) < 0)
+		rc = fail("memplugd is not running (nothing at %s) and %s", ctl->socket, err);
+	else if (!logpath_exists(lp.path))
+		rc = fail("memplugd is not running (nothing at %s) and there is no audit log at %s "
+		          "(%s): start memplugd, or give --file PATH",
+		          ctl->socket, lp.path, lp.from);
+	else
+		rc = log_offline(ctl, lp.path, args);
+	logpath_clear(&lp);
+	free(err);
+	return rc;
+}
+
 static int cmd_log(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -409,6 +572,8 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 	json_object *args;
 	const char *file = NULL;
 	struct client *c = NULL;
+	struct record_filter f;
+	char *err = NULL;
 	int opt;
 
 	if (argc > 1 && strcmp(argv[1], "verify") == 0)
@@ -442,6 +607,12 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 		json_object_put(args);
 		return usage_error(&commands[CMD_LOG], "unexpected argument");
 	}
+	if (record_filter_from_args(args, (int64_t)time(NULL) * 1000, &f, &err) < 0) {
+		json_object_put(args);
+		opt = usage_error(&commands[CMD_LOG], err);
+		free(err);
+		return opt;
+	}
 	/* Through the agent when it runs, else straight from the files. */
 	if (file == NULL && client_connect(ctl->socket, 0, &c, NULL) == 0) {
 		if (json_object_object_get(args, "follow"))
@@ -449,7 +620,7 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 		client_free(c);
 		return agent_call(ctl, "log", args, "log");
 	}
-	opt = log_offline(ctl, file ? file : MEMPLUG_AUDIT_LOG, args);
+	opt = file ? log_file(ctl, file, args) : log_configured(ctl, args);
 	json_object_put(args);
 	return opt;
 }
@@ -567,6 +738,26 @@ static int inspect_opt(int opt, void *arg)
 	return 0;
 }
 
+/* Host data only describes the host the domain runs on: local URIs. */
+static int host_load(const struct command *cmd, const struct inspect_opts *io, struct host **host)
+{
+	char *err = NULL;
+	int rc = 0;
+
+	if (io->host + !!io->host_sysfs + !!io->host_caps > 1)
+		return usage_error(cmd, "give one of --host, --host-sysfs and --host-caps");
+	if (io->host_caps)
+		rc = host_from_caps_file(io->host_caps, host, &err);
+	else if (io->host_sysfs)
+		rc = host_snapshot_at(io->host_sysfs, host, &err);
+	else if (io->host)
+		rc = host_snapshot(host, &err);
+	if (rc < 0)
+		rc = fail("host: %s", err);
+	free(err);
+	return rc;
+}
+
 static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
@@ -587,19 +778,10 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (src.domain_name)
 		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
-	if (io.host + !!io.host_sysfs + !!io.host_caps > 1)
-		return usage_error(&commands[CMD_INSPECT],
-		                   "give one of --host, --host-sysfs and --host-caps");
 	if ((rc = source_load(&src, &dom)) != EXIT_OK)
 		return rc;
-	if (io.host_caps)
-		rc = host_from_caps_file(io.host_caps, &host, &err);
-	else if (io.host_sysfs)
-		rc = host_snapshot_at(io.host_sysfs, &host, &err);
-	else if (io.host)
-		rc = host_snapshot(&host, &err);
-	if (rc < 0)
-		rc = fail("host: %s", err);
+	if ((rc = host_load(&commands[CMD_INSPECT], &io, &host)) != EXIT_OK)
+		;
 	else if ((data = report_inspect(dom, host, &err)) == NULL)
 		rc = fail("%s", err);
 	else
@@ -612,6 +794,7 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 
 struct plan_args {
 	const char *strategy;
+	struct inspect_opts host;
 };
 
 static int plan_opt(int opt, void *arg)
@@ -619,7 +802,7 @@ static int plan_opt(int opt, void *arg)
 	struct plan_args *pa = arg;
 
 	if (opt != 's')
-		return -EINVAL;
+		return inspect_opt(opt, &pa->host);
 	pa->strategy = optarg;
 	return 0;
 }
@@ -628,13 +811,18 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"strategy", required_argument, NULL, 's'},
+	                                     {"host", no_argument, NULL, 'H'},
+	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {"host-caps", required_argument, NULL, 'C'},
 	                                     {NULL, 0, NULL, 0}};
 	struct plan_args pa = {0};
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
 	unsigned *weights = NULL;
 	struct source src;
 	struct domain *dom = NULL;
+	struct host *host = NULL;
 	struct plan *plan = NULL;
+	json_object *data;
 	char *err = NULL;
 	int rc;
 
@@ -650,28 +838,260 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 		return agent_call(ctl, "plan", args, "plan");
 	}
 	if (pa.strategy && plan_strategy_parse(pa.strategy, &po, &weights, &err) < 0) {
-		fprintf(stderr, "memplugctl: --strategy: %s\n", err);
+		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
 		free(err);
-		return EXIT_USAGE;
+		return rc;
 	}
-	if ((rc = source_load(&src, &dom)) != EXIT_OK)
+	if ((rc = source_load(&src, &dom)) != EXIT_OK ||
+	    (rc = host_load(&commands[CMD_PLAN], &pa.host, &host)) != EXIT_OK)
 		goto out;
-	if (plan_layout(dom, NULL, &po, &plan, &err) < 0)
+	if (plan_options_check(&po, dom->n_cells, &err) < 0) {
+		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
+	} else if (plan_layout(dom, host, &po, &plan, &err) < 0) {
 		rc = fail("cannot plan: %s", err);
-	else
-		rc = emit(ctl, "plan", report_plan(dom, plan));
+	} else {
+		data = report_plan(dom, plan);
+		report_plan_host(data, plan, host);
+		rc = emit(ctl, "plan", data);
+	}
 out:
 	free(err);
 	plan_free(plan);
+	host_free(host);
 	domain_free(dom);
 	free(weights);
 	return rc;
+}
+
+struct prepare_args {
+	struct partition_opts opts;
+	const char *host_caps;
+	const char *host_sysfs;
+	bool mode_given;
+	bool print_xml;
+	bool define;
+};
+
+/* A positive decimal number below limit, or -EINVAL. */
+static int parse_count(const char *s, unsigned limit, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s < '0' || *s > '9' || *end != '\0' || v == 0 || v > limit)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_prepare_size(const char *s, bool zero_ok, uint64_t *kib)
+{
+	char *err = NULL;
+	int rc = 0;
+
+	if (zero_ok && strcmp(s, "0") == 0)
+		*kib = 0;
+	else if ((rc = size_parse(s, kib, &err)) < 0)
+		fprintf(stderr, "memplugctl: %s\n", err);
+	else if (*kib == 0 && !zero_ok)
+		rc = -EINVAL, fprintf(stderr, "memplugctl: the size must be more than 0\n");
+	free(err);
+	return rc;
+}
+
+/* Says what was wrong with an option's value; source_args() then prints
+ * the usage ("missing or bad option value": optopt names the option). */
+static int prepare_bad(int opt, const char *why)
+{
+	if (why)
+		fprintf(stderr, "memplugctl: %s\n", why);
+	optopt = opt;
+	return -EINVAL;
+}
+
+static int prepare_opt(int opt, void *arg)
+{
+	struct prepare_args *pa = arg;
+	struct partition_opts *o = &pa->opts;
+
+	switch (opt) {
+	case 'm':
+	case 'c':
+		if (pa->mode_given)
+			return prepare_bad(opt, "give --mirror-host or --cells N, not both");
+		pa->mode_given = true;
+		o->mirror = opt == 'm';
+		if (opt == 'c' && parse_count(optarg, 128, &o->n_cells) < 0)
+			return prepare_bad(opt, "--cells takes a number of cells, 1..128");
+		return 0;
+	case 'M':
+		if (parse_prepare_size(optarg, false, &o->max_kib) < 0)
+			return prepare_bad(opt, NULL);
+		return 0;
+	case 'n':
+		if (parse_count(optarg, DOMAIN_MAX_SLOTS, &o->slots) < 0)
+			return prepare_bad(opt, "--slots takes 1..256 (QEMU's limit)");
+		return 0;
+	case 'L':
+		o->cpuless_set = true;
+		return parse_prepare_size(optarg, true, &o->cpuless_kib) < 0
+		               ? prepare_bad(opt, NULL)
+		               : 0;
+	case 'P':
+		o->no_pin = true;
+		return 0;
+	case 'p':
+		pa->print_xml = true;
+		return 0;
+	case 'd':
+		pa->define = true;
+		return 0;
+	case 'C':
+		pa->host_caps = optarg;
+		return 0;
+	case 'S':
+		pa->host_sysfs = optarg;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Threads per core of this machine's CPU 0; 0 when sysfs does not say. */
+static unsigned local_threads(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "r");
+	char line[256];
+	struct nodeset ns;
+	unsigned n = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (nodeset_parse(line, &ns, NULL) == 0)
+			n = nodeset_count(&ns);
+	}
+	fclose(f);
+	return n;
+}
+
+/* The host prepare maps onto, offline: a capabilities file, a fabricated
+ * sysfs, or this machine. */
+static int prepare_host(struct prepare_args *pa, struct host **host, char **err)
+{
+	gchar *caps = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	int rc;
+
+	if (pa->host_sysfs)
+		return host_snapshot_at(pa->host_sysfs, host, err);
+	if (pa->host_caps == NULL) {
+		pa->opts.host_threads = local_threads();
+		return host_snapshot(host, err);
+	}
+	if (!g_file_get_contents(pa->host_caps, &caps, &len, &gerr)) {
+		rc = -ENOENT;
+		*err = strdup(gerr->message);
+		g_error_free(gerr);
+		return rc;
+	}
+	rc = host_from_caps(caps, len, host, err);
+	pa->opts.host_threads = prepare_caps_threads(caps, len);
+	g_free(caps);
+	return rc;
+}
+
+static int prepare_emit(struct ctl *ctl, struct prepare_args *pa, json_object *report,
+                        const char *xml)
+{
+	if (pa->print_xml || ctl->json)
+		json_object_object_add(report, "xml", xml ? json_object_new_string(xml) : NULL);
+	return emit(ctl, pa->print_xml ? "prepare-xml" : "prepare", report);
+}
+
+static int prepare_offline(struct ctl *ctl, struct prepare_args *pa, const char *path)
+{
+	struct prepare *p = NULL;
+	struct host *host = NULL;
+	gchar *xml = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	char *err = NULL;
+	int rc;
+
+	/* "-": the end of a pipe, e.g. from `virsh dumpxml` */
+	if (!g_file_get_contents(strcmp(path, "-") == 0 ? "/dev/stdin" : path, &xml, &len, &gerr)) {
+		rc = fail("%s", gerr->message);
+		g_error_free(gerr);
+		return rc;
+	}
+	if (prepare_host(pa, &host, &err) < 0)
+		rc = fail("host: %s", err);
+	else if (prepare_parse(xml, len, &p, &err) < 0)
+		rc = fail("%s: %s", path, err);
+	else if (prepare_compute(p, host, &pa->opts, &err) < 0)
+		rc = fail("cannot prepare '%s': %s", p->dom->name, err);
+	else
+		rc = prepare_emit(ctl, pa, prepare_report(p, host, &pa->opts), p->xml);
+	free(err);
+	prepare_free(p);
+	host_free(host);
+	g_free(xml);
+	return rc;
+}
+
+static int cmd_prepare(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
+	                                     {"host-caps", required_argument, NULL, 'C'},
+	                                     {"host-sysfs", required_argument, NULL, 'S'},
+	                                     {"mirror-host", no_argument, NULL, 'm'},
+	                                     {"cells", required_argument, NULL, 'c'},
+	                                     {"max", required_argument, NULL, 'M'},
+	                                     {"slots", required_argument, NULL, 'n'},
+	                                     {"cpuless", required_argument, NULL, 'L'},
+	                                     {"no-pin", no_argument, NULL, 'P'},
+	                                     {"print-xml", no_argument, NULL, 'p'},
+	                                     {"define", no_argument, NULL, 'd'},
+	                                     {NULL, 0, NULL, 0}};
+	const struct command *cmd = &commands[CMD_PREPARE];
+	struct prepare_args pa = {0};
+	struct source src;
+	json_object *args;
+	int rc;
+
+	rc = source_args(ctl, cmd, argc, argv, opts, prepare_opt, &pa, &src);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!pa.mode_given)
+		return usage_error(cmd, "give --mirror-host or --cells N");
+	if (pa.print_xml && pa.define)
+		return usage_error(cmd, "give --print-xml or --define, not both");
+	if (pa.host_caps && pa.host_sysfs)
+		return usage_error(cmd, "give --host-caps or --host-sysfs, not both");
+	if (src.xml_path && pa.define)
+		return usage_error(cmd, "--define takes a DOMAIN: memplugd reads its definition "
+		                        "itself");
+	if (src.xml_path)
+		return prepare_offline(ctl, &pa, src.xml_path);
+	if (pa.host_caps || pa.host_sysfs)
+		return usage_error(cmd, "--host-caps and --host-sysfs work with --xml; for a "
+		                        "DOMAIN the host is memplugd's");
+	args = prepare_opts_json(&pa.opts);
+	json_object_object_add(args, "domain", json_object_new_string(src.domain_name));
+	json_object_object_add(args, "action",
+	                       json_object_new_string(pa.define ? "define" : "show"));
+	return agent_call(ctl, "prepare", args, pa.print_xml ? "prepare-xml" : "prepare");
 }
 
 /* memplugctl links no libvirt (it would cost every command a slow start):
  * say how to read a domain from any libvirt URI instead. */
 static int connect_gone(const char *uri)
 {
+	if (json_errors)
+		json_error("usage", "--connect is gone: pipe the domain XML in instead, e.g. "
+		                    "virsh dumpxml DOMAIN | memplugctl plan --xml -");
 	fprintf(stderr,
 	        "memplugctl: --connect is gone; pipe the domain XML in instead:\n"
 	        "  virsh -c %s dumpxml DOMAIN | memplugctl plan --xml -\n"
@@ -700,16 +1120,20 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 		const char **slot = NULL;
 
 		if (strcmp(a, "--json") == 0) {
-			ctl->json = true;
+			ctl->json = json_errors = true;
 			continue;
 		}
 		if (strcmp(a, "--socket") == 0)
 			slot = &ctl->socket;
+		else if (strcmp(a, "--agent-config") == 0) /* not --config: grow's scope */
+			slot = &ctl->config;
 		else if (strcmp(a, "--connect") == 0 || strcmp(a, "-c") == 0)
 			slot = &ctl->connect_uri;
 		if (slot == NULL) {
 			if (strncmp(a, "--socket=", 9) == 0)
 				ctl->socket = a + 9;
+			else if (strncmp(a, "--agent-config=", 15) == 0)
+				ctl->config = a + 15;
 			else if (strncmp(a, "--connect=", 10) == 0)
 				ctl->connect_uri = a + 10;
 			else
@@ -717,7 +1141,7 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 			continue;
 		}
 		if (i + 1 >= argc) {
-			fprintf(stderr, "memplugctl: %s needs a value\n", a);
+			usage_errorf(NULL, "%s needs a value", a);
 			return -1;
 		}
 		*slot = argv[++i];
@@ -726,9 +1150,28 @@ static int global_args(struct ctl *ctl, int argc, char **argv, char **rest)
 	return n;
 }
 
+/* The CLI's own version: it needs no agent (status shows the agent's). */
+static int version(struct ctl *ctl, int n)
+{
+	json_object *o;
+
+	if (n > 1)
+		return usage_error(NULL, "--version takes no arguments");
+	if (!ctl->json) {
+		printf("memplugctl %s\n", MEMPLUG_VERSION);
+		return EXIT_OK;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_string(MEMPLUG_VERSION));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	json_object_put(o);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-	struct ctl ctl = {.socket = MEMPLUG_SOCKET};
+	struct ctl ctl = {.socket = MEMPLUG_SOCKET,
+	                  .config = MEMPLUG_SYSCONFDIR "/memplug/memplugd.conf"};
 	char **rest = calloc((size_t)argc + 1, sizeof(char *));
 	const struct command *cmd;
 	int n, rc;
@@ -742,8 +1185,10 @@ int main(int argc, char **argv)
 	           strcmp(rest[0], "-h") == 0) {
 		usage(n == 0 ? stderr : stdout);
 		rc = n == 0 ? EXIT_USAGE : EXIT_OK;
+	} else if (strcmp(rest[0], "--version") == 0 || strcmp(rest[0], "version") == 0) {
+		rc = version(&ctl, n);
 	} else if ((cmd = command_find(rest[0])) == NULL) {
-		fprintf(stderr, "memplugctl: unknown command '%s'\n", rest[0]);
+		rc = usage_errorf(NULL, "unknown command '%s'", rest[0]);
 		usage(stderr);
 		rc = EXIT_USAGE;
 	} else if (ctl.connect_uri) {

@@ -158,6 +158,21 @@ static char *dimm_list(json_object *arr)
 	return out;
 }
 
+/* A hugepage pool that cannot back the planned DIMMs drawing on it now. */
+static void render_plan_shortfall(FILE *out, json_object *x)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	const char *guest = txt(x, "guest_nodes"), *host = txt(x, "host_nodes");
+	bool one = strpbrk(guest, ",-") == NULL, one_host = strpbrk(host, ",-") == NULL;
+
+	fprintf(out,
+	        "Hugepages short: guest node%s %s plan%s %s in %s pages on host node%s %s, which "
+	        "ha%s %s of them free: reserve %" PRId64 " more pages before growing %s\n",
+	        one ? "" : "s", guest, one ? "s" : "", kib(x, "planned_kib", a),
+	        kib(x, "page_size_kib", b), one_host ? "" : "s", host, one_host ? "s" : "ve",
+	        kib(x, "free_kib", c), num(x, "missing_pages"), one ? "it" : "them");
+}
+
 static void render_plan(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"NODE",       "CPUS", "BOOT",  "PLUGGED", "PAGE",
@@ -166,7 +181,7 @@ static void render_plan(FILE *out, json_object *d)
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
-	fprintf(out, "Domain %s: %s of %s plugged, %" PRId64 " of %" PRId64 " slots free\n",
+	fprintf(out, "Domain %s: memory %s of maximum %s, %" PRId64 " of %" PRId64 " slots free\n",
 	        txt(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
 	        num(d, "free_slots"), num(d, "slots"));
 	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", txt(d, "strategy"),
@@ -197,6 +212,9 @@ static void render_plan(FILE *out, json_object *d)
 	if (str(d, "unreachable_reason"))
 		fprintf(out, " (%s)", txt(d, "unreachable_reason"));
 	fputc('\n', out);
+	for (size_t i = 0; i < arr_len(get(d, "hugepage_shortfalls")); i++)
+		render_plan_shortfall(out,
+		                      json_object_array_get_idx(get(d, "hugepage_shortfalls"), i));
 }
 
 static void render_cells(FILE *out, json_object *cells)
@@ -455,32 +473,97 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 	for (size_t i = 0; i < arr_len(list); i++) {
 		json_object *x = json_object_array_get_idx(list, i);
 
-		fprintf(out, "  %s %s on guest node %" PRId64 " as %s (%s pages, host nodes %s)\n",
-		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
-		        kib(x, "page_size_kib", b),
+		fprintf(out, "  %s %s on guest node %" PRId64 "%s%s (%s pages, host nodes %s)\n",
+		        verb, kib(x, "size_kib", a), num(x, "node"), str(x, "alias") ? " as " : "",
+		        str(x, "alias") ? str(x, "alias") : "", kib(x, "page_size_kib", b),
 		        str(x, "host_nodes") ? str(x, "host_nodes") : "any");
 	}
 }
 
+/* Each reason once, in order: a shrink gives every DIMM the same one. */
+static void render_reasons(FILE *out, json_object *dimms)
+{
+	for (size_t i = 0; i < arr_len(dimms); i++) {
+		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
+		bool seen = false;
+
+		for (size_t j = 0; why && j < i; j++) {
+			const char *before = str(json_object_array_get_idx(dimms, j), "reason");
+
+			seen |= before && strcmp(before, why) == 0;
+		}
+		if (why && *why && !seen)
+			fprintf(out, "  why: %s\n", why);
+	}
+}
+
+/* "Request r1: resize 1 GiB -> 1280 MiB, grow 256 MiB" */
+static void render_resize_goal(FILE *out, json_object *d)
+{
+	json_object *r = get(d, "resize");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+	const char *op = txt(r, "op");
+
+	fprintf(out, "%s %s: resize %s -> %s",
+	        json_object_get_boolean(get(d, "dry_run")) ? "Dry run" : "Request",
+	        txt(d, "request"), kib(r, "from_kib", a), kib(r, "to_kib", b));
+	if (strcmp(op, "none") == 0)
+		fprintf(out, ", already there: nothing changed\n");
+	else
+		fprintf(out, ", %s %s\n", op, txt(d, "size"));
+}
+
+/* What a real request would do; the pre-flight passed and nothing changed. */
+static void render_dry_run(FILE *out, json_object *d, bool grow)
+{
+	json_object *sel = get(d, "selection");
+
+	fprintf(out, "Dry run %s: %s %s passes the pre-flight; nothing changed\n",
+	        txt(d, "request"), grow ? "grow" : "shrink", txt(d, "size"));
+	render_reasons(out, get(sel, "dimms"));
+	if (str(sel, "warning"))
+		fprintf(out, "  warning: %s\n", str(sel, "warning"));
+	render_dimms(out, grow ? "would attach" : "would detach", get(sel, "dimms"));
+}
+
 static void render_resize(FILE *out, json_object *d)
 {
-	json_object *dimms = get(get(d, "selection"), "dimms");
+	json_object *live = get(d, "live"), *config = get(d, "config");
+	const char *op = str(get(d, "selection"), "op");
+	bool grow = op ? strcmp(op, "grow") == 0 : get(d, "attached") != NULL;
+	/* Older agents send neither: then the scope is not known. */
+	bool def_only = config && !json_object_get_boolean(live);
+	bool live_only = live && !json_object_get_boolean(config);
 
 	if (json_object_get_boolean(get(d, "queued"))) {
 		fprintf(out, "Queued as request %s\n", txt(d, "request"));
 		return;
 	}
-	fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
-	for (size_t i = 0; i < arr_len(dimms); i++) {
-		const char *why = str(json_object_array_get_idx(dimms, i), "reason");
-
-		if (why)
-			fprintf(out, "  why: %s\n", why);
+	if (get(d, "resize"))
+		render_resize_goal(out, d);
+	if (get(d, "resize") && strcmp(txt(get(d, "resize"), "op"), "none") == 0)
+		return;
+	if (json_object_get_boolean(get(d, "dry_run"))) {
+		render_dry_run(out, d, grow);
+		return;
 	}
+	if (get(d, "resize") == NULL)
+		fprintf(out, "Request %s: %s\n", txt(d, "request"), txt(d, "size"));
+	if (def_only)
+		fprintf(out,
+		        "  only the definition changed: the guest %s this memory when the domain "
+		        "next starts\n",
+		        grow ? "gets" : "loses");
+	else if (live_only)
+		fprintf(out,
+		        "  only the running guest changed: the definition is unchanged, so this "
+		        "is undone when the domain stops\n");
+	render_reasons(out, get(get(d, "selection"), "dimms"));
 	if (str(get(d, "selection"), "warning"))
 		fprintf(out, "  warning: %s\n", str(get(d, "selection"), "warning"));
-	render_dimms(out, "attached", get(d, "attached"));
-	render_dimms(out, "detached", get(d, "detached"));
+	render_dimms(out, def_only ? "added to the definition:" : "attached", get(d, "attached"));
+	render_dimms(out, def_only ? "removed from the definition:" : "detached",
+	             get(d, "detached"));
 	/* what the agent found on the way (a lost connection, a busy slot) */
 	for (size_t i = 0; i < arr_len(get(d, "notes")); i++)
 		fprintf(out, "  note: %s\n",
@@ -514,6 +597,29 @@ static void render_verify(FILE *out, json_object *d)
 	        str(d, "detail") ? ": " : "", str(d, "detail") ? str(d, "detail") : "");
 }
 
+/* "last decision: grow (below_low_free) 12 s ago: ..."; none yet: no age. */
+static void render_decision(FILE *out, json_object *st)
+{
+	const char *action = txt(st, "action"), *reason = str(st, "reason");
+	const char *msg = str(st, "message");
+	int64_t ms = num(st, "age_ms");
+	char age[32];
+
+	if (get(st, "age_ms") == NULL || strcmp(action, "none") == 0) {
+		fprintf(out, "\nlast decision: none yet\n");
+		return;
+	}
+	if (ms < 10000)
+		snprintf(age, sizeof(age), "%.1f s", (double)ms / 1000.0);
+	else if (ms < 600000)
+		snprintf(age, sizeof(age), "%" PRId64 " s", ms / 1000);
+	else
+		snprintf(age, sizeof(age), "%" PRId64 " min", ms / 60000);
+	fprintf(out, "\nlast decision: %s%s%s%s %s ago%s%s\n", action,
+	        reason && *reason ? " (" : "", reason && *reason ? reason : "",
+	        reason && *reason ? ")" : "", age, msg && *msg ? ": " : "", msg && *msg ? msg : "");
+}
+
 static void render_policy(FILE *out, json_object *d)
 {
 	static const char *const hdr[] = {"SETTING", "VALUE", "FROM"};
@@ -536,17 +642,151 @@ static void render_policy(FILE *out, json_object *d)
 	table_free(t);
 	if (st == NULL)
 		return;
-	if (get(st, "age_ms") == NULL)
-		fprintf(out, "\nlast decision: none yet: %s\n",
-		        str(st, "message") ? str(st, "message") : "");
-	else
-		fprintf(out, "\nlast decision: %s (%s) %" PRId64 " ms ago: %s\n", str(st, "action"),
-		        str(st, "reason") ? str(st, "reason") : "-", num(st, "age_ms"),
-		        str(st, "message") ? str(st, "message") : "");
-	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", kib(st, "balloon_kib", a),
-	        kib(st, "usable_kib", b), kib(st, "available_kib", c),
+	render_decision(out, st);
+	fprintf(out, "guest: balloon %s, usable %s, total %s%s\n", approx(st, "balloon_kib", a),
+	        approx(st, "usable_kib", b), approx(st, "available_kib", c),
 	        json_object_get_boolean(get(st, "manageable")) ? ""
 	                                                       : " (NOT MANAGEABLE: no stats)");
+}
+
+static const char *prepare_backing(json_object *cell, json_object *d, char *buf)
+{
+	char sz[SIZE_FORMAT_MAX];
+
+	if (json_object_get_boolean(get(cell, "cpuless")))
+		return "CPU-less, normal pages";
+	if (!json_object_get_boolean(get(cell, "hugepages")))
+		return "normal pages";
+	snprintf(buf, 64, "%s hugepages", kib(d, "page_kib", sz));
+	return buf;
+}
+
+static void render_prepare_cells(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"CELL",      "HOST NODE", "VCPUS",
+	                                  "PINNED TO", "MEMORY",    "BACKING"};
+	json_object *cells = get(d, "cells");
+	struct table *t = table_new(6, hdr);
+
+	for (size_t i = 0; i < arr_len(cells); i++) {
+		json_object *c = json_object_array_get_idx(cells, i);
+		char id[16], node[16], mem[SIZE_FORMAT_MAX], back[64];
+		const char *row[6] = {id,
+		                      node,
+		                      str(c, "vcpus"),
+		                      str(c, "pin"),
+		                      kib(c, "memory_kib", mem),
+		                      prepare_backing(c, d, back)};
+
+		snprintf(id, sizeof(id), "%" PRId64, num(c, "id"));
+		snprintf(node, sizeof(node), "%" PRId64, num(c, "host_node"));
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+/* The cells' distance matrix, as the host's SLIT gives it. */
+static void render_prepare_distances(FILE *out, json_object *cells)
+{
+	size_t n = arr_len(cells);
+	const char **hdr = calloc(n + 1, sizeof(*hdr)), **row = calloc(n + 1, sizeof(*row));
+	char(*buf)[16] = calloc((n + 1) * (n + 1), 16);
+	struct table *t;
+
+	if (hdr == NULL || row == NULL || buf == NULL)
+		abort();
+	hdr[0] = "CELL";
+	for (size_t j = 0; j < n; j++)
+		hdr[j + 1] = snprintf(buf[j], 16, "%zu", j) > 0 ? buf[j] : "-";
+	t = table_new(n + 1, hdr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *dist = get(json_object_array_get_idx(cells, i), "distances");
+
+		row[0] = hdr[i + 1];
+		for (size_t j = 0; j < n; j++) {
+			char *b = buf[(i + 1) * (n + 1) + j];
+
+			snprintf(b, 16, "%d",
+			         json_object_get_int(json_object_array_get_idx(dist, j)));
+			row[j + 1] = b;
+		}
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+	free(hdr);
+	free(row);
+	free(buf);
+}
+
+static void render_prepare_placement(FILE *out, json_object *d)
+{
+	static const char *const hdr[] = {"HOST NODE", "FREE", "CHOSEN"};
+	json_object *cands = get(d, "placement");
+	struct table *t = table_new(3, hdr);
+
+	fprintf(out, "\nplacement: host nodes with CPUs by free %s, ties to the closest:\n",
+	        json_object_get_boolean(
+	                get(json_object_array_get_idx(get(d, "cells"), 0), "hugepages"))
+	                ? "hugepages of the page size"
+	                : "memory");
+	for (size_t i = 0; i < arr_len(cands); i++) {
+		json_object *c = json_object_array_get_idx(cands, i);
+		char node[16], fr[SIZE_FORMAT_MAX], rank[32];
+		const char *row[3] = {node, kib(c, "free_kib", fr), rank};
+
+		snprintf(node, sizeof(node), "%" PRId64, num(c, "node"));
+		if (num(c, "rank") >= 0 && num(c, "rank") < num(d, "cpu_cells"))
+			snprintf(rank, sizeof(rank), "yes (#%" PRId64 ")", num(c, "rank") + 1);
+		else
+			snprintf(rank, sizeof(rank), "no");
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+static void render_prepare(FILE *out, json_object *d)
+{
+	json_object *topo = get(d, "topology"), *cells = get(d, "cells"),
+	            *warn = get(d, "warnings");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+
+	fprintf(out, "prepare %s (%s, host from %s): %zu cells\n\n", txt(d, "domain"),
+	        txt(d, "mode"), txt(d, "host_source"), arr_len(cells));
+	render_prepare_cells(out, d);
+	fprintf(out,
+	        "\nvCPU topology: sockets=%" PRId64 " cores=%" PRId64 " threads=%" PRId64
+	        " (%" PRId64 " vCPUs; each cell holds a block of whole sockets)\n",
+	        num(topo, "sockets"), num(topo, "cores"), num(topo, "threads"), num(d, "vcpus"));
+	fprintf(out,
+	        "numatune: memory strict nodeset=%s; one strict memnode per cell on its "
+	        "host node\n",
+	        txt(d, "numatune_nodeset"));
+	if (get(json_object_array_get_idx(cells, 0), "distances")) {
+		fprintf(out, "\ndistances (the host's SLIT between the mapped nodes):\n");
+		render_prepare_distances(out, cells);
+	}
+	if (get(d, "placement"))
+		render_prepare_placement(out, d);
+	fprintf(out, "\nmaxMemory: %s (%s), %" PRId64 " slots for growth in %s steps\n",
+	        kib(d, "max_memory_kib", a), txt(d, "max_source"), num(d, "slots"),
+	        kib(d, "step_kib", b));
+	fprintf(out, "memballoon: %s\n", txt(d, "balloon"));
+	for (size_t i = 0; i < arr_len(warn); i++)
+		fprintf(out, "warning: %s\n",
+		        json_object_get_string(json_object_array_get_idx(warn, i)));
+	if (json_object_get_boolean(get(d, "defined")))
+		fprintf(out, "\ndefined through memplugd%s\n",
+		        json_object_get_boolean(get(d, "active"))
+		                ? "; the domain is running: a restart applies the new definition"
+		                : "");
+}
+
+static void render_prepare_xml(FILE *out, json_object *d)
+{
+	fputs(txt(d, "xml"), out);
 }
 
 struct renderer {
@@ -555,9 +795,17 @@ struct renderer {
 };
 
 static const struct renderer renderers[] = {
-        {"inspect", render_inspect}, {"plan", render_plan},     {"status", render_status},
-        {"grow", render_resize},     {"shrink", render_resize}, {"log", render_log},
-        {"verify", render_verify},   {"policy", render_policy},
+        {"inspect", render_inspect},
+        {"plan", render_plan},
+        {"status", render_status},
+        {"grow", render_resize},
+        {"shrink", render_resize},
+        {"resize", render_resize},
+        {"log", render_log},
+        {"verify", render_verify},
+        {"policy", render_policy},
+        {"prepare", render_prepare},
+        {"prepare-xml", render_prepare_xml},
 };
 
 int output_render(FILE *out, const char *cmd, json_object *data, bool json)

@@ -296,6 +296,8 @@ static int parse_hugepages(const xmlNode *root, struct domain *dom, char **err)
 	int rc;
 
 	dom->hugepages = hp != NULL;
+	dom->alloc_immediate = xml_prop_is(
+	        xml_child(xml_child(root, "memoryBacking"), "allocation"), "mode", "immediate");
 	dom->n_pages = xml_count(hp, "page");
 	if (dom->n_pages == 0)
 		return 0;

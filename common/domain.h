@@ -90,6 +90,9 @@ struct domain {
 	uint64_t current_memory_kib; /* <currentMemory>, = memory_kib if absent */
 
 	bool hugepages; /* <memoryBacking><hugepages> present */
+	/* <memoryBacking><allocation mode='immediate'>: QEMU preallocates all
+	 * guest memory, DIMMs included (domain-wide in libvirt 9.0) */
+	bool alloc_immediate;
 	size_t n_pages;
 	struct domain_page *pages; /* in document order: order matters */
 

@@ -59,16 +59,14 @@ static int parse_weights(const char *list, unsigned **weights_out, size_t *n_out
 		return err_ret(err, -ENOMEM, "out of memory");
 	if (n == 0) {
 		free(w);
-		return err_ret(err, -EINVAL,
-		               "strategy weights: no weights given (weights:W0,W1,...)");
+		return err_ret(err, -EINVAL, "no weights given: use weights:W0,W1,...");
 	}
 	for (size_t i = 0; i < n; i++) {
 		guint64 v;
 
 		if (!g_ascii_string_to_unsigned(parts[i], 10, 0, PLAN_WEIGHT_MAX, &v, NULL)) {
 			free(w);
-			return err_ret(err, -EINVAL,
-			               "strategy weights: \"%s\" is not a whole number 0..%u",
+			return err_ret(err, -EINVAL, "weight \"%s\" is not a whole number 0..%u",
 			               parts[i], PLAN_WEIGHT_MAX);
 		}
 		w[i] = (unsigned)v;
@@ -76,7 +74,7 @@ static int parse_weights(const char *list, unsigned **weights_out, size_t *n_out
 	}
 	if (!any) {
 		free(w);
-		return err_ret(err, -EINVAL, "strategy weights: at least one weight must be > 0");
+		return err_ret(err, -EINVAL, "at least one weight must be > 0");
 	}
 	*weights_out = w;
 	*n_out = n;
@@ -106,8 +104,15 @@ int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **w
 		opts->weights = *weights_out;
 		return 0;
 	}
-	return err_ret(err, -EINVAL,
-	               "strategy \"%s\": expected proportional, even or weights:W0,W1,...", str);
+	return err_ret(err, -EINVAL, "not one of proportional, even or weights:W0,W1,...");
+}
+
+int plan_options_check(const struct plan_options *opts, size_t n_cells, char **err)
+{
+	if (opts->strategy == PLAN_WEIGHTS && opts->n_weights != n_cells)
+		return err_ret(err, -EINVAL, "%zu weights for %zu guest cells: give one per cell",
+		               opts->n_weights, n_cells);
+	return 0;
 }
 
 void plan_free(struct plan *p)
@@ -125,10 +130,11 @@ void plan_free(struct plan *p)
 static int plan_weights(const struct domain *dom, const struct plan_options *opts,
                         struct plan_work *w, uint64_t *sum, char **err)
 {
+	int rc = plan_options_check(opts, dom->n_cells, err);
+
 	*sum = 0;
-	if (opts->strategy == PLAN_WEIGHTS && opts->n_weights != dom->n_cells)
-		return err_ret(err, -EINVAL, "strategy weights: %zu weights for %zu cells",
-		               opts->n_weights, dom->n_cells);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < dom->n_cells; i++) {
 		switch (opts->strategy) {
 		case PLAN_PROPORTIONAL:
@@ -145,7 +151,7 @@ static int plan_weights(const struct domain *dom, const struct plan_options *opt
 			return err_ret(err, -EOVERFLOW, "<cpu><numa>: cell memory overflows");
 	}
 	if (*sum == 0 && opts->strategy == PLAN_WEIGHTS)
-		return err_ret(err, -EINVAL, "strategy weights: all weights are 0");
+		return err_ret(err, -EINVAL, "all weights are 0");
 	if (*sum == 0) { /* cells of size 0 everywhere: nothing to be proportional to */
 		for (size_t i = 0; i < dom->n_cells; i++)
 			w[i].weight = 1;

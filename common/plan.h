@@ -61,6 +61,9 @@ struct plan {
  * frees and opts->weights points into it; otherwise *weights_out is NULL. */
 int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **weights_out,
                         char **err);
+/* Checks options against a domain of `n_cells` guest cells (weights:
+ * one per cell): an error here is the caller's input, not the domain's. */
+int plan_options_check(const struct plan_options *opts, size_t n_cells, char **err);
 const char *plan_strategy_name(enum plan_strategy s);
 
 /*

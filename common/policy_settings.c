@@ -253,12 +253,21 @@ static int check_bound(const struct policy_key *k, const struct policy_settings 
  * only when both are in the same unit. */
 int policy_settings_check(const struct policy_settings *s, char **err)
 {
+	char a[32], b[32];
+
 	for (size_t i = 0; i < POLICY_N_KEYS; i++)
 		if (check_bound(&policy_keys[i], s, err) < 0)
 			return -EINVAL;
 	if (s->low_free.percent == s->high_free.percent && s->low_free.value >= s->high_free.value)
-		return err_ret(err, -EINVAL, "low_free must be below high_free");
+		return err_ret(
+		        err, -EINVAL,
+		        "low_free (%s) must be below high_free (%s): lower low_free or raise "
+		        "high_free",
+		        threshold_format(&s->low_free, a, sizeof(a)),
+		        threshold_format(&s->high_free, b, sizeof(b)));
 	if (s->min_kib && s->max_kib && s->min_kib > s->max_kib)
-		return err_ret(err, -EINVAL, "min must not be above max");
+		return err_ret(err, -EINVAL, "min (%s) must not be above max (%s)",
+		               size_short(s->min_kib, a, sizeof(a)),
+		               size_short(s->max_kib, b, sizeof(b)));
 	return 0;
 }

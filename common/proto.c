@@ -32,6 +32,7 @@ struct proto_spec {
 
 static const char *const plan_actions[] = {"grow", "shrink", NULL};
 static const char *const policy_actions[] = {"show", "enable", "disable", "set", NULL};
+static const char *const prepare_actions[] = {"show", "define", NULL};
 
 static const struct proto_arg args_none[] = {{NULL}};
 
@@ -50,13 +51,10 @@ static const struct proto_arg args_plan[] = {
 };
 
 static const struct proto_arg args_resize[] = {
-        {"domain", PROTO_T_STRING, true, NULL},
-        {"size", PROTO_T_UINT, true, NULL},
-        {"node", PROTO_T_UINT, false, NULL},
-        {"live", PROTO_T_BOOL, false, NULL},
-        {"config", PROTO_T_BOOL, false, NULL},
-        {"wait", PROTO_T_BOOL, false, NULL},
-        {NULL},
+        {"domain", PROTO_T_STRING, true, NULL}, {"size", PROTO_T_UINT, true, NULL},
+        {"node", PROTO_T_UINT, false, NULL},    {"live", PROTO_T_BOOL, false, NULL},
+        {"config", PROTO_T_BOOL, false, NULL},  {"wait", PROTO_T_BOOL, false, NULL},
+        {"dry_run", PROTO_T_BOOL, false, NULL}, {NULL},
 };
 
 static const struct proto_arg args_policy[] = {
@@ -73,6 +71,20 @@ static const struct proto_arg args_log[] = {
         {"follow", PROTO_T_BOOL, false, NULL},    {NULL},
 };
 
+/* prepare carries the options, never XML: the agent computes the definition
+ * itself (docs/prepare.md). Values are checked by prepare_opts_from_json(). */
+static const struct proto_arg args_prepare[] = {
+        {"domain", PROTO_T_STRING, true, NULL},
+        {"action", PROTO_T_STRING, true, prepare_actions},
+        {"mirror_host", PROTO_T_BOOL, false, NULL},
+        {"cells", PROTO_T_UINT, false, NULL},
+        {"max_kib", PROTO_T_UINT, false, NULL},
+        {"slots", PROTO_T_UINT, false, NULL},
+        {"cpuless_kib", PROTO_T_UINT, false, NULL},
+        {"no_pin", PROTO_T_BOOL, false, NULL},
+        {NULL},
+};
+
 static const struct proto_spec proto_specs[PROTO_CMD_COUNT] = {
         [PROTO_CMD_STATUS] = {"status", false, NULL, args_none},
         [PROTO_CMD_INSPECT] = {"inspect", false, NULL, args_domain},
@@ -81,6 +93,8 @@ static const struct proto_spec proto_specs[PROTO_CMD_COUNT] = {
         [PROTO_CMD_SHRINK] = {"shrink", true, NULL, args_resize},
         [PROTO_CMD_POLICY] = {"policy", true, "show", args_policy},
         [PROTO_CMD_LOG] = {"log", false, NULL, args_log},
+        [PROTO_CMD_PREPARE] = {"prepare", true, "show", args_prepare},
+        [PROTO_CMD_RESIZE] = {"resize", true, NULL, args_resize},
 };
 
 static const char *const proto_type_names[] = {

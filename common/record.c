@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "record.h"
+#include "size.h"
 
 #define RECORD_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define RECORD_MAX_FILES  10000
@@ -599,6 +600,21 @@ bool record_filter_match(const struct record_filter *f, struct json_object *rec)
 	return !f->has_until || ms < f->until_ms;
 }
 
+/* "256MiB": a size in KiB as people read it, one word so lines split on spaces. */
+static void record_text_size(GString *s, struct json_object *kib)
+{
+	char buf[SIZE_FORMAT_MAX], *sp;
+
+	if (!json_object_is_type(kib, json_type_int)) {
+		g_string_append(s, json_object_to_json_string_ext(kib, RECORD_JSON_FLAGS));
+		return;
+	}
+	size_format(json_object_get_uint64(kib), buf, sizeof(buf));
+	if ((sp = strchr(buf, ' ')) != NULL)
+		memmove(sp, sp + 1, strlen(sp));
+	g_string_append(s, json_object_get_uint64(kib) == 0 ? "0" : buf);
+}
+
 static void record_text_mem(GString *s, const char *label, struct json_object *mem)
 {
 	const char *sep = "";
@@ -608,8 +624,66 @@ static void record_text_mem(GString *s, const char *label, struct json_object *m
 	g_string_append_printf(s, " %s=", label);
 	json_object_object_foreach(mem, node, kib)
 	{
-		g_string_append_printf(s, "%s%s:%s", sep, node, json_object_get_string(kib));
+		g_string_append_printf(s, "%s%s:", sep, node);
+		record_text_size(s, kib);
 		sep = ",";
+	}
+}
+
+static bool record_text_empty(struct json_object *v)
+{
+	return v == NULL ||
+	       (json_object_is_type(v, json_type_string) && !*json_object_get_string(v)) ||
+	       (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0);
+}
+
+/* A list of devices as "node:size" pairs; other lists of objects by count. */
+static void record_text_list(GString *s, struct json_object *arr)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *x = json_object_array_get_idx(arr, i), *node, *kib;
+
+		if (!json_object_object_get_ex(x, "node", &node) ||
+		    !json_object_object_get_ex(x, "size_kib", &kib)) {
+			g_string_append_printf(s, "%zu items", json_object_array_length(arr));
+			return;
+		}
+		g_string_append_printf(s, "%s%s:", i ? "," : "", json_object_get_string(node));
+		record_text_size(s, kib);
+	}
+}
+
+/*
+ * One event-specific field: sizes (keys ending in _kib) in units without the
+ * suffix, device lists as node:size, nested objects one level deep as
+ * key.sub=value; nulls and empty values left out. --json has it all.
+ */
+static void record_text_field(GString *s, const char *prefix, const char *key,
+                              struct json_object *v)
+{
+	size_t len = strlen(key);
+	bool sized = len > 4 && strcmp(key + len - 4, "_kib") == 0;
+
+	if (record_text_empty(v))
+		return;
+	if (json_object_is_type(v, json_type_object) && *prefix == '\0') {
+		json_object_object_foreach(v, sub, sv) record_text_field(s, key, sub, sv);
+		return;
+	}
+	g_string_append_printf(s, " %s%s%.*s=", prefix, *prefix ? "." : "",
+	                       (int)(sized ? len - 4 : len), key);
+	if (sized && json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			g_string_append(s, i ? "," : "");
+			record_text_size(s, json_object_array_get_idx(v, i));
+		}
+	} else if (sized) {
+		record_text_size(s, v);
+	} else if (json_object_is_type(v, json_type_array) &&
+	           json_object_is_type(json_object_array_get_idx(v, 0), json_type_object)) {
+		record_text_list(s, v);
+	} else {
+		g_string_append(s, json_object_to_json_string_ext(v, RECORD_JSON_FLAGS));
 	}
 }
 
@@ -650,10 +724,13 @@ char *record_format_text(struct json_object *rec)
 	record_text_actor(s, val);
 	json_object_object_foreach(rec, key, v)
 	{
-		if (!record_is_common_key(key))
-			g_string_append_printf(
-			        s, " %s=%s", key,
-			        json_object_to_json_string_ext(v, RECORD_JSON_FLAGS));
+		/* a refusal's message is also its error: say it once, at the end */
+		bool repeats = strcmp(key, "message") == 0 && record_str(rec, "error") &&
+		               json_object_is_type(v, json_type_string) &&
+		               strcmp(json_object_get_string(v), record_str(rec, "error")) == 0;
+
+		if (!record_is_common_key(key) && !repeats)
+			record_text_field(s, "", key, v);
 	}
 	json_object_object_get_ex(rec, "before", &val);
 	record_text_mem(s, "before", val);
@@ -841,15 +918,33 @@ int record_pending_intents(char *const *files, size_t n, struct json_object **ou
 	return rc;
 }
 
+/* "event 'bogus' is not an audit event: use agent_start, ..., log_repaired" */
+static int record_refuse_event(const char *event, char **err)
+{
+	GString *names = g_string_new(NULL);
+	int rc;
+
+	for (unsigned i = 0; i < RECORD_EVENT_COUNT; i++)
+		g_string_append_printf(names, "%s%s", i ? ", " : "", record_event_names[i]);
+	rc = err_ret(err, -EINVAL, "event '%s' is not an audit event: use one of %s", event,
+	             names->str);
+	g_string_free(names, TRUE);
+	return rc;
+}
+
 int record_filter_from_args(json_object *args, int64_t now_ms, struct record_filter *f, char **err)
 {
 	const char *since = record_str(args, "since"), *until = record_str(args, "until");
+	enum record_event ev;
 
 	*f = (struct record_filter){.domain = record_str(args, "domain"),
 	                            .event = record_str(args, "event"),
 	                            .request = record_str(args, "request"),
 	                            .has_since = since != NULL,
 	                            .has_until = until != NULL};
+	/* a misspelt event would match nothing and look like an empty log */
+	if (f->event && record_event_parse(f->event, &ev) < 0)
+		return record_refuse_event(f->event, err);
 	if (since && record_parse_time(since, now_ms, &f->since_ms, err) < 0)
 		return -EINVAL;
 	if (until && record_parse_time(until, now_ms, &f->until_ms, err) < 0)

@@ -246,3 +246,76 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan)
 	json_object_object_add(o, "nodes", nodes);
 	return o;
 }
+
+/* Free memory in `page_kib` pages on `nodes`; false when the host does not
+ * know it for every one of them (a saved capabilities file, say). */
+static bool report_pool_free(const struct host *host, const struct nodeset *nodes,
+                             uint64_t page_kib, uint64_t *kib)
+{
+	for (size_t i = 0; i < host->n_nodes; i++) {
+		const struct host_pool *pool = host_node_pool(&host->nodes[i], page_kib);
+
+		if (nodeset_test(nodes, host->nodes[i].id) && pool && !pool->free_known)
+			return false;
+	}
+	*kib = host_free_kib(host, nodes, page_kib);
+	return true;
+}
+
+/* Backed by the same pool: the same page size on the same host nodes. */
+static bool report_same_pool(const struct backing *a, const struct backing *b)
+{
+	return b->hugepages && b->bound && a->page_size_kib == b->page_size_kib &&
+	       nodeset_equal(&a->host_nodes, &b->host_nodes);
+}
+
+/* One shortfall: the guest nodes that draw on one pool, and what they lack. */
+static json_object *report_shortfall(const struct plan *plan, size_t first, uint64_t free_kib)
+{
+	const struct backing *b = &plan->nodes[first].backing;
+	json_object *o = json_object_new_object();
+	struct nodeset guest;
+	uint64_t planned = 0;
+
+	nodeset_clear_all(&guest);
+	for (size_t j = first; j < plan->n_nodes; j++) {
+		if (!report_same_pool(b, &plan->nodes[j].backing))
+			continue;
+		nodeset_set(&guest, plan->nodes[j].id);
+		planned += plan->nodes[j].planned_kib;
+	}
+	if (planned <= free_kib) {
+		json_object_put(o);
+		return NULL;
+	}
+	json_object_object_add(o, "guest_nodes", report_nodeset(&guest));
+	json_object_object_add(o, "host_nodes", report_nodeset(&b->host_nodes));
+	add_u64(o, "page_size_kib", b->page_size_kib);
+	add_u64(o, "planned_kib", planned);
+	add_u64(o, "free_kib", free_kib);
+	add_u64(o, "missing_pages", (planned - free_kib + b->page_size_kib - 1) / b->page_size_kib);
+	return o;
+}
+
+void report_plan_host(json_object *o, const struct plan *plan, const struct host *host)
+{
+	json_object *short_ = json_object_new_array();
+
+	for (size_t i = 0; host && i < plan->n_nodes; i++) {
+		const struct backing *b = &plan->nodes[i].backing;
+		json_object *x;
+		uint64_t kib;
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= report_same_pool(b, &plan->nodes[j].backing);
+		if (seen || !b->hugepages || !b->bound ||
+		    !report_pool_free(host, &b->host_nodes, b->page_size_kib, &kib))
+			continue;
+		if ((x = report_shortfall(plan, i, kib)) != NULL)
+			json_object_array_add(short_, x);
+	}
+	json_object_object_add(o, "hugepage_shortfalls", host ? short_ : NULL);
+	if (host == NULL)
+		json_object_put(short_);
+}

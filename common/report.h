@@ -16,6 +16,14 @@
 /* Both return a new reference (caller puts it), or NULL with *err set. */
 json_object *report_inspect(const struct domain *dom, const struct host *host, char **err);
 json_object *report_plan(const struct domain *dom, const struct plan *plan);
+/*
+ * Adds "hugepage_shortfalls" to a plan report `o`: for each hugepage pool
+ * (page size on a bound host nodeset) that the planned DIMMs of its guest
+ * nodes need more of than `host` has free now, {guest_nodes, host_nodes,
+ * page_size_kib, planned_kib, free_kib, missing_pages}. Empty when all fit;
+ * null without a host. Normal pages are not checked: the kernel reclaims.
+ */
+void report_plan_host(json_object *o, const struct plan *plan, const struct host *host);
 
 /* The host model: {source, nodes: [{id, cpus, cpuless, total_kib, free_kib,
  * distances, tier, hugepages}], warnings}; null where the source does not

@@ -35,6 +35,12 @@ enum select_code {
 	SELECT_CANNOT_HOTPLUG, /* no <maxMemory>, no NUMA cell */
 	SELECT_NO_EXACT_SET,   /* shrink: no DIMMs sum to exactly the size */
 	SELECT_NO_DIMMS,       /* shrink: nothing hot-pluggable to remove */
+	/* preallocated memory (hugepages, <allocation mode='immediate'>) bound
+	 * only to CPU-less host nodes: libvirt 9.0 cannot place it */
+	SELECT_PREALLOC_CPULESS,
+	/* hugepages on host nodes outside the domain's global strict nodeset,
+	 * which the kernel does not count for QEMU's reservation */
+	SELECT_OUTSIDE_NODESET,
 };
 
 enum select_op {
@@ -120,6 +126,8 @@ struct select_supply {
 	uint64_t free_kib;   /* plain pages: free; hugepages: free pages * size */
 	uint64_t usable_kib; /* free minus the reserve on each node (not for hugepages) */
 	uint64_t free_pages; /* hugepages only */
+	bool known;          /* false: the host does not know these free values (a
+	                      * capabilities file); the numbers above are not a measure */
 };
 
 void select_supply(const struct host *h, const struct backing *b, uint64_t reserve_kib,

@@ -54,6 +54,7 @@ void select_supply(const struct host *h, const struct backing *b, uint64_t reser
 		s->free_kib = s->free_pages * b->page_size_kib;
 		s->usable_kib = s->free_kib;
 	}
+	s->known = host_free_known(h, &s->nodes, b->hugepages ? b->page_size_kib : 4);
 }
 
 /* ---- the spread ---- */
@@ -92,6 +93,88 @@ static bool same_pool(const struct grow_ctx *c, size_t i, size_t j)
 	return nodeset_equal(&na, &nb);
 }
 
+/* ---- what the domain's own binding allows ---- */
+
+/*
+ * libvirt without a cpuset cgroup binds the whole QEMU process to the
+ * global <numatune><memory mode='strict' nodeset>, and the kernel counts
+ * only free hugepages inside that binding when QEMU maps a hugepage backend
+ * (measured: a memnode outside it fails with "Cannot allocate memory").
+ * Ordinary pages follow each backend's own binding, so only hugepages are
+ * narrowed. NULL when the domain has no such binding.
+ */
+static const struct nodeset *global_strict(const struct domain *d)
+{
+	if (!d->has_numatune_memory || d->numatune_mode != NUMA_MODE_STRICT ||
+	    d->numatune_placement == NUMA_PLACEMENT_AUTO || !d->has_numatune_nodeset)
+		return NULL;
+	return &d->numatune_nodeset;
+}
+
+/* The supply of guest node i's backing as the kernel will count it. */
+static void grow_supply(const struct grow_ctx *c, size_t i, struct select_supply *s)
+{
+	const struct nodeset *g = global_strict(c->dom);
+	struct backing b = c->nodes[i].backing;
+
+	if (g != NULL && b.hugepages && b.bound && !b.auto_placement)
+		for (int id = nodeset_next(&b.host_nodes, 0); id >= 0;
+		     id = nodeset_next(&b.host_nodes, id + 1))
+			if (!nodeset_test(g, (unsigned)id))
+				nodeset_clear(&b.host_nodes, (unsigned)id);
+	select_supply(c->host, &b, c->req->host_reserve_kib, s);
+}
+
+/*
+ * Preallocated memory (hugepages, or <allocation mode='immediate'>) bound
+ * only to CPU-less host nodes: libvirt 9.0 pins QEMU's preallocation
+ * threads to those nodes' CPUs and fails ("The nodes select no CPUs").
+ * Fills *cpuless with the nodes. A host on which no node has CPUs says
+ * nothing about CPUs (a fabricated sysfs without cpulist): no verdict.
+ */
+static bool prealloc_cpuless(const struct grow_ctx *c, const struct backing *b,
+                             struct nodeset *cpuless)
+{
+	bool any_cpus = false;
+
+	if (c->host == NULL || !(b->hugepages || c->dom->alloc_immediate) || !b->bound ||
+	    b->auto_placement)
+		return false;
+	for (size_t i = 0; i < c->host->n_nodes; i++)
+		any_cpus = any_cpus || host_node_has_cpus(&c->host->nodes[i]);
+	nodeset_clear_all(cpuless);
+	for (int id = nodeset_next(&b->host_nodes, 0); any_cpus && id >= 0;
+	     id = nodeset_next(&b->host_nodes, id + 1)) {
+		const struct host_node *n = host_node_find(c->host, (unsigned)id);
+
+		if (n != NULL && host_node_has_cpus(n))
+			return false;
+		if (n != NULL)
+			nodeset_set(cpuless, (unsigned)id);
+	}
+	return !nodeset_is_empty(cpuless);
+}
+
+/* The checks of one guest node that gets `demand_kib`, before its pool's. */
+static int grow_check_binding(struct select_result *r, const struct grow_ctx *c, size_t i,
+                              uint64_t demand_kib)
+{
+	const struct backing *b = &c->nodes[i].backing;
+	const struct nodeset *g = global_strict(c->dom);
+	struct nodeset cpuless;
+	struct select_supply s;
+
+	if (prealloc_cpuless(c, b, &cpuless))
+		return select_refuse_prealloc_cpuless(r, c->dom, (unsigned)i, b, &cpuless);
+	if (c->host == NULL || g == NULL || !b->hugepages)
+		return 0;
+	grow_supply(c, i, &s);
+	if (s.known && s.bound && !nodeset_equal(&s.nodes, &b->host_nodes) &&
+	    s.usable_kib < demand_kib)
+		return select_refuse_outside_nodeset(r, (unsigned)i, b, &s, g, demand_kib);
+	return 0;
+}
+
 static int grow_setup(struct grow_ctx *c, char **err)
 {
 	struct select_supply s;
@@ -109,8 +192,8 @@ static int grow_setup(struct grow_ctx *c, char **err)
 		g->align_kib = backing_align_kib(&g->backing);
 		g->avail_kib = UINT64_MAX;
 		if (c->host != NULL) {
-			select_supply(c->host, &g->backing, c->req->host_reserve_kib, &s);
-			g->avail_kib = s.usable_kib;
+			grow_supply(c, i, &s);
+			g->avail_kib = s.known ? s.usable_kib : UINT64_MAX;
 		}
 	}
 	return 0;
@@ -326,8 +409,13 @@ static int grow_check_host(struct select_result *r, const struct grow_ctx *c)
 			demand += c->nodes[j].given_kib;
 			nodeset_set(&gset, (unsigned)j);
 		}
-		select_supply(c->host, &c->nodes[i].backing, c->req->host_reserve_kib, &s);
-		if (s.usable_kib < demand)
+		for (size_t j = i; j < c->n && rc == 0 && !select_refused(r); j++)
+			if (nodeset_test(&gset, (unsigned)j))
+				rc = grow_check_binding(r, c, j, c->nodes[j].given_kib);
+		if (rc < 0 || select_refused(r))
+			break;
+		grow_supply(c, i, &s);
+		if (s.known && s.usable_kib < demand) /* unknown: the reason says so */
 			rc = select_refuse_pool(r, &s, &c->nodes[i].backing,
 			                        c->req->host_reserve_kib, demand, &gset);
 	}

@@ -45,6 +45,15 @@ int select_refuse_pool(struct select_result *r, const struct select_supply *s,
                        const struct backing *b, uint64_t reserve_kib, uint64_t demand_kib,
                        const struct nodeset *guests);
 int select_refuse_spread(struct select_result *r);
+/* Guest node `node`'s preallocated backing `b` is bound only to the
+ * CPU-less host nodes `cpuless`. */
+int select_refuse_prealloc_cpuless(struct select_result *r, const struct domain *d, unsigned node,
+                                   const struct backing *b, const struct nodeset *cpuless);
+/* Guest node `node`'s hugepages can come only from the part `s` of its host
+ * nodes inside the global strict nodeset `global`; `demand_kib` is short. */
+int select_refuse_outside_nodeset(struct select_result *r, unsigned node, const struct backing *b,
+                                  const struct select_supply *s, const struct nodeset *global,
+                                  uint64_t demand_kib);
 /* Why guest node `node` gets `d->size_kib`; s NULL: the host was not checked. */
 int select_grow_reason(struct select_dimm *d, unsigned node, bool by_node, uint64_t planned_kib,
                        const struct select_supply *s);

@@ -43,12 +43,35 @@ static char *fmt_host_nodes(const struct nodeset *ns, bool bound, char *buf, siz
 	return buf;
 }
 
-/* "host node 0 has 3.1 GiB free" / "... 512 free 2 MiB hugepages" */
+/* "host not checked: free 2 MiB hugepages on host node 1 unknown" */
+static char *supply_unknown(const struct select_supply *s, const struct backing *b, char *buf,
+                            size_t len)
+{
+	char set[NODESET_FORMAT_MAX], page[SIZE_FORMAT_MAX], what[SIZE_FORMAT_MAX + 16];
+
+	if (b->hugepages)
+		snprintf(what, sizeof(what), "%s hugepages",
+		         size_format(b->page_size_kib, page, sizeof(page)));
+	else
+		snprintf(what, sizeof(what), "memory");
+	nodeset_format(&s->nodes, set, sizeof(set));
+	snprintf(buf, len, "host not checked: free %s on %s%s unknown", what,
+	         !s->bound                       ? "the host"
+	         : nodeset_count(&s->nodes) == 1 ? "host node "
+	                                         : "host nodes ",
+	         s->bound ? set : "");
+	return buf;
+}
+
+/* "host node 0 has 3.1 GiB free" / "... 512 free 2 MiB hugepages"; when the
+ * host source has no free values (capabilities), that it was not checked. */
 static char *supply_describe(const struct select_supply *s, const struct backing *b, char *buf,
                              size_t len)
 {
 	char who[NODESET_FORMAT_MAX + 32], amount[SIZE_FORMAT_MAX], page[SIZE_FORMAT_MAX];
 
+	if (!s->known)
+		return supply_unknown(s, b, buf, len);
 	fmt_host_nodes(&s->nodes, s->bound, who, sizeof(who));
 	if (b->hugepages)
 		snprintf(buf, len, "%s %" PRIu64 " free %s hugepages", who, s->free_pages,
@@ -187,6 +210,53 @@ int select_refuse_spread(struct select_result *r)
 	                     "the host nodes behind the guest nodes cannot supply %s together "
 	                     "above the reserve; choose a node with --node or grow less",
 	                     size_format(r->request_kib, need, sizeof(need)));
+}
+
+int select_refuse_prealloc_cpuless(struct select_result *r, const struct domain *d, unsigned node,
+                                   const struct backing *b, const struct nodeset *cpuless)
+{
+	char set[NODESET_FORMAT_MAX], page[SIZE_FORMAT_MAX], how[SIZE_FORMAT_MAX + 48];
+	bool one = nodeset_count(cpuless) == 1;
+
+	if (b->hugepages)
+		snprintf(how, sizeof(how), "backed by %s hugepages",
+		         size_format(b->page_size_kib, page, sizeof(page)));
+	else
+		snprintf(how, sizeof(how), "preallocated (<allocation mode='immediate'>)");
+	return select_refuse(
+	        r, SELECT_PREALLOC_CPULESS,
+	        "guest node %u of %s is %s and bound to host node%s %s, which ha%s no CPUs: "
+	        "libvirt pins the preallocation to the CPUs of those nodes and QEMU fails (\"The "
+	        "nodes select no CPUs\"); bind the cell to a node with CPUs as well, or use "
+	        "ordinary memory without preallocation there",
+	        node, d->name, how, one ? "" : "s", nodeset_format(cpuless, set, sizeof(set)),
+	        one ? "s" : "ve");
+}
+
+int select_refuse_outside_nodeset(struct select_result *r, unsigned node, const struct backing *b,
+                                  const struct select_supply *s, const struct nodeset *global,
+                                  uint64_t demand_kib)
+{
+	char bset[NODESET_FORMAT_MAX], gset[NODESET_FORMAT_MAX], who[NODESET_FORMAT_MAX + 32];
+	char page[SIZE_FORMAT_MAX], need[SIZE_FORMAT_MAX];
+
+	if (nodeset_is_empty(&s->nodes))
+		snprintf(who, sizeof(who), "none of them lies inside it");
+	else
+		fmt_host_nodes(&s->nodes, true, who, sizeof(who));
+	size_format(b->page_size_kib, page, sizeof(page));
+	return select_refuse(
+	        r, SELECT_OUTSIDE_NODESET,
+	        "guest node %u is backed by %s hugepages on host node%s %s, but the global "
+	        "<numatune><memory mode='strict' nodeset='%s'> binds QEMU, and the kernel "
+	        "reserves hugepages only on those nodes: %s%s %" PRIu64 " free %s hugepages, "
+	        "%" PRIu64 " needed for %s; add the cell's nodes to the global nodeset or grow "
+	        "less",
+	        node, page, nodeset_count(&b->host_nodes) == 1 ? "" : "s",
+	        nodeset_format(&b->host_nodes, bset, sizeof(bset)),
+	        nodeset_format(global, gset, sizeof(gset)), who,
+	        nodeset_is_empty(&s->nodes) ? ", so there are" : "", s->free_pages, page,
+	        demand_kib / b->page_size_kib, size_format(demand_kib, need, sizeof(need)));
 }
 
 int select_grow_reason(struct select_dimm *d, unsigned node, bool by_node, uint64_t planned_kib,

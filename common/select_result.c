@@ -24,6 +24,8 @@ static const char *const code_names[] = {
         [SELECT_CANNOT_HOTPLUG] = "cannot_hotplug",
         [SELECT_NO_EXACT_SET] = "no_exact_set",
         [SELECT_NO_DIMMS] = "no_dimms",
+        [SELECT_PREALLOC_CPULESS] = "prealloc_cpuless",
+        [SELECT_OUTSIDE_NODESET] = "outside_nodeset",
 };
 
 const char *select_code_name(enum select_code code)

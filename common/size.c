@@ -57,6 +57,93 @@ static uint64_t size_letter_scale(char letter, uint64_t base)
 	return scale;
 }
 
+/*
+ * "1.5G": finds the largest smaller unit that makes it whole ("1536M") so the
+ * refusal can say what to type instead. `frac` points at the digits after
+ * the dot; `letter` is the unit letter. 0 if no unit down to K is whole.
+ */
+static int size_fraction_hint(uint64_t whole, const char *frac, char letter, char *buf, size_t len)
+{
+	static const char letters[] = "KMGT";
+	const char *p = strchr(letters, toupper((unsigned char)letter));
+	unsigned __int128 num = whole, den = 1;
+
+	for (; isdigit((unsigned char)*frac) && den < UINT64_C(1000000000); frac++) {
+		num = num * 10 + (unsigned)(*frac - '0');
+		den *= 10;
+	}
+	if (p == NULL || letter == '\0' || isdigit((unsigned char)*frac))
+		return 0;
+	while (p > letters) {
+		num *= 1024;
+		p--;
+		if (num % den == 0 && num / den <= SIZE_KIB_MAX) {
+			snprintf(buf, len, "%" PRIu64 "%c", (uint64_t)(num / den), *p);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* "128MB": libvirt would read 10^6 bytes per MB; say what that comes to. */
+static int size_refuse_decimal(const char *str, uint64_t value, char letter, char **err)
+{
+	uint64_t scale = size_letter_scale(letter, 1000);
+	double mib = (double)value * (double)scale / (1024.0 * 1024.0);
+	int power = 0;
+	char approx[48];
+
+	for (uint64_t s = scale; s > 1; s /= 1000)
+		power += 3;
+
+	if (mib >= 1024.0)
+		snprintf(approx, sizeof(approx), "about %.2f GiB", mib / 1024.0);
+	else
+		snprintf(approx, sizeof(approx), "about %.1f MiB", mib);
+	return err_ret(err, -EINVAL,
+	               "size '%s': libvirt reads %cB as 10^%d bytes, so that is %s, which "
+	               "memory blocks do not align to; memplug takes binary units only: use "
+	               "'%" PRIu64 "%c'",
+	               str, toupper((unsigned char)letter), power, approx, value,
+	               toupper((unsigned char)letter));
+}
+
+/* Explains a size that does not start with a digit. */
+static int size_refuse_start(const char *str, char **err)
+{
+	if (str[0] == '-' && isdigit((unsigned char)str[1]))
+		return err_ret(err, -EINVAL,
+		               "size '%s' is negative: sizes are amounts, give '%s' (grow adds "
+		               "it, shrink takes it away)",
+		               str, str + 1);
+	return err_ret(err, -EINVAL, "size '%s' does not start with a number", str);
+}
+
+/* Explains an unknown unit: a fraction, a decimal unit, or anything else. */
+static int size_refuse_unit(const char *str, uint64_t value, const char *suffix, char **err)
+{
+	const char *p = suffix + 1;
+	char hint[48];
+
+	if (*suffix == '.' && isdigit((unsigned char)*p)) {
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (size_fraction_hint(value, suffix + 1, *p, hint, sizeof(hint)) &&
+		    (p[1] == '\0' || strcasecmp(p + 1, "ib") == 0))
+			return err_ret(err, -EINVAL,
+			               "size '%s': fractions are not accepted, use a whole number "
+			               "of a smaller unit: '%s'",
+			               str, hint);
+		return err_ret(err, -EINVAL,
+		               "size '%s': fractions are not accepted, use a whole number of %s",
+		               str, SIZE_USER_SUFFIXES);
+	}
+	if (strchr("kKmMgGtT", *suffix) && *suffix && (p[0] == 'b' || p[0] == 'B') && p[1] == '\0')
+		return size_refuse_decimal(str, value, *suffix, err);
+	return err_ret(err, -EINVAL, "size '%s': unknown unit '%s', use %s", str, suffix,
+	               SIZE_USER_SUFFIXES);
+}
+
 int size_parse(const char *str, uint64_t *kib, char **err)
 {
 	const char *suffix;
@@ -70,14 +157,13 @@ int size_parse(const char *str, uint64_t *kib, char **err)
 	if (rc == -ERANGE)
 		return err_ret(err, -ERANGE, "size '%s' is too large", str);
 	if (rc < 0)
-		return err_ret(err, -EINVAL, "size '%s' does not start with a number", str);
+		return size_refuse_start(str, err);
 	if (*suffix == '\0')
 		return err_ret(err, -EINVAL, "size '%s' has no unit: add %s, e.g. '%sM'", str,
 		               SIZE_USER_SUFFIXES, str);
 	scale = strchr("kKmMgGtT", *suffix) ? size_letter_scale(*suffix, 1024) : 0;
 	if (scale == 0 || (suffix[1] != '\0' && strcasecmp(suffix + 1, "ib") != 0))
-		return err_ret(err, -EINVAL, "size '%s': unknown unit '%s', use %s", str, suffix,
-		               SIZE_USER_SUFFIXES);
+		return size_refuse_unit(str, value, suffix, err);
 	if (size_scale(value, scale, 1024, kib) < 0)
 		return err_ret(err, -ERANGE, "size '%s' is too large", str);
 	return 0;

@@ -2,8 +2,10 @@
 # Sets up everything and passes every test suite: the unit suite (with the
 # golden files) in a plain build and in an AddressSanitizer +
 # UndefinedBehaviorSanitizer build, the libFuzzer targets' fixed-seed runs
-# in a clang build, then the end-to-end suite on a real libvirtd + QEMU +
-# Linux guest (needs root).
+# in a clang build, the install suite (install layout, bash completion,
+# Debian package), then the end-to-end suite on a real libvirtd + QEMU +
+# Linux guest (needs root), and the numa suite on an emulated multi-node
+# host.
 #   scripts/test.sh [--unit-only]
 set -eu
 cd "$(dirname "$0")/.."
@@ -60,16 +62,26 @@ suite -C build --suite unit
 suite -C build-san --suite unit
 # Replays each corpus and runs a fixed number of inputs from seed 1 (about 1 min).
 suite -C build-fuzz --suite fuzz --num-processes 1
+# What an install puts on a machine: meson install --destdir, the bash
+# completion, the Debian package (built, lintian-clean, unpacked into a
+# throwaway root, never installed here).
+suite -C build --suite install --num-processes 1
 
 if [ "${1:-}" != "--unit-only" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run with sudo" >&2
+		echo "test.sh: the e2e suite needs root (libvirtd + QEMU); run it as root" >&2
 		exit 1
 	fi
 	tests/e2e/setup-host.sh
 	# The e2e suite drives the sanitizer build's memplugd and memplugctl, so
 	# a memory error or leak in real use fails the test that caused it.
 	suite -C build-san --suite e2e --num-processes 1
+	# The numa bed: an emulated 3-node host (tests/e2e/numa), its own
+	# libvirtd and memplugd inside; about 4 minutes.
+	suite -C build-san --suite numa --num-processes 1
+	# Kept for the next run; it is put back on request.
+	echo "test.sh: the e2e bed stays set up (what it changed: tests/e2e/setup-host.sh --changes);" \
+		"put the machine back with: tests/e2e/bed restore" >&2
 fi
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Builds the bed's guest image: Debian's linux-image-amd64 kernel and an
-# initramfs holding busybox-static, the virtio balloon and virtio-mem modules
-# (with their dependencies, in load order) and guest-init.sh as /init.
+# Builds the bed's guest image: the Debian kernel that guest-kernel.sh
+# unpacks into the bed's cache (nothing is installed on the host) and an
+# initramfs holding that package's busybox, the virtio balloon and virtio-mem
+# modules (with their dependencies, in load order) and guest-init.sh as /init.
 # Cached: the image lives in $BED_CACHE/<key>/ where the key hashes the kernel
-# version, this script and the guest init; it is rebuilt only when one of them
-# changes. Prints the directory holding vmlinuz and initrd.img.
+# package, this script and the guest init; it is rebuilt only when one of
+# them changes. Prints the directory holding vmlinuz and initrd.img.
 #   tests/e2e/build-guest.sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,22 +14,11 @@ wanted_modules="virtio_pci virtio_balloon virtio_mem"
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 
-# The kernel linux-image-amd64 points at, not the one this host runs.
-kernel_version() {
-	dep=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null |
-		tr ',|' '\n\n' | sed -n 's/^ *linux-image-\([^ ]*\).*/\1/p' | head -n 1)
-	if [ -n "$dep" ] && [ -f "/boot/vmlinuz-$dep" ]; then
-		echo "$dep"
-		return
-	fi
-	ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -n 1
-}
-
 # Prints module names with every dependency before its user (a subshell
 # body, so the recursion keeps its own variables).
 module_order() (
 	for m in "$@"; do
-		deps=$(modinfo -k "$kver" -F depends "$m" | tr ',' ' ')
+		deps=$(modinfo -b "$kdir" -k "$kver" -F depends "$m" | tr ',' ' ')
 		# shellcheck disable=SC2086
 		[ -z "$deps" ] || module_order $deps
 		echo "$m"
@@ -36,7 +26,7 @@ module_order() (
 )
 
 copy_module() {
-	src=$(modinfo -k "$kver" -n "$1")
+	src=$(modinfo -b "$kdir" -k "$kver" -n "$1")
 	case "$src" in
 	*.xz) xz -dc "$src" >"$2/$1.ko" ;;
 	*.zst) zstd -qdc "$src" >"$2/$1.ko" ;;
@@ -48,8 +38,8 @@ copy_module() {
 build_initrd() {
 	root=$1/root
 	mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
-	cp /bin/busybox "$root/bin/busybox"
-	for a in $(/bin/busybox --list); do
+	cp "$kdir/busybox" "$root/bin/busybox"
+	for a in $("$kdir/busybox" --list); do
 		[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
 	done
 	# shellcheck disable=SC2086
@@ -63,9 +53,9 @@ build_initrd() {
 	rm -rf "$root"
 }
 
-kver=$(kernel_version)
-[ -n "$kver" ] || die "no kernel in /boot (install linux-image-amd64)"
-key=$(cat "$0" "$here/guest-init.sh" /bin/busybox | sha256sum | cut -c1-16)
+kdir=$("$here/guest-kernel.sh") || die "no guest kernel (tests/e2e/guest-kernel.sh failed)"
+kver=$(cat "$kdir/release")
+key=$(printf '%s\n' "$kdir" | cat - "$0" "$here/guest-init.sh" | sha256sum | cut -c1-16)
 dir="$cache/$kver-$key"
 if [ -f "$dir/initrd.img" ] && [ -f "$dir/vmlinuz" ]; then
 	echo "$dir"
@@ -74,7 +64,7 @@ fi
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cp "/boot/vmlinuz-$kver" "$tmp/vmlinuz"
+cp "$kdir/vmlinuz" "$tmp/vmlinuz"
 build_initrd "$tmp"
 chmod 755 "$tmp"
 # Another build may have finished first; either copy is good.

@@ -2,7 +2,8 @@
 # e2e: memplugctl grow --config on a shut-off persistent domain changes only
 # its persistent definition: the DIMM (and the memory total) appear in
 # `virsh dumpxml --inactive`, nothing else there changes, and the domain
-# stays shut off; --live on it is refused. On a running domain, --config
+# stays shut off; --live on it is refused; the reply says that only the
+# definition changed. On a running domain, --config
 # adds the DIMM to the inactive XML only: not to the live XML, not to the
 # guest's MemTotal.
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +51,13 @@ $(strip "$before")
 EOF2
 )"
 log "ok: only the DIMM and the memory total changed in $h's definition"
+# Without a scope, a shut-off domain's definition is what changes, and the
+# reply says so (not "attached", which would suggest the guest has it).
+out=$(ctl grow "$h" 128M --node 0) || fail "default-scope grow of shut-off $h failed: $out"
+echo "$out" | grep -q "only the definition changed: the guest gets this memory when the domain next starts" ||
+	fail "the reply does not say only the definition changed: $out"
+if echo "$out" | grep -q " attached "; then fail "the reply says attached: $out"; fi
+log "ok: $out"
 
 # Running domain, --config only.
 n1=$("$bed" memtotal "$g" 1)

@@ -1,8 +1,9 @@
 #!/bin/sh
 # e2e: an agent connected to libvirt's test driver (test:///default) plans
 # against that host, not this machine: `memplugctl inspect --json` gives
-# the driver's 2-node host (cells 0 and 1, CPUs 0-7 and 8-15, 2 and 4 GiB)
-# with source "libvirt", read through the agent's backend from the
+# the driver's 2-node host (cells 0 and 1, CPUs 0-7 and 8-15, 2 and 4 GiB,
+# no memory tiers: those come from this machine's kernel only for a local
+# connection) with source "libvirt", read through the agent's backend from the
 # capabilities, while this machine's sysfs says something else. The driver's
 # oddities are reported, not fatal: no keepalive, no distances, pools whose
 # free counts do not fit. `policy show` reads the domain's <metadata> on a
@@ -30,6 +31,9 @@ expect_eq "host totals (KiB)" "$(echo "$host" | jq -r '[.nodes[].total_kib] | jo
 expect_eq "free memory read per call" \
 	"$(echo "$host" | jq -r '[.nodes[].free_kib | type] | join(" ")')" "number number"
 expect_ge "oddities reported" "$(echo "$host" | jq '.warnings | length')" 1
+# This machine's memory tiers are not the test driver's: none are added.
+expect_eq "no local tiers on a made-up host" "$(echo "$host" | jq -c '[.nodes[].tier] | unique')" \
+	"[null]"
 
 # Not this machine's host: its node list differs from the driver's.
 local_nodes=$(ls -d /sys/devices/system/node/node[0-9]* | sed 's/.*node//' | sort -n |

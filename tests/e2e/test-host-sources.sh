@@ -7,15 +7,19 @@
 # same in all three; tiers the same in the two sysfs readers. Free values:
 # numbers from the local host, null from capabilities, and exactly the
 # fabricated ones from the copy (in which they are changed on purpose, so the
-# reader is seen to read the copy). Then libvirt's test driver: its 2-node
-# host, not this one, with its oddities reported. No guest is started; the
-# pools are read under the e2e lock so no other test changes them meanwhile.
+# reader is seen to read the copy). The fourth source, the agent's
+# (libvirt: capabilities plus free memory per call), answers `inspect` for a
+# domain defined (not started) for the purpose: same ids, CPUs, distances
+# and pools, free values filled in. Then libvirt's test driver: its 2-node
+# host, not this one, with its oddities reported. No guest boots; the pools
+# are read under the e2e lock so no other test changes them meanwhile.
 . "$(dirname "$0")/lib.sh"
+. "$e2e_dir/agent.sh"
 
+command -v jq >/dev/null || fail "needs jq"
 data=$(cd "$e2e_dir/../data" && pwd)
 dom=$data/guest-2cell.xml
-tmp=$(mktemp -d)
-on_cleanup() { rm -rf "$tmp"; }
+tmp=$agent_dir # agent.sh removes it
 
 inspect() { "$MEMPLUGCTL" --json inspect --xml "$dom" "$@"; }
 
@@ -56,7 +60,17 @@ inspect --host >"$tmp/local.json"
 inspect --host-caps "$tmp/caps.xml" >"$tmp/caps.json"
 inspect --host-sysfs "$tmp/sys/devices/system/node" >"$tmp/sysfs.json"
 
-for s in local caps sysfs; do
+# The agent's view, through libvirt, of a defined domain (lib.sh's cleanup
+# undefines it).
+g="bed-hostsrc-$$"
+started="$started $g"
+sed -e "s#<name>.*</name>#<name>$g</name>#" -e '/<uuid>/d' "$dom" >"$tmp/dom.xml"
+virsh -q -c qemu:///system define "$tmp/dom.xml" >/dev/null
+start_agent --connect qemu:///system
+ctl --json inspect "$g" >"$tmp/libvirt.json"
+stop_agent
+
+for s in local caps sysfs libvirt; do
 	expect_eq "$s: source" "$(jq -r .host.source "$tmp/$s.json")" "$s"
 	jq -S -c "$shape" "$tmp/$s.json" >"$tmp/$s.shape"
 	log "$s: $(cat "$tmp/$s.shape")"
@@ -70,6 +84,8 @@ cmp -s "$tmp/local.shape" "$tmp/caps.shape" || fail "local and capabilities disa
 log "ok: local = capabilities (ids, CPUs, distances, pools)"
 cmp -s "$tmp/local.shape" "$tmp/sysfs.shape" || fail "local and the sysfs copy disagree"
 log "ok: local = sysfs copy (ids, CPUs, distances, pools)"
+cmp -s "$tmp/local.shape" "$tmp/libvirt.shape" || fail "local and the agent's libvirt host disagree"
+log "ok: local = the agent's libvirt host (ids, CPUs, distances, pools)"
 expect_eq "tiers: local = sysfs copy" "$(jq -c '[.host.nodes[].tier]' "$tmp/local.json")" \
 	"$(jq -c '[.host.nodes[].tier]' "$tmp/sysfs.json")"
 expect_eq "tiers from capabilities" "$(jq -c '[.host.nodes[].tier] | unique' "$tmp/caps.json")" \
@@ -79,6 +95,9 @@ expect_eq "tiers from capabilities" "$(jq -c '[.host.nodes[].tier] | unique' "$t
 expect_eq "local free values known" \
 	"$(jq '[.host.nodes[].free_kib, .host.nodes[].hugepages[].free] | map(select(. == null)) | length' \
 		"$tmp/local.json")" 0
+expect_eq "the agent's free values known" \
+	"$(jq '[.host.nodes[].free_kib, .host.nodes[].hugepages[].free] | map(select(. == null)) | length' \
+		"$tmp/libvirt.json")" 0
 expect_eq "capabilities free values null" \
 	"$(jq '[.host.nodes[].free_kib, .host.nodes[].hugepages[].free] | map(select(. != null)) | length' \
 		"$tmp/caps.json")" 0

@@ -38,10 +38,60 @@ inspect-caps-not-caps|inspect --xml $data/guest-2cell.xml --host-caps $data/gues
 inspect-caps-missing|inspect --xml $data/guest-2cell.xml --host-caps $data/no-such-caps.xml
 inspect-caps-and-sysfs|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-1node.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
+plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-host-pools|plan --xml $data/hugepages-mixed.xml --host-sysfs $data/host-4node
+plan-host-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
+plan-host-fits|plan --xml $data/guest-2cell.xml --host-sysfs $data/host-4node
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
+plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml
 usage-unknown|frobnicate
+usage-json|--json grow web01 1.5G
+usage-json-unknown|frobnicate --json
+grow-negative|grow web01 -128M --node 1
+shrink-negative|shrink web01 -128M
+grow-zero|grow web01 0M
+shrink-zero|shrink web01 0G
+grow-fraction|grow web01 1.5G
+grow-decimal-mb|grow web01 128MB
+resize-negative|resize web01 -2G
+resize-zero|resize web01 0M --node 1
+version|--version
+log-verify-missing|--socket /nonexistent/memplugd.sock --agent-config $data/memplugd-log.conf log verify
+log-missing|log --socket /nonexistent/memplugd.sock --agent-config=$data/memplugd-log.conf --domain web01
+grow-config-scope|--socket /nonexistent/memplugd.sock grow web01 128M --config
+log-file-missing|log --file /nonexistent/audit.jsonl
+log-file-missing-json|--json log --file /nonexistent/audit.jsonl
+log-bad-event|log --event bogus
+log-bad-event-json|--json log --event bogus --file /nonexistent/audit.jsonl
+version-json|--json --version
 usage-both|plan --xml $data/guest-2cell.xml somedomain
+prepare-8node|prepare --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host
+prepare-8node-xml|prepare --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host --print-xml
+prepare-8node-json|prepare --json --xml $data/prepare-16vcpu.xml --host-caps $data/caps-8node.xml --mirror-host --no-pin
+prepare-hbm|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-hbm-xml|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --cpuless 512M --print-xml
+prepare-hbm-cpuless0|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --cpuless 0
+prepare-hbm-cells|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --cells 2 --cpuless 256M
+prepare-hugepages|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-hugepages-xml|prepare --xml $data/prepare-hugepages.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
+prepare-rich-xml|prepare --xml $data/prepare-rich.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --print-xml
+prepare-nocells-xml|prepare --xml $data/prepare-nocells.xml --host-caps $data/caps-8node.xml --cells 2 --max 3G --print-xml
+prepare-place|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 2
+prepare-place-hugepages|prepare --xml $data/prepare-hugepages.xml --host-sysfs $data/host-place --cells 2
+prepare-place-shared|prepare --xml $data/prepare-16vcpu.xml --host-sysfs $data/host-place --cells 6 --cpuless 512M
+prepare-bad-vcpus|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --mirror-host
+prepare-bad-align|prepare --xml $data/prepare-1g.xml --host-caps $data/caps-8node.xml --cells 4
+prepare-bad-prealloc|prepare --xml $data/prepare-prealloc.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-bad-mixed|prepare --xml $data/hugepages-mixed.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-bad-max|prepare --xml $data/prepare-nocells.xml --host-caps $data/caps-8node.xml --cells 2 --max 1G
+prepare-bad-cpuless|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --cpuless 1000K
+prepare-bad-mode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --mirror-host --cells 2
+prepare-bad-nomode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml
+prepare-bad-define-xml|prepare --xml $data/guest-2cell.xml --mirror-host --define
+prepare-bad-hmat|prepare --xml $data/prepare-hmat.xml --host-caps $data/caps-8node.xml --cells 2
+prepare-stdin|prepare --xml - --host-caps $data/caps-8node.xml --cells 2 --print-xml|guest-2cell.xml
+prepare-bad-slots|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --cells 2 --slots 300
 plan-stdin|plan --xml -|guest-2cell.xml
 inspect-stdin-json|inspect --json --xml - --host-sysfs $data/host-4node|guest-3cell-hugepage.xml
 plan-stdin-bad|plan --xml -|bad-malformed.xml

@@ -346,6 +346,23 @@ static int fake_detach_alias(void *ctx, const char *name, const char *alias, uns
 	return rc;
 }
 
+/* Keeps what was defined for the test to read; the fake's own domain,
+ * built from its spec, does not change. */
+static int fake_define(void *ctx, const char *xml, char **err)
+{
+	struct fakevirt *fv = ctx;
+	char *copy = strdup(xml);
+
+	if (copy == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&fv->lock);
+	free(fv->defined);
+	fv->defined = copy;
+	fv->n_define++;
+	pthread_mutex_unlock(&fv->lock);
+	return 0;
+}
+
 static int fake_update_device(void *ctx, const char *name, const char *xml, unsigned flags,
                               char **err)
 {
@@ -506,6 +523,7 @@ static const struct backend_ops fakevirt_ops = {
         .attach = fake_attach,
         .detach_alias = fake_detach_alias,
         .update_device = fake_update_device,
+        .define = fake_define,
         .set_balloon = fake_set_balloon,
         .set_stats_period = fake_set_stats_period,
         .balloon_stats = fake_balloon_stats,
@@ -554,6 +572,7 @@ void fakevirt_init(struct fakevirt *fv, struct evloop *loop, const char *name,
 void fakevirt_destroy(struct fakevirt *fv)
 {
 	free(fv->metadata);
+	free(fv->defined);
 	pthread_mutex_destroy(&fv->lock);
 }
 

@@ -122,6 +122,8 @@ struct fakevirt {
 	unsigned n_attach;
 	unsigned events_in_flight; /* posted to the loop, not yet delivered */
 	unsigned loop_calls;       /* blocking calls made on the loop thread */
+	char *defined;             /* the last XML given to define(); NULL: none */
+	unsigned n_define;
 };
 
 /* Sets up the fake for domain `name`; events go to on_event(arg, ev) on

@@ -149,11 +149,43 @@ static void test_metadata_overrides(void **state)
 	free(fa);
 }
 
+/* `policy show` of a sampled domain whose policy never decided (disabled):
+ * the state says none, with no age (not the time since the agent's clock
+ * started). */
+static void test_show_before_decision(void **state)
+{
+	struct fakeagent *fa = calloc(1, sizeof(*fa));
+	struct proto_reply *r;
+	json_object *st, *age;
+
+	fakeagent_init(fa);
+	fa->cfg->policy.enabled = false;
+	fa->cfg->policy_interval_ms = 20;
+	fakeagent_start(fa, &two_cells, &roomy, true);
+	fa->fv.balloon.current = kib(2048);
+	fa->fv.balloon.usable = kib(40);
+	fa->fv.balloon.available = kib(2000);
+	assert_true(fakeagent_run_until(fa, sampled_twice, 5000));
+	fakeagent_settle(fa);
+	r = fakeagent_call(fa, "policy", "{\"domain\":\"vm\",\"action\":\"show\"}");
+	assert_non_null(r);
+	assert_true(r->ok);
+	assert_true(json_object_object_get_ex(r->data, "state", &st));
+	assert_non_null(st);
+	assert_string_equal(json_object_get_string(json_object_object_get(st, "action")), "none");
+	assert_true(json_object_object_get_ex(st, "age_ms", &age));
+	assert_null(age);
+	proto_reply_free(r);
+	fakeagent_destroy(fa);
+	free(fa);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ticks),
 	        cmocka_unit_test(test_metadata_overrides),
+	        cmocka_unit_test(test_show_before_decision),
 	};
 
 	log_init("test-autoballoon", true, LOG_LEVEL_ERR);

@@ -186,6 +186,14 @@ static const struct {
         {"settle 24h", "[policy]\nsettle = 24h\n", NULL},
         {"step 2T", "[policy]\nstep = 2T\n", "step must be at most 1T"},
         {"step 1T", "[policy]\nstep = 1T\n", NULL},
+        {"metrics_listen v4", "[memplugd]\nmetrics_listen = 127.0.0.1:9464\n", NULL},
+        {"metrics_listen v6", "[memplugd]\nmetrics_listen = [::1]:9464\n", NULL},
+        {"metrics_listen empty: off", "[memplugd]\nmetrics_listen =\n", NULL},
+        {"metrics_listen host name", "[memplugd]\nmetrics_listen = localhost:9464\n",
+         "not a numeric IPv4 address"},
+        {"metrics_listen no port", "[memplugd]\nmetrics_listen = 127.0.0.1\n", "ADDR:PORT"},
+        {"metrics_listen port 0", "[memplugd]\nmetrics_listen = 127.0.0.1:0\n", "1 to 65535"},
+        {"metrics_listen bare v6", "[memplugd]\nmetrics_listen = ::1:9464\n", "brackets"},
 };
 
 static void test_ranges(void **state)

@@ -294,6 +294,29 @@ static const struct inline_case bad_inline[] = {
         {"truncated", "<domain><name>t</name", "malformed XML"},
 };
 
+/* <allocation mode='immediate'> preallocates; other modes and none do not. */
+static void test_domain_allocation(void **state)
+{
+	static const struct {
+		const char *xml;
+		bool immediate;
+	} cases[] = {
+	        {DOM(CELLS "<memoryBacking><allocation mode='immediate'/></memoryBacking>"), true},
+	        {DOM(CELLS "<memoryBacking><allocation mode='ondemand'/></memoryBacking>"), false},
+	        {DOM(CELLS "<memoryBacking><hugepages/></memoryBacking>"), false},
+	        {DOM(CELLS), false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct domain *dom = NULL;
+
+		assert_int_equal(domain_parse(cases[i].xml, strlen(cases[i].xml), &dom, NULL), 0);
+		assert_int_equal(dom->alloc_immediate, cases[i].immediate);
+		domain_free(dom);
+	}
+}
+
 static void test_domain_bad_inline(void **state)
 {
 	for (size_t i = 0; i < sizeof(bad_inline) / sizeof(bad_inline[0]); i++) {
@@ -391,6 +414,7 @@ int main(void)
 	        cmocka_unit_test(test_domain_bad_inline),
 	        cmocka_unit_test(test_domain_memdev_models),
 	        cmocka_unit_test(test_domain_misc),
+	        cmocka_unit_test(test_domain_allocation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

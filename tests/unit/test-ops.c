@@ -28,6 +28,7 @@
 #include "agent.h"
 #include "audit.h"
 #include "dispatch.h"
+#include "domain.h"
 #include "domains.h"
 #include "fakevirt.h"
 #include "log.h"
@@ -232,6 +233,31 @@ static uint64_t audit_before(struct fixture *fx, const char *request, const char
 	record_reader_free(rd);
 	record_files_free(files, n);
 	return kib;
+}
+
+/* Whether the request's `request` record carries dry_run: true. */
+static bool audit_request_dry_run(struct fixture *fx, const char *request)
+{
+	char **files = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	struct json_object *rec, *v;
+	bool dry = false;
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (req && strcmp(req, request) == 0 &&
+		    strcmp(record_str(rec, "event"), "request") == 0 &&
+		    json_object_object_get_ex(rec, "dry_run", &v))
+			dry = json_object_get_boolean(v);
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	return dry;
 }
 
 static void check_trace(struct fixture *fx, const char *request, const char *want)
@@ -728,6 +754,130 @@ static void test_config_shut_off(void **state)
 	assert_true(fakevirt_has(&fx->fv, true, alias));
 }
 
+/* A dry run reads, chooses and checks exactly as a real request does, and
+ * changes nothing: no backend call, both definitions as they were; a
+ * refusal is the real one. The request record says it was a dry run. */
+static void test_dry_run(void **state)
+{
+	static const struct fake_dev a256 = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct op_args args[] = {grow(256, 1), shrink(256, 0), grow(100, 1)};
+	struct domain_view *d;
+	struct snap before;
+
+	spec.n_devs = 1;
+	spec.devs[0] = a256;
+	d = fx_domain(fx, &spec, &roomy);
+	snap_take(fx, &before);
+	for (size_t i = 0; i < 3; i++) {
+		args[i].dry_run = true;
+		assert_int_equal(ops_submit(fx->ops, d, &args[i], NULL, NULL), 0);
+	}
+	fx_run(fx, 3);
+	assert_string_equal(fx->ended[0].code, "ok");
+	assert_string_equal(fx->ended[1].code, "ok");
+	assert_string_equal(fx->ended[2].code, "refused");
+	check_trace(fx, fx->ended[0].request, "request:ok preflight:ok outcome:ok");
+	check_trace(fx, fx->ended[1].request, "request:ok preflight:ok outcome:ok");
+	check_trace(fx, fx->ended[2].request, SELECT_REFUSED);
+	assert_non_null(strstr(fx->ended[2].message, "128 MiB"));
+	assert_int_equal(fx->fv.n_calls, 0);
+	snap_check_free(fx, &before);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(audit_request_dry_run(fx, fx->ended[i].request));
+}
+
+/* The fake's live total, or one cell's: boot memory plus its DIMMs. */
+static uint64_t live_total_mib(struct fixture *fx, int cell)
+{
+	char *xml = fakevirt_xml(&fx->fv, false);
+	struct domain *dom = NULL;
+	uint64_t kib;
+
+	assert_int_equal(domain_parse(xml, strlen(xml), &dom, NULL), 0);
+	kib = (cell < 0 ? domain_boot_kib(dom) : dom->cells[cell].memory_kib) +
+	      domain_memdev_kib(dom, cell);
+	domain_free(dom);
+	free(xml);
+	return kib / MIB;
+}
+
+/* A resize reaches a total: of the domain, or of one node with --node; it
+ * grows or shrinks the difference as the domain stands when it runs. */
+static void test_resize(void **state)
+{
+	static const struct fake_dev a256 = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	const struct op_args args[] = {
+	        {.kind = OP_RESIZE, .size_kib = 2304 * MIB, .node = -1, .wait = true},
+	        {.kind = OP_RESIZE, .size_kib = 1280 * MIB, .node = 1, .wait = true},
+	        {.kind = OP_RESIZE, .size_kib = 1024 * MIB, .node = 0, .wait = true},
+	        {.kind = OP_RESIZE, .size_kib = 3072 * MIB, .node = -1, .wait = true},
+	};
+	struct domain_view *d;
+
+	spec.n_devs = 1;
+	spec.devs[0] = a256;
+	d = fx_domain(fx, &spec, &roomy);
+	assert_int_equal(live_total_mib(fx, -1), 2304);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(ops_submit(fx->ops, d, &args[i], NULL, NULL), 0);
+	fx_run(fx, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(fx->ended[i].code, "ok");
+	check_trace(fx, fx->ended[0].request, "request:ok outcome:ok"); /* already there */
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 1);
+	check_trace(fx, fx->ended[1].request, GROW_HEAD STEP_OK " outcome:ok");
+	check_trace(fx, fx->ended[2].request, SHRINK_HEAD " detach:ok outcome:ok");
+	assert_false(fakevirt_has(&fx->fv, false, "ua-a"));
+	assert_int_equal(live_total_mib(fx, 0), 1024);
+	assert_int_equal(live_total_mib(fx, 1), 1280);
+	assert_int_equal(ops_submit(fx->ops, d, &args[3], NULL, NULL), 0);
+	fx_run(fx, 4);
+	assert_string_equal(fx->ended[3].code, "ok");
+	assert_int_equal(live_total_mib(fx, -1), 3072);
+}
+
+/* prepare through the agent: shown without a record, defined with a
+ * request and an outcome; the XML defined is the one computed, with one
+ * cell per fake host node. */
+static void test_prepare(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_two();
+	struct op_args show = {
+	        .kind = OP_PREPARE, .node = -1, .wait = true, .prepare = {.mirror = true}};
+	struct op_args define = show, bad = show;
+	struct domain_view *d = fx_domain(fx, &spec, &roomy);
+	char *trace;
+
+	define.define = true;
+	bad.define = true;
+	bad.prepare.max_kib = MIB; /* below the guest's memory */
+	assert_int_equal(ops_submit(fx->ops, d, &show, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &define, NULL, NULL), 0);
+	assert_int_equal(ops_submit(fx->ops, d, &bad, NULL, NULL), 0);
+	fx_run(fx, 3);
+	assert_string_equal(fx->ended[0].code, "ok");
+	assert_string_equal(fx->ended[1].code, "ok");
+	assert_string_equal(fx->ended[2].code, "refused");
+	check_messages(&fx->ended[2],
+	               (const char *const[]){"is less than the guest's memory", NULL});
+	trace = audit_trace(fx, fx->ended[0].request);
+	assert_string_equal(trace, ""); /* showing changes nothing */
+	free(trace);
+	check_trace(fx, fx->ended[1].request, "request:ok outcome:ok");
+	check_trace(fx, fx->ended[2].request, "request:ok outcome:refused");
+	assert_int_equal(fx->fv.n_define, 1);
+	assert_non_null(fx->fv.defined);
+	assert_non_null(
+	        strstr(fx->fv.defined, "<memnode cellid=\"1\" mode=\"strict\" nodeset=\"1\"/>"));
+	assert_non_null(strstr(fx->fv.defined, "<vcpupin vcpu=\"1\" cpuset=\"1\"/>"));
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
+}
+
 /* ---- issue 11: crash consistency and honest outcomes ---- */
 
 /* Runs the loop for about `ms` (a worker may be waiting meanwhile). */
@@ -1186,6 +1336,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_fail_closed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
 	        cmocka_unit_test(test_reconcile_scope),
 	        cmocka_unit_test(test_lost_answers),
 	        cmocka_unit_test(test_faults),

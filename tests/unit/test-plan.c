@@ -263,7 +263,7 @@ static const struct {
         {"weights do not match the cells",
          "weights:1,2",
          {4096, 4, 3, {{512}, {512}, {512}}},
-         "2 weights for 3 cells"},
+         "2 weights for 3 guest cells: give one per cell"},
         {"memory above maxMemory", NULL, {1024, 4, 1, {{2048}}}, "exceeds <maxMemory>"},
 };
 
@@ -323,8 +323,8 @@ static const struct {
         {"weights:1,x", -EINVAL, 0, "\"x\" is not a whole number"},
         {"weights:-1", -EINVAL, 0, "\"-1\" is not a whole number"},
         {"weights:99999999", -EINVAL, 0, "0..1000000"},
-        {"Even", -EINVAL, 0, "expected proportional, even or weights:"},
-        {"", -EINVAL, 0, "expected proportional"},
+        {"Even", -EINVAL, 0, "not one of proportional, even or weights:"},
+        {"", -EINVAL, 0, "not one of proportional"},
 };
 
 static void test_strategy_parse(void **state)
@@ -356,12 +356,47 @@ static void test_strategy_parse(void **state)
 	}
 }
 
+/* The messages are prefixed by the caller with the input: they must not
+ * repeat the word "strategy" ("--strategy x: strategy x: ..."). */
+static void test_strategy_messages(void **state)
+{
+	static const char *const bad[] = {"bogus", "weights:", "weights:0", "weights:x"};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		struct plan_options opts;
+		unsigned *weights = NULL;
+		char *err = NULL;
+
+		assert_int_equal(plan_strategy_parse(bad[i], &opts, &weights, &err), -EINVAL);
+		if (strstr(err, "strategy") != NULL || strstr(err, "bogus") != NULL)
+			fail_msg("%s: \"%s\" repeats what the caller says", bad[i], err);
+		free(err);
+	}
+}
+
+/* A weights count that does not match is the caller's error, known before
+ * planning (the CLI exits 2, the agent replies bad_request). */
+static void test_options_check(void **state)
+{
+	static const unsigned w[] = {1, 2};
+	struct plan_options weights = {.strategy = PLAN_WEIGHTS, .n_weights = 2, .weights = w};
+	struct plan_options even = {.strategy = PLAN_EVEN};
+	char *err = NULL;
+
+	assert_int_equal(plan_options_check(&weights, 2, NULL), 0);
+	assert_int_equal(plan_options_check(&even, 3, NULL), 0);
+	assert_int_equal(plan_options_check(&weights, 3, &err), -EINVAL);
+	assert_string_equal(err, "2 weights for 3 guest cells: give one per cell");
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_layouts),      cmocka_unit_test(test_node_facts),
-	        cmocka_unit_test(test_host_ignored), cmocka_unit_test(test_refusals),
-	        cmocka_unit_test(test_zero_weights), cmocka_unit_test(test_strategy_parse),
+	        cmocka_unit_test(test_layouts),           cmocka_unit_test(test_node_facts),
+	        cmocka_unit_test(test_host_ignored),      cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_zero_weights),      cmocka_unit_test(test_strategy_parse),
+	        cmocka_unit_test(test_strategy_messages), cmocka_unit_test(test_options_check),
 	};
 
 	plan_free(NULL);

@@ -441,6 +441,58 @@ static void test_threshold(void **state)
 	}
 }
 
+/* A refused combination names both values, as the operator typed them. */
+static void test_settings_check(void **state)
+{
+	static const struct {
+		const char *what;
+		struct threshold low, high;
+		uint64_t min_kib, max_kib;
+		const char *err; /* NULL: accepted */
+	} tab[] = {
+	        {"band", {true, 10}, {true, 30}, 0, 0, NULL},
+	        {"low above high",
+	         {true, 50},
+	         {true, 45},
+	         0,
+	         0,
+	         "low_free (50%) must be below high_free (45%): lower low_free or raise high_free"},
+	        {"equal sizes",
+	         {false, 524288},
+	         {false, 524288},
+	         0,
+	         0,
+	         "low_free (512M) must be below high_free (512M)"},
+	        {"units differ: not compared", {false, 524288}, {true, 5}, 0, 0, NULL},
+	        {"min above max",
+	         {true, 10},
+	         {true, 30},
+	         8 << 20,
+	         4 << 20,
+	         "min (8G) must not be above max (4G)"},
+	};
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct policy_settings ps = {.low_free = tab[i].low,
+		                             .high_free = tab[i].high,
+		                             .step_kib = 262144,
+		                             .min_kib = tab[i].min_kib,
+		                             .max_kib = tab[i].max_kib};
+		char *err = NULL;
+		int rc = policy_settings_check(&ps, &err);
+
+		print_message("%s\n", tab[i].what);
+		if (tab[i].err == NULL) {
+			assert_int_equal(rc, 0);
+			continue;
+		}
+		assert_int_equal(rc, -EINVAL);
+		if (err == NULL || strstr(err, tab[i].err) == NULL)
+			fail_msg("%s: \"%s\"", tab[i].what, err ? err : "(none)");
+		free(err);
+	}
+}
+
 static void test_metadata_roundtrip(void **state)
 {
 	struct policy_overrides o = {0}, back = {0};
@@ -615,12 +667,13 @@ static void test_keys_check(void **state)
 	        {"step 0", "step", "0M", NULL, NULL, "step must be above 0"},
 	        {"step 4K", "step", "4K", NULL, NULL, NULL},
 	        {"band upside down", "low_free", "40%", NULL, NULL,
-	         "low_free must be below high_free"},
-	        {"band empty", "high_free", "10%", NULL, NULL, "low_free must be below high_free"},
+	         "low_free (40%) must be below high_free (30%): lower low_free or raise high_free"},
+	        {"band empty", "high_free", "10%", NULL, NULL,
+	         "low_free (10%) must be below high_free (10%): lower low_free or raise high_free"},
 	        {"band in sizes", "low_free", "1G", "high_free", "512M",
-	         "low_free must be below high_free"},
+	         "low_free (1G) must be below high_free (512M): lower low_free or raise high_free"},
 	        {"mixed units not compared", "low_free", "4G", NULL, NULL, NULL},
-	        {"min above max", "max", "2G", "min", "4G", "min must not be above max"},
+	        {"min above max", "max", "2G", "min", "4G", "min (4G) must not be above max (2G)"},
 	        {"min equals max", "max", "2G", "min", "2G", NULL},
 	        {"min with max unset", "min", "64G", NULL, NULL, NULL},
 	};
@@ -714,6 +767,7 @@ int main(void)
 	        cmocka_unit_test(test_hold_numbers),
 	        cmocka_unit_test(test_band_unusable),
 	        cmocka_unit_test(test_threshold),
+	        cmocka_unit_test(test_settings_check),
 	        cmocka_unit_test(test_metadata_roundtrip),
 	        cmocka_unit_test(test_cells_unknown_free),
 	        cmocka_unit_test(test_keys_roundtrip),

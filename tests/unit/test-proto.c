@@ -78,6 +78,17 @@ static const struct request_case request_cases[] = {
          "{\"v\":1,\"id\":9,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1024,"
          "\"node\":1,\"live\":true,\"config\":false,\"wait\":true}}",
          0, 9, NULL},
+        {"resize",
+         "{\"v\":1,\"id\":12,\"cmd\":\"resize\",\"args\":{\"domain\":\"g\",\"size\":1024}}", 0, 12,
+         NULL},
+        {"shrink dry run",
+         "{\"v\":1,\"id\":10,\"cmd\":\"shrink\",\"args\":{\"domain\":\"g\",\"size\":1024,"
+         "\"dry_run\":true}}",
+         0, 10, NULL},
+        {"dry_run not a bool",
+         "{\"v\":1,\"id\":11,\"cmd\":\"grow\",\"args\":{\"domain\":\"g\",\"size\":1024,"
+         "\"dry_run\":1}}",
+         -EBADMSG, 11, "'dry_run' must be a boolean"},
         {"max id", "{\"v\":1,\"id\":4294967295,\"cmd\":\"status\"}", 0, 4294967295u, NULL},
         {"whitespace around", "  {\"v\":1,\"id\":1,\"cmd\":\"status\"}\n", 0, 1, NULL},
         {"not JSON", "{hello}", -EBADMSG, 0, "not valid JSON"},
@@ -146,6 +157,10 @@ static const struct request_case request_cases[] = {
         {"bad choice",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"x\"}}",
          -EBADMSG, 6, "'action' has an unknown value"},
+        {"prepare carries options, never XML",
+         "{\"v\":1,\"id\":6,\"cmd\":\"prepare\",\"args\":{\"domain\":\"g\",\"action\":"
+         "\"define\",\"xml\":\"<domain/>\"}}",
+         -EBADMSG, 6, "'xml'"},
         {"object arg",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"set\","
          "\"settings\":{\"low\":1}}}",
@@ -224,6 +239,8 @@ static const struct mutate_case mutate_cases[] = {
         {"policy", "{\"domain\":\"g\",\"action\":\"set\",\"settings\":{}}", true},
         {"grow", "{\"domain\":\"g\",\"size\":1}", true},
         {"shrink", "{\"domain\":\"g\",\"size\":1}", true},
+        {"prepare", "{\"domain\":\"g\",\"action\":\"show\",\"mirror_host\":true}", false},
+        {"prepare", "{\"domain\":\"g\",\"action\":\"define\",\"cells\":2,\"max_kib\":1}", true},
 };
 
 /* Builds, frames, unframes and checks each request: the builder and checker agree. */

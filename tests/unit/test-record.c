@@ -599,6 +599,42 @@ static void test_filter(void **state)
 	json_object_put(obj);
 }
 
+/* Arguments as the protocol carries them: a bad one is refused by name. */
+static void test_filter_from_args(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *json;
+		int rc;
+		const char *err; /* substring */
+	} cases[] = {
+	        {"no filter", "{}", 0, NULL},
+	        {"known event", "{\"event\":\"device_removal_failed\"}", 0, NULL},
+	        {"unknown event", "{\"event\":\"bogus\"}", -EINVAL,
+	         "event 'bogus' is not an audit event: use one of agent_start, "},
+	        {"unknown event lists all", "{\"event\":\"Attach\"}", -EINVAL, "log_repaired"},
+	        {"bad since", "{\"since\":\"yesterday-ish\"}", -EINVAL, "yesterday-ish"},
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		json_object *args = json_tokener_parse(cases[i].json);
+		struct record_filter f;
+		char *err = NULL;
+
+		print_message("%s\n", cases[i].what);
+		assert_int_equal(record_filter_from_args(args, T0, &f, &err), cases[i].rc);
+		if (cases[i].err) {
+			assert_non_null(err);
+			if (strstr(err, cases[i].err) == NULL)
+				fail_msg("%s: \"%s\"", cases[i].what, err);
+		} else {
+			assert_null(err);
+		}
+		free(err);
+		json_object_put(args);
+	}
+}
+
 static void test_pending_intents(void **state)
 {
 	static const struct {
@@ -690,8 +726,8 @@ static void test_format_text(void **state)
 	        " req=r5",
 	        " actor=uid:0(memplugctl)",
 	        " alias=\"dimm2\"",
-	        " before=0:1048576,1:524288",
-	        " after=0:1310720,1:524288",
+	        " before=0:1GiB,1:512MiB",
+	        " after=0:1280MiB,1:512MiB",
 	        " error=guest refused",
 	};
 	struct json_object *obj = NULL, *extra = json_object_new_object();
@@ -718,6 +754,40 @@ static void test_format_text(void **state)
 	json_object_put(extra);
 }
 
+/* Event-specific fields as people read them: sizes in units, device lists
+ * as node:size, one level of nesting, nothing empty. */
+static void test_format_text_fields(void **state)
+{
+	static const char *const extra_json =
+	        "{\"op\":\"shrink\",\"code\":\"ok\",\"warning\":null,\"message\":\"\","
+	        "\"request_kib\":262144,\"total_kib\":3145728,"
+	        "\"dimms\":[{\"node\":1,\"size_kib\":131072,\"reason\":\"x\"},"
+	        "{\"node\":0,\"size_kib\":131072,\"reason\":\"x\"}],"
+	        "\"suggest_kib\":[131072,393216],\"hosts\":[{\"id\":0}],"
+	        "\"inputs\":{\"balloon_kib\":1000,\"host_nodes\":\"0-1\"},\"dry_run\":false}";
+	static const char *const want =
+	        " op=\"shrink\" code=\"ok\" request=256MiB total=3GiB dimms=1:128MiB,0:128MiB"
+	        " suggest=128MiB,384MiB hosts=1 items inputs.balloon=1000KiB"
+	        " inputs.host_nodes=\"0-1\" dry_run=false";
+	struct json_object *obj = NULL, *extra = json_tokener_parse(extra_json);
+	struct record r = rec_simple(RECORD_PREFLIGHT, "vm1", "r5");
+	char *text;
+
+	assert_non_null(extra);
+	r.extra = extra;
+	r.result = RECORD_REFUSED;
+	r.error = "no room"; /* the same sentence as message: printed once */
+	json_object_object_add(extra, "message", json_object_new_string("no room"));
+	assert_int_equal(record_to_json(&r, T0, 7, &obj, NULL), 0);
+	text = record_format_text(obj);
+	if (strstr(text, want) == NULL || strstr(text, "message=") != NULL ||
+	    strstr(text, " error=no room") == NULL)
+		fail_msg("got: %s", text);
+	free(text);
+	json_object_put(obj);
+	json_object_put(extra);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,9 +804,11 @@ int main(void)
 	        cmocka_unit_test(test_reader_skips),
 	        cmocka_unit_test(test_reader_missing_file),
 	        cmocka_unit_test(test_filter),
+	        cmocka_unit_test(test_filter_from_args),
 	        cmocka_unit_test(test_pending_intents),
 	        cmocka_unit_test(test_pending_settled_by),
 	        cmocka_unit_test(test_format_text),
+	        cmocka_unit_test(test_format_text_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,7 @@ struct host_spec {
 	bool present;
 	uint64_t free_mib[2];
 	uint64_t free_2m_pages1;
+	bool free_unknown; /* a host read from capabilities: no free values */
 };
 
 static struct domain *dom_build(const struct dom_spec *s)
@@ -122,6 +123,11 @@ static struct host *host_build(const struct host_spec *s)
 	n = host_add_node(h, 1, 16 * GIB, s->free_mib[1] * MIB);
 	assert_non_null(n);
 	assert_int_equal(host_node_add_pool(n, 2048, 8192, s->free_2m_pages1), 0);
+	for (size_t i = 0; s->free_unknown && i < h->n_nodes; i++) {
+		h->nodes[i].free_known = false;
+		for (size_t j = 0; j < h->nodes[i].n_pools; j++)
+			h->nodes[i].pools[j].free_known = false;
+	}
 	return h;
 }
 
@@ -317,6 +323,202 @@ static void test_grow_refusals(void **state)
 	}
 }
 
+/* ---- the domain's own binding: preallocation on CPU-less host nodes,
+ * hugepages outside the global strict nodeset ---- */
+
+struct binding_case {
+	const char *what;
+	bool huge;          /* cell 1 on 2 MiB hugepages */
+	bool immediate;     /* <allocation mode='immediate'> */
+	const char *cell1;  /* memnode nodeset of cell 1 */
+	const char *global; /* <numatune><memory mode='strict' nodeset>, or NULL */
+	bool cpus_known;    /* nodes 0 and 1 have a CPU each (else no node has) */
+	uint64_t pages[3];  /* free 2 MiB pages on host nodes 0, 1, 2 */
+	uint64_t size_mib;  /* grown on guest node 1 */
+	enum select_code code;
+	const char *says[2];
+};
+
+static const struct binding_case binding_cases[] = {
+        {"hugepages bound to a CPU-less node",
+         true,
+         false,
+         "2",
+         NULL,
+         true,
+         {0, 0, 512},
+         256,
+         SELECT_PREALLOC_CPULESS,
+         {"host node 2, which has no CPUs", "2 MiB hugepages"}},
+        {"immediate allocation bound to a CPU-less node",
+         false,
+         true,
+         "2",
+         NULL,
+         true,
+         {0},
+         256,
+         SELECT_PREALLOC_CPULESS,
+         {"host node 2, which has no CPUs", "allocation mode='immediate'"}},
+        {"ordinary memory bound to a CPU-less node",
+         false,
+         false,
+         "2",
+         NULL,
+         true,
+         {0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"immediate allocation on a CPU-less and a CPU node",
+         false,
+         true,
+         "1-2",
+         NULL,
+         true,
+         {0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"CPU-less node, but the host source gave no CPUs",
+         true,
+         false,
+         "2",
+         NULL,
+         false,
+         {0, 0, 512},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"hugepages partly outside the global nodeset, short",
+         true,
+         false,
+         "0-1",
+         "0",
+         true,
+         {16, 4096, 0},
+         256,
+         SELECT_OUTSIDE_NODESET,
+         {"host node 0 has 16 free 2 MiB hugepages, 128 needed", "nodeset='0'"}},
+        {"hugepages wholly outside the global nodeset",
+         true,
+         false,
+         "1",
+         "0",
+         true,
+         {512, 4096, 0},
+         256,
+         SELECT_OUTSIDE_NODESET,
+         {"none of them lies inside it, so there are 0 free", "on host node 1,"}},
+        {"hugepages partly outside the global nodeset, node 0 suffices",
+         true,
+         false,
+         "0-1",
+         "0",
+         true,
+         {128, 0, 0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"ordinary memory outside the global nodeset",
+         false,
+         false,
+         "2",
+         "0",
+         true,
+         {0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"hugepages inside the global nodeset",
+         true,
+         false,
+         "1",
+         "0-1",
+         true,
+         {0, 128, 0},
+         256,
+         SELECT_OK,
+         {NULL}},
+        {"the pool inside the global nodeset is short",
+         true,
+         false,
+         "1",
+         "0-1",
+         true,
+         {512, 64, 0},
+         256,
+         SELECT_HUGEPAGES,
+         {"host node 1 has 64 free", NULL}},
+};
+
+static struct host *binding_host(const struct binding_case *t)
+{
+	struct host *h = host_new();
+
+	assert_non_null(h);
+	for (unsigned id = 0; id < 3; id++) {
+		struct host_node *n = host_add_node(h, id, 16 * GIB, 8 * GIB);
+
+		assert_non_null(n);
+		if (t->cpus_known && id < 2)
+			nodeset_set(&n->cpus, id);
+		assert_int_equal(host_node_add_pool(n, 2048, 8192, t->pages[id]), 0);
+	}
+	return h;
+}
+
+static struct domain *binding_dom(const struct binding_case *t)
+{
+	struct dom_spec spec = {TWO_CELLS};
+	struct domain *d;
+
+	spec.host_of[1] = -1;
+	spec.huge_cell = t->huge ? 1 : -1;
+	spec.huge_kib = 2048;
+	d = dom_build(&spec);
+	d->alloc_immediate = t->immediate;
+	d->memnodes[d->n_memnodes].cellid = 1;
+	d->memnodes[d->n_memnodes].mode = NUMA_MODE_STRICT;
+	assert_int_equal(nodeset_parse(t->cell1, &d->memnodes[d->n_memnodes++].nodeset, NULL), 0);
+	if (t->global != NULL) {
+		d->has_numatune_memory = true;
+		d->numatune_mode = NUMA_MODE_STRICT;
+		d->numatune_placement = NUMA_PLACEMENT_STATIC;
+		d->has_numatune_nodeset = true;
+		assert_int_equal(nodeset_parse(t->global, &d->numatune_nodeset, NULL), 0);
+	}
+	return d;
+}
+
+static void test_grow_binding(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(binding_cases) / sizeof(binding_cases[0]); i++) {
+		const struct binding_case *t = &binding_cases[i];
+		struct domain *d = binding_dom(t);
+		struct host *h = binding_host(t);
+		struct select_grow_req req = {.size_kib = t->size_mib * MIB, .node = 1};
+		struct select_result *r = NULL;
+
+		print_message("grow binding: %s\n", t->what);
+		assert_int_equal(select_grow(d, h, &req, &r, NULL), 0);
+		print_message("  %s: %s\n", select_code_name(r->code),
+		              r->message ? r->message : "");
+		if (r->code != t->code)
+			fail_msg("%s: got %s (%s), want %s", t->what, select_code_name(r->code),
+			         r->message ? r->message : "", select_code_name(t->code));
+		for (size_t k = 0; k < 2 && t->says[k] != NULL; k++)
+			if (strstr(r->message, t->says[k]) == NULL)
+				fail_msg("%s: \"%s\" lacks \"%s\"", t->what, r->message,
+				         t->says[k]);
+		assert_int_equal(r->n_dimms, t->code == SELECT_OK ? 1 : 0);
+		select_result_free(r);
+		host_free(h);
+		dom_release(d);
+	}
+}
+
 /* ---- grow choices ---- */
 
 struct grow_case {
@@ -361,6 +563,32 @@ static const struct grow_case grow_cases[] = {
          1,
          {{1, 768}},
          "host node 1 has 4096 free 2 MiB hugepages",
+         false},
+        {"free memory unknown (0 as a number): not refused, not checked, and said so",
+         {TWO_CELLS},
+         {.present = true, .free_unknown = true},
+         3 * GIB,
+         0,
+         {0},
+         1,
+         {{0, 3072}},
+         "node 0: chosen with --node; host not checked: free memory on host node 0 unknown",
+         false},
+        {"free hugepages unknown: the spread is not bounded by them, and says so",
+         {.n_cells = 2,
+          .cell_mib = {2048, 2048},
+          .max_mib = 16384,
+          .slots = 8,
+          .huge_cell = 0,
+          .huge_kib = 2048,
+          .host_of = {1, 1}},
+         {.present = true, .free_unknown = true},
+         GIB,
+         -1,
+         {4096, 4096},
+         2,
+         {{0, 512}, {1, 512}},
+         "host not checked: free 2 MiB hugepages on host node 1 unknown",
          false},
         {"spread evenly over equal shares",
          {TWO_CELLS},
@@ -782,7 +1010,7 @@ int main(void)
 	        cmocka_unit_test(test_grow_refusals),      cmocka_unit_test(test_grow_choices),
 	        cmocka_unit_test(test_grow_backing),       cmocka_unit_test(test_shrink),
 	        cmocka_unit_test(test_shrink_suggest_cap), cmocka_unit_test(test_describe),
-	        cmocka_unit_test(test_bad_arguments),
+	        cmocka_unit_test(test_bad_arguments),      cmocka_unit_test(test_grow_binding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,28 @@ static void test_backoff_schedule(void **state)
 			         virt_backoff_ms(cases[i].attempt), cases[i].expected_ms);
 }
 
+static void test_uri_local(void **state)
+{
+	static const struct {
+		const char *uri;
+		bool local;
+	} cases[] = {
+	        {"qemu:///system", true},
+	        {"qemu:///session", true},
+	        {"qemu+unix:///system", true},
+	        {"qemu+ssh://host/system", false},
+	        {"qemu://host.example/system", false},
+	        {"test:///default", false},
+	        {"test+unix:///default", false},
+	        {"garbage", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (virt_uri_local(cases[i].uri) != cases[i].local)
+			fail_msg("%s: local %d, expected %d", cases[i].uri, !cases[i].local,
+			         cases[i].local);
+}
+
 static void test_connect(void **state)
 {
 	struct fixture *f = *state;
@@ -458,6 +480,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_backoff_schedule),
+	        cmocka_unit_test(test_uri_local),
 	        cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_list_domains, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_host_from_libvirt, setup, teardown),

@@ -1,0 +1,60 @@
+/*
+ * prepare's edits to a domain definition, made on the libxml2 tree of the
+ * document as it was written: everything prepare does not own keeps its
+ * elements, attributes, order, whitespace and comments. prepare owns:
+ *
+ *   <maxMemory>                          value, unit, slots
+ *   <cpu><topology>                      sockets, (dies, clusters) cores, threads
+ *   <cpu><numa><cell>                    all of them (and their <distances>)
+ *   <cputune><vcpupin>                   all of them (not with --no-pin)
+ *   <numatune>                           <memory> mode/nodeset, every <memnode>
+ *   <memoryBacking><hugepages><page>     nodeset of pages that name cells
+ *   <devices><memballoon>                a <stats period> when it has none
+ *                                        (the element when there is none)
+ *
+ * New elements are indented like their siblings; removed ones take their
+ * leading whitespace with them.
+ */
+#ifndef MEMPLUG_DOMAIN_EDIT_H
+#define MEMPLUG_DOMAIN_EDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "domain.h"
+#include "partition.h"
+
+struct domain_edit;
+
+/* What the edit found or did beyond the partition, for the account. */
+struct domain_edit_report {
+	bool balloon_added;       /* there was no <memballoon>: a virtio one added */
+	bool balloon_stats_added; /* <stats period> added */
+	bool balloon_none;        /* model='none': the policy cannot manage the guest */
+	bool direct_kernel;       /* <os><kernel> */
+	bool movable_missing;     /* ...without memhp_default_state=online_movable */
+	unsigned pages_narrowed;  /* <page nodeset> rewritten to the cells with CPUs */
+	unsigned pages_removed;   /* <page nodeset> that named only old cells */
+	bool cpu_added;           /* there was no <cpu> */
+};
+
+/* Parses the document, keeping comments and whitespace. *out: domain_edit_free(). */
+int domain_edit_open(const char *xml, size_t len, struct domain_edit **out, char **err);
+void domain_edit_free(struct domain_edit *e);
+
+/* Reads what the partition needs: vCPUs and backing from the tree, sizes
+ * and slots from `dom` (the same document through domain_parse()).
+ * -EINVAL when the guest's cells use different page sizes or its
+ * <numa> has <interconnects> (prepare would have to rewrite them). */
+int domain_edit_guest(const struct domain_edit *e, const struct domain *dom,
+                      struct partition_guest *g, char **err);
+
+/* Applies the partition to the tree. `g` is what domain_edit_guest() read. */
+int domain_edit_apply(struct domain_edit *e, const struct partition_guest *g,
+                      const struct partition *p, struct domain_edit_report *rep, char **err);
+
+/* The document as text, without an XML declaration (as libvirt writes it).
+ * *xml is malloc'd. */
+int domain_edit_format(const struct domain_edit *e, char **xml, char **err);
+
+#endif

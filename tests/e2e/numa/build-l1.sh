@@ -1,0 +1,82 @@
+#!/bin/sh
+# Builds the numa bed's host VM ("L1") boot files: Debian's kernel and an
+# initramfs with busybox, the modules that mount this machine's root over 9p
+# (virtio-pci, 9p, overlay) and the virtio console for the result channel,
+# and l1-init.sh as /init. Nothing is installed on this machine. Cached in
+# $BED_CACHE/numa/<release>-<hash>/; the hash covers this script, the init
+# and the kernel directory. Prints "VMLINUZ INITRD".
+#   tests/e2e/numa/build-l1.sh
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${BED_CACHE:-/var/cache/memplug-e2e}
+wanted_modules="virtio_pci 9pnet_virtio 9p overlay virtio_console"
+
+die() { echo "build-l1: $*" >&2; exit 1; }
+
+# The kernel directory as tests/e2e/guest-kernel.sh lays it out: vmlinuz,
+# release, busybox and lib/modules/RELEASE/.
+kernel_dir() {
+	"$here/../guest-kernel.sh"
+}
+
+# Prints module names with every dependency before its user.
+module_order() (
+	for m in "$@"; do
+		deps=$(modinfo -b "$kdir" -k "$rel" -F depends "$m" | tr ',' ' ')
+		# shellcheck disable=SC2086
+		[ -z "$deps" ] || module_order $deps
+		echo "$m"
+	done
+)
+
+copy_module() {
+	src=$(modinfo -b "$kdir" -k "$rel" -n "$1")
+	case "$src" in
+	/*) ;;
+	*) src="$kdir/lib/modules/$rel/$src" ;;
+	esac
+	case "$src" in
+	*.xz) xz -dc "$src" >"$2/$1.ko" ;;
+	*.zst) zstd -qdc "$src" >"$2/$1.ko" ;;
+	*.gz) gzip -dc "$src" >"$2/$1.ko" ;;
+	*) cp "$src" "$2/$1.ko" ;;
+	esac
+}
+
+build_initrd() {
+	root=$1/root
+	mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" \
+		"$root/lower" "$root/rw" "$root/newroot"
+	cp "$kdir/busybox" "$root/bin/busybox"
+	for a in $("$kdir/busybox" --list); do
+		[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
+	done
+	# shellcheck disable=SC2086
+	module_order $wanted_modules | awk '!seen[$0]++' >"$root/modules/order"
+	for m in $(cat "$root/modules/order"); do
+		copy_module "$m" "$root/modules"
+	done
+	cp "$here/l1-init.sh" "$root/init"
+	chmod +x "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$1/initrd.img"
+	rm -rf "$root"
+}
+
+kdir=$(kernel_dir) || die "no guest kernel (tests/e2e/guest-kernel.sh failed)"
+[ -f "$kdir/vmlinuz" ] && [ -f "$kdir/release" ] && [ -x "$kdir/busybox" ] ||
+	die "$kdir lacks vmlinuz, release or busybox"
+rel=$(cat "$kdir/release")
+key=$( (cat "$0" "$here/l1-init.sh"; echo "$kdir") | sha256sum | cut -c1-16)
+dir="$cache/numa/$rel-$key"
+if [ ! -f "$dir/initrd.img" ]; then
+	mkdir -p "$cache/numa"
+	tmp=$(mktemp -d "$cache/numa/.build.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	build_initrd "$tmp"
+	chmod 755 "$tmp"
+	# Another build may have finished first; either copy is good.
+	mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+	trap - EXIT
+	echo "build-l1: built $dir" >&2
+fi
+echo "$kdir/vmlinuz $dir/initrd.img"

@@ -1,0 +1,126 @@
+#!/bin/sh
+# The numa bed's second stage, inside L1 in a chroot on the overlay of this
+# machine's root: sizes each node's 2 MiB page pool as the layout says,
+# starts virtlogd, libvirtd and memplugd from the checkout's build, runs the
+# tests and reports each on the virtio-serial port named "numabed":
+#   NUMABED READY <L1 uptime s>
+#   NUMABED RESULT <test> ok|fail|skip <seconds> <detail>
+#   NUMABED DONE <L1 uptime s>
+# Everything L1 writes stays in its tmpfs. Argument: the run file written by
+# tests/e2e/numa/numabed (LAYOUT, TESTS, MEMPLUGD, MEMPLUGCTL, ...).
+run=$1
+# shellcheck disable=SC1090
+. "$run"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LAYOUT MEMPLUGD MEMPLUGCTL NUMA_DIR ASAN_OPTIONS UBSAN_OPTIONS
+export NUMABED_WORK=/tmp/numabed
+port=""
+
+say() { echo "NUMABED-L1 $*"; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+report() {
+	say "$*"
+	[ -z "$port" ] || echo "NUMABED $*" >"$port"
+}
+# A setup failure fails every test with the reason, then L1 powers off.
+abort() {
+	for t in $TESTS; do report "RESULT ${t#[0-9][0-9]-} fail 0 L1 setup: $*"; done
+	report "DONE $(uptime_s)"
+	exit 1
+}
+
+find_port() {
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = numabed ] && port=/dev/${p##*/}
+	done
+	[ -n "$port" ] && [ -c "$port" ]
+}
+
+size_pools() {
+	for n in $(layout_nodes "$LAYOUT"); do
+		want=$(layout_field "$LAYOUT" "$n" hugepages2m)
+		f=/sys/devices/system/node/node$n/hugepages/hugepages-2048kB/nr_hugepages
+		echo "$want" >"$f" || return 1
+		[ "$(cat "$f")" = "$want" ] || { say "node $n: $(cat "$f") of $want pages"; return 1; }
+	done
+}
+
+# L1's own libvirt setup: the settings QEMU needs without cgroups and
+# security drivers, and none of this machine's domains or networks.
+configure_libvirt() {
+	mkdir -p /dev/hugepages /var/log/libvirt/qemu /var/lib/libvirt/qemu /run/libvirt /etc/libvirt
+	mount -t hugetlbfs -o pagesize=2M hugetlbfs /dev/hugepages || return 1
+	rm -rf /etc/libvirt/qemu /var/lib/libvirt/qemu/* /var/log/libvirt/qemu/*
+	mkdir -p /etc/libvirt/qemu
+	cat >/etc/libvirt/qemu.conf <<-CONF
+		user = "root"
+		group = "root"
+		security_driver = "none"
+		namespaces = []
+		cgroup_controllers = []
+	CONF
+}
+
+start_libvirt() {
+	virtlogd -d || return 1
+	libvirtd -d || return 1
+	i=0
+	until virsh -q -c qemu:///system version >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -le 120 ] || return 1
+		sleep 0.5
+	done
+}
+
+start_memplugd() {
+	mkdir -p "$NUMABED_WORK"
+	printf '[memplugd]\ndetach_timeout = 2s\nhost_reserve = 64M\n' >"$NUMABED_WORK/memplugd.conf"
+	"$MEMPLUGD" --foreground --socket "$NUMABED_WORK/memplugd.sock" \
+		--audit-log "$NUMABED_WORK/audit.jsonl" --config "$NUMABED_WORK/memplugd.conf" \
+		>>"$NUMABED_WORK/memplugd.log" 2>&1 &
+	agent_pid=$!
+	i=0
+	until "$MEMPLUGCTL" --socket "$NUMABED_WORK/memplugd.sock" status >/dev/null 2>&1; do
+		i=$((i + 1))
+		kill -0 "$agent_pid" 2>/dev/null || return 1
+		[ "$i" -le 200 ] || return 1
+		sleep 0.2
+	done
+}
+
+# Runs one test script; its last "FAIL: " or "SKIP: " line is the detail.
+run_test() {
+	t=$1 name=${1#[0-9][0-9]-}
+	out=$NUMABED_WORK/$t.out
+	start=$(uptime_s)
+	rc=0
+	timeout -k 5 "${NUMABED_TEST_TIMEOUT:-150}" sh "$NUMA_DIR/tests/$t.sh" >"$out" 2>&1 || rc=$?
+	secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
+	sed "s/^/[$t] /" "$out"
+	case $rc in
+	0) report "RESULT $name ok $secs $(grep '^PASS' "$out" | tail -n 1 | cut -c1-200)" ;;
+	77) report "RESULT $name skip $secs $(sed -n 's/^SKIP: //p' "$out" | tail -n 1)" ;;
+	124 | 137) report "RESULT $name fail $secs timed out after ${NUMABED_TEST_TIMEOUT:-150} s" ;;
+	*)
+		d=$(sed -n 's/^FAIL: //p' "$out" | tail -n 1 | cut -c1-300)
+		report "RESULT $name fail $secs ${d:-exit $rc: $(tail -n 1 "$out" | cut -c1-200)}"
+		say "memplugd log tail:"
+		tail -n 15 "$NUMABED_WORK/memplugd.log"
+		;;
+	esac
+}
+
+. "$NUMA_DIR/layout.sh"
+find_port || { say "no virtio-serial port named numabed"; exit 1; }
+say "stage2 at $(uptime_s) s"
+size_pools || abort "the layout's hugepage pools could not be sized"
+configure_libvirt || abort "libvirt could not be configured (hugetlbfs)"
+start_libvirt || abort "libvirtd did not answer within 60 s"
+start_memplugd || abort "memplugd did not start: $(tail -n 3 "$NUMABED_WORK/memplugd.log")"
+report "READY $(uptime_s)"
+for t in $TESTS; do
+	run_test "$t"
+done
+kill "$agent_pid" 2>/dev/null
+wait "$agent_pid" || report "RESULT memplugd-exit fail 0 memplugd exited with $?: $(tail -n 3 "$NUMABED_WORK/memplugd.log")"
+report "DONE $(uptime_s)"
