@@ -1663,6 +1663,8 @@ void ops_reconcile(struct ops *o)
 	if (j == NULL || (j->items = calloc(n ? n : 1, sizeof(*j->items))) == NULL)
 		abort();
 	j->o = o;
+	/* DIMM intents go to the worker; another device model's intents
+	 * (virtio-mem) are settled by its own code before this point. */
 	for (size_t i = 0; i < n; i++) {
 		json_object *intent = json_object_array_get_idx(pending, i);
 		const char *name = record_str(intent, "domain");
