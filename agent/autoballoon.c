@@ -754,10 +754,13 @@ struct preq {
 	struct control_request *req;
 	char *name;
 	char uuid[BACKEND_UUID_LEN + 1];
-	const char *action;   /* borrowed from req's args */
-	json_object *changes; /* NULL: show */
-	bool need_meta;       /* the stored overrides were never read */
-	unsigned flags;       /* where to store: BACKEND_LIVE | BACKEND_CONFIG */
+	const char *action;                 /* borrowed from req's args */
+	json_object *changes;               /* NULL: show; {} for unset */
+	json_object *unset;                 /* unset: the keys whose run-time values go */
+	bool check_domain;                  /* a change to check against the domain (min, max) */
+	struct policy_domain_bounds bounds; /* filled on the worker */
+	bool need_meta;                     /* the stored overrides were never read */
+	unsigned flags;                     /* where to store: BACKEND_LIVE | BACKEND_CONFIG */
 	struct policy_overrides base;
 	struct policy_settings settings; /* the config's, for checking */
 	struct preq *next;
@@ -772,6 +775,7 @@ struct preq {
 static void preq_free(struct preq *q)
 {
 	json_object_put(q->changes);
+	json_object_put(q->unset);
 	policy_overrides_clear(&q->base);
 	policy_overrides_clear(&q->meta.overrides);
 	policy_overrides_clear(&q->next_overrides);
@@ -802,14 +806,45 @@ static int overrides_copy(struct policy_overrides *to, const struct policy_overr
 	return rc;
 }
 
-/* Checks every change against the settings, then writes the new overrides
- * to the domain's <metadata>; only then are they in force. */
+/* Takes the unset keys out of `o`; each must have a run-time value. */
+static int preq_unset(struct preq *q, struct policy_overrides *o)
+{
+	for (size_t i = 0; q->unset && i < json_object_array_length(q->unset); i++) {
+		const char *key = json_object_get_string(json_object_array_get_idx(q->unset, i));
+
+		if (policy_overrides_remove(o, key) < 0)
+			return err_ret(&q->err, -EINVAL,
+			               "%s has no run-time value of %s to unset: its %s comes from "
+			               "the config file or the default (memplugctl policy %s show)",
+			               q->name, key, key, q->name);
+	}
+	return 0;
+}
+
+/* The changed sizes of the guest (min, max) lie within the domain. */
+static int preq_check_domain(struct preq *q, const struct policy_settings *s)
+{
+	json_object_object_foreach(q->changes, key, val)
+	{
+		const struct policy_key *k = policy_key_find(key);
+
+		(void)val;
+		if (k && policy_key_check_domain(k, s, &q->bounds, &q->err) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks every change against the settings and the domain, then writes the
+ * new overrides to the domain's <metadata>; only then are they in force. */
 static int preq_store(struct preq *q, const struct policy_overrides *base)
 {
 	struct policy_settings s = q->settings;
 	char *xml = NULL;
 	int rc = overrides_copy(&q->next_overrides, base);
 
+	if (rc == 0)
+		rc = preq_unset(q, &q->next_overrides);
 	json_object_object_foreach(q->changes, key, val)
 	{
 		if (rc == 0)
@@ -818,6 +853,8 @@ static int preq_store(struct preq *q, const struct policy_overrides *base)
 	}
 	if (rc == 0)
 		rc = overrides_apply(&q->next_overrides, &s, &q->err);
+	if (rc == 0 && q->check_domain)
+		rc = preq_check_domain(q, &s);
 	if (rc == 0 && (xml = policy_metadata_format(&q->next_overrides)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -825,6 +862,29 @@ static int preq_store(struct preq *q, const struct policy_overrides *base)
 		                          POLICY_METADATA_URI, q->flags, &q->err);
 	free(xml);
 	return rc;
+}
+
+/* The domain's boot memory and maxMemory, as it runs (or is defined). */
+static int preq_read_bounds(struct preq *q)
+{
+	struct domain *dom = NULL;
+	char *xml = NULL, *why = NULL;
+	int rc = backend_domain_xml(agent_backend(q->p->a), q->name, 0, &xml, &why);
+
+	if (rc == 0)
+		rc = domain_parse(xml, strlen(xml), &dom, &why);
+	if (rc == 0)
+		q->bounds = (struct policy_domain_bounds){.name = q->name,
+		                                          .boot_kib = domain_boot_kib(dom),
+		                                          .max_memory_kib = dom->max_memory_kib,
+		                                          .memory_kib = dom->memory_kib};
+	else
+		err_set(&q->err, "cannot read %s to check min and max against it: %s", q->name,
+		        why ? why : strerror(-rc));
+	domain_free(dom);
+	free(xml);
+	free(why);
+	return rc == -EINVAL ? -EIO : rc; /* a bad read is no bad request */
 }
 
 static void preq_work(void *arg)
@@ -842,6 +902,8 @@ static void preq_work(void *arg)
 		free(xml);
 		base = &q->meta.overrides; /* empty unless read */
 	}
+	if (q->changes && q->check_domain && (q->rc = preq_read_bounds(q)) < 0)
+		return;
 	if (q->changes)
 		q->rc = preq_store(q, base);
 }
@@ -869,6 +931,8 @@ static void policy_audit_change(struct autoballoon *p, const struct preq *q)
 	json_object_object_add(x, "op", json_object_new_string("policy"));
 	json_object_object_add(x, "action", json_object_new_string(q->action));
 	json_object_object_add(x, "settings", json_object_get(q->changes));
+	if (q->unset)
+		json_object_object_add(x, "unset", json_object_get(q->unset));
 	agent_audit(p->a, &r, true, NULL);
 	json_object_put(x);
 }
@@ -922,13 +986,42 @@ static void preq_next(struct autoballoon *p)
 	}
 }
 
+/* unset: known keys only; the changes are none, the keys go to *unset. */
+static json_object *request_unset(struct control_request *req, json_object *args,
+                                  json_object **unset, bool *bad)
+{
+	json_object *keys;
+
+	if (!json_object_object_get_ex(args, "keys", &keys) ||
+	    json_object_array_length(keys) == 0) {
+		control_reply_error(req, PROTO_E_BAD_REQUEST, "unset needs KEY names, e.g. min");
+		*bad = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < json_object_array_length(keys); i++) {
+		const char *key = json_object_get_string(json_object_array_get_idx(keys, i));
+
+		if (policy_key_find(key) == NULL) {
+			control_reply_error(
+			        req, PROTO_E_BAD_REQUEST,
+			        "unknown policy key '%s': `policy DOMAIN show` lists them", key);
+			*bad = true;
+			return NULL;
+		}
+	}
+	*unset = json_object_get(keys);
+	return json_object_new_object();
+}
+
 /* The changes a request asks for; NULL for show (or a reply when bad). */
 static json_object *request_changes(struct control_request *req, json_object *args,
-                                    const char *action, bool *bad)
+                                    const char *action, json_object **unset, bool *bad)
 {
 	json_object *changes = NULL, *settings;
 
 	*bad = false;
+	if (strcmp(action, "unset") == 0)
+		return request_unset(req, args, unset, bad);
 	if (strcmp(action, "enable") == 0 || strcmp(action, "disable") == 0) {
 		changes = json_object_new_object();
 		json_object_object_add(changes, "enabled",
@@ -944,6 +1037,23 @@ static json_object *request_changes(struct control_request *req, json_object *ar
 		changes = json_object_get(settings);
 	}
 	return changes;
+}
+
+/* Whether a change sets a size of the guest (min, max): checked against
+ * the domain, read on the worker. */
+static bool changes_memory_bound(json_object *changes)
+{
+	if (changes == NULL) /* show */
+		return false;
+	json_object_object_foreach(changes, key, val)
+	{
+		const struct policy_key *k = policy_key_find(key);
+
+		(void)val;
+		if (k && k->memory_bound)
+			return true;
+	}
+	return false;
 }
 
 void autoballoon_request(struct autoballoon *p, struct control_request *req, json_object *args)
@@ -967,7 +1077,7 @@ void autoballoon_request(struct autoballoon *p, struct control_request *req, jso
 		control_reply_error(req, PROTO_E_FAILED, "out of memory");
 		return;
 	}
-	q->changes = request_changes(req, args, action, &bad);
+	q->changes = request_changes(req, args, action, &q->unset, &bad);
 	if (bad) {
 		preq_free(q);
 		return;
@@ -977,6 +1087,7 @@ void autoballoon_request(struct autoballoon *p, struct control_request *req, jso
 	q->action = action;
 	memcpy(q->uuid, d->uuid, sizeof(q->uuid));
 	q->need_meta = !pd->meta_loaded;
+	q->check_domain = changes_memory_bound(q->changes);
 	q->flags = (d->active ? BACKEND_LIVE : 0) | (d->persistent ? BACKEND_CONFIG : 0);
 	q->settings = *config_policy_for(agent_config(p->a), name);
 	overrides_copy(&q->base, &pd->overrides);

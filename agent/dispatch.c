@@ -14,6 +14,7 @@
 #include "buildconf.h"
 #include "dispatch.h"
 #include "domains.h"
+#include "drift.h"
 #include "host.h"
 #include "log.h"
 #include "ops.h"
@@ -73,6 +74,32 @@ unsigned dispatch_busy(const struct dispatch *d)
 
 /* ---- reads on worker threads ---- */
 
+/* The drift of a persistent domain whose live model is `live` (worker):
+ * read from its persistent definition, or NULL when there is nothing to
+ * compare (the model says it does not run) or that definition cannot be
+ * read. */
+static struct drift *drift_read(const struct backend *b, const char *name,
+                                const struct domain *live)
+{
+	struct domain *config = NULL;
+	struct drift *d = NULL;
+	char *xml = NULL, *err = NULL;
+
+	assert_worker_thread();
+	if (live->id < 0)
+		return NULL;
+	if (backend_domain_xml(b, name, BACKEND_INACTIVE, &xml, &err) == 0 &&
+	    domain_parse(xml, strlen(xml), &config, &err) == 0 &&
+	    drift_compare(live, config, &d) < 0)
+		d = NULL;
+	if (err)
+		log_warn("domain %s: cannot compare with its persistent definition: %s", name, err);
+	domain_free(config);
+	free(xml);
+	free(err);
+	return d;
+}
+
 /* One domain read off the loop: its XML (live or persistent), whether it
  * is persistent and, for inspect, the host. `then` runs on the loop after
  * the view took the result (with the view, NULL when it went away). */
@@ -82,6 +109,7 @@ struct read_job {
 	bool active;
 	unsigned seq;
 	bool want_host;
+	bool want_drift;
 	struct control_request *req;
 	void (*then)(struct read_job *j, struct domain_view *d);
 
@@ -92,6 +120,7 @@ struct read_job {
 	bool persistent;
 	struct host *host;
 	char *host_error;
+	struct drift *drift; /* want_drift: NULL when not compared */
 };
 
 static void read_work(void *arg)
@@ -105,6 +134,8 @@ static void read_work(void *arg)
 	if (j->model == NULL && j->error == NULL)
 		j->error = strdup("cannot read its XML");
 	backend_persistent(b, j->name, &j->persistent, NULL);
+	if (j->want_drift && j->model && j->persistent)
+		j->drift = drift_read(b, j->name, j->model);
 	if (j->want_host && backend_host(b, &j->host, &j->host_error) < 0)
 		j->host = NULL;
 	free(xml);
@@ -113,6 +144,7 @@ static void read_work(void *arg)
 static void read_job_free(struct read_job *j)
 {
 	domain_free(j->model);
+	drift_free(j->drift);
 	host_free(j->host);
 	free(j->host_error);
 	free(j->error);
@@ -145,9 +177,13 @@ static void read_done(void *arg)
 	read_job_free(j);
 }
 
+/* What a read fetches beside the domain's XML. */
+#define READ_HOST  0x1 /* the host's topology and free memory */
+#define READ_DRIFT 0x2 /* the persistent definition, to compare */
+
 /* Starts a read of d; NULL `then` only refreshes the view. */
 static int read_start(struct dispatch *dp, struct domain_view *d, struct control_request *req,
-                      void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+                      void (*then)(struct read_job *j, struct domain_view *d), unsigned want)
 {
 	struct read_job *j = calloc(1, sizeof(*j));
 	int rc;
@@ -161,7 +197,8 @@ static int read_start(struct dispatch *dp, struct domain_view *d, struct control
 	j->seq = ++d->read_seq;
 	j->req = req;
 	j->then = then;
-	j->want_host = want_host;
+	j->want_host = want & READ_HOST;
+	j->want_drift = want & READ_DRIFT;
 	rc = agent_run(dp->a, read_work, read_done, j);
 	if (rc < 0) {
 		read_job_free(j);
@@ -173,15 +210,15 @@ static int read_start(struct dispatch *dp, struct domain_view *d, struct control
 
 static void view_refresh(struct dispatch *dp, struct domain_view *d)
 {
-	if (read_start(dp, d, NULL, NULL, false) < 0)
+	if (read_start(dp, d, NULL, NULL, 0) < 0)
 		log_warn("domain %s: cannot start a read of its XML", d->name);
 }
 
 /* Starts a read for a request; replies itself when that fails. */
 static void read_for(struct dispatch *dp, struct domain_view *d, struct control_request *req,
-                     void (*then)(struct read_job *j, struct domain_view *d), bool want_host)
+                     void (*then)(struct read_job *j, struct domain_view *d), unsigned want)
 {
-	if (read_start(dp, d, req, then, want_host) < 0)
+	if (read_start(dp, d, req, then, want) < 0)
 		control_reply_error(req, PROTO_E_FAILED, "cannot start a worker thread");
 }
 
@@ -217,7 +254,40 @@ static json_object *status_domain(const struct domain_view *d)
 	return o;
 }
 
-static void do_status(struct dispatch *dp, struct control_request *req)
+/* status: the drift of every running domain, read on a worker, so that
+ * the answer compares both definitions as they are now. */
+struct status_job {
+	struct dispatch *dp;
+	struct control_request *req;
+	size_t n;
+	char **names;          /* the running domains, as the views said */
+	struct drift **drifts; /* per name; NULL: not compared */
+};
+
+static void status_job_free(struct status_job *j)
+{
+	for (size_t i = 0; j && i < j->n; i++) {
+		free(j->names[i]);
+		drift_free(j->drifts[i]);
+	}
+	if (j) {
+		free(j->names);
+		free(j->drifts);
+	}
+	free(j);
+}
+
+/* The drift of `name` in j; NULL when not read. */
+static const struct drift *status_job_drift(const struct status_job *j, const char *name)
+{
+	for (size_t i = 0; j && i < j->n; i++)
+		if (strcmp(j->names[i], name) == 0)
+			return j->drifts[i];
+	return NULL;
+}
+
+static void status_reply(struct dispatch *dp, struct control_request *req,
+                         const struct status_job *j)
 {
 	json_object *o = json_object_new_object();
 	json_object *doms = json_object_new_array();
@@ -237,11 +307,78 @@ static void do_status(struct dispatch *dp, struct control_request *req)
 	json_object_object_add(audit, "writable",
 	                       json_object_new_boolean(audit_writable(agent_audit_log(a))));
 	json_object_object_add(o, "audit", audit);
-	for (const struct domain_view *d = domains_first(agent_domains(a)); d; d = d->next)
-		json_object_array_add(doms,
-		                      autoballoon_status_add(dp->ab, d->name, status_domain(d)));
+	for (const struct domain_view *d = domains_first(agent_domains(a)); d; d = d->next) {
+		json_object *dom = status_domain(d);
+
+		json_object_object_add(dom, "drift", report_drift(status_job_drift(j, d->name)));
+		json_object_array_add(doms, autoballoon_status_add(dp->ab, d->name, dom));
+	}
 	json_object_object_add(o, "domains", doms);
 	control_reply_ok(req, o);
+}
+
+static void status_work(void *arg)
+{
+	struct status_job *j = arg;
+	const struct backend *b = agent_backend(j->dp->a);
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct domain *live = NULL;
+		bool persistent = false;
+		char *xml = NULL;
+
+		if (backend_persistent(b, j->names[i], &persistent, NULL) == 0 && persistent &&
+		    backend_domain_xml(b, j->names[i], 0, &xml, NULL) == 0 &&
+		    domain_parse(xml, strlen(xml), &live, NULL) == 0)
+			j->drifts[i] = drift_read(b, j->names[i], live);
+		domain_free(live);
+		free(xml);
+	}
+}
+
+static void status_done(void *arg)
+{
+	struct status_job *j = arg;
+
+	j->dp->busy--;
+	status_reply(j->dp, j->req, j);
+	status_job_free(j);
+}
+
+/* A job for the running domains; NULL when out of memory. */
+static struct status_job *status_job_new(struct dispatch *dp, struct control_request *req)
+{
+	struct status_job *j = calloc(1, sizeof(*j));
+	size_t n = 0;
+
+	for (const struct domain_view *d = domains_first(agent_domains(dp->a)); d; d = d->next)
+		n++;
+	if (j == NULL || (j->names = calloc(n + 1, sizeof(*j->names))) == NULL ||
+	    (j->drifts = calloc(n + 1, sizeof(*j->drifts))) == NULL) {
+		status_job_free(j);
+		return NULL;
+	}
+	j->dp = dp;
+	j->req = req;
+	for (const struct domain_view *d = domains_first(agent_domains(dp->a)); d; d = d->next)
+		if (d->active && (j->names[j->n] = strdup(d->name)) != NULL)
+			j->n++;
+	return j;
+}
+
+/* Answers at once, without drift, when libvirt is not there to read. */
+static void do_status(struct dispatch *dp, struct control_request *req)
+{
+	struct status_job *j = NULL;
+
+	if (backend_connected(agent_backend(dp->a)))
+		j = status_job_new(dp, req);
+	if (j && j->n > 0 && agent_run(dp->a, status_work, status_done, j) == 0) {
+		dp->busy++;
+		return;
+	}
+	status_reply(dp, req, NULL);
+	status_job_free(j);
 }
 
 /* The domain named in args; replies not_found itself (which ends req). */
@@ -283,10 +420,12 @@ static void inspect_then(struct read_job *j, struct domain_view *d)
 	if (j->host == NULL)
 		log_warn("host: %s", j->host_error ? j->host_error : "unknown");
 	data = report_inspect(model, j->host, &err);
-	if (data)
+	if (data) {
+		json_object_object_add(data, "drift", report_drift(j->drift));
 		control_reply_ok(j->req, data);
-	else
+	} else {
 		control_reply_error(j->req, PROTO_E_FAILED, "%s", err);
+	}
 	free(err);
 }
 
@@ -295,7 +434,7 @@ static void do_inspect(struct dispatch *dp, struct control_request *req, json_ob
 	struct domain_view *d = request_domain(dp, req, args);
 
 	if (d)
-		read_for(dp, d, req, inspect_then, true);
+		read_for(dp, d, req, inspect_then, READ_HOST | READ_DRIFT);
 }
 
 /* The plan, and what the host's hugepage pools can back of it now. */
@@ -338,7 +477,7 @@ static void do_plan(struct dispatch *dp, struct control_request *req, json_objec
 	struct domain_view *d = request_domain(dp, req, args);
 
 	if (d)
-		read_for(dp, d, req, plan_then, true); /* the host: hugepage shortfalls */
+		read_for(dp, d, req, plan_then, READ_HOST); /* hugepage shortfalls */
 }
 
 static void do_resize(struct dispatch *dp, struct control_request *req, json_object *args,

@@ -26,6 +26,7 @@
 #include "client.h"
 #include "logpath.h"
 #include "domain.h"
+#include "drift.h"
 #include "proto.h"
 #include "record.h"
 #include "size.h"
@@ -78,7 +79,8 @@ static const struct command commands[] = {
         [CMD_STATUS] = {"status", cmd_status, "status", false},
         [CMD_INSPECT] =
                 {"inspect", cmd_inspect,
-                 "inspect (DOMAIN | --xml FILE|-) [--host | --host-sysfs DIR | --host-caps FILE]",
+                 "inspect (DOMAIN | --xml FILE|- [--inactive-xml FILE]) [--host | --host-sysfs DIR "
+                 "| --host-caps FILE]",
                  false},
         [CMD_PLAN] = {"plan", cmd_plan,
                       "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...] "
@@ -96,7 +98,7 @@ static const struct command commands[] = {
         [CMD_POLICY] =
                 {"policy", cmd_policy,
                  "policy DOMAIN show | enable | disable | set KEY=VALUE...   (all but show need "
-                 "root or the admin group)",
+                 "root or the admin group)\n  memplugctl policy DOMAIN unset KEY...",
                  false},
         [CMD_LOG] = {"log", cmd_log,
                      "log [--domain D] [--since T] [--until T] [--event E] [--request ID] "
@@ -333,36 +335,68 @@ static int cmd_resize(struct ctl *ctl, int argc, char **argv)
 	return resize(ctl, &commands[CMD_RESIZE], argc, argv);
 }
 
-static int cmd_policy(struct ctl *ctl, int argc, char **argv)
+/* unset KEY...: {"keys": [KEY, ...]}. */
+static int policy_unset_args(const struct command *cmd, int argc, char **argv, json_object *args)
 {
-	const struct command *cmd = &commands[CMD_POLICY];
-	const char *action = argc >= 3 ? argv[2] : "";
-	json_object *args, *settings;
+	json_object *keys = json_object_new_array();
 
-	if (strcmp(action, "show") != 0 && strcmp(action, "enable") != 0 &&
-	    strcmp(action, "disable") != 0 && strcmp(action, "set") != 0)
-		return usage_error(cmd, "give a domain and show, enable, disable or set");
-	if ((strcmp(action, "set") == 0) != (argc > 3))
-		return usage_error(cmd, "only set takes KEY=VALUE settings");
-	settings = json_object_new_object();
+	json_object_object_add(args, "keys", keys);
+	for (int i = 3; i < argc; i++) {
+		if (*argv[i] == '\0' || strchr(argv[i], '=') != NULL)
+			return usage_errorf(cmd, "unset takes key names, e.g. min, not '%s'",
+			                    argv[i]);
+		json_object_array_add(keys, json_object_new_string(argv[i]));
+	}
+	return EXIT_OK;
+}
+
+/* set KEY=VALUE...: {"settings": {KEY: VALUE, ...}}. */
+static int policy_set_args(const struct command *cmd, int argc, char **argv, json_object *args)
+{
+	json_object *settings = json_object_new_object();
+
+	json_object_object_add(args, "settings", settings);
 	for (int i = 3; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		char *key = eq ? strndup(argv[i], (size_t)(eq - argv[i])) : NULL;
 
 		if (key == NULL || *key == '\0' || eq[1] == '\0') {
 			free(key);
-			json_object_put(settings);
 			return usage_error(cmd, "settings are KEY=VALUE, e.g. low_free=10%");
 		}
 		json_object_object_add(settings, key, json_object_new_string(eq + 1));
 		free(key);
 	}
+	return EXIT_OK;
+}
+
+static int cmd_policy(struct ctl *ctl, int argc, char **argv)
+{
+	const struct command *cmd = &commands[CMD_POLICY];
+	const char *action = argc >= 3 ? argv[2] : "";
+	bool set = strcmp(action, "set") == 0, unset = strcmp(action, "unset") == 0;
+	json_object *args;
+	int rc = EXIT_OK;
+
+	if (strcmp(action, "show") != 0 && strcmp(action, "enable") != 0 &&
+	    strcmp(action, "disable") != 0 && !set && !unset)
+		return usage_error(cmd, "give a domain and show, enable, disable, set or unset");
+	if (set && argc <= 3)
+		return usage_error(cmd, "set takes KEY=VALUE settings, e.g. low_free=10%");
+	if (unset && argc <= 3)
+		return usage_error(cmd, "unset takes the keys whose run-time values go, e.g. min");
+	if (!set && !unset && argc > 3)
+		return usage_error(cmd, "only set and unset take more arguments");
 	args = domain_args(argv[1]);
 	json_object_object_add(args, "action", json_object_new_string(action));
-	if (argc > 3)
-		json_object_object_add(args, "settings", settings);
-	else
-		json_object_put(settings);
+	if (set)
+		rc = policy_set_args(cmd, argc, argv, args);
+	else if (unset)
+		rc = policy_unset_args(cmd, argc, argv, args);
+	if (rc != EXIT_OK) {
+		json_object_put(args);
+		return rc;
+	}
 	return agent_call(ctl, "policy", args, "policy");
 }
 
@@ -720,7 +754,8 @@ static int emit(struct ctl *ctl, const char *cmd, json_object *data)
 struct inspect_opts {
 	bool host;
 	const char *host_sysfs;
-	const char *host_caps; /* a saved `virsh capabilities`: no free values */
+	const char *host_caps;    /* a saved `virsh capabilities`: no free values */
+	const char *inactive_xml; /* inspect: `virsh dumpxml --inactive`, for the drift */
 };
 
 static int inspect_opt(int opt, void *arg)
@@ -733,6 +768,8 @@ static int inspect_opt(int opt, void *arg)
 		io->host_sysfs = optarg;
 	else if (opt == 'C')
 		io->host_caps = optarg;
+	else if (opt == 'I')
+		io->inactive_xml = optarg;
 	else
 		return -EINVAL;
 	return 0;
@@ -758,12 +795,34 @@ static int host_load(const struct command *cmd, const struct inspect_opts *io, s
 	return rc;
 }
 
+/* Adds "drift" to an offline inspect: the --xml file against the persistent
+ * definition in `path` (as `virsh dumpxml --inactive` writes it). */
+static int inspect_drift(json_object *data, const struct domain *live, const char *path)
+{
+	struct domain *config = NULL;
+	struct drift *d = NULL;
+	char *err = NULL;
+	int rc = domain_parse_file(path, &config, &err);
+
+	if (rc < 0)
+		fprintf(stderr, "memplugctl: %s: %s\n", path, err ? err : strerror(-rc));
+	else if ((rc = drift_compare(live, config, &d)) < 0)
+		fprintf(stderr, "memplugctl: %s: %s\n", path, strerror(-rc));
+	else
+		json_object_object_add(data, "drift", report_drift(d));
+	drift_free(d);
+	domain_free(config);
+	free(err);
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"host", no_argument, NULL, 'H'},
 	                                     {"host-sysfs", required_argument, NULL, 'S'},
 	                                     {"host-caps", required_argument, NULL, 'C'},
+	                                     {"inactive-xml", required_argument, NULL, 'I'},
 	                                     {NULL, 0, NULL, 0}};
 	struct inspect_opts io = {0};
 	struct source src;
@@ -776,6 +835,10 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	rc = source_args(ctl, &commands[CMD_INSPECT], argc, argv, opts, inspect_opt, &io, &src);
 	if (rc != EXIT_OK)
 		return rc;
+	if (src.domain_name && io.inactive_xml)
+		return usage_error(&commands[CMD_INSPECT],
+		                   "--inactive-xml goes with --xml: for a domain name the agent "
+		                   "reads both definitions itself");
 	if (src.domain_name)
 		return agent_call(ctl, "inspect", domain_args(src.domain_name), "inspect");
 	if ((rc = source_load(&src, &dom)) != EXIT_OK)
@@ -784,6 +847,8 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 		;
 	else if ((data = report_inspect(dom, host, &err)) == NULL)
 		rc = fail("%s", err);
+	else if (io.inactive_xml && (rc = inspect_drift(data, dom, io.inactive_xml)) != EXIT_OK)
+		json_object_put(data);
 	else
 		rc = emit(ctl, "inspect", data);
 	free(err);

@@ -394,6 +394,58 @@ static void render_host(FILE *out, json_object *host)
 		        json_object_get_string(json_object_array_get_idx(warnings, i)));
 }
 
+/* "dimm 128 MiB on guest node 1 as dimm2 in slot 2" */
+static void drift_device(FILE *out, const char *where, json_object *dev)
+{
+	char a[SIZE_FORMAT_MAX];
+
+	fprintf(out, "  %s: %s %s", where, txt(dev, "model"), kib(dev, "size_kib", a));
+	if (get(dev, "node"))
+		fprintf(out, " on guest node %" PRId64, num(dev, "node"));
+	if (str(dev, "alias"))
+		fprintf(out, " as %s", str(dev, "alias"));
+	if (get(dev, "slot"))
+		fprintf(out, " in slot %" PRId64, num(dev, "slot"));
+	fputc('\n', out);
+}
+
+/* One line per device or requested size on which the definitions differ. */
+static void render_drift_lines(FILE *out, json_object *drift)
+{
+	json_object *live = get(drift, "only_live"), *config = get(drift, "only_config");
+	json_object *req = get(drift, "requested");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+
+	for (size_t i = 0; i < arr_len(live); i++)
+		drift_device(out, "only in the running guest (gone when it stops)",
+		             json_object_array_get_idx(live, i));
+	for (size_t i = 0; i < arr_len(config); i++)
+		drift_device(out, "only in the definition (back at the next start)",
+		             json_object_array_get_idx(config, i));
+	for (size_t i = 0; i < arr_len(req); i++) {
+		json_object *r = json_object_array_get_idx(req, i);
+
+		fprintf(out, "  virtio-mem %s", txt(r, "alias"));
+		if (get(r, "node"))
+			fprintf(out, " on guest node %" PRId64, num(r, "node"));
+		fprintf(out, ": requested %s live, %s in the definition (the next start's)\n",
+		        kib(r, "live_kib", a), kib(r, "config_kib", b));
+	}
+}
+
+static void render_drift(FILE *out, json_object *drift)
+{
+	if (drift == NULL)
+		return;
+	if (json_object_get_boolean(get(drift, "in_sync"))) {
+		fprintf(out, "\nDrift: none, the running guest and its persistent definition have "
+		             "the same memory devices\n");
+		return;
+	}
+	fprintf(out, "\nDrift: the running guest and its persistent definition differ\n");
+	render_drift_lines(out, drift);
+}
+
 static void render_inspect(FILE *out, json_object *d)
 {
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
@@ -412,19 +464,44 @@ static void render_inspect(FILE *out, json_object *d)
 		fputc('\n', out);
 		render_devices(out, get(d, "devices"));
 	}
+	render_drift(out, get(d, "drift"));
 	if (get(d, "host")) {
 		fputc('\n', out);
 		render_host(out, get(d, "host"));
 	}
 }
 
+/* The DRIFT column: "-" when not compared. */
+static const char *drift_cell(json_object *drift)
+{
+	if (drift == NULL)
+		return "-";
+	return json_object_get_boolean(get(drift, "in_sync")) ? "none" : "yes";
+}
+
+/* After the table: what differs, per domain. */
+static void render_status_drift(FILE *out, json_object *doms)
+{
+	for (size_t i = 0; i < arr_len(doms); i++) {
+		json_object *dom = json_object_array_get_idx(doms, i);
+		json_object *drift = get(dom, "drift");
+
+		if (drift == NULL || json_object_get_boolean(get(drift, "in_sync")))
+			continue;
+		fprintf(out,
+		        "\nDrift in %s: the running guest and its persistent definition differ\n",
+		        txt(dom, "name"));
+		render_drift_lines(out, drift);
+	}
+}
+
 static void render_status(FILE *out, json_object *d)
 {
-	static const char *const hdr[] = {"DOMAIN",  "STATE",    "MEMORY",
-	                                  "MAXIMUM", "PER NODE", "OPERATIONS"};
+	static const char *const hdr[] = {"DOMAIN",   "STATE",      "MEMORY", "MAXIMUM",
+	                                  "PER NODE", "OPERATIONS", "DRIFT"};
 	json_object *doms = get(d, "domains");
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
-	struct table *t = table_new(6, hdr);
+	struct table *t = table_new(7, hdr);
 
 	fprintf(out, "memplugd %s, up %" PRId64 " s, %" PRId64 " operations done\n",
 	        txt(d, "version"), num(d, "uptime_s"), num(d, "operations_done"));
@@ -437,7 +514,7 @@ static void render_status(FILE *out, json_object *d)
 		json_object *dom = json_object_array_get_idx(doms, i);
 		json_object *nodes = get(dom, "nodes"), *queue = get(dom, "queue");
 		char pernode[512] = "", ops[512] = "";
-		const char *row[6];
+		const char *row[7];
 
 		for (size_t j = 0; j < arr_len(nodes); j++) {
 			json_object *n = json_object_array_get_idx(nodes, j);
@@ -460,10 +537,12 @@ static void render_status(FILE *out, json_object *d)
 		row[3] = kib(dom, "max_memory_kib", b);
 		row[4] = *pernode ? pernode : str(dom, "problem");
 		row[5] = *ops ? ops : "-";
+		row[6] = drift_cell(get(dom, "drift"));
 		table_add(t, row);
 	}
 	table_print(t, out);
 	table_free(t);
+	render_status_drift(out, doms);
 }
 
 static void render_dimms(FILE *out, const char *verb, json_object *list)

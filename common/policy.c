@@ -567,6 +567,20 @@ void policy_overrides_clear(struct policy_overrides *o)
 	*o = (struct policy_overrides){0};
 }
 
+int policy_overrides_remove(struct policy_overrides *o, const char *key)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		if (strcmp(o->v[i].key, key) != 0)
+			continue;
+		free(o->v[i].key);
+		free(o->v[i].value);
+		memmove(&o->v[i], &o->v[i + 1], (o->n - i - 1) * sizeof(*o->v));
+		o->n--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int policy_overrides_put(struct policy_overrides *o, const char *key, const char *value)
 {
 	char *v = strdup(value);

@@ -59,6 +59,7 @@ struct policy_key {
 	uint64_t max;      /* sizes and durations: the largest value; 0 none */
 	const char *unset; /* shown for 0 (a size that means "the domain's own"), or NULL */
 	const char *doc;   /* its meaning, as docs/policy.md's table says it */
+	bool memory_bound; /* a size of the guest: within its boot memory and maxMemory */
 };
 
 /* Upper bounds: they keep the decision's arithmetic (cooldown << 6, step + need) in range. */
@@ -76,6 +77,23 @@ const char *policy_key_format(const struct policy_key *k, const struct policy_se
 /* The same by name; NULL for an unknown key. */
 const char *policy_settings_value(const struct policy_settings *s, const char *key, char *buf,
                                   size_t len);
+
+/* What a memory_bound key is checked against: one domain's definition. */
+struct policy_domain_bounds {
+	const char *name;
+	uint64_t boot_kib;       /* its NUMA cells: the policy's floor in any case */
+	uint64_t max_memory_kib; /* <maxMemory>, 0 when absent */
+	uint64_t memory_kib;     /* <memory>: the ceiling when there is no <maxMemory> */
+};
+
+/*
+ * 0 when key k of s lies within the domain (a memory_bound key set to a
+ * size: boot memory <= value <= maxMemory, or <memory> without one; other
+ * keys and 0, "the domain's own", always do); else -EINVAL and a message
+ * with the value, the domain's bound and what to do.
+ */
+int policy_key_check_domain(const struct policy_key *k, const struct policy_settings *s,
+                            const struct policy_domain_bounds *b, char **err);
 
 /* ---- inputs of one decision ---- */
 
@@ -206,6 +224,8 @@ struct policy_overrides {
 void policy_overrides_clear(struct policy_overrides *o);
 /* Sets (or replaces) key=value; the value must already be valid. */
 int policy_overrides_put(struct policy_overrides *o, const char *key, const char *value);
+/* Removes key: 0, or -ENOENT when o has no value for it. */
+int policy_overrides_remove(struct policy_overrides *o, const char *key);
 /* <policy enabled="yes" low_free="10%" .../> (no namespace: libvirt adds
  * it). Caller frees. */
 char *policy_metadata_format(const struct policy_overrides *o);

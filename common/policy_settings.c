@@ -133,24 +133,26 @@ static const char *print_duration(const void *field, char *buf, size_t len)
 /* ---- the table ---- */
 
 const struct policy_key policy_keys[POLICY_N_KEYS] = {
-        {"enabled", BOOL_KEY, AT(enabled), 0, 0, NULL, "the policy manages this guest"},
-        {"dry_run", BOOL_KEY, AT(dry_run), 0, 0, NULL, "decide and audit, change nothing"},
+        {"enabled", BOOL_KEY, AT(enabled), 0, 0, NULL, "the policy manages this guest", false},
+        {"dry_run", BOOL_KEY, AT(dry_run), 0, 0, NULL, "decide and audit, change nothing", false},
         {"low_free", THRESHOLD_KEY, AT(low_free), 0, 0, NULL,
          "below this much usable memory, add memory (`10%` of the guest's MemTotal, or a "
-         "size such as `256M`)"},
+         "size such as `256M`)",
+         false},
         {"high_free", THRESHOLD_KEY, AT(high_free), 0, 0, NULL,
-         "above this for `settle`, give memory back"},
+         "above this for `settle`, give memory back", false},
         {"step", SIZE_KEY, AT(step_kib), 1, POLICY_STEP_MAX_KIB, NULL,
          "the size of one move: a balloon step, or one DIMM (rounded up to the cell's "
-         "alignment, 128 MiB or the page size)"},
+         "alignment, 128 MiB or the page size)",
+         false},
         {"cooldown", DURATION_KEY, AT(cooldown_ms), 0, POLICY_DURATION_MAX_MS, NULL,
-         "the least time between two shrinking moves, and after a failure"},
+         "the least time between two shrinking moves, and after a failure", false},
         {"settle", DURATION_KEY, AT(settle_ms), 0, POLICY_DURATION_MAX_MS, NULL,
-         "how long usable memory must stay above `high_free` before any shrink"},
+         "how long usable memory must stay above `high_free` before any shrink", false},
         {"min", SIZE_KEY, AT(min_kib), 0, 0, "boot",
-         "the guest never goes below this. The floor is `max(min, boot memory)`"},
+         "the guest never goes below this. The floor is `max(min, boot memory)`", true},
         {"max", SIZE_KEY, AT(max_kib), 0, 0, "maxMemory",
-         "the guest never goes above this, nor above `<maxMemory>`"},
+         "the guest never goes above this, nor above `<maxMemory>`", true},
 };
 
 const struct policy_key *policy_key_find(const char *name)
@@ -270,4 +272,37 @@ int policy_settings_check(const struct policy_settings *s, char **err)
 		               size_short(s->min_kib, a, sizeof(a)),
 		               size_short(s->max_kib, b, sizeof(b)));
 	return 0;
+}
+
+/* ---- against the domain ---- */
+
+int policy_key_check_domain(const struct policy_key *k, const struct policy_settings *s,
+                            const struct policy_domain_bounds *b, char **err)
+{
+	uint64_t v = k->memory_bound ? *(const uint64_t *)cfield_of(k, s) : 0;
+	uint64_t top = b->max_memory_kib ? b->max_memory_kib : b->memory_kib;
+	char val[32], lo[32], hi[32];
+
+	if (v == 0 || (v >= b->boot_kib && v <= top))
+		return 0;
+	size_short(v, val, sizeof(val));
+	size_short(b->boot_kib, lo, sizeof(lo));
+	size_short(top, hi, sizeof(hi));
+	if (v < b->boot_kib)
+		return err_ret(err, -EINVAL,
+		               "%s %s is below the boot memory of %s (%s), which the guest never "
+		               "goes below: set %s between %s and %s, or unset it "
+		               "(memplugctl policy %s unset %s)",
+		               k->name, val, b->name, lo, k->name, lo, hi, b->name, k->name);
+	if (b->max_memory_kib)
+		return err_ret(err, -EINVAL,
+		               "%s %s is above the maxMemory of %s (%s), beyond which nothing can "
+		               "be plugged: set %s between %s and %s, or raise its <maxMemory> "
+		               "first (memplugctl prepare --max, then restart it)",
+		               k->name, val, b->name, hi, k->name, lo, hi);
+	return err_ret(err, -EINVAL,
+	               "%s %s is above the memory of %s (%s), which has no <maxMemory> to plug "
+	               "more: set %s between %s and %s, or give it a <maxMemory> first "
+	               "(memplugctl prepare --max, then restart it)",
+	               k->name, val, b->name, hi, k->name, lo, hi);
 }

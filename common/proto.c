@@ -11,9 +11,10 @@
 #include "err.h"
 #include "proto.h"
 
-#define PROTO_STRING_MAX 4096 /* longest string argument, in bytes */
+#define PROTO_STRING_MAX  4096 /* longest string argument, in bytes */
+#define PROTO_STRINGS_MAX 64   /* most strings in an array argument */
 
-enum proto_type { PROTO_T_STRING, PROTO_T_UINT, PROTO_T_BOOL, PROTO_T_OBJECT };
+enum proto_type { PROTO_T_STRING, PROTO_T_UINT, PROTO_T_BOOL, PROTO_T_OBJECT, PROTO_T_STRINGS };
 
 struct proto_arg {
 	const char *name;
@@ -31,7 +32,7 @@ struct proto_spec {
 };
 
 static const char *const plan_actions[] = {"grow", "shrink", NULL};
-static const char *const policy_actions[] = {"show", "enable", "disable", "set", NULL};
+static const char *const policy_actions[] = {"show", "enable", "disable", "set", "unset", NULL};
 static const char *const prepare_actions[] = {"show", "define", NULL};
 
 static const struct proto_arg args_none[] = {{NULL}};
@@ -61,6 +62,7 @@ static const struct proto_arg args_policy[] = {
         {"domain", PROTO_T_STRING, true, NULL},
         {"action", PROTO_T_STRING, true, policy_actions},
         {"settings", PROTO_T_OBJECT, false, NULL},
+        {"keys", PROTO_T_STRINGS, false, NULL}, /* unset: checked by the policy */
         {NULL},
 };
 
@@ -102,6 +104,7 @@ static const char *const proto_type_names[] = {
         [PROTO_T_UINT] = "a non-negative integer",
         [PROTO_T_BOOL] = "a boolean",
         [PROTO_T_OBJECT] = "an object",
+        [PROTO_T_STRINGS] = "an array of strings",
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -268,13 +271,31 @@ static int proto_check_string(const struct proto_arg *arg, struct json_object *v
 	return err_ret(err, -EBADMSG, "argument '%s' has an unknown value '%s'", arg->name, s);
 }
 
+static int proto_check_strings(const struct proto_arg *arg, struct json_object *val, char **err)
+{
+	size_t n = json_object_array_length(val);
+
+	if (n > PROTO_STRINGS_MAX)
+		return err_ret(err, -EBADMSG, "argument '%s' has more than %d strings", arg->name,
+		               PROTO_STRINGS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(val, i);
+
+		if (!json_object_is_type(v, json_type_string))
+			return err_ret(err, -EBADMSG, "argument '%s' must be %s", arg->name,
+			               proto_type_names[arg->type]);
+		if (proto_check_string(arg, v, err) < 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 static int proto_check_arg(const struct proto_arg *arg, struct json_object *val, char **err)
 {
 	static const enum json_type json_types[] = {
-	        [PROTO_T_STRING] = json_type_string,
-	        [PROTO_T_UINT] = json_type_int,
-	        [PROTO_T_BOOL] = json_type_boolean,
-	        [PROTO_T_OBJECT] = json_type_object,
+	        [PROTO_T_STRING] = json_type_string, [PROTO_T_UINT] = json_type_int,
+	        [PROTO_T_BOOL] = json_type_boolean,  [PROTO_T_OBJECT] = json_type_object,
+	        [PROTO_T_STRINGS] = json_type_array,
 	};
 
 	if (!json_object_is_type(val, json_types[arg->type]))
@@ -282,6 +303,8 @@ static int proto_check_arg(const struct proto_arg *arg, struct json_object *val,
 		               proto_type_names[arg->type]);
 	if (arg->type == PROTO_T_STRING)
 		return proto_check_string(arg, val, err);
+	if (arg->type == PROTO_T_STRINGS)
+		return proto_check_strings(arg, val, err);
 	if (arg->type == PROTO_T_UINT) {
 		int64_t v = json_object_get_int64(val);
 

@@ -35,6 +35,13 @@ json_object *report_host(const struct host *h);
 struct select_result;
 json_object *report_select(const struct select_result *r);
 
+/* Drift between the live and the persistent definition (report_drift.c):
+ * {in_sync, only_live: [{model, alias, node, size_kib, slot}], only_config:
+ * [same], requested: [{alias, node, size_kib, live_kib, config_kib}]}; JSON
+ * null (NULL) for a NULL drift (not compared). A new reference. */
+struct drift;
+json_object *report_drift(const struct drift *d);
+
 /* Small json-c helpers shared by the report builders and their readers. */
 json_object *report_nodeset(const struct nodeset *ns); /* string, or NULL for empty */
 json_object *report_string(const char *s);             /* string, or NULL (JSON null) */

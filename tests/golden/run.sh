@@ -36,6 +36,12 @@ inspect-caps-hbm-json|inspect --json --xml $data/hbm-cpuless.xml --host-caps $da
 inspect-caps-test-driver|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-test-driver.xml
 inspect-caps-not-caps|inspect --xml $data/guest-2cell.xml --host-caps $data/guest-2cell.xml
 inspect-caps-missing|inspect --xml $data/guest-2cell.xml --host-caps $data/no-such-caps.xml
+inspect-drift|inspect --xml $data/drift-live.xml --inactive-xml $data/drift-inactive.xml
+inspect-drift-json|--json inspect --xml $data/drift-live.xml --inactive-xml $data/drift-inactive.xml
+inspect-drift-vmem|inspect --xml $data/drift-vmem-live.xml --inactive-xml $data/drift-vmem-inactive.xml
+inspect-drift-none|inspect --xml $data/drift-inactive.xml --inactive-xml $data/drift-inactive.xml
+inspect-drift-name|inspect web01 --inactive-xml $data/drift-inactive.xml
+inspect-drift-missing|inspect --xml $data/drift-live.xml --inactive-xml $data/no-such-drift.xml
 inspect-caps-and-sysfs|inspect --xml $data/guest-2cell.xml --host-caps $data/caps-1node.xml --host-sysfs $data/host-4node
 plan-nomax|plan --xml $data/nomax.xml
 plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
@@ -57,6 +63,9 @@ grow-decimal-mb|grow web01 128MB
 resize-negative|resize web01 -2G
 resize-zero|resize web01 0M --node 1
 version|--version
+policy-unset-none|policy web01 unset
+policy-unset-value|policy web01 unset min=2G
+policy-show-extra|policy web01 show min
 log-verify-missing|--socket /nonexistent/memplugd.sock --agent-config $data/memplugd-log.conf log verify
 log-missing|log --socket /nonexistent/memplugd.sock --agent-config=$data/memplugd-log.conf --domain web01
 grow-config-scope|--socket /nonexistent/memplugd.sock grow web01 128M --config

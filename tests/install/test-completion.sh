@@ -49,12 +49,12 @@ s="$work/s"
 check "grow help inspect log plan policy prepare resize shrink status" ""
 check "grow" gr
 check "--connect --help --json --socket" --
-check "--host --host-caps --host-sysfs --json --socket --xml" inspect --
+check "--host --host-caps --host-sysfs --inactive-xml --json --socket --xml" inspect --
 check "--config --dry-run --json --live --no-wait --node --socket" grow --
 check "--config --dry-run --json --live --no-wait --node --socket" --socket "$s" shrink test 1G --node 1 --
 check "test" --socket "$s" grow ""
 check "test" --socket="$s" policy t
-check "disable enable set show" --socket "$s" policy test ""
+check "disable enable set show unset" --socket "$s" policy test ""
 check "set show" --socket "$s" policy test s
 check "" --socket "$s" grow test ""
 check "test" --socket "$s" inspect --host ""

@@ -108,6 +108,23 @@ static const struct request_case requests[] = {
          "bad_request", NULL, NULL, NULL},
         {"policy: unknown domain", "policy", "{\"domain\":\"nosuch\",\"action\":\"show\"}",
          "not_found", NULL, NULL, NULL},
+        {"policy set: max within maxMemory is stored", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"max\":\"8G\"}}", NULL,
+         "settings.max.value", "8G", "max=\"8G\""},
+        {"policy set: max above maxMemory is refused", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"max\":\"16G\"}}", "bad_request",
+         NULL, NULL, NULL},
+        {"policy set: min below the boot memory is refused", "policy",
+         "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"min\":\"1G\"}}", "bad_request",
+         NULL, NULL, NULL},
+        {"policy unset: a key with no run-time value", "policy",
+         "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"min\"]}", "bad_request", NULL, NULL,
+         NULL},
+        {"policy unset: an unknown key", "policy",
+         "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"speed\"]}", "bad_request", NULL, NULL,
+         NULL},
+        {"policy unset: no keys", "policy", "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[]}",
+         "bad_request", NULL, NULL, NULL},
 };
 
 static void request_run(const struct request_case *c)
@@ -224,6 +241,159 @@ static void test_read_fails(void **state)
 	assert_non_null(domains_find(agent_domains(fa->a), "vm")->model_error);
 }
 
+/* Drift, as inspect and status show it: both definitions are read on a
+ * worker each time, so a change behind the agent's back shows at once. */
+static const struct fake_spec two_dimms = {
+        .n_cells = 2,
+        .cell_mib = {1024, 1024},
+        .max_mib = 8192,
+        .slots = 8,
+        .huge_cell = -1,
+        .host_node = -1,
+        .n_devs = 2,
+        .devs = {{0, 262144, "ua-mp-a-0", 0}, {1, 262144, "ua-mp-a-1", 1}},
+};
+
+/* The value at `path` of a reply to cmd as text: "null" for a JSON null,
+ * "(absent)" for a missing key. */
+static char *reply_at(struct fakeagent *fa, const char *cmd, const char *args, const char *path)
+{
+	struct proto_reply *r = fakeagent_call(fa, cmd, args);
+	const char *dot = strrchr(path, '.');
+	json_object *v, *parent;
+	char prefix[128];
+	char *out;
+
+	if (!r->ok)
+		fail_msg("%s: %s: %s", cmd, r->code, r->message);
+	snprintf(prefix, sizeof(prefix), "%.*s", dot ? (int)(dot - path) : 0, path);
+	parent = dot ? at(r->data, prefix) : r->data;
+	v = at(r->data, path);
+	if (v)
+		out = strdup(json_object_get_string(v));
+	else if (json_object_is_type(parent, json_type_object) &&
+	         json_object_object_get_ex(parent, dot ? dot + 1 : path, NULL))
+		out = strdup("null");
+	else
+		out = strdup("(absent)");
+	proto_reply_free(r);
+	return out;
+}
+
+static void expect_at(struct fakeagent *fa, const char *cmd, const char *path, const char *want)
+{
+	char *got =
+	        reply_at(fa, cmd, strcmp(cmd, "inspect") == 0 ? "{\"domain\":\"vm\"}" : NULL, path);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s %s: got %s, wanted %s", cmd, path, got, want);
+	free(got);
+}
+
+static void fake_drop_live(struct fakevirt *fv, size_t i)
+{
+	pthread_mutex_lock(&fv->lock);
+	memmove(&fv->live[i], &fv->live[i + 1], (fv->n_live - i - 1) * sizeof(fv->live[0]));
+	fv->n_live--;
+	pthread_mutex_unlock(&fv->lock);
+}
+
+static void test_drift(void **state)
+{
+	struct fakeagent *fa = calloc(1, sizeof(*fa));
+	struct backend_event stopped = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                                .name = "vm",
+	                                .lifecycle = BACKEND_LIFECYCLE_STOPPED};
+	size_t reads;
+
+	(void)state;
+	fakeagent_init(fa);
+	fakeagent_start(fa, &two_dimms, &roomy, true);
+	expect_at(fa, "inspect", "drift.in_sync", "true");
+	expect_at(fa, "status", "domains.0.drift.in_sync", "true");
+	/* virsh detach-device-alias vm ua-mp-a-1 --live, unseen by the agent */
+	fake_drop_live(&fa->fv, 1);
+	expect_at(fa, "inspect", "drift.in_sync", "false");
+	expect_at(fa, "inspect", "drift.only_config.0.alias", "ua-mp-a-1");
+	expect_at(fa, "inspect", "drift.only_config.0.node", "1");
+	expect_at(fa, "inspect", "drift.only_live.0", "(absent)");
+	reads = fakevirt_count(&fa->fv, FAKE_XML, 0);
+	expect_at(fa, "status", "domains.0.drift.only_config.0.size_kib", "262144");
+	/* status read both definitions itself */
+	assert_int_equal(fakevirt_count(&fa->fv, FAKE_XML, 0), reads + 2);
+	/* virsh attach-device vm dimm.xml --live: libvirt names it */
+	pthread_mutex_lock(&fa->fv.lock);
+	fa->fv.live[fa->fv.n_live++] = (struct fake_dev){0, 131072, "dimm2", 2};
+	pthread_mutex_unlock(&fa->fv.lock);
+	expect_at(fa, "status", "domains.0.drift.only_live.0.alias", "dimm2");
+	expect_at(fa, "inspect", "drift.only_live.0.slot", "2");
+	/* shut off: one definition, nothing to compare */
+	fa->fv.active = false;
+	dispatch_event(fa->dispatch, &stopped);
+	fakeagent_settle(fa);
+	expect_at(fa, "inspect", "drift", "null");
+	expect_at(fa, "status", "domains.0.drift", "null");
+	assert_int_equal(fa->fv.loop_calls, 0);
+	fakeagent_destroy(fa);
+	free(fa);
+}
+
+/* An agent's own grow changes both definitions: no drift after it. */
+static void test_drift_after_grow(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r =
+	        fakeagent_call(fa, "grow", "{\"domain\":\"vm\",\"size\":268435456,\"node\":1}");
+
+	assert_true(r->ok);
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	expect_at(fa, "inspect", "drift.in_sync", "true");
+	expect_at(fa, "status", "domains.0.drift.in_sync", "true");
+}
+
+/* policy unset takes a run-time value out of the <metadata>, the other
+ * values stay; the refusal of a bound names both numbers. */
+static void test_policy_unset(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":"
+	                   "{\"min\":\"4G\",\"low_free\":\"20%\"}}");
+	assert_true(r->ok);
+	proto_reply_free(r);
+	assert_non_null(strstr(fa->fv.metadata, "min=\"4G\""));
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"set\",\"settings\":{\"max\":\"9G\"}}");
+	assert_false(r->ok);
+	assert_string_equal(r->code, "bad_request");
+	assert_non_null(strstr(r->message, "max 9G is above the maxMemory of vm (8G)"));
+	assert_non_null(strstr(r->message, "set max between 2G and 8G"));
+	proto_reply_free(r);
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"min\"]}");
+	if (!r->ok)
+		fail_msg("unset: %s", r->message);
+	assert_string_equal(json_object_get_string(at(r->data, "settings.min.source")), "default");
+	assert_string_equal(json_object_get_string(at(r->data, "settings.min.value")), "boot");
+	assert_string_equal(json_object_get_string(at(r->data, "settings.low_free.source")),
+	                    "runtime");
+	proto_reply_free(r);
+	assert_null(strstr(fa->fv.metadata, "min="));
+	assert_non_null(strstr(fa->fv.metadata, "low_free=\"20%\""));
+	assert_int_equal(fakeagent_records(fa, "request", "action", "unset"), 1);
+	/* twice: nothing left to unset */
+	r = fakeagent_call(fa, "policy",
+	                   "{\"domain\":\"vm\",\"action\":\"unset\",\"keys\":[\"min\"]}");
+	assert_false(r->ok);
+	assert_non_null(strstr(r->message, "vm has no run-time value of min to unset"));
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->fv.loop_calls, 0);
+}
+
 /* The rule is enforced: a blocking backend call on the loop thread aborts
  * (in a child, so the abort is observed, not suffered). */
 static void test_thread_rule(void **state)
@@ -260,6 +430,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_read_outlives_domain, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_read_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
+	        cmocka_unit_test(test_drift),
+	        cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_drift_after_grow, setup, teardown),
 	};
 
 	log_init("test-dispatch", true, LOG_LEVEL_ERR);

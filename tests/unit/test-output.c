@@ -21,6 +21,20 @@
 #define LIFO0 "{'node':0,'size_kib':131072,'reason':'most recently added first'}"
 #define LIFO1 "{'node':1,'size_kib':131072,'reason':'most recently added first'}"
 
+/* Drift: a DIMM plugged live behind the agent's back, one detached live,
+ * a virtio-mem size requested live only. */
+#define DRIFT_LIVE   "{'model':'dimm','alias':'dimm2','node':1,'size_kib':262144,'slot':2}"
+#define DRIFT_CONFIG "{'model':'dimm','alias':'ua-mp-r1-0','node':0,'size_kib':131072,'slot':null}"
+#define DRIFT_REQ                                                                                  \
+	"{'alias':'virtiomem0','node':0,'size_kib':1048576,'live_kib':262144,'config_kib':0}"
+#define DRIFT_TEXT                                                                                 \
+	"  only in the running guest (gone when it stops): dimm 256 MiB on guest node 1 as dimm2 " \
+	"in slot 2\n"                                                                              \
+	"  only in the definition (back at the next start): dimm 128 MiB on guest node 0 as "      \
+	"ua-mp-r1-0\n"                                                                             \
+	"  virtio-mem virtiomem0 on guest node 0: requested 256 MiB live, 0 in the definition "    \
+	"(the next start's)\n"
+
 static const struct {
 	const char *what;
 	const char *cmd;
@@ -80,6 +94,48 @@ static const struct {
          "{'request':'r10','size':'1 GiB','live':true,'config':true,"
          "'resize':{'from_kib':1048576,'to_kib':1048576,'op':'none'}}",
          "Request r10: resize 1 GiB -> 1 GiB, already there: nothing changed\n"},
+        {"status: the drift column, then what differs", "status",
+         "{'version':'1.0','uptime_s':5,'uri':'qemu:///system','connected':true,'reconnects':0,"
+         "'operations_done':2,'audit':{'path':'/var/log/memplug/audit.log','writable':true},"
+         "'domains':[{'name':'web','active':true,'memory_kib':2359296,'max_memory_kib':8388608,"
+         "'nodes':[{'id':0,'kib':1048576},{'id':1,'kib':1310720}],'queue':[],"
+         "'drift':{'in_sync':false,'only_live':[" DRIFT_LIVE "],'only_config':[" DRIFT_CONFIG
+         "],'requested':[" DRIFT_REQ "]}},"
+         "{'name':'db','active':true,'memory_kib':1048576,'max_memory_kib':4194304,"
+         "'nodes':[{'id':0,'kib':1048576}],'queue':[],"
+         "'drift':{'in_sync':true,'only_live':[],'only_config':[],'requested':[]}},"
+         "{'name':'off','active':false,'memory_kib':1048576,'max_memory_kib':4194304,"
+         "'nodes':[{'id':0,'kib':1048576}],'queue':[],'drift':null}]}",
+         "memplugd 1.0, up 5 s, 2 operations done\n"
+         "libvirt qemu:///system: connected, 0 reconnects\n"
+         "audit log /var/log/memplug/audit.log\n\n"
+         "DOMAIN  STATE     MEMORY    MAXIMUM  PER NODE            OPERATIONS  DRIFT\n"
+         "web     running   2304 MiB  8 GiB    0:1 GiB 1:1280 MiB  -           yes\n"
+         "db      running   1 GiB     4 GiB    0:1 GiB             -           none\n"
+         "off     shut off  1 GiB     4 GiB    0:1 GiB             -           -\n"
+         "\nDrift in web: the running guest and its persistent definition differ\n" DRIFT_TEXT},
+        {"inspect: the drift after the devices", "inspect",
+         "{'domain':'web','uuid':null,'memory_kib':2359296,'boot_kib':2097152,"
+         "'max_memory_kib':8388608,'used_slots':1,'slots':8,'headroom_kib':6029312,"
+         "'hotplug':true,'cells':[],'devices':[],"
+         "'drift':{'in_sync':false,'only_live':[" DRIFT_LIVE "],'only_config':[" DRIFT_CONFIG
+         "],'requested':[" DRIFT_REQ "]}}",
+         "Domain web (no uuid)\n"
+         "Memory 2304 MiB (boot 2 GiB), maximum 8 GiB\n"
+         "Slots 1 used of 8, headroom 5888 MiB\n\n"
+         "CELL  CPUS  MEMORY  PLUGGED  PAGE  PAGE FROM  HOST NODES  MODE  NODES FROM\n"
+         "\nDrift: the running guest and its persistent definition differ\n" DRIFT_TEXT},
+        {"inspect: in sync", "inspect",
+         "{'domain':'db','uuid':null,'memory_kib':1048576,'boot_kib':1048576,"
+         "'max_memory_kib':4194304,'used_slots':0,'slots':8,'headroom_kib':3145728,"
+         "'hotplug':true,'cells':[],'devices':[],"
+         "'drift':{'in_sync':true,'only_live':[],'only_config':[],'requested':[]}}",
+         "Domain db (no uuid)\n"
+         "Memory 1 GiB (boot 1 GiB), maximum 4 GiB\n"
+         "Slots 0 used of 8, headroom 3 GiB\n\n"
+         "CELL  CPUS  MEMORY  PLUGGED  PAGE  PAGE FROM  HOST NODES  MODE  NODES FROM\n"
+         "\nDrift: none, the running guest and its persistent definition have the same "
+         "memory devices\n"},
         {"an agent that sends no scope", "grow", "{'request':'r6','size':'128 MiB','attached':[]}",
          "Request r6: 128 MiB\n"},
 };

@@ -702,6 +702,89 @@ static void test_keys_check(void **state)
 	}
 }
 
+/* min and max against the domain: within boot memory and maxMemory (or
+ * <memory> without one); the refusal names both numbers and what to do. */
+static void test_keys_domain(void **state)
+{
+	static const struct policy_domain_bounds web = {"web", 2 * 1024 * MIB, 8 * 1024 * MIB,
+	                                                3 * 1024 * MIB};
+	static const struct policy_domain_bounds flat = {"flat", 2 * 1024 * MIB, 0, 3 * 1024 * MIB};
+	static const struct {
+		const char *what;
+		const struct policy_domain_bounds *b;
+		const char *key, *value;
+		const char *why; /* NULL: accepted */
+	} tab[] = {
+	        {"min at boot", &web, "min", "2G", NULL},
+	        {"min at maxMemory", &web, "min", "8G", NULL},
+	        {"max at maxMemory", &web, "max", "8G", NULL},
+	        {"max at boot", &web, "max", "2G", NULL},
+	        {"min 0: the boot memory", &web, "min", "0G", NULL},
+	        {"step is no size of the guest", &web, "step", "64G", NULL},
+	        {"min below boot", &web, "min", "1G",
+	         "min 1G is below the boot memory of web (2G), which the guest never goes below: "
+	         "set min between 2G and 8G, or unset it (memplugctl policy web unset min)"},
+	        {"max below boot", &web, "max", "1536M",
+	         "max 1536M is below the boot memory of web (2G), which the guest never goes "
+	         "below: set max between 2G and 8G, or unset it (memplugctl policy web unset max)"},
+	        {"min above maxMemory", &web, "min", "9G",
+	         "min 9G is above the maxMemory of web (8G), beyond which nothing can be plugged: "
+	         "set min between 2G and 8G, or raise its <maxMemory> first (memplugctl prepare "
+	         "--max, then restart it)"},
+	        {"max above maxMemory", &web, "max", "16G",
+	         "max 16G is above the maxMemory of web (8G), beyond which nothing can be "
+	         "plugged: set max between 2G and 8G, or raise its <maxMemory> first (memplugctl "
+	         "prepare --max, then restart it)"},
+	        {"no maxMemory: up to <memory>", &flat, "max", "3G", NULL},
+	        {"no maxMemory: above <memory>", &flat, "max", "4G",
+	         "max 4G is above the memory of flat (3G), which has no <maxMemory> to plug more: "
+	         "set max between 2G and 3G, or give it a <maxMemory> first (memplugctl prepare "
+	         "--max, then restart it)"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		struct policy_settings s = settings_default();
+		const struct policy_key *k = policy_key_find(tab[i].key);
+		char *err = NULL;
+		int rc;
+
+		assert_int_equal(policy_settings_apply(&s, tab[i].key, tab[i].value, NULL), 0);
+		rc = policy_key_check_domain(k, &s, tab[i].b, &err);
+		if (tab[i].why == NULL && rc != 0)
+			fail_msg("%s: refused: %s", tab[i].what, err);
+		if (tab[i].why != NULL && (rc != -EINVAL || strcmp(err, tab[i].why) != 0))
+			fail_msg("%s: rc %d, '%s', wanted '%s'", tab[i].what, rc, err ? err : "",
+			         tab[i].why);
+		free(err);
+	}
+}
+
+/* unset: a run-time value goes, the others keep their order. */
+static void test_overrides_remove(void **state)
+{
+	struct policy_overrides o = {0};
+	char *xml;
+
+	(void)state;
+	assert_int_equal(policy_overrides_put(&o, "enabled", "yes"), 0);
+	assert_int_equal(policy_overrides_put(&o, "min", "2G"), 0);
+	assert_int_equal(policy_overrides_put(&o, "max", "4G"), 0);
+	assert_int_equal(policy_overrides_remove(&o, "min"), 0);
+	assert_int_equal(policy_overrides_remove(&o, "min"), -ENOENT);
+	assert_int_equal(policy_overrides_remove(&o, "step"), -ENOENT);
+	xml = policy_metadata_format(&o);
+	assert_string_equal(xml, "<policy enabled=\"yes\" max=\"4G\"/>");
+	free(xml);
+	assert_int_equal(policy_overrides_remove(&o, "max"), 0);
+	assert_int_equal(policy_overrides_remove(&o, "enabled"), 0);
+	assert_int_equal(o.n, 0);
+	xml = policy_metadata_format(&o);
+	assert_string_equal(xml, "<policy/>");
+	free(xml);
+	policy_overrides_clear(&o);
+}
+
 /* The rows themselves: names unique and found, fields inside the struct, and
  * every printed default parsed back. */
 static void test_keys_rows(void **state)
@@ -773,6 +856,8 @@ int main(void)
 	        cmocka_unit_test(test_keys_roundtrip),
 	        cmocka_unit_test(test_keys_refused),
 	        cmocka_unit_test(test_keys_check),
+	        cmocka_unit_test(test_keys_domain),
+	        cmocka_unit_test(test_overrides_remove),
 	        cmocka_unit_test(test_keys_rows),
 	        cmocka_unit_test(test_keys_documented),
 	};

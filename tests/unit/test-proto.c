@@ -161,6 +161,18 @@ static const struct request_case request_cases[] = {
          "{\"v\":1,\"id\":6,\"cmd\":\"prepare\",\"args\":{\"domain\":\"g\",\"action\":"
          "\"define\",\"xml\":\"<domain/>\"}}",
          -EBADMSG, 6, "'xml'"},
+        {"string array arg",
+         "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"unset\","
+         "\"keys\":[\"min\",\"max\"]}}",
+         0, 6, NULL},
+        {"string array with a number",
+         "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"unset\","
+         "\"keys\":[\"min\",2]}}",
+         -EBADMSG, 6, "'keys' must be an array of strings"},
+        {"string array as a string",
+         "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"unset\","
+         "\"keys\":\"min\"}}",
+         -EBADMSG, 6, "'keys' must be an array of strings"},
         {"object arg",
          "{\"v\":1,\"id\":6,\"cmd\":\"policy\",\"args\":{\"domain\":\"g\",\"action\":\"set\","
          "\"settings\":{\"low\":1}}}",
@@ -237,6 +249,7 @@ static const struct mutate_case mutate_cases[] = {
         {"policy", "{\"domain\":\"g\",\"action\":\"show\"}", false},
         {"policy", "{\"domain\":\"g\",\"action\":\"enable\"}", true},
         {"policy", "{\"domain\":\"g\",\"action\":\"set\",\"settings\":{}}", true},
+        {"policy", "{\"domain\":\"g\",\"action\":\"unset\",\"keys\":[\"min\"]}", true},
         {"grow", "{\"domain\":\"g\",\"size\":1}", true},
         {"shrink", "{\"domain\":\"g\",\"size\":1}", true},
         {"prepare", "{\"domain\":\"g\",\"action\":\"show\",\"mirror_host\":true}", false},

@@ -57,6 +57,13 @@ l2_dimms() { virsh_ dumpxml ${2:+"$2"} "$1" | grep -c "<memory model='dimm'" || 
 # L1 host node $1: free 2 MiB pages; MemFree in kB.
 free_pages() { cat "/sys/devices/system/node/node$1/hugepages/hugepages-2048kB/free_hugepages"; }
 mem_free() { awk '/MemFree/ { print $(NF-1) }' "/sys/devices/system/node/node$1/meminfo"; }
+# MemFree plus what the kernel can drop at once (page cache, reclaimable
+# slab): a grow that makes the kernel reclaim cache on the node still shows
+# its whole size here, where MemFree alone drops by less.
+mem_reclaimable_free() {
+	awk '/ MemFree:| FilePages:| SReclaimable:/ { s += $(NF-1) } END { print s + 0 }' \
+		"/sys/devices/system/node/node$1/meminfo"
+}
 l1_nodes() { layout_nodes "$LAYOUT"; }
 all_free_pages() { for n in $(l1_nodes); do printf '%s=%s ' "$n" "$(free_pages "$n")"; done; }
 # The hugetlb memory (kB) the L2 QEMU process of guest $1 has mapped.
