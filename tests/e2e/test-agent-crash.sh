@@ -13,12 +13,24 @@ n1=$("$bed" memtotal "$g" 1)
 
 dimms() { virsh -q -c qemu:///system dumpxml $1 "$g" | grep -o "ua-mp-[0-9a-f]*-[0-9]*-[0-9]*" | sort -u | tr '\n' ' '; }
 
+# start_agent, then until the agent's views list the guest (the domain
+# list is read on a worker after `status` already answers).
+start_agent_ready() {
+	start_agent
+	i=0
+	until ctl status 2>/dev/null | grep -q "$g"; do
+		i=$((i + 1))
+		[ "$i" -le 100 ] || fail "memplugd does not list $g"
+		sleep 0.1
+	done
+}
+
 # crash_at OP POINT: one request killed at POINT, then a restart.
 crash_at() {
 	op=$1 point=$2
 	before=$(dimms "" | wc -w)
 	export MEMPLUG_TEST_CRASH_AT="$op:$point"
-	start_agent
+	start_agent_ready
 	unset MEMPLUG_TEST_CRASH_AT
 	out=$(ctl "$op" "$g" 256M --node 1 2>&1) || true
 	i=0 # the request reached the crash point, or it ended some other way
@@ -31,7 +43,7 @@ crash_at() {
 	agent_pid=""
 	grep -q "crash point $op:$point" "$agent_dir/memplugd.log" || fail "$op did not stop at $point"
 	req=$(grep '"event":"request"' "$agent_audit" | tail -n 1 | sed -n 's/.*"request":"\([^"]*\)".*/\1/p')
-	start_agent
+	start_agent_ready
 	i=0 # reconcile runs on a worker after the first connection
 	while grep '"event":"intent"' "$agent_audit" | grep -q "\"request\":\"$req\"" &&
 		! grep "\"request\":\"$req\"" "$agent_audit" | tail -n 1 | grep -q '"event":"\(reconciled\|outcome\)"'; do
@@ -76,7 +88,7 @@ for p in after-intent after-attach after-attach-record before-outcome after-outc
 	crash_at grow "$p"
 done
 # Enough DIMMs for five shrinks.
-start_agent
+start_agent_ready
 while [ "$(dimms "" | wc -w)" -lt 5 ]; do ctl grow "$g" 256M --node 1 >/dev/null || fail "grow"; done
 stop_agent
 for p in after-intent after-detach-call after-live-detach after-config-detach after-outcome; do
