@@ -202,6 +202,16 @@ int agent_audit(struct agent *a, const struct record *r, bool sync, char **err)
 	return rc;
 }
 
+int agent_audit_reserve(struct agent *a, uint64_t bytes, char **err)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->audit_lock);
+	rc = a->audit ? audit_reserve(a->audit, bytes, err) : 0;
+	pthread_mutex_unlock(&a->audit_lock);
+	return rc;
+}
+
 int agent_audit_check(struct agent *a, char **err)
 {
 	int rc;

@@ -69,6 +69,8 @@ bool agent_stopping(const struct agent *a);
 /* Appends one audit record; `sync` makes it durable before returning.
  * Any thread. Failures are logged and returned. */
 int agent_audit(struct agent *a, const struct record *r, bool sync, char **err);
+/* Reserves room for `bytes` of records before a change (audit_reserve()). */
+int agent_audit_reserve(struct agent *a, uint64_t bytes, char **err);
 /* Whether changes may go ahead (the audit log's fail_closed). Any thread. */
 int agent_audit_check(struct agent *a, char **err);
 /* Per-node memory of a model, for audit before/after. *out is malloc'd. */

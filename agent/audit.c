@@ -33,6 +33,8 @@ struct audit {
 	uint64_t last_seq;                   /* 0 before the first record */
 	char last_hash[RECORD_HASH_HEX + 1]; /* "" before the first record */
 	char *error;
+	unsigned fail_after; /* test fault: the append after this many more fails */
+	int fail_errno;      /* 0: no fault armed */
 };
 
 /* What the end of a file holds. */
@@ -383,6 +385,11 @@ int audit_append(struct audit *a, const struct record *r, bool sync, uint64_t *s
 
 	if (a->fd < 0 && audit_reopen(a) < 0)
 		return err_ret(err, -EIO, "%s", a->error ? a->error : "audit log unwritable");
+	if (a->fail_errno && a->fail_after-- == 0) {
+		rc = audit_fail(a, a->fail_errno, "write (injected fault)");
+		a->fail_errno = 0;
+		return err_ret(err, rc, "%s", a->error);
+	}
 	rc = record_to_json(r, audit_now_ms(), a->last_seq + 1, &rec, err);
 	if (rc == 0)
 		rc = record_seal(rec, a->last_hash[0] ? a->last_hash : NULL, &line, err);
@@ -406,6 +413,37 @@ out:
 	json_object_put(rec);
 	free(line);
 	return rc;
+}
+
+int audit_reserve(struct audit *a, uint64_t bytes, char **err)
+{
+	int rc;
+
+	if (a->fd < 0 && audit_reopen(a) < 0)
+		return err_ret(err, -EIO, "%s", a->error ? a->error : "audit log unwritable");
+	/* The records must fit the file they will go to: rotate first when
+	 * they would not fit this one. */
+	if (a->opts.max_bytes > 0 && a->size > 0 && a->size + bytes > a->opts.max_bytes &&
+	    (rc = audit_rotate(a)) < 0)
+		return err_ret(err, rc, "%s", a->error ? a->error : "rotation failed");
+	/* Blocks past the end, the size unchanged: the appends that follow
+	 * land in them and cannot meet a full disk. */
+	if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)a->size, (off_t)bytes) == 0)
+		return 0;
+	rc = -errno;
+	if (rc == -EOPNOTSUPP || rc == -ENOSYS) {
+		log_debug("audit log %s: no space reservation on this file system", a->path);
+		return 0;
+	}
+	return err_ret(err, rc,
+	               "audit log %s: cannot reserve %" PRIu64 " bytes for the records: %s",
+	               a->path, bytes, strerror(-rc));
+}
+
+void audit_inject_failure(struct audit *a, unsigned after, int err)
+{
+	a->fail_after = after;
+	a->fail_errno = err;
 }
 
 bool audit_writable(const struct audit *a)

@@ -49,6 +49,20 @@ void audit_free(struct audit *a);
  */
 int audit_append(struct audit *a, const struct record *r, bool sync, uint64_t *seq_out, char **err);
 
+/*
+ * Reserves `bytes` of disk past the end of the current file (rotating first
+ * when they would not fit in it), so the records an operation is about to
+ * write cannot meet a full disk. -ENOSPC (or another errno) with a message
+ * when the space is not there; 0 on a file system without reservations.
+ * The log stays writable either way.
+ */
+int audit_reserve(struct audit *a, uint64_t bytes, char **err);
+
+/* Fault injection for the unit tests: after `after` more successful
+ * appends, the next one fails with `err` (negative errno) as a write
+ * would, leaving the log unwritable until the append after it. */
+void audit_inject_failure(struct audit *a, unsigned after, int err);
+
 bool audit_writable(const struct audit *a);
 /* Why the log cannot be written; NULL while it can. Borrowed. */
 const char *audit_error(const struct audit *a);

@@ -712,10 +712,14 @@ json_object *autoballoon_status_json(struct autoballoon *p, const char *domain)
 	                       pd->decision.reason ? json_object_new_string(pd->decision.reason)
 	                                           : NULL);
 	json_object_object_add(o, "message", json_object_new_string(pd->decision.message));
-	json_object_object_add(o, "age_ms", /* null: no decision yet (disabled) */
+	/* A sample without a decision (no balloon stats) has no age, and a
+	 * balloon the guest does not report has no size: null, not 2^64-1. */
+	json_object_object_add(o, "age_ms",
 	                       pd->decided_ms ? json_object_new_uint64(now_ms() - pd->decided_ms)
 	                                      : NULL);
-	json_object_object_add(o, "balloon_kib", json_object_new_uint64(pd->last.current));
+	json_object_object_add(
+	        o, "balloon_kib",
+	        pd->last.current == UINT64_MAX ? NULL : json_object_new_uint64(pd->last.current));
 	json_object_object_add(
 	        o, "usable_kib",
 	        pd->last.usable == UINT64_MAX ? NULL : json_object_new_uint64(pd->last.usable));

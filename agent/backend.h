@@ -49,7 +49,8 @@ enum backend_lifecycle {
 	BACKEND_LIFECYCLE_UNDEFINED = 1,
 	BACKEND_LIFECYCLE_STARTED = 2,
 	BACKEND_LIFECYCLE_STOPPED = 5,
-	BACKEND_LIFECYCLE_SHUTDOWN = 7,
+	BACKEND_LIFECYCLE_SHUTDOWN = 6,
+	BACKEND_LIFECYCLE_CRASHED = 8,
 };
 
 /* One domain event. Every pointer is valid for the callback only. */

@@ -844,6 +844,9 @@ static void sync_done(void *arg)
 	}
 	log_info("%zu domains on %s", j->doms.n, backend_uri(agent_backend(j->dp->a)));
 	if (j->rc == 0) {
+		/* Events may have been lost with the connection: what the
+		 * views now show settles the detaches still waiting. */
+		ops_settle_pending(j->dp->ops);
 		sync_drop_stale(j->dp, j->gen);
 		ops_reconcile(j->dp->ops);
 	}
@@ -906,6 +909,7 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 	}
 	case BACKEND_EVENT_LIFECYCLE:
 		if (ev->lifecycle == BACKEND_LIFECYCLE_UNDEFINED) {
+			ops_domain_stopped(dp->ops, ev->name);
 			ops_domain_gone(dp->ops, ev->name);
 			return;
 		}
@@ -919,5 +923,8 @@ void dispatch_event(void *opaque, const struct backend_event *ev)
 	d->sync_mark = dp->sync_gen; /* news newer than a sync's list */
 	if (ev->kind == BACKEND_EVENT_LIFECYCLE)
 		domains_lifecycle(d, ev->lifecycle);
+	/* A guest that is gone answers no detach: end those waits now. */
+	if (ev->kind == BACKEND_EVENT_LIFECYCLE && ev->lifecycle == BACKEND_LIFECYCLE_STOPPED)
+		ops_domain_stopped(dp->ops, ev->name);
 	view_refresh(dp, d);
 }

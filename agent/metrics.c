@@ -107,7 +107,7 @@ static uint64_t *stats_action(struct metrics_stats *s, const char *action)
 struct metrics_stats *metrics_stats_new(void)
 {
 	static const char *const kinds[] = {"grow", "shrink"};
-	static const char *const results[] = {"ok", "refused", "pending", "failed"};
+	static const char *const results[] = {"ok", "refused", "pending", "failed", "unknown"};
 	struct metrics_stats *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)

@@ -13,12 +13,14 @@
 
 #include <pthread.h>
 
+#include "crashpoint.h"
 #include "dimm.h"
 #include "err.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto.h"
+#include "reconcile.h"
 #include "report.h"
 #include "ops.h"
 #include "ops_vmem.h"
@@ -27,10 +29,20 @@
 #include "select.h"
 #include "size.h"
 
+/* What a waiter learnt (enum op_answer's values are its states). */
+enum op_answer {
+	ANSWER_NONE = 0,     /* waiting: no answer yet */
+	ANSWER_REMOVED = 1,  /* DEVICE_REMOVED, or the re-read after a reconnect */
+	ANSWER_ADDED = 2,    /* DEVICE_ADDED (an attach waiter) */
+	ANSWER_REFUSED = -1, /* DEVICE_REMOVAL_FAILED */
+	ANSWER_STOPPED = -3, /* the domain stopped or went away */
+};
+
 struct waiter {
 	char *domain;
 	char *alias;
-	int state; /* 0 waiting, 1 removed, -1 the guest refused */
+	bool attach; /* waits for DEVICE_ADDED rather than a removal */
+	int state;   /* enum op_answer */
 	struct waiter *next;
 };
 
@@ -73,8 +85,9 @@ struct op {
 	char comm[17];
 	struct control_request *req; /* NULL once replied or for the policy */
 	bool running;
-	bool active;    /* the domain ran when the operation was queued */
-	unsigned flags; /* BACKEND_LIVE | BACKEND_CONFIG */
+	bool active;      /* the domain ran when the operation was queued */
+	unsigned flags;   /* BACKEND_LIVE | BACKEND_CONFIG */
+	bool fail_closed; /* copied at submit, as the two below */
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib;
@@ -85,8 +98,9 @@ struct op {
 	char *vmem_short; /* what the virtio-mem steps that came up short show */
 	struct domain *before;
 	struct domain *after;
-	json_object *data; /* the reply's data */
-	const char *code;  /* NULL: ok */
+	json_object *data;  /* the reply's data */
+	json_object *notes; /* what the operator should know (reply "notes") */
+	const char *code;   /* NULL: ok */
 	char *message;
 	struct op *next;
 };
@@ -153,6 +167,7 @@ static void op_free(struct op *op)
 	domain_free(op->after);
 	json_object_put(op->data);
 	free(op->vmem_short);
+	json_object_put(op->notes);
 	free(op->message);
 	free(op->domain);
 	free(op);
@@ -209,35 +224,44 @@ static enum record_result op_result(const char *code)
 		return RECORD_REFUSED;
 	if (strcmp(code, PROTO_E_PARTIAL) == 0)
 		return RECORD_PARTIAL;
+	if (strcmp(code, PROTO_E_UNKNOWN) == 0)
+		return RECORD_UNKNOWN;
 	return strcmp(code, PROTO_E_PENDING) == 0 ? RECORD_PENDING : RECORD_FAILED;
 }
 
 /* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
 #define OP_RECONNECT_TRIES 30
 
+/* Reads and parses the domain, waiting out a reconnect (libvirtd restarts
+ * and the agent reconnects within seconds: better than failing a request
+ * that has not changed anything); 0 or -errno with *err set. */
+static int op_read_dom(struct op *op, bool inactive, struct domain **dom, char **err)
+{
+	char *xml = NULL;
+	int rc, tries = 0;
+
+	*dom = NULL;
+	while ((rc = backend_domain_xml(agent_backend(op->a), op->domain,
+	                                inactive ? BACKEND_INACTIVE : 0, &xml, err)) == -ENOTCONN &&
+	       ++tries <= OP_RECONNECT_TRIES) {
+		free(*err);
+		*err = NULL;
+		usleep(500 * 1000);
+	}
+	if (rc == 0)
+		rc = domain_parse(xml, strlen(xml), dom, err);
+	free(xml);
+	return rc;
+}
+
 /* The domain's model, or NULL with *why saying what failed (caller frees). */
 static struct domain *op_read_model(struct op *op, bool inactive, char **why)
 {
 	struct domain *dom = NULL;
-	char *xml = NULL, *err = NULL;
+	char *err = NULL;
 
-	int rc, tries = 0;
-
-	/* While libvirtd restarts, the agent reconnects within seconds: wait
-	 * for it rather than fail a request that has not changed anything. */
-	while ((rc = backend_domain_xml(agent_backend(op->a), op->domain,
-	                                inactive ? BACKEND_INACTIVE : 0, &xml, &err)) ==
-	               -ENOTCONN &&
-	       ++tries <= OP_RECONNECT_TRIES) {
-		free(err);
-		err = NULL;
-		usleep(500 * 1000);
-	}
-	if (rc < 0)
+	if (op_read_dom(op, inactive, &dom, &err) < 0)
 		err_set(why, "cannot read domain '%s': %s", op->domain, err);
-	else if (domain_parse(xml, strlen(xml), &dom, &err) < 0)
-		err_set(why, "domain '%s': %s", op->domain, err);
-	free(xml);
 	free(err);
 	return dom;
 }
@@ -272,12 +296,13 @@ static json_object *dimm_extra(const struct select_dimm *d, const char *alias)
 
 /* ---- waiting for the guest's answer to a detach (workers) ---- */
 
-static struct waiter *waiter_add(struct ops *o, const char *domain, const char *alias)
+static struct waiter *waiter_add(struct ops *o, const char *domain, const char *alias, bool attach)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 
 	if (w == NULL || (w->domain = strdup(domain)) == NULL || (w->alias = strdup(alias)) == NULL)
 		abort();
+	w->attach = attach;
 	pthread_mutex_lock(&o->wait_lock);
 	w->next = o->waiters;
 	o->waiters = w;
@@ -353,25 +378,43 @@ static int waiter_wait(struct ops *o, struct waiter *w, uint64_t timeout_ms,
 
 /* Detaches one DIMM from the live guest and waits for the guest's answer;
  * then from the persistent definition when asked. 1 removed, -1 refused,
- * 0 still pending, -2 the detach call itself failed. */
+ * 0 still pending, -2 the detach call itself failed, -3 the domain stopped
+ * (or went away) before the guest answered: the persistent half is still
+ * done, since the live one is gone with the guest. */
 static int op_detach(struct op *op, const char *alias, char **err)
 {
 	const struct backend *b = agent_backend(op->a);
+	const char *name = op_name(op);
 	struct waiter *w;
-	int state = 1;
+	int state = ANSWER_REMOVED, rc;
 
 	if (op->flags & BACKEND_LIVE) {
-		w = waiter_add(op->o, op->domain, alias);
-		if (backend_detach_alias(b, op->domain, alias, BACKEND_LIVE, err) < 0) {
+		w = waiter_add(op->o, op->domain, alias, false);
+		rc = backend_detach_alias(b, op->domain, alias, BACKEND_LIVE, err);
+		if (rc == -ENOTCONN) {
+			/* The request may have reached QEMU before the connection
+			 * went: wait as for any answer; the re-read after the
+			 * reconnect settles it if the event is lost. */
+			log_warn("%s: the connection was lost while detaching %s (%s); waiting for "
+			         "the outcome",
+			         op->request, alias, *err ? *err : "?");
+			free(*err);
+			*err = NULL;
+		} else if (rc < 0) {
 			waiter_wait(op->o, w, 0, NULL, false);
 			return -2;
 		}
+		crashpoint(name, "after-detach-call");
 		state = waiter_wait(op->o, w, op->detach_timeout_ms, op->request,
 		                    op->flags & BACKEND_CONFIG);
+		if (state == ANSWER_REMOVED)
+			crashpoint(name, "after-live-detach");
 	}
-	if (state == 1 && (op->flags & BACKEND_CONFIG) &&
-	    backend_detach_alias(b, op->domain, alias, BACKEND_CONFIG, err) < 0)
-		return -2;
+	if ((state == ANSWER_REMOVED || state == ANSWER_STOPPED) && (op->flags & BACKEND_CONFIG)) {
+		if (backend_detach_alias(b, op->domain, alias, BACKEND_CONFIG, err) < 0)
+			return -2;
+		crashpoint(name, "after-config-detach");
+	}
 	return state;
 }
 
@@ -521,18 +564,192 @@ static size_t op_rollback(struct op *op, char (*aliases)[OP_ALIAS_MAX], size_t n
 	for (size_t i = n; i-- > 0;) {
 		char *err = NULL;
 		int st = op_detach(op, aliases[i], &err);
+		bool gone = st == ANSWER_REMOVED || st == ANSWER_STOPPED;
 		json_object *x = json_object_new_object();
 
 		json_object_object_add(x, "alias", json_object_new_string(aliases[i]));
-		op_audit(op, RECORD_ROLLBACK, st == 1 ? RECORD_OK : RECORD_FAILED,
-		         st == 1 ? NULL : (err ? err : "the guest did not release it"), x, true);
-		if (st != 1) {
+		op_audit(op, RECORD_ROLLBACK, gone ? RECORD_OK : RECORD_FAILED,
+		         gone ? NULL : (err ? err : "the guest did not release it"), x, true);
+		if (!gone) {
 			remain++;
 			json_object_array_add(left, json_object_new_string(aliases[i]));
 		}
 		free(err);
 	}
 	return remain;
+}
+
+/* Something the operator should know although the request went through. */
+static void op_note(struct op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void op_note(struct op *op, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (msg == NULL)
+		return;
+	log_warn("%s: %s", op->request, msg);
+	if (op->notes == NULL)
+		op->notes = json_object_new_array();
+	json_object_array_add(op->notes, json_object_new_string(msg));
+	free(msg);
+}
+
+/* libvirt's "slot N is busy" (from QEMU's device_add): QEMU holds a DIMM in
+ * a slot libvirt does not list. Returns N, or -1 for any other failure. */
+static int op_busy_slot(const char *err)
+{
+	const char *p = err ? strstr(err, "slot ") : NULL;
+	unsigned slot;
+	int end = 0;
+
+	for (; p; p = strstr(p + 1, "slot "))
+		if (sscanf(p, "slot %u is busy%n", &slot, &end) == 1 && end > 0 && slot < 256)
+			return (int)slot;
+	return -1;
+}
+
+/* A slot free in the live XML and not in `busy`, lowest first; -1: none. */
+static int op_free_slot(struct op *op, const bool busy[256])
+{
+	struct domain *dom = NULL;
+	char *err = NULL;
+	bool used[256] = {false};
+	int slot = -1;
+
+	if (op_read_dom(op, false, &dom, &err) == 0) {
+		for (size_t i = 0; i < dom->n_memdevs; i++)
+			if (dom->memdevs[i].has_slot && dom->memdevs[i].slot < 256)
+				used[dom->memdevs[i].slot] = true;
+		for (unsigned s = 0; s < dom->slots && s < 256 && slot < 0; s++)
+			if (!used[s] && !busy[s])
+				slot = (int)s;
+	}
+	domain_free(dom);
+	free(err);
+	return slot;
+}
+
+#define OP_EVENT_GRACE_MS 500
+
+/* The attach call lost its connection: the DIMM may or may not be there.
+ * Looks again, at the DEVICE_ADDED event and at the live XML once libvirt
+ * is back. 1 attached, 0 not attached, -1 unknown (op_fail says what each
+ * source showed). */
+static int op_attach_recheck(struct op *op, struct waiter *w, const char *alias, const char *cause)
+{
+	struct domain *dom = NULL;
+	char *err = NULL;
+	int listed = -1, added;
+
+	if (op_read_dom(op, false, &dom, &err) == 0)
+		listed = domain_has_alias(dom, alias);
+	domain_free(dom);
+	/* An event sent before the loss may still be on its way to the loop. */
+	added = waiter_wait(op->o, w, listed == 1 ? 0 : OP_EVENT_GRACE_MS, NULL, false) ==
+	        ANSWER_ADDED;
+	if (listed == 1) {
+		op_note(op,
+		        "the connection to libvirt was lost during the attach of %s (%s); the live "
+		        "XML lists it after the reconnect: attached",
+		        alias, cause);
+	} else if (listed == 0 && !added) {
+		op_fail(op, PROTO_E_FAILED,
+		        "attaching %s: the connection to libvirt was lost (%s); after the "
+		        "reconnect "
+		        "the live XML does not list it and no DEVICE_ADDED came: not attached",
+		        alias, cause);
+	} else {
+		op_fail(op, PROTO_E_UNKNOWN,
+		        "attaching %s: the connection to libvirt was lost (%s); outcome unknown: "
+		        "DEVICE_ADDED %s, the live XML %s; QEMU may hold the DIMM without libvirt "
+		        "listing it (a later grow chooses another slot)",
+		        alias, cause, added ? "came" : "did not come",
+		        listed == 0 ? "does not list it"
+		        : err       ? err
+		                    : "cannot be read");
+	}
+	free(err);
+	return listed == 1 ? 1 : listed == 0 && !added ? 0 : -1;
+}
+
+/* Attaches one DIMM: the call, a retry in another slot when QEMU holds the
+ * one libvirt chose, a re-check when the connection went. 0 or -errno with
+ * *err; *unknown when op_attach_recheck() failed the op itself. */
+static int op_attach(struct op *op, const struct select_dimm *d, const char *alias,
+                     json_object *extra, char **err)
+{
+	const struct backend *b = agent_backend(op->a);
+	bool busy[256] = {false};
+	json_object *busy_list = NULL;
+	int rc, slot = -1, tries = 0, busy_slot;
+
+	for (;;) {
+		struct waiter *w = waiter_add(op->o, op->domain, alias, true);
+		char *xml = dimm_xml_slot(d->node, d->size_kib, alias, slot);
+
+		rc = xml ? backend_attach(b, op->domain, xml, op->flags, err) : -ENOMEM;
+		free(xml);
+		if (rc == -ENOTCONN && (op->flags & BACKEND_LIVE)) {
+			int seen = op_attach_recheck(op, w, alias, *err ? *err : "connection lost");
+
+			free(*err);
+			*err = NULL;
+			rc = seen == 1 ? 0 : -ENOTCONN;
+			break;
+		}
+		waiter_wait(op->o, w, 0, NULL, false);
+		busy_slot = rc < 0 ? op_busy_slot(*err) : -1;
+		if (busy_slot < 0 || ++tries > 4)
+			break;
+		/* QEMU holds a DIMM in that slot that libvirt does not list
+		 * (left by an attach whose outcome libvirt lost): go round it. */
+		busy[busy_slot] = true;
+		if (busy_list == NULL)
+			busy_list = json_object_new_array();
+		json_object_array_add(busy_list, json_object_new_int(busy_slot));
+		if ((slot = op_free_slot(op, busy)) < 0)
+			break;
+		op_note(op,
+		        "slot %d is held by QEMU although libvirt does not list a device there "
+		        "(probably a DIMM left by an attach whose outcome libvirt lost); %s goes "
+		        "to slot %d instead",
+		        busy_slot, alias, slot);
+		free(*err);
+		*err = NULL;
+	}
+	if (busy_list) {
+		json_object_object_add(extra, "busy_slots", busy_list);
+		json_object_object_add(extra, "slot", slot >= 0 ? json_object_new_int(slot) : NULL);
+	}
+	return rc;
+}
+
+/* The intent with the request's scope, which reconcile needs to know which
+ * halves (live, persistent) the change was meant for. */
+static json_object *intent_extra(const struct op *op, const struct select_dimm *d,
+                                 const char *alias)
+{
+	json_object *x = dimm_extra(d, alias);
+
+	json_object_object_add(x, "live", json_object_new_boolean(op->flags & BACKEND_LIVE));
+	json_object_object_add(x, "config", json_object_new_boolean(op->flags & BACKEND_CONFIG));
+	return x;
+}
+
+/* A record after a change could not be written: with fail_closed the
+ * request cannot report success (the caller undoes what it can). */
+static bool op_unrecorded(struct op *op, int rc, const char *what)
+{
+	if (rc >= 0 || !op->fail_closed)
+		return false;
+	op_fail(op, PROTO_E_FAILED, "the audit log cannot be written (the %s record of %s)", what,
+	        op->request);
+	return true;
 }
 
 static void op_grow(struct op *op, const struct select_result *sel)
@@ -545,8 +762,10 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		op_fail(op, PROTO_E_FAILED, "out of memory");
 	for (size_t i = 0; i < sel->n_dimms && aliases; i++) {
 		const struct select_dimm *d = &sel->dimms[i];
-		char *alias = aliases[n], *xml, *err = NULL;
-		int rc;
+		char *alias = aliases[n], *err = NULL;
+		enum record_result res;
+		json_object *x;
+		int rc, wrc;
 
 		if (d->model == DEVMODEL_VIRTIO_MEM) {
 			if (op_vmem_step(op, d, false, done) < 0)
@@ -555,25 +774,34 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			continue;
 		}
 		snprintf(alias, OP_ALIAS_MAX, OPS_ALIAS_PREFIX "%s-%zu", op->request, i);
-		xml = dimm_xml(d->node, d->size_kib, alias);
-		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, alias), true) <
-		    0) {
+		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, intent_extra(op, d, alias),
+		             true) < 0) {
 			op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
-			free(xml);
 			break;
 		}
-		rc = xml ? backend_attach(agent_backend(op->a), op->domain, xml, op->flags, &err)
-		         : -ENOMEM;
-		op_audit(op, RECORD_ATTACH, rc < 0 ? RECORD_FAILED : RECORD_OK, err,
-		         dimm_extra(d, alias), true);
-		free(xml);
+		crashpoint("grow", "after-intent");
+		x = dimm_extra(d, alias);
+		rc = op_attach(op, d, alias, x, &err);
+		crashpoint("grow", "after-attach");
+		if (rc == 0)
+			n++; /* attached: a failure from here on rolls it back */
+		res = rc == 0                                              ? RECORD_OK
+		      : op->code && strcmp(op->code, PROTO_E_UNKNOWN) == 0 ? RECORD_UNKNOWN
+		                                                           : RECORD_FAILED;
+		wrc = op_audit(op, RECORD_ATTACH, res,
+		               rc == 0 ? NULL
+		               : err   ? err
+		                       : op->message,
+		               x, true);
+		if (rc == 0 && op_unrecorded(op, wrc, "attach"))
+			break;
+		crashpoint("grow", "after-attach-record");
 		if (rc < 0) {
 			op_fail(op, PROTO_E_FAILED, "attaching %s to guest node %u failed: %s",
 			        alias, d->node, err ? err : strerror(-rc));
 			free(err);
 			break;
 		}
-		n++;
 		json_object_array_add(done, dimm_extra(d, alias));
 	}
 	if (op->code && nv > 0)
@@ -593,6 +821,16 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			        cause ? cause : "grow failed", remain, n,
 			        json_object_to_json_string(left));
 			free(cause);
+		} else {
+			char *cause = op->message;
+
+			op->message = NULL;
+			if (asprintf(&op->message,
+			             "%s; the %zu DIMM%s it attached %s detached again",
+			             cause ? cause : "grow failed", n, n == 1 ? "" : "s",
+			             n == 1 ? "was" : "were") < 0)
+				op->message = NULL;
+			free(cause);
 		}
 		json_object_put(left);
 	}
@@ -610,29 +848,43 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 	for (size_t i = 0; i < sel->n_dimms; i++) {
 		const struct select_dimm *d = &sel->dimms[i];
 		char *err = NULL;
-		int st;
+		int st, wrc;
 
 		if (d->model == DEVMODEL_VIRTIO_MEM) {
 			if (op_vmem_step(op, d, true, done) < 0)
 				break;
 			continue;
 		}
-		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, dimm_extra(d, d->alias),
+		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, intent_extra(op, d, d->alias),
 		             true) < 0) {
 			op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
 			break;
 		}
+		crashpoint("shrink", "after-intent");
 		st = op_detach(op, d->alias, &err);
-		op_audit(op, RECORD_DETACH,
-		         st == 1    ? RECORD_OK
-		         : st == 0  ? RECORD_PENDING
-		         : st == -1 ? RECORD_REFUSED
-		                    : RECORD_FAILED,
-		         st == 1    ? NULL
-		         : st == 0  ? "no answer from the guest yet"
-		         : st == -1 ? "unplug was rejected by the guest"
-		                    : err,
-		         dimm_extra(d, d->alias), true);
+		wrc = op_audit(op, RECORD_DETACH,
+		               st == 1    ? RECORD_OK
+		               : st == 0  ? RECORD_PENDING
+		               : st == -1 ? RECORD_REFUSED
+		                          : RECORD_FAILED,
+		               st == 1    ? NULL
+		               : st == 0  ? "no answer from the guest yet"
+		               : st == -1 ? "unplug was rejected by the guest"
+		               : st == -3 ? "the domain stopped before the guest answered"
+		                          : err,
+		               dimm_extra(d, d->alias), true);
+		if (st == 1 && op_unrecorded(op, wrc, "detach")) {
+			/* A detach cannot be undone (the guest gave the memory
+			 * up): say what happened instead of claiming success. */
+			free(op->message);
+			if (asprintf(&op->message,
+			             "%s was detached, but the audit log cannot be written: the "
+			             "change stands without its detach record",
+			             d->alias) < 0)
+				op->message = NULL;
+			free(err);
+			break;
+		}
 		if (st == 1) {
 			json_object_array_add(done, dimm_extra(d, d->alias));
 		} else if (st == 0) {
@@ -640,6 +892,15 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 			        "%s on guest node %u: the guest has not released it after %" PRIu64
 			        " ms; the outcome will be audited when it does",
 			        d->alias, d->node, op->detach_timeout_ms);
+		} else if (st == ANSWER_STOPPED) {
+			op_fail(op, PROTO_E_FAILED,
+			        "domain '%s' stopped while the guest was releasing %s on guest "
+			        "node %u: "
+			        "the live guest is gone%s",
+			        op->domain, d->alias, d->node,
+			        (op->flags & BACKEND_CONFIG)
+			                ? "; the DIMM was removed from the persistent definition"
+			                : "");
 		} else if (st == -1) {
 			op_fail(op, PROTO_E_REFUSED,
 			        "the guest refused to release %s on guest node %u (its memory "
@@ -656,6 +917,27 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 	}
 	json_object_object_add(op->data, "detached", done);
 	op_vmem_finish(op);
+}
+
+/* Room for every record an operation of n DIMMs may still write: per
+ * DIMM an intent, attach or detach, rollback and device event, then the
+ * outcome. A record is well under 2 KiB; the preflight is written already. */
+#define OP_RESERVE_BYTES(n) (UINT64_C(8192) + (uint64_t)(n)*4 * 2048)
+
+/* With fail_closed, a change starts only when its records will fit: the
+ * space is reserved first, so a disk that fills during the change cannot
+ * leave it without a trail. */
+static int op_reserve(struct op *op, size_t n_dimms)
+{
+	char *err = NULL;
+	int rc = agent_audit_reserve(op->a, OP_RESERVE_BYTES(n_dimms), &err);
+
+	if (rc < 0 && op->fail_closed)
+		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s; nothing was changed", err);
+	else if (rc < 0)
+		log_warn("%s: %s; changing memory anyway (fail_closed = false)", op->request, err);
+	free(err);
+	return op->fail_closed ? rc : 0;
 }
 
 static void op_select(struct op *op, struct host *host)
@@ -693,12 +975,58 @@ static void op_select(struct op *op, struct host *host)
 		op_fail(op, PROTO_E_REFUSED, "changes are refused: %s", err);
 	else if (op->args.dry_run)
 		; /* the selection in the reply is the answer */
+	else if (op_reserve(op, sel->n_dimms) < 0)
+		; /* refused, nothing changed */
 	else if (op->args.kind == OP_GROW)
 		op_grow(op, sel);
 	else
 		op_shrink(op, sel);
 	free(err);
 	select_result_free(sel);
+}
+
+static int op_outcome(struct op *op)
+{
+	return op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code),
+	                op->message, NULL, true);
+}
+
+/* A successful change whose outcome cannot be written may not report
+ * success (fail_closed): a grow detaches its DIMMs again; a shrink cannot
+ * be undone (the guest gave the memory up) and says so. */
+static void op_outcome_unwritten(struct op *op)
+{
+	json_object *attached = json_object_object_get(op->data, "attached");
+	size_t n = attached ? json_object_array_length(attached) : 0, remain = 0;
+
+	for (size_t i = n; op->args.kind == OP_GROW && i-- > 0;) {
+		const char *alias = json_object_get_string(
+		        json_object_object_get(json_object_array_get_idx(attached, i), "alias"));
+		char *err = NULL;
+		int st = op_detach(op, alias, &err);
+		bool gone = st == ANSWER_REMOVED || st == ANSWER_STOPPED;
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "alias", json_object_new_string(alias));
+		remain += !gone;
+		op_audit(op, RECORD_ROLLBACK, gone ? RECORD_OK : RECORD_FAILED, err, x, true);
+		free(err);
+	}
+	if (op->args.kind == OP_GROW)
+		op_fail(op, PROTO_E_FAILED,
+		        "the audit log cannot be written (the outcome of %s): %zu of the %zu DIMMs "
+		        "attached %s detached again",
+		        op->request, n - remain, n, n - remain == 1 ? "was" : "were");
+	else
+		op_fail(op, PROTO_E_FAILED,
+		        "the DIMMs were detached, but the audit log cannot be written (the outcome "
+		        "of %s): the change stands without its outcome record",
+		        op->request);
+	if (op->args.kind == OP_GROW) {
+		domain_free(op->after);
+		op->after = op_read(op, !(op->flags & BACKEND_LIVE));
+	}
+	op_outcome(op); /* the log may be back: try to record the truth */
 }
 
 /* Reads the persistent definition as text (prepare edits the document
@@ -802,8 +1130,11 @@ static void op_worker(void *arg)
 	}
 	if (op->before)
 		op->after = op_read(op, !(op->flags & BACKEND_LIVE));
-	op_audit(op, RECORD_OUTCOME, op->code == NULL ? RECORD_OK : op_result(op->code),
-	         op->message, NULL, true);
+	crashpoint(op_name(op), "before-outcome");
+	if (op_outcome(op) < 0 && op->code == NULL && op->fail_closed && !op->args.dry_run &&
+	    (op->args.kind == OP_GROW || op->args.kind == OP_SHRINK))
+		op_outcome_unwritten(op);
+	crashpoint(op_name(op), "after-outcome");
 	free(err);
 	host_free(host);
 }
@@ -827,6 +1158,8 @@ static void op_reply(struct op *op)
 	if (op->req == NULL)
 		return;
 	json_object_object_add(op->data, "request", json_object_new_string(op->request));
+	if (op->notes)
+		json_object_object_add(op->data, "notes", json_object_get(op->notes));
 	if (op->code == NULL) {
 		control_reply_ok(op->req, json_object_get(op->data));
 	} else {
@@ -921,6 +1254,7 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	if (op->args.model == DEVMODEL_AUTO) /* the command did not force one */
 		op->args.model = agent_config(a)->device_model;
 	op->host_reserve_kib = agent_config(a)->host_reserve_kib;
+	op->fail_closed = agent_config(a)->fail_closed;
 	op->actor = actor ? *actor : (struct record_actor){.kind = RECORD_ACTOR_POLICY};
 	if (actor && actor->comm) {
 		snprintf(op->comm, sizeof(op->comm), "%s", actor->comm);
@@ -958,12 +1292,18 @@ int ops_submit(struct ops *o, struct domain_view *d, const struct op_args *args,
 	if (args->dry_run)
 		json_object_object_add(x, "dry_run", json_object_new_boolean(true));
 	/* Showing a prepare changes nothing: only a define is a request on record. */
-	if (args->kind != OP_PREPARE || args->define)
-		op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false);
-	else
+	if (args->kind != OP_PREPARE || args->define) {
+		if (op_audit(op, RECORD_REQUEST, RECORD_OK, NULL, x, false) < 0 && op->fail_closed)
+			op_fail(op, PROTO_E_REFUSED,
+			        "the audit log cannot be written (the request "
+			        "record); nothing was changed");
+	} else {
 		json_object_put(x);
+	}
 
-	if (agent_stopping(a))
+	if (op->code)
+		; /* refused above */
+	else if (agent_stopping(a))
 		op_fail(op, PROTO_E_REFUSED, "memplugd is stopping");
 	else if (op->flags == 0 || (args->live && !d->active))
 		op_fail(op, PROTO_E_REFUSED,
@@ -1078,7 +1418,8 @@ static void waiters_wake(struct ops *o, const char *domain, const char *alias, i
 {
 	pthread_mutex_lock(&o->wait_lock);
 	for (struct waiter *w = o->waiters; w; w = w->next)
-		if (w->state == 0 && strcmp(w->domain, domain) == 0 && strcmp(w->alias, alias) == 0)
+		if (w->state == 0 && w->attach == (state == ANSWER_ADDED) &&
+		    strcmp(w->domain, domain) == 0 && strcmp(w->alias, alias) == 0)
 			w->state = state;
 	pthread_cond_broadcast(&o->wait_cond);
 	pthread_mutex_unlock(&o->wait_lock);
@@ -1107,7 +1448,8 @@ struct late_job {
 	struct ops *o;
 	struct late *l;
 	char uuid[BACKEND_UUID_LEN + 1];
-	bool removed;
+	int answer;         /* ANSWER_REMOVED, ANSWER_REFUSED or ANSWER_STOPPED */
+	const char *source; /* "event", "reread" (after a reconnect), "lifecycle" */
 };
 
 static void late_job_done(void *arg)
@@ -1124,39 +1466,52 @@ static void late_worker(void *arg)
 	struct late *l = j->l;
 	json_object *x = json_object_new_object();
 	char *err = NULL;
+	bool gone = j->answer == ANSWER_REMOVED || j->answer == ANSWER_STOPPED;
 	struct record r = {.event = RECORD_OUTCOME,
 	                   .domain = l->domain,
 	                   .uuid = j->uuid[0] ? j->uuid : NULL,
 	                   .request = l->request,
-	                   .actor = {.kind = RECORD_ACTOR_LIBVIRT},
-	                   .result = j->removed ? RECORD_OK : RECORD_REFUSED,
+	                   .actor = {.kind = strcmp(j->source, "event") == 0 ? RECORD_ACTOR_LIBVIRT
+	                                                                     : RECORD_ACTOR_AGENT},
+	                   .result = j->answer == ANSWER_REMOVED ? RECORD_OK
+	                             : gone                      ? RECORD_FAILED
+	                                                         : RECORD_REFUSED,
 	                   .extra = x};
 
-	if (j->removed && l->config &&
+	if (gone && l->config &&
 	    backend_detach_alias(agent_backend(j->o->a), l->domain, l->alias, BACKEND_CONFIG,
 	                         &err) < 0) {
 		r.result = RECORD_FAILED;
 		r.error = err;
-	} else if (!j->removed) {
+	} else if (j->answer == ANSWER_STOPPED) {
+		r.error = l->config ? "the domain stopped before the guest answered; the DIMM was "
+		                      "removed from the persistent definition"
+		                    : "the domain stopped before the guest answered";
+	} else if (!gone) {
 		r.error = "unplug was rejected by the guest";
 	}
 	json_object_object_add(x, "alias", json_object_new_string(l->alias));
 	json_object_object_add(x, "late", json_object_new_boolean(true));
+	json_object_object_add(x, "source", json_object_new_string(j->source));
 	agent_audit(j->o->a, &r, true, NULL);
-	log_info("%s: the guest %s %s after the timeout", l->request,
-	         j->removed ? "released" : "refused to release", l->alias);
+	log_info("%s: %s %s after the timeout (%s)", l->request,
+	         j->answer == ANSWER_REMOVED   ? "the guest released"
+	         : j->answer == ANSWER_STOPPED ? "the domain stopped with"
+	                                       : "the guest refused to release",
+	         l->alias, j->source);
 	json_object_put(x);
 	free(err);
 	late_free(l);
 }
 
-static void late_outcome(struct ops *o, struct late *l, const char *uuid, bool removed)
+static void late_outcome(struct ops *o, struct late *l, const char *uuid, int answer,
+                         const char *source)
 {
 	struct late_job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL)
 		abort();
-	*j = (struct late_job){.o = o, .l = l, .removed = removed};
+	*j = (struct late_job){.o = o, .l = l, .answer = answer, .source = source};
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid ? uuid : "");
 	if (agent_run(o->a, late_worker, late_job_done, j) < 0) {
 		log_err("%s: cannot finish the late detach of %s", l->request, l->alias);
@@ -1192,76 +1547,131 @@ void ops_device_event(struct ops *o, const struct backend_event *ev)
 	ops_audit_event(
 	        o, kinds[ev->kind], ev,
 	        ev->kind == BACKEND_EVENT_DEVICE_REMOVAL_FAILED ? RECORD_REFUSED : RECORD_OK, x);
-	if (alias && ev->kind != BACKEND_EVENT_DEVICE_ADDED) {
+	if (alias && ev->kind == BACKEND_EVENT_DEVICE_ADDED) {
+		waiters_wake(o, ev->name, alias, ANSWER_ADDED);
+	} else if (alias) {
+		int answer =
+		        ev->kind == BACKEND_EVENT_DEVICE_REMOVED ? ANSWER_REMOVED : ANSWER_REFUSED;
 		struct late *l = late_take(o, ev->name, alias);
 
-		waiters_wake(o, ev->name, alias, ev->kind == BACKEND_EVENT_DEVICE_REMOVED ? 1 : -1);
+		waiters_wake(o, ev->name, alias, answer);
 		if (l)
-			late_outcome(o, l, ev->uuid, ev->kind == BACKEND_EVENT_DEVICE_REMOVED);
+			late_outcome(o, l, ev->uuid, answer, "event");
 	}
+}
+
+/* What the view (just re-read, or a lifecycle event) says about a pending
+ * detach: ANSWER_STOPPED, ANSWER_REMOVED or ANSWER_NONE (still there). */
+static int settle_answer(struct domains *ds, const char *domain, const char *alias,
+                         bool stopped_only)
+{
+	struct domain_view *d = domains_find(ds, domain);
+
+	if (d == NULL || !d->active)
+		return ANSWER_STOPPED;
+	if (!stopped_only && d->model && !domain_has_alias(d->model, alias))
+		return ANSWER_REMOVED;
+	return ANSWER_NONE;
+}
+
+/* Ends the waits and late entries the views answer; `stopped_only` for a
+ * lifecycle event (the device lists may be older than the event). */
+static void ops_settle(struct ops *o, bool stopped_only)
+{
+	struct domains *ds = agent_domains(o->a);
+	struct late *settled = NULL, *l;
+	int answers[64], n = 0;
+
+	pthread_mutex_lock(&o->wait_lock);
+	for (struct waiter *w = o->waiters; w; w = w->next)
+		if (w->state == ANSWER_NONE && !w->attach)
+			w->state = settle_answer(ds, w->domain, w->alias, stopped_only);
+	pthread_cond_broadcast(&o->wait_cond);
+	for (struct late **pp = &o->late; (l = *pp) != NULL;) {
+		int a = n < 64 ? settle_answer(ds, l->domain, l->alias, stopped_only) : 0;
+
+		if (a == ANSWER_NONE) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		l->next = settled;
+		settled = l;
+		answers[n++] = a;
+	}
+	pthread_mutex_unlock(&o->wait_lock);
+	while ((l = settled) != NULL) { /* newest first: answers[] backwards */
+		struct domain_view *d = domains_find(ds, l->domain);
+
+		settled = l->next;
+		late_outcome(o, l, d ? d->uuid : NULL, answers[--n],
+		             stopped_only ? "lifecycle" : "reread");
+	}
+}
+
+void ops_settle_pending(struct ops *o)
+{
+	assert_loop_thread();
+	ops_settle(o, false);
+}
+
+void ops_domain_stopped(struct ops *o, const char *name)
+{
+	struct domain_view *d = domains_find(agent_domains(o->a), name);
+
+	assert_loop_thread();
+	if (d)
+		d->active = false;
+	ops_settle(o, true);
 }
 
 /* ---- crash recovery ---- */
 
-static bool domain_has_alias(const struct domain *dom, const char *alias)
+struct reconcile_job {
+	struct ops *o;
+	size_t n;
+	struct reconcile_item *items;
+};
+
+/* A shrink whose DIMM the guest still holds after a restart: its answer,
+ * when it comes, is that request's late outcome. Any thread. */
+static void reconcile_watch(void *arg, const char *domain, const char *alias, const char *request,
+                            bool config)
 {
-	for (size_t i = 0; dom && i < dom->n_memdevs; i++)
-		if (dom->memdevs[i].alias && strcmp(dom->memdevs[i].alias, alias) == 0)
-			return true;
-	return false;
+	struct ops *o = arg;
+	struct late *l = late_new(domain, alias, request, config);
+
+	pthread_mutex_lock(&o->wait_lock);
+	l->next = o->late;
+	o->late = l;
+	pthread_mutex_unlock(&o->wait_lock);
 }
 
-/* One intent left without an outcome by a crash: what does the guest have? */
-static void reconcile_one(struct ops *o, json_object *intent)
+static void reconcile_work(void *arg)
 {
-	const char *name = record_str(intent, "domain");
-	const char *alias = record_str(intent, "alias");
-	const char *request = record_str(intent, "request");
-	struct domain_view *d = name ? domains_find(agent_domains(o->a), name) : NULL;
-	struct record_node_mem *after = NULL;
-	char grow_prefix[64];
-	bool present, grow;
-	json_object *x = json_object_new_object();
-	struct record r = {.event = RECORD_RECONCILED,
-	                   .domain = name,
-	                   .uuid = record_str(intent, "uuid"),
-	                   .request = request,
-	                   .actor = {.kind = RECORD_ACTOR_AGENT}};
+	struct reconcile_job *j = arg;
+	struct reconcile_ctx c = {.a = j->o->a, .watch = reconcile_watch, .arg = j->o};
 
-	if (ops_vmem_reconcile(o->vmem, intent)) { /* a virtio-mem step: ops_vmem.c */
-		json_object_put(x);
-		return;
-	}
-	/* A grow names its new DIMMs after its request; a shrink names old ones. */
-	snprintf(grow_prefix, sizeof(grow_prefix), OPS_ALIAS_PREFIX "%s-", request ? request : "");
-	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
-	present = d && domain_has_alias(d->model, alias ? alias : "");
-	json_object_object_add(x, "intent_seq", json_object_new_uint64(record_seq(intent)));
-	json_object_object_add(x, "op", json_object_new_string(grow ? "grow" : "shrink"));
-	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
-	json_object_object_add(x, "found",
-	                       json_object_new_string(d == NULL ? "domain gone"
-	                                              : present ? "attached"
-	                                                        : "not attached"));
-	r.extra = x;
-	r.result = d && d->model ? RECORD_OK : RECORD_FAILED;
-	if (d == NULL)
-		r.error = "the domain is no longer known to libvirt";
-	if (d && d->model)
-		r.n_after = agent_node_mem(d->model, &after);
-	r.after = after;
-	log_warn("reconciled %s %s of %s on %s: the DIMM is %s", request ? request : "?",
-	         grow ? "grow" : "shrink", alias ? alias : "?", name ? name : "?",
-	         present ? "attached" : "not attached");
-	agent_audit(o->a, &r, true, NULL);
-	free(after);
-	json_object_put(x);
+	reconcile_items(&c, j->items, j->n);
+}
+
+static void reconcile_done(void *arg)
+{
+	struct reconcile_job *j = arg;
+
+	j->o->running--;
+	for (size_t i = 0; i < j->n; i++)
+		json_object_put(j->items[i].intent);
+	free(j->items);
+	free(j);
 }
 
 void ops_reconcile(struct ops *o)
 {
 	json_object *pending = NULL;
+	struct reconcile_job *j;
 	char *err = NULL;
+	size_t n;
 
 	assert_loop_thread();
 	if (o->reconciled)
@@ -1272,9 +1682,36 @@ void ops_reconcile(struct ops *o)
 		free(err);
 		return;
 	}
-	for (size_t i = 0; i < json_object_array_length(pending); i++)
-		reconcile_one(o, json_object_array_get_idx(pending, i));
+	n = json_object_array_length(pending);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->items = calloc(n ? n : 1, sizeof(*j->items))) == NULL)
+		abort();
+	j->o = o;
+	/* DIMM intents go to the worker; a virtio-mem step is settled by its
+	 * own code (ops_vmem.c, its own worker). */
+	for (size_t i = 0; i < n; i++) {
+		json_object *intent = json_object_array_get_idx(pending, i);
+		const char *name = record_str(intent, "domain");
+		struct domain_view *d = name ? domains_find(agent_domains(o->a), name) : NULL;
+		struct reconcile_item *it;
+
+		if (ops_vmem_reconcile(o->vmem, intent))
+			continue;
+		it = &j->items[j->n++];
+		it->intent = json_object_get(intent);
+		it->known = d != NULL && d->model != NULL;
+		it->active = d && d->active;
+		it->persistent = d && d->persistent;
+	}
 	json_object_put(pending);
+	if (j->n == 0 || agent_run(o->a, reconcile_work, reconcile_done, j) < 0) {
+		if (j->n)
+			log_err("cannot start a worker to reconcile");
+		o->running++;
+		reconcile_done(j);
+		return;
+	}
+	o->running++;
 }
 
 /* ---- life ---- */

@@ -85,6 +85,16 @@ void ops_domain_gone(struct ops *o, const char *name);
  * answer to a detach that timed out. Audits the event itself. */
 void ops_device_event(struct ops *o, const struct backend_event *ev);
 
+/* After a (re)connect, once the views were read again: every detach still
+ * waiting (or waiting late) whose DIMM the live XML no longer lists is
+ * settled as removed, and one on a domain that stopped as stopped, since
+ * their events may have been lost with the connection. */
+void ops_settle_pending(struct ops *o);
+
+/* The domain stopped or was undefined: waits on it end at once with that
+ * truth, and late detaches on it are settled (the persistent half done). */
+void ops_domain_stopped(struct ops *o, const char *name);
+
 /* At the first connection, once the views hold fresh models: audits, for
  * every intent a crash left without an outcome, what the guest has. */
 void ops_reconcile(struct ops *o);

@@ -466,6 +466,10 @@ static int virt_fail(char **err)
 	default:
 		break;
 	}
+	/* "End of file while reading data", "Cannot write data": the
+	 * connection went while the call was out; its outcome is not known. */
+	if (e && (e->domain == VIR_FROM_RPC || e->code == VIR_ERR_NO_CONNECT))
+		rc = -ENOTCONN;
 	err_set(err, "%s", virGetLastErrorMessage());
 	return rc;
 }

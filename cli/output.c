@@ -675,6 +675,10 @@ static void render_resize(FILE *out, json_object *d)
 	render_dimms(out, def_only ? "added to the definition:" : "attached", get(d, "attached"));
 	render_dimms(out, def_only ? "removed from the definition:" : "detached",
 	             get(d, "detached"));
+	/* what the agent found on the way (a lost connection, a busy slot) */
+	for (size_t i = 0; i < arr_len(get(d, "notes")); i++)
+		fprintf(out, "  note: %s\n",
+		        json_object_get_string(json_object_array_get_idx(get(d, "notes"), i)));
 }
 
 static void render_log(FILE *out, json_object *d)

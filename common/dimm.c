@@ -50,6 +50,22 @@ static xmlNode *dimm_tree(unsigned node, uint64_t size_kib, const char *alias)
 
 char *dimm_xml(unsigned node, uint64_t size_kib, const char *alias)
 {
+	return dimm_xml_slot(node, size_kib, alias, -1);
+}
+
+/* <address type='dimm' slot='N'/>; false when out of memory. */
+static bool dimm_add_slot(xmlNode *mem, int slot)
+{
+	char slot_str[16];
+	xmlNode *addr = dimm_add(mem, "address", NULL);
+
+	snprintf(slot_str, sizeof(slot_str), "%d", slot);
+	return addr != NULL && xmlNewProp(addr, BAD_CAST "type", BAD_CAST "dimm") != NULL &&
+	       xmlNewProp(addr, BAD_CAST "slot", BAD_CAST slot_str) != NULL;
+}
+
+char *dimm_xml_slot(unsigned node, uint64_t size_kib, const char *alias, int slot)
+{
 	xmlNode *mem;
 	xmlBuffer *buf;
 	char *out = NULL;
@@ -57,6 +73,10 @@ char *dimm_xml(unsigned node, uint64_t size_kib, const char *alias)
 	if (!dimm_alias_ok(alias))
 		return NULL;
 	mem = dimm_tree(node, size_kib, alias);
+	if (mem != NULL && slot >= 0 && !dimm_add_slot(mem, slot)) {
+		xmlFreeNode(mem);
+		mem = NULL;
+	}
 	buf = mem ? xmlBufferCreate() : NULL;
 	if (buf != NULL && xmlNodeDump(buf, NULL, mem, 0, 0) >= 0)
 		out = strdup((const char *)xmlBufferContent(buf));

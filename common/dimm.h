@@ -13,5 +13,8 @@
  * memory. `alias` may be NULL; when set it must be a libvirt user alias
  * ("ua-" and at least one more character), else NULL is returned. */
 char *dimm_xml(unsigned node, uint64_t size_kib, const char *alias);
+/* The same with an explicit <address type='dimm' slot='slot'/> (slot >= 0;
+ * -1: libvirt chooses, as dimm_xml()). */
+char *dimm_xml_slot(unsigned node, uint64_t size_kib, const char *alias, int slot);
 
 #endif

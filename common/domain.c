@@ -745,3 +745,11 @@ const char *memdev_model_name(enum memdev_model model)
 	}
 	return "unknown";
 }
+
+bool domain_has_alias(const struct domain *dom, const char *alias)
+{
+	for (size_t i = 0; dom && i < dom->n_memdevs; i++)
+		if (dom->memdevs[i].alias && strcmp(dom->memdevs[i].alias, alias) == 0)
+			return true;
+	return false;
+}

@@ -134,6 +134,8 @@ uint64_t domain_boot_kib(const struct domain *dom);
 uint64_t domain_memdev_kib(const struct domain *dom, int cell);
 /* Slots taken by DIMMs and NVDIMMs (virtio-mem uses none). */
 unsigned domain_used_slots(const struct domain *dom);
+/* Whether a memory device with this alias is listed (NULL dom: false). */
+bool domain_has_alias(const struct domain *dom, const char *alias);
 const struct domain_memnode *domain_memnode_find(const struct domain *dom, unsigned cellid);
 
 const char *numa_mode_name(enum numa_mode mode);

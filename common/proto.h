@@ -30,7 +30,9 @@
 #define PROTO_E_FAILED       "failed"
 #define PROTO_E_PENDING      "pending"
 #define PROTO_E_PARTIAL      "partial" /* virtio-mem: the guest moved less */
-#define PROTO_E_UNSUPPORTED  "unsupported"
+#define PROTO_E_UNKNOWN                                                                            \
+	"unknown" /* the evidence disagrees; the message says what each source showed */
+#define PROTO_E_UNSUPPORTED "unsupported"
 
 enum proto_cmd {
 	PROTO_CMD_STATUS,

@@ -47,7 +47,7 @@ static const char *const record_event_names[RECORD_EVENT_COUNT] = {
 
 static const char *const record_result_names[RECORD_RESULT_COUNT] = {
         [RECORD_OK] = "ok",           [RECORD_FAILED] = "failed",   [RECORD_REFUSED] = "refused",
-        [RECORD_PENDING] = "pending", [RECORD_PARTIAL] = "partial",
+        [RECORD_PENDING] = "pending", [RECORD_PARTIAL] = "partial", [RECORD_UNKNOWN] = "unknown",
 };
 
 static const char *const record_actor_names[] = {
@@ -363,6 +363,20 @@ const char *record_str(struct json_object *rec, const char *key)
 	    !json_object_is_type(val, json_type_string))
 		return NULL;
 	return json_object_get_string(val);
+}
+
+bool record_scope(struct json_object *rec, bool *live, bool *config)
+{
+	struct json_object *l, *c;
+
+	if (!json_object_object_get_ex(rec, "live", &l) ||
+	    !json_object_is_type(l, json_type_boolean) ||
+	    !json_object_object_get_ex(rec, "config", &c) ||
+	    !json_object_is_type(c, json_type_boolean))
+		return false;
+	*live = json_object_get_boolean(l);
+	*config = json_object_get_boolean(c);
+	return true;
 }
 
 int record_ts_ms(struct json_object *rec, int64_t *ms)
@@ -840,15 +854,39 @@ void record_verify_result_clear(struct record_verify_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-/* Drops from `pending` the intent with `request`, if any. */
-static void record_close_intent(struct json_object *pending, const char *request)
+/* Drops from `pending` the intents with `request`; with `seq` non-zero only
+ * the one with that seq (a reconciled record settles one intent). */
+static void record_close_intent(struct json_object *pending, const char *request, uint64_t seq)
 {
 	for (size_t i = json_object_array_length(pending); i-- > 0;) {
 		struct json_object *intent = json_object_array_get_idx(pending, i);
 
-		if (record_str_is(intent, "request", request))
+		if (record_str_is(intent, "request", request) &&
+		    (seq == 0 || record_seq(intent) == seq))
 			json_object_array_del_idx(pending, i, 1);
 	}
+}
+
+/* Whether `rec` settles intents of its request: an outcome, except a
+ * pending one (the guest has not answered: a restart must still look), or a
+ * reconciled record that is not still watching (*seq: the one intent it
+ * settles, 0 for all). */
+static bool record_closes(struct json_object *rec, const char *event, uint64_t *seq)
+{
+	struct json_object *v;
+
+	*seq = 0;
+	if (strcmp(event, "outcome") == 0)
+		return !record_str_is(rec, "result", "pending");
+	if (strcmp(event, "reconciled") != 0)
+		return false;
+	/* Still waiting for the guest: if memplugd stops before it answers,
+	 * the next start looks again. */
+	if (record_str_is(rec, "action", "watching"))
+		return false;
+	if (json_object_object_get_ex(rec, "intent_seq", &v))
+		*seq = json_object_get_uint64(v);
+	return true;
 }
 
 int record_pending_intents(char *const *files, size_t n, struct json_object **out, char **err)
@@ -856,6 +894,7 @@ int record_pending_intents(char *const *files, size_t n, struct json_object **ou
 	struct record_reader *rd = record_reader_new(files, n);
 	struct json_object *pending = json_object_new_array(), *rec;
 	const char *event, *request;
+	uint64_t seq;
 	int rc;
 
 	if (rd == NULL)
@@ -867,9 +906,8 @@ int record_pending_intents(char *const *files, size_t n, struct json_object **ou
 			json_object_array_add(pending, rec);
 			continue;
 		}
-		if (request != NULL &&
-		    (strcmp(event, "outcome") == 0 || strcmp(event, "reconciled") == 0))
-			record_close_intent(pending, request);
+		if (request != NULL && record_closes(rec, event, &seq))
+			record_close_intent(pending, request, seq);
 		json_object_put(rec);
 	}
 	if (rc < 0) {

@@ -45,6 +45,7 @@ enum record_result {
 	RECORD_REFUSED,
 	RECORD_PENDING,
 	RECORD_PARTIAL, /* virtio-mem: the guest moved less than requested */
+	RECORD_UNKNOWN, /* the evidence disagrees: say what each source showed */
 	RECORD_RESULT_COUNT
 };
 
@@ -137,6 +138,9 @@ int record_parse_line(const char *line, size_t len, struct json_object **out, ch
 uint64_t record_seq(struct json_object *rec);
 const char *record_str(struct json_object *rec, const char *key);
 int record_ts_ms(struct json_object *rec, int64_t *ms);
+/* An intent's scope: its "live" and "config" booleans. false when the
+ * record has none (intents written before the scope was recorded). */
+bool record_scope(struct json_object *rec, bool *live, bool *config);
 
 /*
  * The files of the log at `path`, oldest first: every rotated path.K in

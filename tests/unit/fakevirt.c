@@ -4,6 +4,7 @@
  * with libxml2, as libvirt would.
  */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,8 +202,11 @@ static int fake_parse_dimm(const char *xml, struct fake_dev *d)
 	xmlChar *size = xmlNodeGetContent(fake_child(tgt, "size"));
 	xmlChar *node = xmlNodeGetContent(fake_child(tgt, "node"));
 	xmlChar *alias = xmlGetProp(fake_child(root, "alias"), BAD_CAST "name");
+	xmlChar *slot = xmlGetProp(fake_child(root, "address"), BAD_CAST "slot");
 	int rc = size && node && alias ? 0 : -EINVAL;
 
+	d->slot = slot ? (unsigned)strtoul((const char *)slot, NULL, 10) : UINT_MAX;
+	xmlFree(slot);
 	if (rc == 0) {
 		d->size_kib = strtoull((const char *)size, NULL, 10);
 		d->node = (unsigned)strtoul((const char *)node, NULL, 10);
@@ -231,8 +235,15 @@ static unsigned fake_free_slot(const struct fake_dev *devs, size_t n)
 static void fake_add(struct fake_dev *devs, size_t *n, const struct fake_dev *d)
 {
 	devs[*n] = *d;
-	devs[*n].slot = fake_free_slot(devs, *n);
+	if (d->slot == UINT_MAX) /* libvirt chooses */
+		devs[*n].slot = fake_free_slot(devs, *n);
 	(*n)++;
+}
+
+/* The slot libvirt would give a DIMM in the live guest. */
+static unsigned fake_live_slot(const struct fakevirt *fv, const struct fake_dev *d)
+{
+	return d->slot == UINT_MAX ? fake_free_slot(fv->live, fv->n_live) : d->slot;
 }
 
 static bool fake_remove(struct fake_dev *devs, size_t *n, const char *alias)
@@ -245,32 +256,6 @@ static bool fake_remove(struct fake_dev *devs, size_t *n, const char *alias)
 		return true;
 	}
 	return false;
-}
-
-static int fake_attach(void *ctx, const char *name, const char *xml, unsigned flags, char **err)
-{
-	struct fakevirt *fv = ctx;
-	struct fake_dev d = {0};
-	int rc = 0;
-
-	if (fake_parse_dimm(xml, &d) < 0)
-		return -EINVAL;
-	pthread_mutex_lock(&fv->lock);
-	fake_log(fv, FAKE_ATTACH, flags, d.alias);
-	if (++fv->n_attach == fv->attach_fail_at) {
-		*err = strdup(fv->attach_error ? fv->attach_error : "attach failed");
-		rc = -EIO;
-	} else if ((flags & BACKEND_LIVE) && !fv->active) {
-		*err = strdup("domain is not running");
-		rc = -EINVAL;
-	} else {
-		if (flags & BACKEND_LIVE)
-			fake_add(fv->live, &fv->n_live, &d);
-		if (flags & BACKEND_CONFIG)
-			fake_add(fv->config, &fv->n_config, &d);
-	}
-	pthread_mutex_unlock(&fv->lock);
-	return rc;
 }
 
 static void fake_deliver(void *arg)
@@ -309,6 +294,58 @@ static void fake_post(struct fakevirt *fv, enum backend_event_kind kind, const c
 	fake_post_kib(fv, kind, alias, 0);
 }
 
+static int fake_attach(void *ctx, const char *name, const char *xml, unsigned flags, char **err)
+{
+	struct fakevirt *fv = ctx;
+	struct fake_dev d = {0};
+	int rc = 0;
+
+	if (fake_parse_dimm(xml, &d) < 0)
+		return -EINVAL;
+	if (fv->on_attach)
+		fv->on_attach(fv->on_attach_arg);
+	pthread_mutex_lock(&fv->lock);
+	fake_log(fv, FAKE_ATTACH, flags, d.alias);
+	if (++fv->n_attach == fv->attach_fail_at) {
+		*err = strdup(fv->attach_error ? fv->attach_error : "attach failed");
+		rc = -EIO;
+	} else if ((flags & BACKEND_LIVE) && fv->qemu_busy_slot1 &&
+	           fake_live_slot(fv, &d) == fv->qemu_busy_slot1 - 1) {
+		*err = g_strdup_printf(
+		        "internal error: unable to execute QEMU command 'device_add': "
+		        "slot %u is busy",
+		        fv->qemu_busy_slot1 - 1);
+		rc = -EIO;
+	} else if (fv->n_attach == fv->attach_lost_at) {
+		/* QEMU took it; libvirt's answer (and maybe its record) did not
+		 * survive the connection. */
+		if (fv->lost_listed)
+			fake_add(fv->live, &fv->n_live, &d);
+		if (fv->lost_listed && (flags & BACKEND_CONFIG))
+			fake_add(fv->config, &fv->n_config, &d);
+		if (!fv->lost_listed)
+			fv->qemu_busy_slot1 = fake_live_slot(fv, &d) + 1;
+		if (fv->lost_event) {
+			char backend[FAKE_ALIAS_MAX + 4];
+
+			snprintf(backend, sizeof(backend), "mem%s", d.alias);
+			fake_post(fv, BACKEND_EVENT_DEVICE_ADDED, backend);
+		}
+		*err = strdup("End of file while reading data: Input/output error");
+		rc = -ENOTCONN;
+	} else if ((flags & BACKEND_LIVE) && !fv->active) {
+		*err = strdup("domain is not running");
+		rc = -EINVAL;
+	} else {
+		if (flags & BACKEND_LIVE)
+			fake_add(fv->live, &fv->n_live, &d);
+		if (flags & BACKEND_CONFIG)
+			fake_add(fv->config, &fv->n_config, &d);
+	}
+	pthread_mutex_unlock(&fv->lock);
+	return rc;
+}
+
 static int fake_detach_live(struct fakevirt *fv, const char *alias, char **err)
 {
 	size_t len = strlen(alias), n = fv->answer_suffix ? strlen(fv->answer_suffix) : 0;
@@ -327,6 +364,10 @@ static int fake_detach_live(struct fakevirt *fv, const char *alias, char **err)
 		return 0;
 	case FAKE_SILENT:
 		return 0;
+	case FAKE_CALL_LOST:
+		fake_remove(fv->live, &fv->n_live, alias);
+		*err = strdup("End of file while reading data: Input/output error");
+		return -ENOTCONN;
 	default:
 		*err = strdup("detach call failed");
 		return -EIO;
@@ -758,4 +799,35 @@ uint64_t fakevirt_vmem_current(struct fakevirt *fv, size_t i)
 	kib = fv->vmem_live[i].current_kib;
 	pthread_mutex_unlock(&fv->lock);
 	return kib;
+}
+
+void fakevirt_drop(struct fakevirt *fv, const char *alias)
+{
+	pthread_mutex_lock(&fv->lock);
+	fake_remove(fv->live, &fv->n_live, alias);
+	pthread_mutex_unlock(&fv->lock);
+}
+
+static void fake_deliver_stopped(void *arg)
+{
+	struct fakevirt *fv = arg;
+	struct backend_event ev = {.kind = BACKEND_EVENT_LIFECYCLE,
+	                           .name = fv->name,
+	                           .lifecycle = BACKEND_LIFECYCLE_STOPPED};
+
+	fv->on_event(fv->on_event_arg, &ev);
+	pthread_mutex_lock(&fv->lock);
+	fv->events_in_flight--;
+	pthread_mutex_unlock(&fv->lock);
+}
+
+void fakevirt_destroy_guest(struct fakevirt *fv)
+{
+	pthread_mutex_lock(&fv->lock);
+	fv->active = false;
+	fv->n_live = 0;
+	fv->events_in_flight++;
+	pthread_mutex_unlock(&fv->lock);
+	if (evloop_post(fv->loop, fake_deliver_stopped, fv) < 0)
+		abort();
 }

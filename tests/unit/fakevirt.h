@@ -67,10 +67,12 @@ struct fake_host {
 
 /* What the guest answers to a live detach. */
 enum fake_answer {
-	FAKE_REMOVE,    /* DEVICE_REMOVED */
-	FAKE_REFUSE,    /* DEVICE_REMOVAL_FAILED */
-	FAKE_SILENT,    /* nothing: the waiter times out */
-	FAKE_CALL_FAILS /* the detach call itself fails */
+	FAKE_REMOVE,     /* DEVICE_REMOVED */
+	FAKE_REFUSE,     /* DEVICE_REMOVAL_FAILED */
+	FAKE_SILENT,     /* nothing: the waiter times out */
+	FAKE_CALL_FAILS, /* the detach call itself fails */
+	FAKE_CALL_LOST   /* the guest releases it, but the call and the event are
+	                  * lost with the connection (-ENOTCONN) */
 };
 
 /* What the guest does when a virtio-mem device's <requested> changes. */
@@ -120,6 +122,18 @@ struct fakevirt {
 	bool define_breaks_xml;    /* after a define, every XML read fails */
 	unsigned attach_fail_at;   /* 1-based attach call that fails; 0: none */
 	const char *attach_error;
+	/* Connection lost during this 1-based attach call: it fails with
+	 * -ENOTCONN; the DIMM is listed in the live XML only with lost_listed,
+	 * and DEVICE_ADDED is posted only with lost_event. */
+	unsigned attach_lost_at;
+	bool lost_listed, lost_event;
+	/* 1 + a slot QEMU holds that libvirt does not list; 0: none. An
+	 * attach landing there fails with "slot N is busy". */
+	unsigned qemu_busy_slot1;
+	/* Called (on the worker) as each attach call begins, e.g. to fill the
+	 * audit log's disk right after the intent; NULL: none. */
+	void (*on_attach)(void *arg);
+	void *on_attach_arg;
 	enum fake_answer answer;
 	const char *answer_suffix; /* the answer applies to aliases ending so; NULL: all */
 	enum fake_vmem_answer vmem_answer;
@@ -169,5 +183,10 @@ void fakevirt_vmem_late(struct fakevirt *fv, size_t i, uint64_t current_kib);
 /* Device i's live (or persistent) requested size, and its live current. */
 uint64_t fakevirt_vmem_requested(struct fakevirt *fv, size_t i, bool inactive);
 uint64_t fakevirt_vmem_current(struct fakevirt *fv, size_t i);
+/* The guest released the DIMM but the event was lost (libvirtd restarted):
+ * it leaves the live definition silently. */
+void fakevirt_drop(struct fakevirt *fv, const char *alias);
+/* The guest was destroyed: the domain stops and a STOPPED event comes. */
+void fakevirt_destroy_guest(struct fakevirt *fv);
 
 #endif

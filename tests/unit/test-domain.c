@@ -131,6 +131,10 @@ static void test_domain_dimms(void **state)
 	assert_string_equal(md[2].alias, "dimm2");
 	assert_int_equal(md[2].slot, 2);
 	assert_int_equal(md[2].base, UINT64_C(0x180000000));
+	assert_true(domain_has_alias(dom, "ua-memplug-1"));
+	assert_true(domain_has_alias(dom, "dimm2"));
+	assert_false(domain_has_alias(dom, "ua-memplug"));
+	assert_false(domain_has_alias(NULL, "dimm2"));
 	assert_int_equal(domain_memdev_kib(dom, 0), GIB);
 	assert_int_equal(domain_memdev_kib(dom, 1), GIB + 512 * MIB);
 	assert_int_equal(domain_memdev_kib(dom, -1), 2 * GIB + 512 * MIB);

@@ -19,10 +19,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
 #include "agent.h"
+#include "audit.h"
 #include "dispatch.h"
 #include "domain.h"
 #include "domains.h"
@@ -35,7 +39,7 @@
 #define NAME         "vm"
 #define TICK_MS      2
 #define GUARD_TICKS  (10000 / TICK_MS)
-#define MAX_ENDED    4
+#define MAX_ENDED    8
 #define MAX_MESSAGES 4
 
 struct ended {
@@ -488,8 +492,8 @@ static void test_audit_fail_closed(void **state)
 	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "refused");
-	check_messages(&fx->ended[0],
-	               (const char *const[]){"changes are refused", "audit log", NULL});
+	check_messages(&fx->ended[0], (const char *const[]){"audit log cannot be written",
+	                                                    "nothing was changed", NULL});
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, 0), 0);
 }
 
@@ -921,6 +925,455 @@ static void test_prepare_reread_fails(void **state)
 	check_trace(fx, fx->ended[0].request, "request:ok outcome:ok");
 }
 
+/* ---- issue 11: crash consistency and honest outcomes ---- */
+
+/* Runs the loop for about `ms` (a worker may be waiting meanwhile). */
+static void fx_spin(struct fixture *fx, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
+
+	event_base_loopexit(evloop_base(fx->loop), &tv);
+	assert_int_equal(evloop_run(fx->loop), 0);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The last record of `event` for `request` (or any request when NULL);
+ * caller puts it. */
+static json_object *audit_last(struct fixture *fx, const char *event, const char *request)
+{
+	char **files = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	struct json_object *rec, *last = NULL;
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (strcmp(record_str(rec, "event"), event) == 0 &&
+		    (request == NULL || (req && strcmp(req, request) == 0))) {
+			json_object_put(last);
+			last = rec;
+		} else {
+			json_object_put(rec);
+		}
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	assert_non_null(last);
+	return last;
+}
+
+static const struct fake_dev dimm_a = {.node = 0, .size_kib = 256 * MIB, .alias = "ua-a"};
+
+static void config_remove(struct fakevirt *fv, const char *alias)
+{
+	for (size_t i = 0; i < fv->n_config; i++) {
+		if (strcmp(fv->config[i].alias, alias) != 0)
+			continue;
+		memmove(&fv->config[i], &fv->config[i + 1],
+		        (fv->n_config - i - 1) * sizeof(fv->config[0]));
+		fv->n_config--;
+		return;
+	}
+}
+
+/* Break 1: intents a crash left open, reconciled against both definitions. */
+struct reconcile_case {
+	const char *what;
+	bool grow;               /* the intent's alias is named after its request */
+	bool live, config;       /* the intent's scope */
+	bool in_live, in_config; /* what the crash left */
+	const char *action;
+	bool live_after, config_after;
+};
+
+static void reconcile_run(const struct reconcile_case *c)
+{
+	struct fake_spec spec = spec_two();
+	const char *alias = c->grow ? "ua-mp-r1-0" : "ua-a";
+	struct audit_options ao;
+	struct audit *au = NULL;
+	json_object *x = json_object_new_object(), *rec;
+	struct record r = {.event = RECORD_INTENT,
+	                   .domain = NAME,
+	                   .request = "r1",
+	                   .actor = {.kind = RECORD_ACTOR_CLIENT},
+	                   .result = RECORD_PENDING,
+	                   .extra = x};
+	struct fixture *fx;
+	void *st;
+
+	print_message("reconcile: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	json_object_object_add(x, "node", json_object_new_int(0));
+	json_object_object_add(x, "size_kib", json_object_new_uint64(256 * MIB));
+	json_object_object_add(x, "alias", json_object_new_string(alias));
+	json_object_object_add(x, "live", json_object_new_boolean(c->live));
+	json_object_object_add(x, "config", json_object_new_boolean(c->config));
+	audit_options_default(&ao);
+	assert_int_equal(audit_open(fx->path, &ao, &au), 0);
+	assert_int_equal(audit_append(au, &r, true, NULL, NULL), 0);
+	audit_free(au);
+	json_object_put(x);
+
+	spec.n_devs = 1;
+	spec.devs[0] = dimm_a;
+	snprintf(spec.devs[0].alias, sizeof(spec.devs[0].alias), "%s", alias);
+	fx_domain(fx, &spec, &roomy);
+	if (!c->in_live)
+		fakevirt_drop(&fx->fv, alias);
+	if (!c->in_config)
+		config_remove(&fx->fv, alias);
+	ops_reconcile(fx->ops);
+	fx_settle(fx);
+	rec = audit_last(fx, "reconciled", "r1");
+	assert_string_equal(record_str(rec, "action"), c->action);
+	assert_string_equal(record_str(rec, "result"), "ok");
+	assert_string_equal(record_str(rec, "found_live"),
+	                    c->in_live ? "attached" : "not attached");
+	assert_string_equal(record_str(rec, "found_config"),
+	                    c->in_config ? "attached" : "not attached");
+	json_object_put(rec);
+	assert_int_equal(fakevirt_has(&fx->fv, false, alias), c->live_after);
+	assert_int_equal(fakevirt_has(&fx->fv, true, alias), c->config_after);
+	if (strcmp(c->action, "watching") == 0) {
+		json_object *open = NULL;
+
+		/* still open: a restart before the answer looks again */
+		assert_int_equal(audit_pending_intents(agent_audit_log(fx->a), &open, NULL), 0);
+		assert_int_equal(json_object_array_length(open), 1);
+		json_object_put(open);
+		/* the guest answers after the restart: the config follows */
+		assert_int_equal(ops_pending_detaches(fx->ops), 1);
+		fakevirt_answer_late(&fx->fv, alias, true);
+		fx_settle(fx);
+		assert_false(fakevirt_has(&fx->fv, false, alias));
+		assert_int_equal(fakevirt_has(&fx->fv, true, alias), !c->config);
+		rec = audit_last(fx, "outcome", "r1");
+		assert_string_equal(record_str(rec, "result"), "ok");
+		json_object_put(rec);
+	}
+	/* settled: a second start finds nothing open */
+	{
+		json_object *pending = NULL;
+
+		assert_int_equal(audit_pending_intents(agent_audit_log(fx->a), &pending, NULL), 0);
+		assert_int_equal(json_object_array_length(pending), 0);
+		json_object_put(pending);
+	}
+	teardown(&st);
+}
+
+static void test_reconcile_scope(void **state)
+{
+	const struct reconcile_case cases[] = {
+	        {"shrink killed after the live detach", false, true, true, false, true,
+	         "config_detached", false, false},
+	        {"--live shrink: the config is never touched", false, true, false, false, true,
+	         "none", false, true},
+	        {"shrink killed before the guest answered", false, true, true, true, true,
+	         "watching", true, true},
+	        {"--live shrink killed before the answer", false, true, false, true, true,
+	         "watching", true, true},
+	        {"grow: live attached, config not", true, true, true, true, false,
+	         "config_attached", true, true},
+	        {"grow: config holds what the guest lacks", true, true, true, false, true,
+	         "config_detached", false, false},
+	        {"--live grow: config left alone", true, true, false, true, false, "none", true,
+	         false},
+	        {"--config change: one call, nothing half done", false, false, true, true, true,
+	         "none", true, true},
+	        {"nothing half done", true, true, true, true, true, "none", true, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		reconcile_run(&cases[i]);
+}
+
+/* Breaks 2 and 7: a detach whose answer is lost (libvirtd restarted) or
+ * never comes (the guest was destroyed), while waiting or after the
+ * timeout (late). */
+struct lost_case {
+	const char *what;
+	bool destroy;        /* else: removal event lost, then a reconnect */
+	uint64_t timeout_ms; /* 100: the wait ends first (late) */
+	const char *code;
+	const char *message;
+	const char *trace;
+	bool call_lost; /* the detach call itself lost its connection */
+};
+
+static void lost_run(const struct lost_case *c)
+{
+	struct fake_spec spec = spec_two();
+	struct op_args args = shrink(256, 0);
+	struct fixture *fx;
+	struct domain_view *d;
+	int64_t t0;
+	void *st;
+
+	print_message("lost answer: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	fx->cfg->detach_timeout_ms = c->timeout_ms;
+	spec.n_devs = 1;
+	spec.devs[0] = dimm_a;
+	d = fx_domain(fx, &spec, &roomy);
+	ops_reconcile(fx->ops); /* the first connection's: nothing open */
+	fx->fv.answer = c->call_lost ? FAKE_CALL_LOST : FAKE_SILENT;
+	t0 = now_ms();
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
+	fx_spin(fx, c->timeout_ms < 1000 ? 400 : 300);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_LIVE), 1);
+	if (c->destroy) {
+		fakevirt_destroy_guest(&fx->fv);
+	} else {
+		fakevirt_drop(&fx->fv, "ua-a");
+		dispatch_connected(fx->dispatch, true);
+	}
+	fx_run(fx, 1);
+	fx_settle(fx);
+	/* the truth at once, not after the 30 s the guest was given */
+	assert_true(now_ms() - t0 < 3000);
+	assert_string_equal(fx->ended[0].code, c->code);
+	if (c->message)
+		check_messages(&fx->ended[0], (const char *const[]){c->message, NULL});
+	check_trace(fx, fx->ended[0].request, c->trace);
+	assert_false(fakevirt_has(&fx->fv, true, "ua-a"));
+	assert_int_equal(ops_pending_detaches(fx->ops), 0);
+	teardown(&st);
+}
+
+static void test_lost_answers(void **state)
+{
+	const struct lost_case cases[] = {
+	        {"removal lost across a libvirtd restart", false, 30000, "ok", NULL,
+	         SHRINK_HEAD " detach:ok outcome:ok", false},
+	        {"removal lost after the timeout", false, 100, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok", false},
+	        {"the detach call loses the connection", false, 30000, "ok", NULL,
+	         SHRINK_HEAD " detach:ok outcome:ok", true},
+	        {"guest destroyed mid-shrink", true, 30000, "failed", "stopped while the guest",
+	         SHRINK_HEAD " detach:failed outcome:failed", false},
+	        {"guest destroyed after the timeout", true, 100, "pending", "has not released",
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:failed", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		lost_run(&cases[i]);
+}
+
+/* Fault injection: attaches that lose their connection or meet a slot QEMU
+ * holds (break 3), and an audit write failing at each record (break 4).
+ * Each case: the reply, the audit trail, the final device set. */
+struct fault_case {
+	const char *what;
+	bool shrink;
+	unsigned lost_at; /* attach call that loses the connection */
+	bool lost_listed, lost_event;
+	unsigned busy_slot1;
+	int audit_fail_at; /* -1: none; else the record (0: request) that fails */
+	const char *code;
+	const char *message;
+	const char *trace;
+	bool changed; /* the device set differs from before */
+};
+
+static void fault_run(const struct fault_case *c)
+{
+	struct fake_spec spec = spec_two();
+	struct op_args args = c->shrink ? shrink(256, 0) : grow(256, 0);
+	struct fixture *fx;
+	struct domain_view *d;
+	char alias[FAKE_ALIAS_MAX];
+	const char *dimm = c->shrink ? "ua-a" : alias;
+	void *st;
+
+	print_message("fault: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	spec.n_devs = 1;
+	spec.devs[0] = dimm_a;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.attach_lost_at = c->lost_at;
+	fx->fv.lost_listed = c->lost_listed;
+	fx->fv.lost_event = c->lost_event;
+	fx->fv.qemu_busy_slot1 = c->busy_slot1;
+	if (c->audit_fail_at >= 0)
+		audit_inject_failure(agent_audit_log(fx->a), (unsigned)c->audit_fail_at, -EIO);
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	fx_settle(fx);
+	assert_string_equal(fx->ended[0].code, c->code);
+	if (c->message)
+		check_messages(&fx->ended[0], (const char *const[]){c->message, NULL});
+	if (c->trace)
+		check_trace(fx, fx->ended[0].request, c->trace);
+	alias_of(alias, sizeof(alias), fx->ended[0].request, "-0");
+	/* a grow's DIMM is there, or a shrink's gone, only when changed */
+	assert_int_equal(fakevirt_has(&fx->fv, false, dimm), c->shrink != c->changed);
+	if (c->lost_listed || !c->lost_at)
+		assert_int_equal(fakevirt_has(&fx->fv, true, dimm), c->shrink != c->changed);
+	teardown(&st);
+}
+
+#define AHEAD "request:ok preflight:ok intent:pending"
+
+static void test_faults(void **state)
+{
+	const struct fault_case cases[] = {
+	        {"connection lost, the DIMM listed", false, 1, true, true, 0, -1, "ok", NULL,
+	         AHEAD " attach:ok outcome:ok", true},
+	        {"connection lost, event but not listed", false, 1, false, true, 0, -1, "unknown",
+	         "DEVICE_ADDED came, the live XML does not list it",
+	         AHEAD " attach:unknown "
+	               "outcome:unknown",
+	         false},
+	        {"connection lost, no event, not listed", false, 1, false, false, 0, -1, "failed",
+	         "not attached", AHEAD " attach:failed outcome:failed", false},
+	        {"slot 1 held by QEMU, unlisted", false, 0, false, false, 2, -1, "ok", NULL,
+	         AHEAD " attach:ok outcome:ok", true},
+	        {"audit: the request record fails", false, 0, false, false, 0, 0, "refused",
+	         "audit log cannot be written", NULL, false},
+	        {"audit: the preflight record fails", false, 0, false, false, 0, 1, "refused",
+	         "audit log", NULL, false},
+	        {"audit: the intent fails", false, 0, false, false, 0, 2, "refused",
+	         "audit log cannot be written", "request:ok preflight:ok outcome:refused", false},
+	        {"audit: the attach record fails", false, 0, false, false, 0, 3, "failed",
+	         "detached again", AHEAD " rollback:ok outcome:failed", false},
+	        {"audit: the grow's outcome fails", false, 0, false, false, 0, 4, "failed",
+	         "detached again", AHEAD " attach:ok rollback:ok outcome:failed", false},
+	        /* a shrink's record 3 is the DEVICE_REMOVED event's */
+	        {"audit: the detach record fails", true, 0, false, false, 0, 4, "failed",
+	         "was detached, but the audit log cannot be written", AHEAD " outcome:failed",
+	         true},
+	        {"audit: the shrink's outcome fails", true, 0, false, false, 0, 5, "failed",
+	         "without its outcome record", AHEAD " detach:ok outcome:failed", true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		fault_run(&cases[i]);
+}
+
+/* Break 4 on a real full file system: the audit log on a small tmpfs (a
+ * private mount namespace; needs root, skipped otherwise). */
+
+/* Fills the file system holding `dir` until ENOSPC. */
+static void fill_disk(void *arg)
+{
+	const char *dir = arg;
+	char path[128], buf[4096] = {0};
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	while (fwrite(buf, 1, sizeof(buf), f) == sizeof(buf))
+		;
+	while (fwrite(buf, 1, 1, f) == 1)
+		;
+	fclose(f);
+}
+
+/* Leaves `keep` bytes free: fills, then gives back that much. */
+static void fill_disk_but(const char *dir, off_t keep)
+{
+	char path[128];
+	struct stat st;
+
+	fill_disk((void *)dir);
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size > keep ? st.st_size - keep : 0), 0);
+}
+
+struct disk_case {
+	const char *what;
+	bool fill_before; /* leave 8 KiB: less than the reservation */
+	bool fill_during; /* the disk fills right after the intent */
+	const char *code;
+	const char *trace;
+	bool attached;
+	unsigned rounds;
+};
+
+static void disk_run(const struct disk_case *c)
+{
+	struct fake_spec spec = spec_two();
+	struct op_args args = grow(256, 0);
+	char opts[32], alias[FAKE_ALIAS_MAX];
+	struct fixture *fx;
+	struct domain_view *d;
+	void *st;
+
+	print_message("disk: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	snprintf(opts, sizeof(opts), "size=%dk", 256);
+	assert_int_equal(mount("tmpfs", fx->dir, "tmpfs", 0, opts), 0);
+	d = fx_domain(fx, &spec, &roomy);
+	if (c->fill_before)
+		fill_disk_but(fx->dir, 8192);
+	if (c->fill_during) {
+		fx->fv.on_attach = fill_disk;
+		fx->fv.on_attach_arg = fx->dir;
+	}
+	/* Several grows: the records of each land at another offset in the
+	 * log's last page, so one of them needs a new page after the disk
+	 * filled (the page's slack would hide the full disk otherwise). */
+	for (unsigned k = 0; k < c->rounds; k++) {
+		char path[128];
+
+		assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
+		fx_run(fx, k + 1);
+		assert_string_equal(fx->ended[k].code, c->code);
+		alias_of(alias, sizeof(alias), fx->ended[k].request, "-0");
+		assert_int_equal(fakevirt_has(&fx->fv, false, alias), c->attached);
+		assert_int_equal(fakevirt_has(&fx->fv, true, alias), c->attached);
+		/* the trail is on the disk, whatever happened */
+		check_trace(fx, fx->ended[k].request, c->trace);
+		snprintf(path, sizeof(path), "%s/filler", fx->dir);
+		unlink(path);
+	}
+	dispatch_free(fx->dispatch);
+	fx->dispatch = NULL;
+	ops_free(fx->ops);
+	fx->ops = NULL;
+	agent_free(fx->a);
+	fx->a = NULL;
+	fx->cfg = config_new_default();
+	unlink(fx->path);
+	assert_int_equal(umount(fx->dir), 0);
+	teardown(&st);
+}
+
+static void test_audit_disk_full(void **state)
+{
+	const struct disk_case cases[] = {
+	        {"less room than the records need: refused before any change", true, false,
+	         "refused", "request:ok preflight:ok outcome:refused", false, 1},
+	        {"the disk fills right after the intent: the records still fit", false, true, "ok",
+	         AHEAD " attach:ok outcome:ok", true, 4},
+	};
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		skip();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		disk_run(&cases[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,6 +1388,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_prepare_reread_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_prepare_host_threads, setup, teardown),
+	        cmocka_unit_test(test_reconcile_scope),
+	        cmocka_unit_test(test_lost_answers),
+	        cmocka_unit_test(test_faults),
+	        cmocka_unit_test(test_audit_disk_full),
 	};
 
 	log_init("test-ops", true, LOG_LEVEL_WARN);

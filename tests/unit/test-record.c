@@ -665,6 +665,59 @@ static void test_pending_intents(void **state)
 	tmpdir_free(dir);
 }
 
+/* What settles an intent (issue 11): a pending outcome does not (the guest
+ * may still answer), a reconciled record settles only its intent_seq, and a
+ * reconciled "watching" settles nothing. */
+static void test_pending_settled_by(void **state)
+{
+	static const struct {
+		enum record_event event;
+		const char *request;
+		enum record_result result;
+		int intent_seq; /* reconciled: 0 none */
+		const char *action;
+	} log[] = {
+	        {RECORD_INTENT, "r1", RECORD_PENDING, 0, NULL},      /* seq 1 */
+	        {RECORD_OUTCOME, "r1", RECORD_PENDING, 0, NULL},     /* r1 still open */
+	        {RECORD_INTENT, "r2", RECORD_PENDING, 0, NULL},      /* seq 3 */
+	        {RECORD_INTENT, "r2", RECORD_PENDING, 0, NULL},      /* seq 4 */
+	        {RECORD_RECONCILED, "r2", RECORD_OK, 3, "none"},     /* only seq 3 */
+	        {RECORD_INTENT, "r3", RECORD_PENDING, 0, NULL},      /* seq 6 */
+	        {RECORD_RECONCILED, "r3", RECORD_OK, 6, "watching"}, /* still open */
+	        {RECORD_INTENT, "r4", RECORD_PENDING, 0, NULL},      /* seq 8 */
+	        {RECORD_OUTCOME, "r4", RECORD_FAILED, 0, NULL},      /* closed */
+	};
+	static const uint64_t open_seqs[] = {1, 4, 6};
+	char *dir = tmpdir_new(), *lines[G_N_ELEMENTS(log)], prev[RECORD_HASH_HEX + 1] = "";
+	char *files[] = {g_build_filename(dir, "a", NULL)};
+	struct json_object *pending = NULL;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(log); i++) {
+		struct record r = rec_simple(log[i].event, "vm1", log[i].request);
+		json_object *x = NULL;
+
+		r.result = log[i].result;
+		if (log[i].intent_seq) {
+			x = json_object_new_object();
+			json_object_object_add(x, "intent_seq",
+			                       json_object_new_int(log[i].intent_seq));
+			json_object_object_add(x, "action", json_object_new_string(log[i].action));
+			r.extra = x;
+		}
+		lines[i] = line_make(&r, i + 1, prev);
+		json_object_put(x);
+	}
+	file_write(files[0], lines, G_N_ELEMENTS(log), NULL);
+	assert_int_equal(record_pending_intents(files, 1, &pending, NULL), 0);
+	assert_int_equal(json_object_array_length(pending), G_N_ELEMENTS(open_seqs));
+	for (size_t i = 0; i < G_N_ELEMENTS(open_seqs); i++)
+		assert_int_equal(record_seq(json_object_array_get_idx(pending, i)), open_seqs[i]);
+	json_object_put(pending);
+	lines_free(lines, G_N_ELEMENTS(log));
+	g_free(files[0]);
+	tmpdir_free(dir);
+}
+
 static void test_format_text(void **state)
 {
 	static const char *const parts[] = {
@@ -753,6 +806,7 @@ int main(void)
 	        cmocka_unit_test(test_filter),
 	        cmocka_unit_test(test_filter_from_args),
 	        cmocka_unit_test(test_pending_intents),
+	        cmocka_unit_test(test_pending_settled_by),
 	        cmocka_unit_test(test_format_text),
 	        cmocka_unit_test(test_format_text_fields),
 	};
