@@ -991,22 +991,69 @@ static int op_outcome(struct op *op)
 	                op->message, NULL, true);
 }
 
+/* Undoes one virtio-mem step of a grow whose outcome cannot be written:
+ * its <requested> goes back through the virtio-mem path (never a detach:
+ * the device stays). True when the guest is back where it was. */
+static bool op_vmem_undo(struct op *op, json_object *e)
+{
+	struct vmem_change c = {
+	        .domain = op->domain,
+	        .uuid = op->uuid,
+	        .request = op->request,
+	        .node = (unsigned)json_object_get_int(json_object_object_get(e, "node")),
+	        .alias = json_object_get_string(json_object_object_get(e, "alias")),
+	        .from_kib = json_object_get_uint64(json_object_object_get(e, "requested_kib")),
+	        .to_kib = json_object_get_uint64(json_object_object_get(e, "from_kib")),
+	        .flags = op->flags,
+	        .timeout_ms = op->detach_timeout_ms};
+	struct vmem_outcome o = {0};
+	char *err = NULL;
+
+	ops_vmem_apply(op->o->vmem, &c, &o, &err);
+	op_audit(op, RECORD_ROLLBACK, o.state == VMEM_REACHED ? RECORD_OK : RECORD_FAILED,
+	         o.state == VMEM_REACHED ? NULL : (err ? err : "the guest did not follow"),
+	         ops_vmem_extra(&c, &o), true);
+	free(err);
+	return o.state == VMEM_REACHED;
+}
+
+static bool op_entry_vmem(json_object *e)
+{
+	const char *model = json_object_get_string(json_object_object_get(e, "model"));
+
+	return model && strcmp(model, "virtio-mem") == 0;
+}
+
 /* A successful change whose outcome cannot be written may not report
- * success (fail_closed): a grow detaches its DIMMs again; a shrink cannot
- * be undone (the guest gave the memory up) and says so. */
+ * success (fail_closed): a grow detaches its DIMMs again and sets its
+ * virtio-mem devices back; a shrink cannot be undone (the guest gave the
+ * memory up) and says so. */
 static void op_outcome_unwritten(struct op *op)
 {
 	json_object *attached = json_object_object_get(op->data, "attached");
-	size_t n = attached ? json_object_array_length(attached) : 0, remain = 0;
+	size_t n = attached ? json_object_array_length(attached) : 0;
+	size_t nd = 0, nv = 0, remain = 0, vremain = 0;
 
 	for (size_t i = n; op->args.kind == OP_GROW && i-- > 0;) {
-		const char *alias = json_object_get_string(
-		        json_object_object_get(json_object_array_get_idx(attached, i), "alias"));
+		json_object *e = json_object_array_get_idx(attached, i);
+		const char *alias;
 		char *err = NULL;
-		int st = op_detach(op, alias, &err);
-		bool gone = st == ANSWER_REMOVED || st == ANSWER_STOPPED;
-		json_object *x = json_object_new_object();
+		int st;
+		bool gone;
+		json_object *x;
 
+		if (op_entry_vmem(e)) {
+			nv++;
+			vremain += !op_vmem_undo(op, e);
+			continue;
+		}
+		alias = json_object_get_string(json_object_object_get(e, "alias"));
+		if (alias == NULL)
+			continue; /* no DIMM to detach */
+		nd++;
+		st = op_detach(op, alias, &err);
+		gone = st == ANSWER_REMOVED || st == ANSWER_STOPPED;
+		x = json_object_new_object();
 		json_object_object_add(x, "alias", json_object_new_string(alias));
 		remain += !gone;
 		op_audit(op, RECORD_ROLLBACK, gone ? RECORD_OK : RECORD_FAILED, err, x, true);
@@ -1015,11 +1062,13 @@ static void op_outcome_unwritten(struct op *op)
 	if (op->args.kind == OP_GROW)
 		op_fail(op, PROTO_E_FAILED,
 		        "the audit log cannot be written (the outcome of %s): %zu of the %zu DIMMs "
-		        "attached %s detached again",
-		        op->request, n - remain, n, n - remain == 1 ? "was" : "were");
+		        "attached %s detached again, %zu of the %zu virtio-mem devices grown %s "
+		        "set back",
+		        op->request, nd - remain, nd, nd - remain == 1 ? "was" : "were",
+		        nv - vremain, nv, nv - vremain == 1 ? "was" : "were");
 	else
 		op_fail(op, PROTO_E_FAILED,
-		        "the DIMMs were detached, but the audit log cannot be written (the outcome "
+		        "the memory was removed, but the audit log cannot be written (the outcome "
 		        "of %s): the change stands without its outcome record",
 		        op->request);
 	if (op->args.kind == OP_GROW) {

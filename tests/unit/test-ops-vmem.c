@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "audit.h"
 #include "dispatch.h"
 #include "domains.h"
 #include "fakevirt.h"
@@ -567,6 +568,65 @@ static void test_config_shut_off(void **state)
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
 }
 
+/* ---- the audit log failing around a step (fail_closed) ---- */
+
+struct unwritten_case {
+	const char *what;
+	bool shut_off;    /* config-only grow of a shut-off domain */
+	unsigned fail_at; /* the record (0: request) that fails */
+	const char *trace;
+};
+
+/* A grow whose outcome cannot be written sets the device's <requested>
+ * back (a rollback through the virtio-mem path), never detaches it. */
+static void unwritten_run(const struct unwritten_case *c)
+{
+	struct fake_spec spec = spec_vmem(0);
+	struct op_args g = grow(128, 1);
+	struct fixture *fx;
+	struct domain_view *d;
+	void *st;
+
+	print_message("unwritten: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	spec.shut_off = c->shut_off;
+	d = fx_domain(fx, &spec, &roomy);
+	if (c->shut_off) {
+		g.scope_given = true;
+		g.config = true;
+	}
+	audit_inject_failure(agent_audit_log(fx->a), c->fail_at, -EIO);
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	fx_settle(fx);
+	assert_string_equal(fx->ended[0].code, "failed");
+	check_messages(&fx->ended[0], (const char *const[]){"audit log cannot be written",
+	                                                    "1 of the 1 virtio-mem", NULL});
+	check_trace(fx, fx->ended[0].request, c->trace);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_LIVE), 0);
+	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_CONFIG), 0);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 0);
+	if (!c->shut_off) {
+		assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 0);
+		assert_int_equal(fakevirt_vmem_current(&fx->fv, 0), 0);
+	}
+	teardown(&st);
+}
+
+static void test_outcome_unwritten(void **state)
+{
+	const struct unwritten_case cases[] = {
+	        {"config-only grow, shut off", true, 4,
+	         HEAD " resize:ok rollback:ok outcome:failed"},
+	        {"live grow", false, 5, HEAD " resize:ok rollback:ok outcome:failed"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		unwritten_run(&cases[i]);
+}
+
 /* ---- reconcile ---- */
 
 /* A crash after the live update: the intent finds the live request
@@ -634,6 +694,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_spread_both_models, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+	        cmocka_unit_test(test_outcome_unwritten),
 	};
 
 	log_init("test-ops-vmem", true, LOG_LEVEL_WARN);
