@@ -418,6 +418,17 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	return state;
 }
 
+/* A record after a change could not be written: with fail_closed the
+ * request cannot report success (the caller undoes what it can). */
+static bool op_unrecorded(struct op *op, int rc, const char *what)
+{
+	if (rc >= 0 || !op->fail_closed)
+		return false;
+	op_fail(op, PROTO_E_FAILED, "the audit log cannot be written (the %s record of %s)", what,
+	        op->request);
+	return true;
+}
+
 /* ---- virtio-mem steps (the execution lives in ops_vmem.c) ---- */
 
 static struct vmem_change op_vmem_change(const struct op *op, const struct select_dimm *d,
@@ -474,24 +485,42 @@ static void op_vmem_short(struct op *op, const struct select_dimm *d, bool shrin
 }
 
 /* One device's change: intent, update, wait, `resize` record. Returns -1
- * when the call failed (the request stops there), 0 otherwise. */
+ * when the call failed (the request stops there), -2 when a grow's step was
+ * applied but its record cannot be written (fail_closed: the request stops
+ * and the step is set back), 0 otherwise. */
 static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink, json_object *done)
 {
 	struct vmem_change c = op_vmem_change(op, d, false);
 	struct vmem_outcome o = {0};
 	char *err = NULL;
+	int wrc;
 
 	if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, ops_vmem_extra(&c, NULL), true) < 0) {
 		op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
 		return -1;
 	}
 	ops_vmem_apply(op->o->vmem, &c, &o, &err);
-	op_audit(op, RECORD_RESIZE,
-	         o.state == VMEM_REACHED   ? RECORD_OK
-	         : o.state == VMEM_PARTIAL ? RECORD_PARTIAL
-	                                   : RECORD_FAILED,
-	         o.state == VMEM_PARTIAL ? "the guest has not reached the request" : err,
-	         ops_vmem_extra(&c, &o), true);
+	wrc = op_audit(op, RECORD_RESIZE,
+	               o.state == VMEM_REACHED   ? RECORD_OK
+	               : o.state == VMEM_PARTIAL ? RECORD_PARTIAL
+	                                         : RECORD_FAILED,
+	               o.state == VMEM_PARTIAL ? "the guest has not reached the request" : err,
+	               ops_vmem_extra(&c, &o), true);
+	if ((o.state == VMEM_REACHED || o.state == VMEM_PARTIAL) &&
+	    op_unrecorded(op, wrc, "resize")) {
+		free(err);
+		if (!shrink)
+			return -2; /* the caller sets this step back with the others */
+		/* memory the guest gave up cannot be taken back: say so */
+		free(op->message);
+		if (asprintf(&op->message,
+		             "virtio-mem device %s on guest node %u was set to %" PRIu64
+		             " KiB, but the audit log cannot be written: the change stands "
+		             "without its resize record",
+		             d->alias ? d->alias : "(no alias)", d->node, d->to_kib) < 0)
+			op->message = NULL;
+		return -1;
+	}
 	if (o.state == VMEM_FAILED || o.state == VMEM_CONFIG_FAILED) {
 		op_fail(op, PROTO_E_FAILED,
 		        "setting virtio-mem device %s on guest node %u to %" PRIu64
@@ -741,17 +770,6 @@ static json_object *intent_extra(const struct op *op, const struct select_dimm *
 	return x;
 }
 
-/* A record after a change could not be written: with fail_closed the
- * request cannot report success (the caller undoes what it can). */
-static bool op_unrecorded(struct op *op, int rc, const char *what)
-{
-	if (rc >= 0 || !op->fail_closed)
-		return false;
-	op_fail(op, PROTO_E_FAILED, "the audit log cannot be written (the %s record of %s)", what,
-	        op->request);
-	return true;
-}
-
 static void op_grow(struct op *op, const struct select_result *sel)
 {
 	char(*aliases)[OP_ALIAS_MAX] = calloc(sel->n_dimms ? sel->n_dimms : 1, sizeof(*aliases));
@@ -768,7 +786,11 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		int rc, wrc;
 
 		if (d->model == DEVMODEL_VIRTIO_MEM) {
-			if (op_vmem_step(op, d, false, done) < 0)
+			int vrc = op_vmem_step(op, d, false, done);
+
+			if (vrc == -2)
+				nv++; /* applied, unrecorded: the rollback below sets it back */
+			if (vrc < 0)
 				break;
 			nv++;
 			continue;

@@ -627,6 +627,65 @@ static void test_outcome_unwritten(void **state)
 		unwritten_run(&cases[i]);
 }
 
+struct resize_case {
+	const char *what;
+	bool shut_off, shrink;
+	unsigned fail_at; /* the resize record (0: request) */
+	const char *message;
+	const char *trace;
+	uint64_t requested_mib; /* after, live and persistent */
+};
+
+/* The `resize` record of an applied step cannot be written (fail_closed):
+ * a grow sets the step back and fails; a shrink fails and says the change
+ * stands. Never success without the record. */
+static void resize_run(const struct resize_case *c)
+{
+	struct fake_spec spec = spec_vmem(c->shrink ? 512 : 0);
+	struct op_args a = c->shrink ? shrink(128, 1) : grow(128, 1);
+	struct fixture *fx;
+	struct domain_view *d;
+	void *st;
+
+	print_message("resize unwritten: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	spec.shut_off = c->shut_off;
+	d = fx_domain(fx, &spec, &roomy);
+	if (c->shut_off) {
+		a.scope_given = true;
+		a.config = true;
+	}
+	audit_inject_failure(agent_audit_log(fx->a), c->fail_at, -EIO);
+	assert_int_equal(ops_submit(fx->ops, d, &a, NULL, NULL), 0);
+	fx_run(fx, 1);
+	fx_settle(fx);
+	assert_string_equal(fx->ended[0].code, "failed");
+	check_messages(&fx->ended[0], (const char *const[]){c->message, NULL});
+	check_trace(fx, fx->ended[0].request, c->trace);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), c->requested_mib * MIB);
+	if (!c->shut_off)
+		assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false),
+		                 c->requested_mib * MIB);
+	teardown(&st);
+}
+
+static void test_resize_unwritten(void **state)
+{
+	const struct resize_case cases[] = {
+	        {"config-only grow, shut off", true, false, 3, "the resize record",
+	         HEAD " rollback:ok outcome:failed", 0},
+	        {"live grow", false, false, 3, "the resize record",
+	         HEAD " rollback:ok outcome:failed", 0},
+	        {"live shrink", false, true, 3, "the change stands without its resize record",
+	         HEAD " outcome:failed", 384},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		resize_run(&cases[i]);
+}
+
 /* ---- reconcile ---- */
 
 /* A crash after the live update: the intent finds the live request
@@ -695,6 +754,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 	        cmocka_unit_test(test_outcome_unwritten),
+	        cmocka_unit_test(test_resize_unwritten),
 	};
 
 	log_init("test-ops-vmem", true, LOG_LEVEL_WARN);
