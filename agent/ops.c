@@ -504,8 +504,21 @@ static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink,
 	               o.state == VMEM_REACHED   ? RECORD_OK
 	               : o.state == VMEM_PARTIAL ? RECORD_PARTIAL
 	                                         : RECORD_FAILED,
-	               o.state == VMEM_PARTIAL ? "the guest has not reached the request" : err,
+	               o.state == VMEM_PARTIAL   ? "the guest has not reached the request"
+	               : o.state == VMEM_STOPPED ? "the domain stopped before the guest answered"
+	                                         : err,
 	               ops_vmem_extra(&c, &o), true);
+	if (o.state == VMEM_STOPPED) {
+		op_fail(op, PROTO_E_FAILED,
+		        "domain '%s' stopped while the guest was resizing virtio-mem device %s on "
+		        "guest node %u: the live guest is gone%s",
+		        op->domain, d->alias ? d->alias : "(no alias)", d->node,
+		        (op->flags & BACKEND_CONFIG)
+		                ? "; the persistent <requested> was set to the request"
+		                : "");
+		free(err);
+		return -1;
+	}
 	if ((o.state == VMEM_REACHED || o.state == VMEM_PARTIAL) &&
 	    op_unrecorded(op, wrc, "resize")) {
 		free(err);
@@ -1694,6 +1707,7 @@ void ops_domain_stopped(struct ops *o, const char *name)
 	if (d)
 		d->active = false;
 	ops_settle(o, true);
+	ops_vmem_domain_stopped(o->vmem, name); /* its steps end, its watches go */
 }
 
 /* ---- crash recovery ---- */

@@ -28,6 +28,7 @@ struct size_waiter {
 	uint64_t last_kib; /* the last size an event gave */
 	unsigned events;
 	bool reached;
+	bool stopped; /* the domain stopped: no answer will come */
 	struct size_waiter *next;
 };
 
@@ -160,17 +161,18 @@ static void deadline(struct timespec *until, uint64_t ms)
  * frees w. With `watch` (the step came up short), the device is watched
  * from under the same lock, so no event falls between the two. */
 static unsigned waiter_wait(struct ops_vmem *v, struct size_waiter *w, uint64_t timeout_ms,
-                            bool *reached)
+                            bool *reached, bool *stopped)
 {
 	struct timespec until;
 	unsigned events;
 
 	deadline(&until, timeout_ms);
 	pthread_mutex_lock(&v->lock);
-	while (!w->reached && timeout_ms > 0)
+	while (!w->reached && !w->stopped && timeout_ms > 0)
 		if (pthread_cond_timedwait(&v->cond, &v->lock, &until) == ETIMEDOUT)
 			break;
 	*reached = w->reached;
+	*stopped = w->stopped;
 	events = w->events;
 	for (struct size_waiter **pp = &v->waiters; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
@@ -256,15 +258,21 @@ static void apply_live(struct ops_vmem *v, const struct vmem_change *c, struct v
                        char **err)
 {
 	struct size_waiter *w = waiter_add(v, c);
-	bool reached = false;
+	bool reached = false, stopped = false;
 
 	if (update_one(v, c, true, c->to_kib, err) < 0) {
-		waiter_wait(v, w, 0, &reached);
+		waiter_wait(v, w, 0, &reached, &stopped);
 		out->state = VMEM_FAILED;
 		out->current_known = read_current(v, c, &out->current_kib);
 		return;
 	}
-	out->events = waiter_wait(v, w, c->timeout_ms, &reached);
+	out->events = waiter_wait(v, w, c->timeout_ms, &reached, &stopped);
+	if (stopped) {
+		/* a shut-off domain's live XML has no <current>: nothing to read,
+		 * nothing to watch */
+		out->state = VMEM_STOPPED;
+		return;
+	}
 	/* the guest's own figure decides, whatever the events said */
 	out->current_known = read_current(v, c, &out->current_kib);
 	if (out->current_known && out->current_kib == c->to_kib) {
@@ -397,6 +405,17 @@ void ops_vmem_event(struct ops_vmem *v, const struct backend_event *ev)
 	}
 	if (done)
 		watch_free(done);
+}
+
+void ops_vmem_domain_stopped(struct ops_vmem *v, const char *domain)
+{
+	pthread_mutex_lock(&v->lock);
+	for (struct size_waiter *w = v->waiters; w; w = w->next)
+		if (strcmp(w->domain, domain) == 0)
+			w->stopped = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	ops_vmem_forget(v, domain);
 }
 
 void ops_vmem_forget(struct ops_vmem *v, const char *domain)

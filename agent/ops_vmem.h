@@ -47,6 +47,8 @@ enum vmem_state {
 	VMEM_PARTIAL = 0,        /* the timeout passed with <current> elsewhere */
 	VMEM_FAILED = -1,        /* the live update call failed: nothing changed */
 	VMEM_CONFIG_FAILED = -2, /* live changed, the persistent definition did not */
+	VMEM_STOPPED = -3,       /* the domain stopped while the step waited (the
+	                          * persistent half, if in scope, was still done) */
 };
 
 struct vmem_outcome {
@@ -75,6 +77,10 @@ void ops_vmem_event(struct ops_vmem *v, const struct backend_event *ev);
  * (then a worker compares requested, current and the persistent
  * definition and audits `reconciled`), false for the DIMM path. */
 bool ops_vmem_reconcile(struct ops_vmem *v, json_object *intent);
+
+/* Loop: the domain stopped (or was undefined): the steps waiting on its
+ * devices end at once with VMEM_STOPPED, and its watches end. */
+void ops_vmem_domain_stopped(struct ops_vmem *v, const char *domain);
 
 /* Loop: the domain went away; its watches end. */
 void ops_vmem_forget(struct ops_vmem *v, const char *domain);

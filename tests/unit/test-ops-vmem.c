@@ -568,6 +568,41 @@ static void test_config_shut_off(void **state)
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
 }
 
+/* The guest is destroyed while a shrink waits for it: the step ends at
+ * once, says the domain stopped (no <current> is read: a shut-off domain
+ * has none), and leaves no watch. */
+static void test_stopped_mid_shrink(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_spec spec = spec_vmem(512);
+	struct domain_view *d;
+	struct timeval tv = {0, 300 * 1000};
+	struct timespec t0, t1;
+
+	fx->cfg->detach_timeout_ms = 30000;
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.vmem_answer = FAKE_VMEM_SILENT;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ops_submit(fx->ops, d,
+	                            &(struct op_args){.kind = OP_SHRINK,
+	                                              .size_kib = 128 * MIB,
+	                                              .node = 1,
+	                                              .wait = true},
+	                            NULL, NULL),
+	                 0);
+	event_base_loopexit(evloop_base(fx->loop), &tv); /* the step is waiting */
+	assert_int_equal(evloop_run(fx->loop), 0);
+	assert_int_equal(fx->n_ended, 0);
+	fakevirt_destroy_guest(&fx->fv);
+	fx_run(fx, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 5); /* not the 30 s timeout */
+	assert_string_equal(fx->ended[0].code, "failed");
+	check_messages(&fx->ended[0], (const char *const[]){"stopped while the guest", NULL});
+	check_trace(fx, fx->ended[0].request, HEAD " resize:failed outcome:failed");
+	assert_int_equal(ops_vmem_watches(fx->ops), 0);
+}
+
 /* ---- the audit log failing around a step (fail_closed) ---- */
 
 struct unwritten_case {
@@ -656,6 +691,11 @@ static void resize_run(const struct resize_case *c)
 		a.scope_given = true;
 		a.config = true;
 	}
+	if (!c->shut_off) {
+		/* no size-change event: its record would race the resize record */
+		fx->cfg->detach_timeout_ms = 100;
+		fx->fv.vmem_answer = FAKE_VMEM_SILENT;
+	}
 	audit_inject_failure(agent_audit_log(fx->a), c->fail_at, -EIO);
 	assert_int_equal(ops_submit(fx->ops, d, &a, NULL, NULL), 0);
 	fx_run(fx, 1);
@@ -675,9 +715,9 @@ static void test_resize_unwritten(void **state)
 	const struct resize_case cases[] = {
 	        {"config-only grow, shut off", true, false, 3, "the resize record",
 	         HEAD " rollback:ok outcome:failed", 0},
-	        {"live grow", false, false, 3, "the resize record",
+	        {"live grow, short", false, false, 3, "the resize record",
 	         HEAD " rollback:ok outcome:failed", 0},
-	        {"live shrink", false, true, 3, "the change stands without its resize record",
+	        {"live shrink, short", false, true, 3, "the change stands without its resize record",
 	         HEAD " outcome:failed", 384},
 	};
 
@@ -753,6 +793,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_spread_both_models, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_stopped_mid_shrink, setup, teardown),
 	        cmocka_unit_test(test_outcome_unwritten),
 	        cmocka_unit_test(test_resize_unwritten),
 	};
