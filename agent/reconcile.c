@@ -97,10 +97,11 @@ static void reconcile_one(const struct reconcile_ctx *c, const struct reconcile_
 	const char *name = record_str(intent, "domain");
 	const char *alias = record_str(intent, "alias");
 	const char *request = record_str(intent, "request");
+	const char *model = record_str(intent, "model");
 	struct record_node_mem *after = NULL;
 	struct domain *live_dom = NULL;
 	char grow_prefix[64], *err = NULL;
-	bool grow, live = false, config = false, scoped;
+	bool grow, live = false, config = false, scoped, dimm;
 	int in_live = -1, in_config = -1;
 	const char *action = "none";
 	json_object *x = json_object_new_object();
@@ -114,15 +115,21 @@ static void reconcile_one(const struct reconcile_ctx *c, const struct reconcile_
 	snprintf(grow_prefix, sizeof(grow_prefix), OPS_ALIAS_PREFIX "%s-", request ? request : "");
 	grow = alias && strncmp(alias, grow_prefix, strlen(grow_prefix)) == 0;
 	scoped = record_scope(intent, &live, &config);
+	/* a guard: only a DIMM step may be redone or undone here (virtio-mem
+	 * steps have their own reconcile, ops_vmem.c); any other model is
+	 * recorded, never touched */
+	dimm = model == NULL || strcmp(model, "dimm") == 0;
 	if (it->known && alias && it->active)
 		in_live = reconcile_has(c->a, name, false, alias, &live_dom);
 	if (it->known && alias && it->persistent)
 		in_config = reconcile_has(c->a, name, true, alias, NULL);
-	if (it->known && alias && scoped)
+	if (dimm && it->known && alias && scoped)
 		action = reconcile_act(c, it, grow, live, config, in_live, in_config, &err);
 	json_object_object_add(x, "intent_seq", json_object_new_uint64(record_seq(intent)));
 	json_object_object_add(x, "op", json_object_new_string(grow ? "grow" : "shrink"));
 	json_object_object_add(x, "alias", alias ? json_object_new_string(alias) : NULL);
+	if (model)
+		json_object_object_add(x, "model", json_object_new_string(model));
 	json_object_object_add(x, "live", scoped ? json_object_new_boolean(live) : NULL);
 	json_object_object_add(x, "config", scoped ? json_object_new_boolean(config) : NULL);
 	json_object_object_add(x, "found",

@@ -994,6 +994,7 @@ struct reconcile_case {
 	bool in_live, in_config; /* what the crash left */
 	const char *action;
 	bool live_after, config_after;
+	const char *model; /* the intent's device model; NULL: none given (a DIMM) */
 };
 
 static void reconcile_run(const struct reconcile_case *c)
@@ -1020,6 +1021,8 @@ static void reconcile_run(const struct reconcile_case *c)
 	json_object_object_add(x, "alias", json_object_new_string(alias));
 	json_object_object_add(x, "live", json_object_new_boolean(c->live));
 	json_object_object_add(x, "config", json_object_new_boolean(c->config));
+	if (c->model)
+		json_object_object_add(x, "model", json_object_new_string(c->model));
 	audit_options_default(&ao);
 	assert_int_equal(audit_open(fx->path, &ao, &au), 0);
 	assert_int_equal(audit_append(au, &r, true, NULL, NULL), 0);
@@ -1078,22 +1081,29 @@ static void test_reconcile_scope(void **state)
 {
 	const struct reconcile_case cases[] = {
 	        {"shrink killed after the live detach", false, true, true, false, true,
-	         "config_detached", false, false},
+	         "config_detached", false, false, NULL},
 	        {"--live shrink: the config is never touched", false, true, false, false, true,
-	         "none", false, true},
+	         "none", false, true, NULL},
 	        {"shrink killed before the guest answered", false, true, true, true, true,
-	         "watching", true, true},
+	         "watching", true, true, NULL},
 	        {"--live shrink killed before the answer", false, true, false, true, true,
-	         "watching", true, true},
+	         "watching", true, true, NULL},
 	        {"grow: live attached, config not", true, true, true, true, false,
-	         "config_attached", true, true},
+	         "config_attached", true, true, NULL},
 	        {"grow: config holds what the guest lacks", true, true, true, false, true,
-	         "config_detached", false, false},
+	         "config_detached", false, false, NULL},
 	        {"--live grow: config left alone", true, true, false, true, false, "none", true,
-	         false},
+	         false, NULL},
 	        {"--config change: one call, nothing half done", false, false, true, true, true,
-	         "none", true, true},
-	        {"nothing half done", true, true, true, true, true, "none", true, true},
+	         "none", true, true, NULL},
+	        {"nothing half done", true, true, true, true, true, "none", true, true, NULL},
+	        {"an explicit dimm model is a DIMM", false, true, true, false, true,
+	         "config_detached", false, false, "dimm"},
+	        /* a guard: another model's step is never redone as a DIMM's */
+	        {"another model: recorded, not touched (shrink)", false, true, true, false, true,
+	         "none", false, true, "nvdimm"},
+	        {"another model: recorded, not touched (grow)", true, true, true, true, false,
+	         "none", true, false, "nvdimm"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
