@@ -804,9 +804,13 @@ static void sync_drop_stale(struct dispatch *dp, unsigned gen)
 
 	for (struct domain_view *d = domains_first(agent_domains(dp->a)); d; d = next) {
 		next = d->next;
-		if (d->sync_mark == gen || d->queue != NULL)
+		if (d->sync_mark == gen || d->gone)
 			continue;
 		log_info("domain %s: no longer defined", d->name);
+		/* as an UNDEFINED event: its waits end now (no answer will
+		 * come); a view with a running operation is only marked gone
+		 * and goes when the operation ends */
+		ops_domain_stopped(dp->ops, d->name);
 		ops_domain_gone(dp->ops, d->name);
 	}
 }

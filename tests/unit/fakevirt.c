@@ -519,7 +519,13 @@ static int fake_list_domains(void *ctx, struct backend_domain_list *out, char **
 {
 	struct fakevirt *fv = ctx;
 
-	out->n = 1;
+	pthread_mutex_lock(&fv->lock);
+	out->n = fv->unlisted ? 0 : 1;
+	pthread_mutex_unlock(&fv->lock);
+	if (out->n == 0) {
+		out->doms = NULL;
+		return 0;
+	}
 	out->doms = calloc(1, sizeof(*out->doms));
 	if (out->doms == NULL || (out->doms[0].name = strdup(fv->name)) == NULL)
 		abort();
@@ -818,6 +824,15 @@ static void fake_deliver_stopped(void *arg)
 	fv->on_event(fv->on_event_arg, &ev);
 	pthread_mutex_lock(&fv->lock);
 	fv->events_in_flight--;
+	pthread_mutex_unlock(&fv->lock);
+}
+
+void fakevirt_undefine_quietly(struct fakevirt *fv)
+{
+	pthread_mutex_lock(&fv->lock);
+	fv->active = false;
+	fv->unlisted = true;
+	fv->n_live = 0;
 	pthread_mutex_unlock(&fv->lock);
 }
 

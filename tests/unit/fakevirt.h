@@ -112,6 +112,7 @@ struct fakevirt {
 	struct fake_spec spec;
 	struct fake_host host;
 	bool active;
+	bool unlisted; /* undefined while libvirtd was away: not in the list */
 	size_t n_live, n_config;
 	struct fake_dev live[FAKE_MAX_DEVS], config[FAKE_MAX_DEVS];
 	struct fake_vmem vmem_live[FAKE_MAX_CELLS], vmem_config[FAKE_MAX_CELLS];
@@ -188,5 +189,8 @@ uint64_t fakevirt_vmem_current(struct fakevirt *fv, size_t i);
 void fakevirt_drop(struct fakevirt *fv, const char *alias);
 /* The guest was destroyed: the domain stops and a STOPPED event comes. */
 void fakevirt_destroy_guest(struct fakevirt *fv);
+/* The domain was destroyed and undefined while libvirtd was away: it stops
+ * and leaves the list with no event (a reconnect's sync finds it gone). */
+void fakevirt_undefine_quietly(struct fakevirt *fv);
 
 #endif

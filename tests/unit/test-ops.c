@@ -1121,6 +1121,7 @@ struct lost_case {
 	const char *message;
 	const char *trace;
 	bool call_lost; /* the detach call itself lost its connection */
+	bool undefined; /* destroyed and undefined while libvirtd was away */
 };
 
 static void lost_run(const struct lost_case *c)
@@ -1147,6 +1148,9 @@ static void lost_run(const struct lost_case *c)
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_DETACH, BACKEND_LIVE), 1);
 	if (c->destroy) {
 		fakevirt_destroy_guest(&fx->fv);
+	} else if (c->undefined) {
+		fakevirt_undefine_quietly(&fx->fv);
+		dispatch_connected(fx->dispatch, true);
 	} else {
 		fakevirt_drop(&fx->fv, "ua-a");
 		dispatch_connected(fx->dispatch, true);
@@ -1161,6 +1165,8 @@ static void lost_run(const struct lost_case *c)
 	check_trace(fx, fx->ended[0].request, c->trace);
 	assert_false(fakevirt_has(&fx->fv, true, "ua-a"));
 	assert_int_equal(ops_pending_detaches(fx->ops), 0);
+	if (c->undefined) /* its view goes once the operation ended */
+		assert_null(domains_find(agent_domains(fx->a), NAME));
 	teardown(&st);
 }
 
@@ -1168,15 +1174,21 @@ static void test_lost_answers(void **state)
 {
 	const struct lost_case cases[] = {
 	        {"removal lost across a libvirtd restart", false, 30000, "ok", NULL,
-	         SHRINK_HEAD " detach:ok outcome:ok", false},
+	         SHRINK_HEAD " detach:ok outcome:ok", false, false},
 	        {"removal lost after the timeout", false, 100, "pending", "has not released",
-	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok", false},
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok", false, false},
 	        {"the detach call loses the connection", false, 30000, "ok", NULL,
-	         SHRINK_HEAD " detach:ok outcome:ok", true},
+	         SHRINK_HEAD " detach:ok outcome:ok", true, false},
 	        {"guest destroyed mid-shrink", true, 30000, "failed", "stopped while the guest",
-	         SHRINK_HEAD " detach:failed outcome:failed", false},
+	         SHRINK_HEAD " detach:failed outcome:failed", false, false},
 	        {"guest destroyed after the timeout", true, 100, "pending", "has not released",
-	         SHRINK_HEAD " detach:pending outcome:pending outcome:failed", false},
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:failed", false, false},
+	        {"undefined while libvirtd was away, mid-shrink", false, 30000, "failed",
+	         "stopped while the guest", SHRINK_HEAD " detach:failed outcome:failed", false,
+	         true},
+	        {"undefined while libvirtd was away, after the timeout", false, 100, "pending",
+	         "has not released", SHRINK_HEAD " detach:pending outcome:pending outcome:failed",
+	         false, true},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
