@@ -108,6 +108,9 @@ json_object *ops_vmem_extra(const struct vmem_change *c, const struct vmem_outco
 	                                                      : c->from_kib - c->to_kib));
 	json_object_object_add(x, "from_kib", json_object_new_uint64(c->from_kib));
 	json_object_object_add(x, "requested_kib", json_object_new_uint64(c->to_kib));
+	/* the scope, as a DIMM intent's: reconcile acts only within it */
+	json_object_object_add(x, "live", json_object_new_boolean(c->flags & BACKEND_LIVE));
+	json_object_object_add(x, "config", json_object_new_boolean(c->flags & BACKEND_CONFIG));
 	if (o != NULL)
 		json_object_object_add(x, "current_kib",
 		                       o->current_known ? json_object_new_uint64(o->current_kib)
@@ -498,6 +501,28 @@ static const char *reconcile_verdict(bool live, uint64_t want, uint64_t req, uin
 	return cur == want ? "applied" : "partial";
 }
 
+/* Finishes the persistent half of an interrupted step: only with both
+ * halves in the intent's scope and the live <requested> at the intended
+ * size (the live half was done; the guest's progress does not matter, the
+ * persistent <requested> is what a reboot gives). Returns the action, or
+ * NULL with *err when the update failed. */
+static const char *reconcile_act(struct ops_vmem *v, json_object *intent, const char *domain,
+                                 unsigned node, uint64_t want, bool live, uint64_t lreq, bool pers,
+                                 uint64_t preq, char **err)
+{
+	bool in_live = false, in_config = false;
+	struct vmem_change c = {.domain = domain, .node = node, .to_kib = want};
+
+	if (!record_scope(intent, &in_live, &in_config) || !in_live || !in_config)
+		return "none"; /* a one-sided change is never pushed into the other */
+	if (!live || !pers || lreq != want || preq == want)
+		return "none";
+	c.from_kib = preq;
+	if (update_one(v, &c, false, want, err) < 0)
+		return NULL;
+	return "config_updated";
+}
+
 static void reconcile_work(void *arg)
 {
 	struct vmem_job *j = arg;
@@ -505,6 +530,8 @@ static void reconcile_work(void *arg)
 	json_object *ix = NULL, *x = json_object_new_object();
 	uint64_t want, node, lreq = 0, lcur = 0, preq = 0, pcur = 0;
 	bool live, pers;
+	const char *action;
+	char *err = NULL;
 	struct record r = {.event = RECORD_RECONCILED,
 	                   .domain = domain,
 	                   .uuid = record_str(j->intent, "uuid"),
@@ -532,9 +559,14 @@ static void reconcile_work(void *arg)
 	                       json_object_new_string(!pers          ? "no persistent device"
 	                                              : preq == want ? "applied"
 	                                                             : "not applied"));
-	r.result = live || pers ? RECORD_OK : RECORD_FAILED;
+	action = reconcile_act(j->v, j->intent, domain, (unsigned)node, want, live, lreq, pers,
+	                       preq, &err);
+	json_object_object_add(x, "action", json_object_new_string(action ? action : "failed"));
+	r.result = (live || pers) && action ? RECORD_OK : RECORD_FAILED;
 	if (!live && !pers)
 		r.error = "the domain or its virtio-mem device is no longer known to libvirt";
+	else if (action == NULL)
+		r.error = err;
 	log_warn("reconciled %s virtio-mem step on guest node %" PRIu64 " of %s: live %s, "
 	         "persistent %s",
 	         r.request ? r.request : "?", node, domain ? domain : "?",
@@ -542,6 +574,7 @@ static void reconcile_work(void *arg)
 	         pers ? (preq == want ? "applied" : "not applied") : "none");
 	agent_audit(j->v->a, &r, true, NULL);
 	json_object_put(x);
+	free(err);
 }
 
 static void reconcile_done(void *arg)

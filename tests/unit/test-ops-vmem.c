@@ -266,6 +266,35 @@ static struct op_args forced(struct op_args a, enum devmodel_choice m)
 #define STEP_OK    HEAD " resize:ok outcome:ok"
 #define STEP_SHORT HEAD " resize:partial outcome:partial"
 
+/* The intent of a virtio-mem step carries its scope, as a DIMM's does. */
+static void check_intent_scope(struct fixture *fx, const char *request, bool live, bool config)
+{
+	char **files = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	json_object *rec;
+	bool seen = false;
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+		bool l = !live, c = !config;
+
+		if (req && strcmp(req, request) == 0 &&
+		    strcmp(record_str(rec, "event"), "intent") == 0) {
+			assert_true(record_scope(rec, &l, &c));
+			assert_int_equal(l, live);
+			assert_int_equal(c, config);
+			seen = true;
+		}
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	assert_true(seen);
+}
+
 /* ---- grow and shrink by <requested> ---- */
 
 static void test_grow_shrink(void **state)
@@ -281,6 +310,7 @@ static void test_grow_shrink(void **state)
 	check_trace(fx, fx->ended[0].request, STEP_OK);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 130 * MIB);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 130 * MIB);
+	check_intent_scope(fx, fx->ended[0].request, true, true);
 	assert_int_equal(fakevirt_vmem_current(&fx->fv, 0), 130 * MIB);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_LIVE), 1);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 1);
@@ -566,6 +596,7 @@ static void test_config_shut_off(void **state)
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, 0), 1);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_UPDATE, BACKEND_CONFIG), 1);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);
+	check_intent_scope(fx, fx->ended[0].request, false, true);
 }
 
 /* The guest is destroyed while a shrink waits for it: the step ends at
@@ -717,8 +748,8 @@ static void test_resize_unwritten(void **state)
 	         HEAD " rollback:ok outcome:failed", 0},
 	        {"live grow, short", false, false, 3, "the resize record",
 	         HEAD " rollback:ok outcome:failed", 0},
-	        {"live shrink, short", false, true, 3, "the change stands without its resize record",
-	         HEAD " outcome:failed", 384},
+	        {"live shrink, short", false, true, 3,
+	         "the change stands without its resize record", HEAD " outcome:failed", 384},
 	};
 
 	(void)state;
@@ -728,11 +759,15 @@ static void test_resize_unwritten(void **state)
 
 /* ---- reconcile ---- */
 
-/* A crash after the live update: the intent finds the live request
- * applied but short, and the persistent one not applied. */
-static void test_reconcile(void **state)
+struct reconcile_case {
+	const char *what;
+	int scope; /* -1: none recorded (an older intent); else BACKEND_LIVE | BACKEND_CONFIG */
+	const char *action;
+	uint64_t persistent_after_mib;
+};
+
+static void reconcile_run(const struct reconcile_case *c)
 {
-	struct fixture *fx = *state;
 	struct fake_spec spec = spec_vmem(0);
 	json_object *x = json_object_new_object(), *rec = NULL;
 	struct record r = {.event = RECORD_INTENT,
@@ -745,7 +780,12 @@ static void test_reconcile(void **state)
 	size_t n = 0;
 	struct record_reader *rd;
 	bool found = false;
+	struct fixture *fx;
+	void *st;
 
+	print_message("reconcile: %s\n", c->what);
+	setup(&st);
+	fx = st;
 	spec.vmem[0].requested_kib = 256 * MIB; /* live only: see below */
 	spec.vmem[0].current_kib = 200 * MIB;
 	fx_domain(fx, &spec, &roomy);
@@ -754,6 +794,11 @@ static void test_reconcile(void **state)
 	json_object_object_add(x, "node", json_object_new_int(1));
 	json_object_object_add(x, "alias", json_object_new_string("virtiomem0"));
 	json_object_object_add(x, "requested_kib", json_object_new_uint64(256 * MIB));
+	if (c->scope >= 0) {
+		json_object_object_add(x, "live", json_object_new_boolean(c->scope & BACKEND_LIVE));
+		json_object_object_add(x, "config",
+		                       json_object_new_boolean(c->scope & BACKEND_CONFIG));
+	}
 	assert_int_equal(agent_audit(fx->a, &r, true, NULL), 0);
 	json_object_put(x);
 	ops_reconcile(fx->ops);
@@ -766,8 +811,10 @@ static void test_reconcile(void **state)
 		if (strcmp(record_str(rec, "event"), "reconciled") == 0) {
 			e = rec;
 			assert_string_equal(record_str(rec, "request"), "crash-1");
+			assert_string_equal(record_str(e, "result"), "ok");
 			assert_string_equal(record_str(e, "found"), "partial");
 			assert_string_equal(record_str(e, "persistent"), "not applied");
+			assert_string_equal(record_str(e, "action"), c->action);
 			assert_int_equal(
 			        json_object_get_uint64(json_object_object_get(e, "current_kib")),
 			        200 * MIB);
@@ -778,6 +825,26 @@ static void test_reconcile(void **state)
 	record_reader_free(rd);
 	record_files_free(files, n);
 	assert_true(found);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), c->persistent_after_mib * MIB);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 256 * MIB);
+	teardown(&st);
+}
+
+/* A crash after the live update: the intent finds the live request
+ * applied but short, and the persistent one not applied; with both halves
+ * in scope the persistent <requested> follows, otherwise nothing moves. */
+static void test_reconcile(void **state)
+{
+	const struct reconcile_case cases[] = {
+	        {"live and config: the persistent half is finished", BACKEND_LIVE | BACKEND_CONFIG,
+	         "config_updated", 256},
+	        {"live only: the config is never touched", BACKEND_LIVE, "none", 0},
+	        {"no scope recorded: never acted on", -1, "none", 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		reconcile_run(&cases[i]);
 }
 
 int main(void)
@@ -792,7 +859,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_call_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spread_both_models, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+	        cmocka_unit_test(test_reconcile),
 	        cmocka_unit_test_setup_teardown(test_stopped_mid_shrink, setup, teardown),
 	        cmocka_unit_test(test_outcome_unwritten),
 	        cmocka_unit_test(test_resize_unwritten),
