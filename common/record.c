@@ -711,6 +711,32 @@ static void record_text_opt(GString *s, const char *label, const char *val)
 		g_string_append_printf(s, " %s=%s", label, val);
 }
 
+/* The request's scope, the `live` and `config` booleans, as one short
+ * field: scope=live+config, scope=live, scope=config. */
+static void record_text_scope(GString *s, struct json_object *rec)
+{
+	struct json_object *l = NULL, *c = NULL;
+	bool live, config;
+
+	json_object_object_get_ex(rec, "live", &l);
+	json_object_object_get_ex(rec, "config", &c);
+	live = l && json_object_get_boolean(l);
+	config = c && json_object_get_boolean(c);
+	if (l == NULL && c == NULL)
+		return;
+	g_string_append_printf(s, " scope=%s",
+	                       live && config ? "live+config"
+	                       : live         ? "live"
+	                       : config       ? "config"
+	                                      : "none");
+}
+
+static bool record_text_is_scope(const char *key, struct json_object *v)
+{
+	return (strcmp(key, "live") == 0 || strcmp(key, "config") == 0) &&
+	       (v == NULL || json_object_is_type(v, json_type_boolean));
+}
+
 char *record_format_text(struct json_object *rec)
 {
 	GString *s = g_string_new(NULL);
@@ -731,9 +757,10 @@ char *record_format_text(struct json_object *rec)
 		               json_object_is_type(v, json_type_string) &&
 		               strcmp(json_object_get_string(v), record_str(rec, "error")) == 0;
 
-		if (!record_is_common_key(key) && !repeats)
+		if (!record_is_common_key(key) && !repeats && !record_text_is_scope(key, v))
 			record_text_field(s, "", key, v);
 	}
+	record_text_scope(s, rec);
 	json_object_object_get_ex(rec, "before", &val);
 	record_text_mem(s, "before", val);
 	json_object_object_get_ex(rec, "after", &val);

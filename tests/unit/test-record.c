@@ -788,9 +788,41 @@ static void test_format_text_fields(void **state)
 	json_object_put(extra);
 }
 
+/* An intent's scope reads as one short field, whatever the keys' order. */
+static void test_format_text_scope(void **state)
+{
+	static const struct {
+		const char *extra, *want;
+	} tab[] = {
+	        {"{\"live\":true,\"config\":true,\"node\":1}", " node=1 scope=live+config"},
+	        {"{\"config\":false,\"live\":true}", " scope=live"},
+	        {"{\"live\":false,\"config\":true}", " scope=config"},
+	        {"{\"node\":1}", " node=1"},
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(tab); i++) {
+		struct json_object *obj = NULL, *extra = json_tokener_parse(tab[i].extra);
+		struct record r = rec_simple(RECORD_INTENT, "vm1", "r5");
+		char *text;
+
+		assert_non_null(extra);
+		r.extra = extra;
+		assert_int_equal(record_to_json(&r, T0, 7, &obj, NULL), 0);
+		text = record_format_text(obj);
+		if (strstr(text, tab[i].want) == NULL || strstr(text, "live=") != NULL ||
+		    strstr(text, "config=") != NULL ||
+		    (strstr(tab[i].want, "scope") == NULL && strstr(text, "scope=") != NULL))
+			fail_msg("%s: got %s", tab[i].extra, text);
+		free(text);
+		json_object_put(obj);
+		json_object_put(extra);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_format_text_scope),
 	        cmocka_unit_test(test_event_names),
 	        cmocka_unit_test(test_format_ts),
 	        cmocka_unit_test(test_parse_time),

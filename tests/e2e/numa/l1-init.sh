@@ -32,8 +32,14 @@ mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
+# Fresh scratch folders, except one that holds the checkout (a clone in
+# /tmp, say): a tmpfs there would hide the stage and the build. The overlay
+# keeps such a folder writable without reaching this machine.
 for d in /run /tmp /dev/shm; do
-	mount -t tmpfs -o mode=1777 tmpfs "/newroot$d"
+	case "$stage2" in
+	"$d"/*) say "keeping $d from the root: the checkout is there" ;;
+	*) mount -t tmpfs -o mode=1777 tmpfs "/newroot$d" ;;
+	esac
 done
 say "root mounted; stage2 $stage2"
 [ -n "$stage2" ] || halt_now "no numabed.stage2= on the command line"
