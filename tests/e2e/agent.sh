@@ -16,7 +16,9 @@ on_cleanup() {
 	rm -rf "$agent_dir"
 }
 
-# start_agent [extra memplugd options]: waits until `status` answers.
+# start_agent [extra memplugd options]: waits until `status` answers and
+# lists every guest the test started (the agent reads the domain list on a
+# worker after connecting, so the first answer may come before it).
 start_agent() {
 	[ -n "${AGENT_CONFIG:-}" ] || { AGENT_CONFIG="$agent_dir/memplugd.conf"; : >"$AGENT_CONFIG"; }
 	"$MEMPLUGD" --foreground --socket "$agent_sock" --audit-log "$agent_audit" \
@@ -28,6 +30,14 @@ start_agent() {
 		kill -0 "$agent_pid" 2>/dev/null || fail "memplugd exited: $(tail -n 5 "$agent_dir/memplugd.log")"
 		[ "$i" -le 100 ] || fail "memplugd did not answer within 10 s"
 		sleep 0.1
+	done
+	for sg in ${started:-}; do
+		i=0
+		until ctl status 2>/dev/null | grep -q "^$sg "; do
+			i=$((i + 1))
+			[ "$i" -le 100 ] || fail "memplugd does not list $sg after 10 s"
+			sleep 0.1
+		done
 	done
 	log "memplugd $agent_pid on $agent_sock"
 }
