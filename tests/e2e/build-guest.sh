@@ -14,26 +14,7 @@ wanted_modules="virtio_pci virtio_balloon virtio_mem"
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 
-# Prints module names with every dependency before its user (a subshell
-# body, so the recursion keeps its own variables).
-module_order() (
-	for m in "$@"; do
-		deps=$(modinfo -b "$kdir" -k "$kver" -F depends "$m" | tr ',' ' ')
-		# shellcheck disable=SC2086
-		[ -z "$deps" ] || module_order $deps
-		echo "$m"
-	done
-)
-
-copy_module() {
-	src=$(modinfo -b "$kdir" -k "$kver" -n "$1")
-	case "$src" in
-	*.xz) xz -dc "$src" >"$2/$1.ko" ;;
-	*.zst) zstd -qdc "$src" >"$2/$1.ko" ;;
-	*.gz) gzip -dc "$src" >"$2/$1.ko" ;;
-	*) cp "$src" "$2/$1.ko" ;;
-	esac
-}
+. "$here/modules.sh"
 
 build_initrd() {
 	root=$1/root
@@ -55,7 +36,8 @@ build_initrd() {
 
 kdir=$("$here/guest-kernel.sh") || die "no guest kernel (tests/e2e/guest-kernel.sh failed)"
 kver=$(cat "$kdir/release")
-key=$(printf '%s\n' "$kdir" | cat - "$0" "$here/guest-init.sh" | sha256sum | cut -c1-16)
+rel=$kver
+key=$(printf '%s\n' "$kdir" | cat - "$0" "$here/modules.sh" "$here/guest-init.sh" | sha256sum | cut -c1-16)
 dir="$cache/$kver-$key"
 if [ -f "$dir/initrd.img" ] && [ -f "$dir/vmlinuz" ]; then
 	echo "$dir"

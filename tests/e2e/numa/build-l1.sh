@@ -19,29 +19,7 @@ kernel_dir() {
 	"$here/../guest-kernel.sh"
 }
 
-# Prints module names with every dependency before its user.
-module_order() (
-	for m in "$@"; do
-		deps=$(modinfo -b "$kdir" -k "$rel" -F depends "$m" | tr ',' ' ')
-		# shellcheck disable=SC2086
-		[ -z "$deps" ] || module_order $deps
-		echo "$m"
-	done
-)
-
-copy_module() {
-	src=$(modinfo -b "$kdir" -k "$rel" -n "$1")
-	case "$src" in
-	/*) ;;
-	*) src="$kdir/lib/modules/$rel/$src" ;;
-	esac
-	case "$src" in
-	*.xz) xz -dc "$src" >"$2/$1.ko" ;;
-	*.zst) zstd -qdc "$src" >"$2/$1.ko" ;;
-	*.gz) gzip -dc "$src" >"$2/$1.ko" ;;
-	*) cp "$src" "$2/$1.ko" ;;
-	esac
-}
+. "$here/../modules.sh"
 
 build_initrd() {
 	root=$1/root
@@ -66,7 +44,7 @@ kdir=$(kernel_dir) || die "no guest kernel (tests/e2e/guest-kernel.sh failed)"
 [ -f "$kdir/vmlinuz" ] && [ -f "$kdir/release" ] && [ -x "$kdir/busybox" ] ||
 	die "$kdir lacks vmlinuz, release or busybox"
 rel=$(cat "$kdir/release")
-key=$( (cat "$0" "$here/l1-init.sh"; echo "$kdir") | sha256sum | cut -c1-16)
+key=$( (cat "$0" "$here/../modules.sh" "$here/l1-init.sh"; echo "$kdir") | sha256sum | cut -c1-16)
 dir="$cache/numa/$rel-$key"
 if [ ! -f "$dir/initrd.img" ]; then
 	mkdir -p "$cache/numa"
