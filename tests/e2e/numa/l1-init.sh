@@ -5,8 +5,21 @@
 # tmpfs, so L1 can write anywhere and nothing reaches this machine; then
 # runs the stage given by numabed.stage2= in a chroot. Powers off at the end.
 export PATH=/bin
-say() { echo "NUMABED-INIT $*"; }
+port=""
+# Each step goes to the console and, once virtio_console is loaded, to the
+# result channel as "NUMABED BOOT ...": the harness names the last one when
+# L1 stops short of READY.
+say() {
+	echo "NUMABED-INIT $*"
+	[ -z "$port" ] || echo "NUMABED BOOT $(cut -d' ' -f1 /proc/uptime) $*" >"$port"
+}
 halt_now() { say "$*"; sync; echo o >/proc/sysrq-trigger; sleep 5; }
+find_port() {
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = numabed ] && [ -c "/dev/${p##*/}" ] && port=/dev/${p##*/}
+	done
+	[ -n "$port" ]
+}
 
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -14,6 +27,13 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules/order); do
 	insmod "/modules/$m.ko" || say "insmod $m failed"
 done
+i=0
+until find_port; do
+	i=$((i + 1))
+	[ "$i" -le 50 ] || break
+	sleep 0.1
+done
+say "modules loaded (result channel ${port:-missing})"
 stage2="" run=""
 for a in $(cat /proc/cmdline); do
 	case "$a" in
@@ -43,5 +63,7 @@ for d in /run /tmp /dev/shm; do
 done
 say "root mounted; stage2 $stage2"
 [ -n "$stage2" ] || halt_now "no numabed.stage2= on the command line"
+[ -f "/newroot$stage2" ] || halt_now "stage2 $stage2 is not in the 9p root"
+[ -f "/newroot$run" ] || halt_now "run file $run is not in the 9p root"
 chroot /newroot /bin/sh "$stage2" "$run"
 halt_now "stage2 exited with $?"

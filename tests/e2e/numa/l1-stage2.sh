@@ -3,7 +3,9 @@
 # machine's root: sizes each node's 2 MiB page pool as the layout says,
 # starts virtlogd, libvirtd and memplugd from the checkout's build, runs the
 # tests and reports each on the virtio-serial port named "numabed":
+#   NUMABED BOOT <L1 uptime s> <step>   (each setup step, before READY)
 #   NUMABED READY <L1 uptime s>
+#   NUMABED BEGIN <test> <L1 uptime s>
 #   NUMABED RESULT <test> ok|fail <seconds> <detail>
 #   NUMABED DONE <L1 uptime s>
 # Everything L1 writes stays in its tmpfs. Argument: the run file written by
@@ -22,6 +24,7 @@ report() {
 	say "$*"
 	[ -z "$port" ] || echo "NUMABED $*" >"$port"
 }
+step() { report "BOOT $(uptime_s) $*"; }
 # A setup failure fails every test with the reason, then L1 powers off.
 abort() {
 	for t in $TESTS; do report "RESULT ${t#[0-9][0-9]-} fail 0 L1 setup: $*"; done
@@ -61,9 +64,13 @@ configure_libvirt() {
 	CONF
 }
 
+# "libvirtd -d" waits for the daemon's start-up, so each start is bounded.
 start_libvirt() {
-	virtlogd -d || return 1
-	libvirtd -d || return 1
+	step "starting virtlogd"
+	timeout 60 virtlogd -d || return 1
+	step "starting libvirtd"
+	timeout 90 libvirtd -d || return 1
+	step "waiting for libvirtd to answer"
 	i=0
 	until virsh -q -c qemu:///system version >/dev/null 2>&1; do
 		i=$((i + 1))
@@ -80,7 +87,8 @@ start_memplugd() {
 		>>"$NUMABED_WORK/memplugd.log" 2>&1 &
 	agent_pid=$!
 	i=0
-	until "$MEMPLUGCTL" --socket "$NUMABED_WORK/memplugd.sock" status >/dev/null 2>&1; do
+	step "waiting for memplugd to answer"
+	until timeout 30 "$MEMPLUGCTL" --socket "$NUMABED_WORK/memplugd.sock" status >/dev/null 2>&1; do
 		i=$((i + 1))
 		kill -0 "$agent_pid" 2>/dev/null || return 1
 		[ "$i" -le 200 ] || return 1
@@ -93,6 +101,7 @@ run_test() {
 	t=$1 name=${1#[0-9][0-9]-}
 	out=$NUMABED_WORK/$t.out
 	start=$(uptime_s)
+	report "BEGIN $name $start"
 	rc=0
 	timeout -k 5 "${NUMABED_TEST_TIMEOUT:-150}" sh "$NUMA_DIR/tests/$t.sh" >"$out" 2>&1 || rc=$?
 	secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
@@ -111,10 +120,12 @@ run_test() {
 
 . "$NUMA_DIR/layout.sh"
 find_port || { say "no virtio-serial port named numabed"; exit 1; }
-say "stage2 at $(uptime_s) s"
+step "stage2 started"
+step "sizing the hugepage pools"
 size_pools || abort "the layout's hugepage pools could not be sized"
 configure_libvirt || abort "libvirt could not be configured (hugetlbfs)"
-start_libvirt || abort "libvirtd did not answer within 60 s"
+start_libvirt || abort "libvirtd did not start or answer (virtlogd 60 s, libvirtd 90 s, then 60 s)"
+step "starting memplugd"
 start_memplugd || abort "memplugd did not start: $(tail -n 3 "$NUMABED_WORK/memplugd.log")"
 report "READY $(uptime_s)"
 for t in $TESTS; do
