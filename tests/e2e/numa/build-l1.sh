@@ -1,15 +1,17 @@
 #!/bin/sh
 # Builds the numa bed's host VM ("L1") boot files: Debian's kernel and an
 # initramfs with busybox, the modules that mount this machine's root over 9p
-# (virtio-pci, 9p, overlay) and the virtio console for the result channel,
-# and l1-init.sh as /init. Nothing is installed on this machine. Cached in
+# (virtio-pci, 9p, overlay), the virtio console for the result channel,
+# virtio-rng for entropy, and l1-init.sh as /init. Nothing is installed on this machine. Cached in
 # $BED_CACHE/numa/<release>-<hash>/; the hash covers this script, the init
 # and the kernel directory. Prints "VMLINUZ INITRD".
 #   tests/e2e/numa/build-l1.sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${BED_CACHE:-/var/cache/memplug-e2e}
-wanted_modules="virtio_pci 9pnet_virtio 9p overlay virtio_console"
+# virtio_rng: without it L1's kernel may wait minutes for entropy, and
+# virtlogd's getrandom() with it (seen: L1 stuck at "starting virtlogd").
+wanted_modules="virtio_pci 9pnet_virtio 9p overlay virtio_console virtio_rng"
 
 die() { echo "build-l1: $*" >&2; exit 1; }
 

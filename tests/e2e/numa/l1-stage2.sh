@@ -27,6 +27,9 @@ report() {
 step() { report "BOOT $(uptime_s) $*"; }
 # A setup failure fails every test with the reason, then L1 powers off.
 abort() {
+	say "what L1 was doing:"
+	ps -eo pid,stat,wchan:24,args 2>&1 | tail -n 40
+	dmesg 2>&1 | tail -n 20
 	for t in $TESTS; do report "RESULT ${t#[0-9][0-9]-} fail 0 L1 setup: $*"; done
 	report "DONE $(uptime_s)"
 	exit 1
@@ -67,9 +70,9 @@ configure_libvirt() {
 # "libvirtd -d" waits for the daemon's start-up, so each start is bounded.
 start_libvirt() {
 	step "starting virtlogd"
-	timeout 60 virtlogd -d || return 1
+	timeout -k 5 60 virtlogd -d || return 1
 	step "starting libvirtd"
-	timeout 90 libvirtd -d || return 1
+	timeout -k 5 90 libvirtd -d || return 1
 	step "waiting for libvirtd to answer"
 	i=0
 	until virsh -q -c qemu:///system version >/dev/null 2>&1; do
