@@ -6,6 +6,11 @@
  * would. The value is "OP:POINT" (e.g. "shrink:after-live-detach") or a bare
  * POINT for either operation. A release build compiles the calls away.
  * docs/testing.md lists the points.
+ *
+ * The same points can run a command instead (MEMPLUG_TEST_EXEC_AT names the
+ * point, MEMPLUG_TEST_EXEC the /bin/sh command): memplugd waits for it and
+ * goes on, so a test can act at an exact moment (e.g. kill libvirtd right
+ * after a detach request went to QEMU).
  */
 #ifndef MEMPLUG_CRASHPOINT_H
 #define MEMPLUG_CRASHPOINT_H
@@ -17,7 +22,8 @@
 bool crashpoint_matches(const char *value, const char *op, const char *point);
 
 #ifdef MEMPLUG_TEST_HOOKS
-/* SIGKILLs the process when MEMPLUG_TEST_CRASH_AT names op:point. */
+/* Runs MEMPLUG_TEST_EXEC to its end when MEMPLUG_TEST_EXEC_AT names
+ * op:point; then SIGKILLs the process when MEMPLUG_TEST_CRASH_AT does. */
 void crashpoint(const char *op, const char *point);
 #define CRASHPOINTS_ENABLED 1
 #else

@@ -91,6 +91,9 @@ struct op {
 	/* Copied at submit: a reload may free the config under the worker. */
 	uint64_t detach_timeout_ms;
 	uint64_t host_reserve_kib;
+	/* The libvirt connection went during the last detach's wait: no
+	 * answer says nothing about the guest then. */
+	bool answer_lost;
 	/* CLOCK_MONOTONIC at submission, for the latency metric. */
 	struct timespec submitted;
 
@@ -387,6 +390,7 @@ static int op_detach(struct op *op, const char *alias, char **err)
 	const char *name = op_name(op);
 	struct waiter *w;
 	int state = ANSWER_REMOVED, rc;
+	unsigned reconnects = backend_reconnects(b);
 
 	if (op->flags & BACKEND_LIVE) {
 		w = waiter_add(op->o, op->domain, alias, false);
@@ -407,6 +411,8 @@ static int op_detach(struct op *op, const char *alias, char **err)
 		crashpoint(name, "after-detach-call");
 		state = waiter_wait(op->o, w, op->detach_timeout_ms, op->request,
 		                    op->flags & BACKEND_CONFIG);
+		op->answer_lost = rc == -ENOTCONN || !backend_connected(b) ||
+		                  backend_reconnects(b) != reconnects;
 		if (state == ANSWER_REMOVED)
 			crashpoint(name, "after-live-detach");
 	}
@@ -876,6 +882,13 @@ static void op_grow(struct op *op, const struct select_result *sel)
 	op_vmem_finish(op);
 }
 
+/* The detach record's word for a shrink with no answer yet. */
+static const char *shrink_pending_why(const struct op *op)
+{
+	return op->answer_lost ? "no answer yet: the libvirt connection was lost while waiting"
+	                       : "no answer from the guest yet";
+}
+
 static void op_shrink(struct op *op, const struct select_result *sel)
 {
 	json_object *done = json_object_new_array();
@@ -903,7 +916,7 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		               : st == -1 ? RECORD_REFUSED
 		                          : RECORD_FAILED,
 		               st == 1    ? NULL
-		               : st == 0  ? "no answer from the guest yet"
+		               : st == 0  ? shrink_pending_why(op)
 		               : st == -1 ? "unplug was rejected by the guest"
 		               : st == -3 ? "the domain stopped before the guest answered"
 		                          : err,
@@ -922,6 +935,13 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		}
 		if (st == 1) {
 			json_object_array_add(done, dimm_extra(d, d->alias));
+		} else if (st == 0 && op->answer_lost) {
+			op_fail(op, PROTO_E_PENDING,
+			        "%s on guest node %u: no answer within %" PRIu64
+			        " ms; the connection to libvirt was lost while waiting, so the "
+			        "guest's answer may be lost with it: the outcome will be audited "
+			        "once libvirt shows it",
+			        d->alias, d->node, op->detach_timeout_ms);
 		} else if (st == 0) {
 			op_fail(op, PROTO_E_PENDING,
 			        "%s on guest node %u: the guest has not released it after %" PRIu64

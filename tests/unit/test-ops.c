@@ -1007,6 +1007,11 @@ static void test_lost_answers(void **state)
 	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok", false, false},
 	        {"the detach call loses the connection", false, 30000, "ok", NULL,
 	         SHRINK_HEAD " detach:ok outcome:ok", true, false},
+	        /* no answer says nothing about the guest when the connection
+	         * went: the reply must not claim the guest kept the DIMM */
+	        {"the detach call loses the connection, after the timeout", false, 100, "pending",
+	         "the connection to libvirt was lost while waiting",
+	         SHRINK_HEAD " detach:pending outcome:pending outcome:ok", true, false},
 	        {"guest destroyed mid-shrink", true, 30000, "failed", "stopped while the guest",
 	         SHRINK_HEAD " detach:failed outcome:failed", false, false},
 	        {"guest destroyed after the timeout", true, 100, "pending", "has not released",
