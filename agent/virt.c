@@ -253,11 +253,15 @@ static void virt_announce(struct virt *v, bool reconnect)
 /* Publishes a subscribed connection, then watches for its loss. The close
  * callback only acts on the published connection, so a loss between the
  * two steps is caught by the liveness check instead. */
-static int virt_publish(struct virt *v, virConnectPtr conn)
+static int virt_publish(struct virt *v, virConnectPtr conn, bool reconnect)
 {
 	pthread_mutex_lock(&v->lock);
 	v->conn = conn;
 	v->connected = true;
+	/* With connected, in one step: a worker that sees the connection back
+	 * also sees that it is a new one (ops.c's answer_lost). */
+	if (reconnect)
+		v->reconnects++;
 	v->closing = false;
 	host_free(v->topo);
 	v->topo = NULL;
@@ -292,13 +296,8 @@ static int virt_connect(struct virt *v)
 		virConnectClose(conn);
 		return -EIO;
 	}
-	if (virt_publish(v, conn) < 0)
+	if (virt_publish(v, conn, reconnect) < 0)
 		return -EIO;
-	if (reconnect) {
-		pthread_mutex_lock(&v->lock);
-		v->reconnects++;
-		pthread_mutex_unlock(&v->lock);
-	}
 	v->ever_connected = true;
 	v->attempt = 0;
 	virt_announce(v, reconnect);

@@ -67,19 +67,26 @@ configure_libvirt() {
 	CONF
 }
 
+# Polls "$@" (each try bounded to 5 s) until it succeeds or $1 seconds of
+# L1 uptime have passed.
+wait_for() {
+	end=$(awk -v a="$(uptime_s)" -v s="$1" 'BEGIN { printf "%d", a + s }')
+	shift
+	until timeout -k 2 5 "$@" >/dev/null 2>&1; do
+		[ "$(awk -v a="$(uptime_s)" -v e="$end" 'BEGIN { print (a >= e) }')" = 0 ] || return 1
+		[ -z "${agent_pid:-}" ] || kill -0 "$agent_pid" 2>/dev/null || return 1
+		sleep 0.2
+	done
+}
+
 # "libvirtd -d" waits for the daemon's start-up, so each start is bounded.
 start_libvirt() {
 	step "starting virtlogd"
-	timeout -k 5 60 virtlogd -d || return 1
+	timeout -k 5 30 virtlogd -d || return 1
 	step "starting libvirtd"
-	timeout -k 5 90 libvirtd -d || return 1
+	timeout -k 5 60 libvirtd -d || return 1
 	step "waiting for libvirtd to answer"
-	i=0
-	until virsh -q -c qemu:///system version >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -le 120 ] || return 1
-		sleep 0.5
-	done
+	wait_for 30 virsh -q -c qemu:///system version
 }
 
 start_memplugd() {
@@ -89,14 +96,8 @@ start_memplugd() {
 		--audit-log "$NUMABED_WORK/audit.jsonl" --config "$NUMABED_WORK/memplugd.conf" \
 		>>"$NUMABED_WORK/memplugd.log" 2>&1 &
 	agent_pid=$!
-	i=0
 	step "waiting for memplugd to answer"
-	until timeout 30 "$MEMPLUGCTL" --socket "$NUMABED_WORK/memplugd.sock" status >/dev/null 2>&1; do
-		i=$((i + 1))
-		kill -0 "$agent_pid" 2>/dev/null || return 1
-		[ "$i" -le 200 ] || return 1
-		sleep 0.2
-	done
+	wait_for 30 "$MEMPLUGCTL" --socket "$NUMABED_WORK/memplugd.sock" status
 }
 
 # Runs one test script; its last "FAIL: " or "SKIP: " line is the detail.
@@ -127,7 +128,7 @@ step "stage2 started"
 step "sizing the hugepage pools"
 size_pools || abort "the layout's hugepage pools could not be sized"
 configure_libvirt || abort "libvirt could not be configured (hugetlbfs)"
-start_libvirt || abort "libvirtd did not start or answer (virtlogd 60 s, libvirtd 90 s, then 60 s)"
+start_libvirt || abort "libvirtd did not start or answer (virtlogd 30 s, libvirtd 60 s, then 30 s)"
 step "starting memplugd"
 start_memplugd || abort "memplugd did not start: $(tail -n 3 "$NUMABED_WORK/memplugd.log")"
 report "READY $(uptime_s)"
