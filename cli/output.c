@@ -858,33 +858,156 @@ static void render_prepare_placement(FILE *out, json_object *d)
 	table_free(t);
 }
 
+/* "  was: 2 cells: 0 (vCPUs 0-1, 1 GiB on host node 0); 1 (...)". */
+static void render_prepare_was_cells(FILE *out, json_object *before)
+{
+	json_object *cells = get(before, "cells");
+	size_t n = arr_len(cells);
+
+	fprintf(out, "  was: ");
+	if (n == 0)
+		fprintf(out, "no cells (the guest saw one node)");
+	else
+		fprintf(out, "%zu cell%s: ", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(cells, i);
+		char mem[SIZE_FORMAT_MAX];
+
+		fprintf(out, "%s%" PRId64 " (", i ? "; " : "", num(c, "id"));
+		if (str(c, "vcpus"))
+			fprintf(out, "vCPUs %s, ", str(c, "vcpus"));
+		fprintf(out, "%s", kib(c, "memory_kib", mem));
+		if (str(c, "host_nodes"))
+			fprintf(out, " on host node %s", str(c, "host_nodes"));
+		fprintf(out, ")");
+	}
+	fprintf(out, "\n");
+}
+
+static void render_prepare_was_topology(FILE *out, json_object *before)
+{
+	json_object *t = get(before, "topology");
+
+	if (t == NULL)
+		fprintf(out, "  was: no <topology>\n");
+	else
+		fprintf(out, "  was: sockets=%" PRId64 " cores=%" PRId64 " threads=%" PRId64 "\n",
+		        num(t, "sockets"), num(t, "cores"), num(t, "threads"));
+}
+
+static void render_prepare_pins(FILE *out, json_object *d)
+{
+	int64_t was = num(get(d, "before"), "pins");
+
+	if (num(d, "vcpupins") == 0) {
+		fprintf(out, "vcpupin: none written (--no-pin); the %" PRId64 " there stay\n", was);
+		return;
+	}
+	fprintf(out, "vcpupin: one per vCPU (%" PRId64 "), on the CPUs of its cell's host node\n",
+	        num(d, "vcpupins"));
+	if (was == 0)
+		fprintf(out, "  was: none\n");
+	else
+		fprintf(out, "  was: %" PRId64 " vcpupin element%s\n", was, was == 1 ? "" : "s");
+}
+
+static void render_prepare_numatune(FILE *out, json_object *d)
+{
+	json_object *nt = get(get(d, "before"), "numatune");
+
+	fprintf(out,
+	        "numatune: memory strict nodeset=%s; one strict memnode per cell on its "
+	        "host node\n",
+	        txt(d, "numatune_nodeset"));
+	if (nt == NULL)
+		fprintf(out, "  was: no <numatune><memory>\n");
+	else if (strcmp(txt(nt, "placement"), "auto") == 0)
+		fprintf(out, "  was: memory %s placement=auto\n", txt(nt, "mode"));
+	else
+		fprintf(out, "  was: memory %s nodeset=%s\n", txt(nt, "mode"), txt(nt, "nodeset"));
+}
+
+/* One line per <page nodeset> prepare rewrote or removed. */
+static void render_prepare_pages(FILE *out, json_object *d)
+{
+	json_object *pages = get(d, "pages");
+	bool cpuless = num(d, "cpu_cells") < (int64_t)arr_len(get(d, "cells"));
+
+	for (size_t i = 0; i < arr_len(pages); i++) {
+		json_object *pg = json_object_array_get_idx(pages, i);
+		char sz[SIZE_FORMAT_MAX];
+
+		fprintf(out, "hugepages: <page> of %s, nodeset %s ", kib(pg, "size_kib", sz),
+		        txt(pg, "was"));
+		if (str(pg, "now") && strcmp(str(pg, "now"), txt(pg, "was")) == 0)
+			fprintf(out, "unchanged (the cells with CPUs)\n");
+		else if (str(pg, "now"))
+			fprintf(out, "-> %s (the cells with CPUs%s)\n", str(pg, "now"),
+			        cpuless ? "; CPU-less cells are never hugepage-backed" : "");
+		else
+			fprintf(out, "removed (it named old cells only)\n");
+	}
+}
+
+static void render_prepare_max(FILE *out, json_object *d)
+{
+	json_object *before = get(d, "before");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+
+	fprintf(out, "maxMemory: %s (%s), %" PRId64 " slots for growth in %s steps\n",
+	        kib(d, "max_memory_kib", a), txt(d, "max_source"), num(d, "slots"),
+	        kib(d, "step_kib", b));
+	if (get(before, "max_memory_kib") == NULL)
+		fprintf(out, "  was: no <maxMemory>\n");
+	else if (get(before, "slots") == NULL)
+		fprintf(out, "  was: %s, no slots\n", kib(before, "max_memory_kib", a));
+	else
+		fprintf(out, "  was: %s, %" PRId64 " slots\n", kib(before, "max_memory_kib", a),
+		        num(before, "slots"));
+}
+
+static void render_prepare_balloon(FILE *out, json_object *d)
+{
+	const char *state = txt(d, "balloon");
+
+	fprintf(out, "memballoon: %s", state);
+	if (get(d, "stats_period"))
+		fprintf(out, " (period %" PRId64 " s)", num(d, "stats_period"));
+	fprintf(out, "\n");
+	if (strcmp(state, "added") == 0)
+		fprintf(out, "  was: no <memballoon>\n");
+	else if (strcmp(state, "stats added") == 0)
+		fprintf(out, "  was: no <stats period>\n");
+}
+
 static void render_prepare(FILE *out, json_object *d)
 {
 	json_object *topo = get(d, "topology"), *cells = get(d, "cells"),
-	            *warn = get(d, "warnings");
+	            *warn = get(d, "warnings"), *before = get(d, "before");
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
 
-	fprintf(out, "prepare %s (%s, host from %s): %zu cells\n\n", txt(d, "domain"),
-	        txt(d, "mode"), txt(d, "host_source"), arr_len(cells));
+	fprintf(out, "prepare %s (%s, host from %s): %zu cells\n", txt(d, "domain"), txt(d, "mode"),
+	        txt(d, "host_source"), arr_len(cells));
+	render_prepare_was_cells(out, before);
+	fprintf(out, "\n");
 	render_prepare_cells(out, d);
 	fprintf(out,
 	        "\nvCPU topology: sockets=%" PRId64 " cores=%" PRId64 " threads=%" PRId64
 	        " (%" PRId64 " vCPUs; each cell holds a block of whole sockets)\n",
 	        num(topo, "sockets"), num(topo, "cores"), num(topo, "threads"), num(d, "vcpus"));
-	fprintf(out,
-	        "numatune: memory strict nodeset=%s; one strict memnode per cell on its "
-	        "host node\n",
-	        txt(d, "numatune_nodeset"));
+	render_prepare_was_topology(out, before);
+	render_prepare_pins(out, d);
+	render_prepare_numatune(out, d);
+	render_prepare_pages(out, d);
 	if (get(json_object_array_get_idx(cells, 0), "distances")) {
 		fprintf(out, "\ndistances (the host's SLIT between the mapped nodes):\n");
 		render_prepare_distances(out, cells);
 	}
 	if (get(d, "placement"))
 		render_prepare_placement(out, d);
-	fprintf(out, "\nmaxMemory: %s (%s), %" PRId64 " slots for growth in %s steps\n",
-	        kib(d, "max_memory_kib", a), txt(d, "max_source"), num(d, "slots"),
-	        kib(d, "step_kib", b));
-	fprintf(out, "memballoon: %s\n", txt(d, "balloon"));
+	fprintf(out, "\n");
+	render_prepare_max(out, d);
+	render_prepare_balloon(out, d);
 	for (size_t i = 0; i < arr_len(get(d, "virtio_mem")); i++) {
 		json_object *v = json_object_array_get_idx(get(d, "virtio_mem"), i);
 

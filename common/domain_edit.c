@@ -302,7 +302,7 @@ int domain_edit_guest(const struct domain_edit *e, const struct domain *dom,
 	g->vcpus = read_vcpus(root);
 	g->memory_kib = dom->memory_kib;
 	g->boot_kib = dom->memory_kib - domain_memdev_kib(dom, -1);
-	g->max_memory_kib = dom->slots ? dom->max_memory_kib : 0;
+	g->max_memory_kib = dom->max_memory_kib;
 	g->used_slots = domain_used_slots(dom);
 	g->max_memdev_node = -1;
 	for (size_t i = 0; i < dom->n_memdevs; i++)
@@ -336,10 +336,27 @@ static void edit_max_memory(struct domain_edit *e, xmlNode *root, const struct p
 	set_text(n, text);
 }
 
-static void edit_topology(struct domain_edit *e, xmlNode *cpu, const struct partition *p)
+static unsigned prop_uint(const xmlNode *n, const char *name)
+{
+	xmlChar *v = n ? xmlGetProp(n, BAD_CAST name) : NULL;
+	unsigned long u = v ? strtoul((const char *)v, NULL, 10) : 0;
+
+	xmlFree(v);
+	return u > UINT_MAX ? 0 : (unsigned)u;
+}
+
+static void edit_topology(struct domain_edit *e, xmlNode *cpu, const struct partition *p,
+                          struct domain_edit_before *was)
 {
 	static const char *const before[] = {"cache", "maxphysaddr", "feature", "numa", NULL};
-	xmlNode *t = ensure_child(e, cpu, "topology", before, NULL);
+	xmlNode *t = child(cpu, "topology");
+
+	was->topology = t != NULL;
+	was->sockets = prop_uint(t, "sockets");
+	was->cores = prop_uint(t, "cores");
+	was->threads = prop_uint(t, "threads");
+	if (t == NULL)
+		t = add_child(e, cpu, "topology", before);
 
 	set_prop(t, "sockets", "%u", p->sockets);
 	if (xmlHasProp(t, BAD_CAST "dies"))
@@ -430,11 +447,21 @@ static void edit_cpu(struct domain_edit *e, xmlNode *root, const struct partitio
 	                                     "perf",     "devices",        NULL};
 	xmlNode *cpu = ensure_child(e, root, "cpu", before, &rep->cpu_added);
 
-	edit_topology(e, cpu, p);
+	edit_topology(e, cpu, p, &rep->before);
 	edit_cells(e, cpu, p);
 }
 
-static void edit_pins(struct domain_edit *e, xmlNode *root, const struct partition *p)
+static unsigned count_children(const xmlNode *parent, const char *name)
+{
+	unsigned n = 0;
+
+	for (xmlNode *c = parent ? parent->children : NULL; c != NULL; c = c->next)
+		n += is_elem(c, name);
+	return n;
+}
+
+static void edit_pins(struct domain_edit *e, xmlNode *root, const struct partition *p,
+                      struct domain_edit_before *was)
 {
 	static const char *const before[] = {"emulatorpin",   "iothreadpin", "emulatorsched",
 	                                     "iothreadsched", "vcpusched",   "cachetune",
@@ -442,6 +469,7 @@ static void edit_pins(struct domain_edit *e, xmlNode *root, const struct partiti
 	char cpus[NODESET_FORMAT_MAX];
 	xmlNode *tune;
 
+	was->pins = count_children(child(root, "cputune"), "vcpupin");
 	if (p->n_cpu_cells == 0 || !p->cells[0].pinned)
 		return;
 	tune = ensure_child(e, root, "cputune", after_vcpu + 3, NULL);
@@ -479,18 +507,34 @@ static void edit_numatune(struct domain_edit *e, xmlNode *root, const struct par
 	}
 }
 
-static bool page_size_matches(const xmlNode *page, uint64_t kib)
+/* A <page>'s size in KiB; 0 when it does not parse. */
+static uint64_t page_kib(const xmlNode *page)
 {
 	xmlChar *size = xmlGetProp(page, BAD_CAST "size");
 	xmlChar *unit = xmlGetProp(page, BAD_CAST "unit");
 	uint64_t v = 0;
-	bool eq = size != NULL &&
-	          size_parse_unit((const char *)size, (const char *)unit, &v, NULL) == 0 &&
-	          v == kib;
 
+	if (size == NULL || size_parse_unit((const char *)size, (const char *)unit, &v, NULL) < 0)
+		v = 0;
 	xmlFree(size);
 	xmlFree(unit);
-	return eq;
+	return v;
+}
+
+/* Notes a <page nodeset> edit for the account (now NULL: removed); the
+ * first DOMAIN_EDIT_PAGES_MAX only, the counters take every one. */
+static void note_page(struct domain_edit_report *rep, const xmlNode *page, const char *now)
+{
+	struct domain_edit_page *pg = &rep->pages[rep->n_pages];
+	xmlChar *was = xmlGetProp(page, BAD_CAST "nodeset");
+
+	if (rep->n_pages < DOMAIN_EDIT_PAGES_MAX) {
+		pg->size_kib = page_kib(page);
+		snprintf(pg->was, sizeof(pg->was), "%s", was ? (const char *)was : "");
+		snprintf(pg->now, sizeof(pg->now), "%s", now ? now : "");
+		rep->n_pages++;
+	}
+	xmlFree(was);
 }
 
 /* The first <page nodeset> of the CPU cells' size now covers exactly the
@@ -512,11 +556,13 @@ static void edit_pages(xmlNode *root, const struct partition_guest *g, const str
 		next = c->next;
 		if (!is_elem(c, "page") || !xmlHasProp(c, BAD_CAST "nodeset"))
 			continue;
-		if (!narrowed && g->hugepages && page_size_matches(c, g->page_kib)) {
+		if (!narrowed && g->hugepages && page_kib(c) == g->page_kib) {
+			note_page(rep, c, cells);
 			set_prop(c, "nodeset", "%s", cells);
 			narrowed = true;
 			rep->pages_narrowed++;
 		} else {
+			note_page(rep, c, NULL);
 			remove_node(c);
 			rep->pages_removed++;
 		}
@@ -538,9 +584,12 @@ static void edit_balloon(struct domain_edit *e, xmlNode *root, struct domain_edi
 		rep->balloon_none = true;
 		return;
 	}
-	if (child(b, "stats") && xmlHasProp(child(b, "stats"), BAD_CAST "period"))
+	if (child(b, "stats") && xmlHasProp(child(b, "stats"), BAD_CAST "period")) {
+		rep->stats_period = prop_uint(child(b, "stats"), "period");
 		return;
+	}
 	set_prop(ensure_child(e, b, "stats", NULL, NULL), "period", "%d", PARTITION_STATS_PERIOD);
+	rep->stats_period = PARTITION_STATS_PERIOD;
 	rep->balloon_stats_added = true;
 }
 
@@ -625,7 +674,7 @@ int domain_edit_apply(struct domain_edit *e, const struct partition_guest *g,
 	(void)err;
 	memset(rep, 0, sizeof(*rep));
 	edit_max_memory(e, root, p);
-	edit_pins(e, root, p);
+	edit_pins(e, root, p, &rep->before);
 	edit_numatune(e, root, p);
 	edit_pages(root, g, p, rep);
 	edit_cpu(e, root, p, rep);

@@ -26,8 +26,30 @@
 
 struct domain_edit;
 
+/* <page nodeset> edits the account lists (the counters count them all). */
+#define DOMAIN_EDIT_PAGES_MAX 8
+
+/* One <page nodeset> as it was and as it is now ("": removed). */
+struct domain_edit_page {
+	uint64_t size_kib; /* 0 when the size did not parse */
+	char was[128];     /* guest cells as written (long lists are cut) */
+	char now[128];
+};
+
+/* What owned parts held before the edit that the domain model (struct
+ * domain) does not: the account's "was". */
+struct domain_edit_before {
+	bool topology; /* <cpu><topology> present */
+	unsigned sockets, cores, threads;
+	unsigned pins; /* <cputune><vcpupin> elements */
+};
+
 /* What the edit found or did beyond the partition, for the account. */
 struct domain_edit_report {
+	struct domain_edit_before before;
+	unsigned stats_period; /* the memballoon's <stats period> now; 0: none */
+	size_t n_pages;
+	struct domain_edit_page pages[DOMAIN_EDIT_PAGES_MAX];
 	bool balloon_added;       /* there was no <memballoon>: a virtio one added */
 	bool balloon_stats_added; /* <stats period> added */
 	bool balloon_none;        /* model='none': the policy cannot manage the guest */

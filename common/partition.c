@@ -346,6 +346,10 @@ static uint64_t host_total_kib(const struct host *h)
 	return sum;
 }
 
+/* --max, else 4x the guest's memory within the host's total (the sum of
+ * its nodes; unknown totals count as no limit), the headroom a whole number
+ * of growth steps. An old <maxMemory> does not count: the account says what
+ * it was. */
 static int choose_max(const struct host *h, const struct partition_guest *g,
                       const struct partition_opts *o, struct partition *p, char **err)
 {
@@ -356,15 +360,12 @@ static int choose_max(const struct host *h, const struct partition_guest *g,
 		if (o->max_kib < g->memory_kib)
 			return err_ret(err, -EINVAL, "--max %s is less than the guest's memory %s",
 			               kib_str(o->max_kib, a), kib_str(g->memory_kib, b));
-		p->max_memory_kib = o->max_kib;
 		if (total > 0 && o->max_kib > total)
-			return partition_warn(p, "--max %s is more than the host's %s",
-			                      kib_str(o->max_kib, a), kib_str(total, b));
-		return 0;
-	}
-	if (g->max_memory_kib != 0) {
-		p->max_memory_kib = g->max_memory_kib;
-		p->max_kept = true;
+			return err_ret(err, -EINVAL,
+			               "--max %s is more than the host's total memory %s (the "
+			               "sum of its nodes)",
+			               kib_str(o->max_kib, a), kib_str(total, b));
+		p->max_memory_kib = o->max_kib;
 		return 0;
 	}
 	want = g->memory_kib * 4;
@@ -374,6 +375,7 @@ static int choose_max(const struct host *h, const struct partition_guest *g,
 	}
 	/* Growth in whole steps: the headroom is a multiple of the step. */
 	p->max_memory_kib = g->memory_kib + (want - g->memory_kib) / p->step_kib * p->step_kib;
+	p->max_lowered = g->max_memory_kib > p->max_memory_kib;
 	return 0;
 }
 
@@ -452,6 +454,15 @@ static int add_warnings(const struct host *h, const struct partition_guest *g, s
 		                    "<maxMemory> is the host's total, %s",
 		                    size_format(p->max_memory_kib, (char[SIZE_FORMAT_MAX]){0},
 		                                SIZE_FORMAT_MAX));
+	if (rc == 0 && p->max_lowered)
+		rc = partition_warn(
+		        p,
+		        "<maxMemory> was %s: the default (4x the guest's memory, "
+		        "within the host's total) lowers it to %s; give --max "
+		        "SIZE to choose another",
+		        size_format(g->max_memory_kib, (char[SIZE_FORMAT_MAX]){0}, SIZE_FORMAT_MAX),
+		        size_format(p->max_memory_kib, (char[SIZE_FORMAT_MAX]){0},
+		                    SIZE_FORMAT_MAX));
 	if (rc == 0 && p->dist == NULL)
 		rc = partition_warn(p, "the host gives no distances: no <distances> written");
 	if (rc == 0)

@@ -49,7 +49,7 @@ struct partition_guest {
 struct partition_opts {
 	bool mirror;      /* --mirror-host; else n_cells */
 	unsigned n_cells; /* --cells N */
-	uint64_t max_kib; /* --max; 0: keep <maxMemory>, else 4x memory within the host */
+	uint64_t max_kib; /* --max; 0: 4x memory, within the host's total */
 	unsigned slots;   /* --slots; 0: what growth in alignment steps needs */
 	bool cpuless_set; /* --cpuless given */
 	uint64_t cpuless_kib;
@@ -89,8 +89,8 @@ struct partition {
 	uint64_t align_kib;     /* cell memory alignment (page size, at least 1 MiB) */
 	uint64_t step_kib;      /* growth step: max(128 MiB block, page size) */
 	uint64_t max_memory_kib;
-	bool max_kept;   /* the domain's <maxMemory> was kept */
-	bool max_capped; /* the default 4x was lowered to the host's total */
+	bool max_capped;  /* the default 4x was lowered to the host's total */
+	bool max_lowered; /* the default is below the domain's old <maxMemory> */
 	unsigned slots;
 	bool shared; /* more cells than host nodes with CPUs: nodes shared */
 	size_t n_candidates;

@@ -178,8 +178,6 @@ static const char *max_source(const struct partition *part, const struct partiti
 {
 	if (o->max_kib)
 		return "option";
-	if (part->max_kept)
-		return "kept";
 	return part->max_capped ? "host total" : "4x memory";
 }
 
@@ -202,14 +200,115 @@ static void report_settings(json_object *o, const struct prepare *p,
 	json_object_object_add(topo, "cores", json_object_new_int((int)part->cores));
 	json_object_object_add(topo, "threads", json_object_new_int((int)part->threads));
 	json_object_object_add(o, "topology", topo);
+	json_object_object_add(o, "vcpupins",
+	                       json_object_new_int(part->n_cpu_cells && part->cells[0].pinned
+	                                                   ? (int)p->guest.vcpus
+	                                                   : 0));
 	json_object_object_add(o, "numatune_nodeset", report_nodeset(&part->nodeset));
 	json_object_object_add(o, "max_memory_kib", json_object_new_uint64(part->max_memory_kib));
 	json_object_object_add(o, "max_source", json_object_new_string(max_source(part, opts)));
 	json_object_object_add(o, "slots", json_object_new_int((int)part->slots));
 	json_object_object_add(o, "step_kib", json_object_new_uint64(part->step_kib));
 	json_object_object_add(o, "balloon", json_object_new_string(balloon_state(&p->edits)));
+	json_object_object_add(
+	        o, "stats_period",
+	        p->edits.stats_period ? json_object_new_int((int)p->edits.stats_period) : NULL);
 	json_object_object_add(o, "pages_narrowed",
 	                       json_object_new_int((int)p->edits.pages_narrowed));
+}
+
+/* ---- what the owned parts were ---- */
+
+static json_object *u64_or_null(uint64_t v)
+{
+	return v ? json_object_new_uint64(v) : NULL;
+}
+
+/* The old cells: [{id, vcpus, memory_kib, host_nodes}], host_nodes from
+ * the cell's memnode (null: none). */
+static json_object *before_cells(const struct domain *dom)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < dom->n_cells; i++) {
+		const struct domain_cell *c = &dom->cells[i];
+		const struct domain_memnode *mn = domain_memnode_find(dom, c->id);
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "id", json_object_new_int((int)c->id));
+		json_object_object_add(o, "vcpus",
+		                       c->cpus ? json_object_new_string(c->cpus) : NULL);
+		json_object_object_add(o, "memory_kib", json_object_new_uint64(c->memory_kib));
+		json_object_object_add(o, "host_nodes", mn ? report_nodeset(&mn->nodeset) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+/* The old <numatune><memory>: {mode, nodeset} ("auto" placement: nodeset
+ * null), or null when there was none. */
+static json_object *before_numatune(const struct domain *dom)
+{
+	json_object *o;
+
+	if (!dom->has_numatune_memory)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "mode",
+	                       json_object_new_string(numa_mode_name(dom->numatune_mode)));
+	json_object_object_add(o, "placement",
+	                       json_object_new_string(dom->numatune_placement == NUMA_PLACEMENT_AUTO
+	                                                      ? "auto"
+	                                                      : "static"));
+	json_object_object_add(o, "nodeset",
+	                       dom->has_numatune_nodeset ? report_nodeset(&dom->numatune_nodeset)
+	                                                 : NULL);
+	return o;
+}
+
+/* "before": the owned parts as they were, under the names the account
+ * uses for them now. */
+static json_object *report_before(const struct prepare *p)
+{
+	const struct domain_edit_before *b = &p->edits.before;
+	json_object *o = json_object_new_object(), *topo = NULL;
+
+	json_object_object_add(o, "cells", before_cells(p->dom));
+	if (b->topology) {
+		topo = json_object_new_object();
+		json_object_object_add(topo, "sockets", json_object_new_int((int)b->sockets));
+		json_object_object_add(topo, "cores", json_object_new_int((int)b->cores));
+		json_object_object_add(topo, "threads", json_object_new_int((int)b->threads));
+	}
+	json_object_object_add(o, "topology", topo);
+	json_object_object_add(o, "pins", json_object_new_int((int)b->pins));
+	json_object_object_add(o, "numatune", before_numatune(p->dom));
+	json_object_object_add(o, "max_memory_kib", u64_or_null(p->dom->max_memory_kib));
+	json_object_object_add(o, "slots",
+	                       p->dom->slots ? json_object_new_int((int)p->dom->slots) : NULL);
+	json_object_object_add(o, "stats_period",
+	                       p->edits.balloon_stats_added || p->edits.stats_period == 0
+	                               ? NULL
+	                               : json_object_new_int((int)p->edits.stats_period));
+	return o;
+}
+
+/* The <page nodeset> edits: [{size_kib, was, now}], now null: removed. */
+static json_object *report_pages(const struct domain_edit_report *r)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < r->n_pages; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "size_kib", u64_or_null(r->pages[i].size_kib));
+		json_object_object_add(o, "was", json_object_new_string(r->pages[i].was));
+		json_object_object_add(o, "now",
+		                       r->pages[i].now[0] ? json_object_new_string(r->pages[i].now)
+		                                          : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 /* The devices --model virtio-mem added: [{node, size_kib, block_kib}]. */
@@ -251,6 +350,8 @@ json_object *prepare_report(const struct prepare *p, const struct host *host,
 	json_object_object_add(o, "shared", json_object_new_boolean(part->shared));
 	json_object_object_add(o, "placement", opts->mirror ? NULL : report_candidates(part));
 	report_settings(o, p, opts);
+	json_object_object_add(o, "pages", report_pages(&p->edits));
+	json_object_object_add(o, "before", report_before(p));
 	json_object_object_add(o, "virtio_mem", opts->vmem ? report_vmem(p) : NULL);
 	for (size_t i = 0; i < part->n_warnings; i++)
 		json_object_array_add(warn, json_object_new_string(part->warnings[i]));

@@ -48,6 +48,7 @@ prepare-1g.xml|--host-caps $data/caps-2ddr-2hbm.xml|--mirror-host --cpuless 0|2
 prepare-rich.xml|--host-caps $data/caps-2ddr-2hbm.xml|--mirror-host|4
 prepare-rich.xml|--host-caps $data/caps-8node.xml|--cells 4 --max 64G|4
 prepare-nocells.xml|--host-caps $data/caps-8node.xml|--cells 2 --max 3G|2
+prepare-bigmax.xml|--host-caps $data/caps-8node.xml|--cells 2|2
 prepare-prealloc.xml|--host-caps $data/caps-8node.xml|--cells 2|2
 with-dimms.xml|--host-caps $data/caps-2ddr-2hbm.xml|--mirror-host --cpuless 0|2
 numatune-auto.xml|--host-caps $data/caps-8node.xml|--cells 2|2

@@ -109,6 +109,11 @@ prepare-bad-nomode|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8n
 prepare-bad-define-xml|prepare --xml $data/guest-2cell.xml --mirror-host --define
 prepare-bad-hmat|prepare --xml $data/prepare-hmat.xml --host-caps $data/caps-8node.xml --cells 2
 prepare-stdin|prepare --xml - --host-caps $data/caps-8node.xml --cells 2 --print-xml|guest-2cell.xml
+prepare-rich|prepare --xml $data/prepare-rich.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host
+prepare-rich-nopin|prepare --xml $data/prepare-rich.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --no-pin
+prepare-bigmax|prepare --xml $data/prepare-bigmax.xml --host-caps $data/caps-8node.xml --cells 2
+prepare-bigmax-json|prepare --json --xml $data/prepare-bigmax.xml --host-caps $data/caps-8node.xml --cells 2
+prepare-bad-max-host|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-2ddr-2hbm.xml --mirror-host --max 1T
 prepare-bad-slots|prepare --xml $data/guest-2cell.xml --host-caps $data/caps-8node.xml --cells 2 --slots 300
 plan-stdin|plan --xml -|guest-2cell.xml
 inspect-stdin-json|inspect --json --xml - --host-sysfs $data/host-4node|guest-3cell-hugepage.xml

@@ -231,6 +231,9 @@ static void test_rich_edits(void **state)
 	assert_true(p->edits.movable_missing);
 	assert_true(p->edits.balloon_stats_added);
 	assert_false(p->edits.balloon_added);
+	assert_int_equal(p->edits.stats_period, 10);
+	assert_int_equal(p->edits.before.pins, 2); /* the two vcpupins it replaced */
+	assert_false(p->edits.before.topology);
 	assert_non_null(strstr(p->part->warnings[p->part->n_warnings - 1], "online_movable"));
 	g_free(orig);
 	prepare_free(p);
@@ -250,9 +253,76 @@ static void test_hugepage_edits(void **state)
 
 	check_all(p->xml, want, sizeof(want) / sizeof(want[0]));
 	assert_int_equal(p->edits.pages_narrowed, 1);
+	assert_int_equal(p->edits.n_pages, 1);
+	assert_int_equal(p->edits.pages[0].size_kib, 2048);
+	assert_string_equal(p->edits.pages[0].was, "0");
+	assert_string_equal(p->edits.pages[0].now, "0-1");
 	assert_true(p->edits.balloon_none);
+	assert_int_equal(p->edits.stats_period, 0);
 	assert_false(p->edits.direct_kernel);
 	g_free(orig);
+	prepare_free(p);
+}
+
+/* What the owned parts were: read before the edit, into the account. */
+static void test_before(void **state)
+{
+	struct partition_opts o = {.n_cells = 2};
+	char *orig = NULL;
+	struct prepare *p = run("prepare-bigmax.xml", "caps-8node.xml", &o, &orig);
+	struct host *h = caps_host("caps-8node.xml");
+	json_object *rep = prepare_report(p, h, &o), *before, *v;
+
+	assert_true(p->edits.before.topology);
+	assert_int_equal(p->edits.before.sockets, 1);
+	assert_int_equal(p->edits.before.cores, 2);
+	assert_int_equal(p->edits.before.threads, 1);
+	assert_int_equal(p->edits.before.pins, 0);
+	assert_false(p->edits.balloon_stats_added);
+	assert_int_equal(p->edits.stats_period, 5); /* kept */
+	assert_int_equal(p->part->max_memory_kib, 4 * 1024 * 1024);
+	assert_true(p->part->max_lowered);
+	assert_true(json_object_object_get_ex(rep, "before", &before));
+	assert_true(json_object_object_get_ex(before, "max_memory_kib", &v));
+	assert_int_equal(json_object_get_uint64(v), 32ULL * 1024 * 1024);
+	assert_true(json_object_object_get_ex(before, "slots", &v));
+	assert_int_equal(json_object_get_int(v), 16);
+	assert_true(json_object_object_get_ex(before, "stats_period", &v));
+	assert_int_equal(json_object_get_int(v), 5);
+	assert_true(json_object_object_get_ex(rep, "max_source", &v));
+	assert_string_equal(json_object_get_string(v), "4x memory");
+	json_object_put(rep);
+	host_free(h);
+	g_free(orig);
+	prepare_free(p);
+}
+
+/* A <page nodeset> of another size that names only old cells goes, and
+ * the account lists it as removed. */
+static void test_page_removed(void **state)
+{
+	static const char xml[] =
+	        "<domain type='qemu'><name>pg</name><memory unit='MiB'>2048</memory>"
+	        "<memoryBacking><hugepages><page size='2' unit='M' nodeset='0'/>"
+	        "<page size='1' unit='G' nodeset='3'/></hugepages></memoryBacking>"
+	        "<vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0-1' memory='2048' unit='MiB'/>"
+	        "</numa></cpu><devices/></domain>";
+	struct partition_opts o = {.n_cells = 2};
+	struct host *h = caps_host("caps-8node.xml");
+	struct prepare *p = NULL;
+	char *err = NULL;
+
+	assert_int_equal(prepare_parse(xml, strlen(xml), &p, NULL), 0);
+	if (prepare_compute(p, h, &o, &err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(p->edits.pages_narrowed, 1);
+	assert_int_equal(p->edits.pages_removed, 1);
+	assert_int_equal(p->edits.n_pages, 2);
+	assert_string_equal(p->edits.pages[0].now, "0-1");
+	assert_int_equal(p->edits.pages[1].size_kib, 1024 * 1024);
+	assert_string_equal(p->edits.pages[1].was, "3");
+	assert_string_equal(p->edits.pages[1].now, "");
+	host_free(h);
 	prepare_free(p);
 }
 
@@ -396,6 +466,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_rich_edits),
 	        cmocka_unit_test(test_hugepage_edits), cmocka_unit_test(test_created),
+	        cmocka_unit_test(test_before),         cmocka_unit_test(test_page_removed),
 	        cmocka_unit_test(test_indentation),    cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_opts_wire),      cmocka_unit_test(test_vmem),
 	};

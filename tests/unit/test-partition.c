@@ -97,6 +97,14 @@ static struct partition *run(const struct host *h, const struct partition_guest 
 	return p;
 }
 
+static bool has_warning(const struct partition *p, const char *part)
+{
+	for (size_t i = 0; i < p->n_warnings; i++)
+		if (strstr(p->warnings[i], part) != NULL)
+			return true;
+	return false;
+}
+
 static void test_mirror_8node(void **state)
 {
 	struct host *h = host_8node();
@@ -370,16 +378,19 @@ struct max_case {
 	unsigned opt_slots, used_slots;
 	uint64_t want_max_kib;
 	unsigned want_slots;
-	bool capped;
+	bool capped, lowered;
 };
 
 static const struct max_case max_cases[] = {
-        {"4x memory", 2, 0, 0, 0, 0, 8 * GIB, 48, false},
-        {"capped at the host's total (2 x 64 GiB)", 40, 0, 0, 0, 0, 128 * GIB, 256, true},
-        {"an existing maxMemory is kept", 2, 3, 0, 0, 0, 3 * GIB, 8, false},
-        {"--max", 2, 3, 4, 0, 0, 4 * GIB, 16, false},
-        {"--slots", 2, 0, 4, 5, 0, 4 * GIB, 5, false},
-        {"slots in use count", 2, 0, 4, 0, 3, 4 * GIB, 19, false},
+        {"4x memory", 2, 0, 0, 0, 0, 8 * GIB, 48, false, false},
+        {"capped at the host's total (2 x 64 GiB)", 40, 0, 0, 0, 0, 128 * GIB, 256, true, false},
+        {"a smaller old maxMemory is raised to 4x", 2, 3, 0, 0, 0, 8 * GIB, 48, false, false},
+        {"a larger old maxMemory is lowered to 4x", 2, 16, 0, 0, 0, 8 * GIB, 48, false, true},
+        {"an old maxMemory above the host's total: 4x", 2, 200, 0, 0, 0, 8 * GIB, 48, false, true},
+        {"--max", 2, 3, 4, 0, 0, 4 * GIB, 16, false, false},
+        {"--max up to the host's total", 2, 0, 128, 0, 0, 128 * GIB, 256, false, false},
+        {"--slots", 2, 0, 4, 5, 0, 4 * GIB, 5, false, false},
+        {"slots in use count", 2, 0, 4, 0, 3, 4 * GIB, 19, false, false},
 };
 
 static void test_max(void **state)
@@ -400,7 +411,8 @@ static void test_max(void **state)
 		assert_int_equal(p->max_memory_kib, c->want_max_kib);
 		assert_int_equal(p->slots, c->want_slots);
 		assert_int_equal(p->max_capped, c->capped);
-		assert_int_equal(p->max_kept, c->kept_gib && !c->opt_max_gib);
+		assert_int_equal(p->max_lowered, c->lowered);
+		assert_int_equal(has_warning(p, "<maxMemory> was"), c->lowered);
 		partition_free(p);
 		host_free(h);
 	}
@@ -485,6 +497,12 @@ static const struct refusal refusals[] = {
          G(1, 4 * GIB),
          {.mirror = true, .max_kib = 2 * GIB},
          "--max 2 GiB is less than the guest's memory 4 GiB"},
+        {"--max above the host's total (one 64 GiB node)",
+         1,
+         0,
+         G(1, 4 * GIB),
+         {.mirror = true, .max_kib = 65 * GIB},
+         "--max 65 GiB is more than the host's total memory 64 GiB"},
         {"--slots below those in use",
          1,
          0,
