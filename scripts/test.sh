@@ -63,8 +63,8 @@ suite -C build-san --suite unit
 # Replays each corpus and runs a fixed number of inputs from seed 1 (about 1 min).
 suite -C build-fuzz --suite fuzz --num-processes 1
 # What an install puts on a machine: meson install --destdir, the bash
-# completion, the Debian package (built, lintian-clean, unpacked into a
-# throwaway root, never installed here).
+# completion, the Debian package (built, lintian-clean, then installed,
+# removed and purged by dpkg in a throwaway overlay root, never here).
 suite -C build --suite install --num-processes 1
 
 if [ "${1:-}" != "--unit-only" ]; then

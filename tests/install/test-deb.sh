@@ -1,16 +1,20 @@
 #!/bin/sh
 # install suite: the Debian package. Builds it from a copy of the tree
 # (dpkg-buildpackage -us -uc -b, DEB_BUILD_OPTIONS=nocheck), requires no
-# lintian error, and checks it without installing it on this machine: apt
-# resolves its dependencies (--simulate), and `dpkg -x` unpacks it into a
-# throwaway root where memplugd runs, the unit starts the packaged memplugd
-# with the packaged configuration (and passes `systemd-analyze verify` where
-# that exists), /etc/memplug/memplugd.conf is a conffile and the package's
-# maintainer scripts enable the unit. No memplugd is left running.
+# lintian error, lets apt resolve its dependencies (--simulate) and unpacks
+# it with `dpkg -x` into a folder: files, unit (`systemd-analyze verify` where
+# that exists), conffile and postinst listed. Then, as root, it really
+# installs it: deb-root.sh runs `dpkg -i`, a reinstall over an edited
+# conffile, `dpkg --remove` and `dpkg --purge` in a throwaway root (an overlay
+# of / on a tmpfs, in a mount and PID namespace of its own, policy-rc.d 101)
+# and checks what dpkg and the maintainer scripts did there. Afterwards this
+# machine's dpkg database, /usr and /etc hold no more memplug than before and
+# no process is left in the throwaway root.
 # When the packaging tools are missing it fails as root (CI, scripts/test.sh:
-# scripts/install-deps.sh installs them there) and is skipped (77) otherwise.
+# scripts/install-deps.sh installs them there) and is skipped (77) otherwise;
+# not root, the real install is skipped (77) after the other checks.
 # Environment: SOURCE_DIR.
-set -u
+set -eu
 for t in dpkg-buildpackage dh lintian; do
 	command -v "$t" >/dev/null && continue
 	echo "$t not installed (scripts/install-deps.sh)"
@@ -26,9 +30,11 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 mkdir "$work/src"
 if git -C "$SOURCE_DIR" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git -C "$SOURCE_DIR" ls-files -z --cached --others --exclude-standard |
-		(cd "$SOURCE_DIR" && tar --null -T - -cf -) | tar -xf - -C "$work/src"
+		(cd "$SOURCE_DIR" && tar --null -T - -cf -) | tar -xf - -C "$work/src" ||
+		{ echo "FAIL: copying the tree"; exit 1; }
 else
-	(cd "$SOURCE_DIR" && tar --exclude='./build*' -cf - .) | tar -xf - -C "$work/src"
+	(cd "$SOURCE_DIR" && tar --exclude='./build*' -cf - .) | tar -xf - -C "$work/src" ||
+		{ echo "FAIL: copying the tree"; exit 1; }
 fi
 
 start=$(date +%s)
@@ -55,7 +61,7 @@ else
 	echo "no apt package lists: dependencies not resolved"
 fi
 
-root=$work/root
+root=$work/x
 dpkg -x "$deb" "$root" || fail "dpkg -x"
 for f in /usr/sbin/memplugd /usr/sbin/memplugctl /lib/systemd/system/memplugd.service \
 	/etc/memplug/memplugd.conf /usr/share/bash-completion/completions/memplugctl \
@@ -71,8 +77,8 @@ unit=$root/lib/systemd/system/memplugd.service
 if command -v systemd-analyze >/dev/null; then
 	mkdir "$work/unit"
 	sed "s|^ExecStart=/usr/sbin/|ExecStart=$root/usr/sbin/|" "$unit" >"$work/unit/memplugd.service"
-	out=$(systemd-analyze verify --man=no "$work/unit/memplugd.service" 2>&1)
-	[ $? -eq 0 ] && [ -z "$out" ] || fail "systemd-analyze verify: $out"
+	out=$(systemd-analyze verify --man=no "$work/unit/memplugd.service" 2>&1) && [ -z "$out" ] ||
+		fail "systemd-analyze verify: $out"
 fi
 
 dpkg-deb -e "$deb" "$work/control" || fail "dpkg-deb -e"
@@ -81,5 +87,44 @@ grep -qx /etc/memplug/memplugd.conf "$work/control/conffiles" 2>/dev/null ||
 grep -q 'memplugd.service' "$work/control/postinst" 2>/dev/null ||
 	fail "postinst does not enable memplugd.service"
 dpkg-deb -f "$deb" Depends | grep -q 'libvirt0' || fail "Depends lacks libvirt0: $(dpkg-deb -f "$deb" Depends)"
-[ "$fails" -eq 0 ] && echo "package $(basename "$deb"): ok"
+[ "$fails" -eq 0 ] || { echo "$fails check(s) of the package failed"; exit 1; }
+echo "package $(basename "$deb"): built, lintian, unpacked: ok"
+
+# The real install, in a throwaway root (deb-root.sh).
+if [ "$(id -u)" -ne 0 ]; then
+	echo "not root: the real install (dpkg -i / --remove / --purge in an overlay root) needs"
+	echo "root for its mount namespace; skipped, the checks above passed"
+	exit 77
+fi
+command -v unshare >/dev/null || { echo "FAIL: unshare (util-linux) not installed"; exit 1; }
+# What this machine holds of memplug, to compare after.
+host_state() {
+	dpkg-query -W -f='${Status} ${Version}\n' memplug 2>&1 || true
+	ls -la /var/lib/dpkg/info/ | grep ' memplug\.' || true
+	for f in /usr/sbin/memplugd /usr/sbin/memplugctl /etc/memplug /etc/memplug/memplugd.conf \
+		/lib/systemd/system/memplugd.service /usr/sbin/policy-rc.d \
+		/etc/systemd/system/multi-user.target.wants/memplugd.service \
+		/var/lib/systemd/deb-systemd-helper-enabled/memplugd.service.dsh-also; do
+		[ -e "$f" ] || [ -L "$f" ] || { echo "$f absent"; continue; }
+		ls -ld "$f"
+		[ -f "$f" ] && md5sum "$f"
+	done
+}
+before=$(host_state)
+mkdir "$work/ns"
+if ! unshare --mount --propagation private --pid --fork \
+	sh "$(dirname "$0")/deb-root.sh" "$deb" "$work/ns" "$(readlink /proc/$$/ns/mnt)"; then
+	fail "the install in the throwaway root"
+fi
+after=$(host_state)
+[ "$after" = "$before" ] || fail "this machine's memplug state changed:
+$(printf '%s\n' "$before" >"$work/before" && printf '%s\n' "$after" | diff "$work/before" -)"
+for p in /proc/[0-9]*; do
+	case $(readlink "$p/root" 2>/dev/null) in "$work"/*)
+		fail "process ${p##*/} ($(cat "$p/comm" 2>/dev/null)) left in the throwaway root" ;;
+	esac
+done
+# Outside the namespace its mounts were never visible: only empty folders.
+[ -z "$(ls -A "$work/ns")" ] || fail "$work/ns is not empty outside the namespace"
+[ "$fails" -eq 0 ] && echo "package $(basename "$deb"): installed, reinstalled, removed, purged: ok"
 [ "$fails" -eq 0 ]
