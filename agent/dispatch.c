@@ -472,12 +472,25 @@ static json_object *plan_report_host(const struct domain *model, const struct pl
 	return data;
 }
 
+/* The model a plan uses, as a grow would: the request's --model, else the
+ * config's device_model; *by says which forced it (NULL: chosen per node). */
+static enum devmodel_choice plan_model(const struct read_job *j, json_object *args, const char **by)
+{
+	enum devmodel_choice m = agent_config(j->dp->a)->device_model;
+
+	*by = m == DEVMODEL_AUTO ? NULL : "device_model";
+	/* the schema allows only dimm and virtio-mem */
+	if (arg_str(args, "model") && devmodel_choice_parse(arg_str(args, "model"), &m) == 0)
+		*by = "--model";
+	return m;
+}
+
 static void plan_then(struct read_job *j, struct domain_view *d)
 {
 	const struct domain *model = read_model(j, d);
-	json_object *args = control_request_proto(j->req)->args;
+	json_object *args = control_request_proto(j->req)->args, *data;
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
-	const char *strategy = arg_str(args, "strategy");
+	const char *strategy = arg_str(args, "strategy"), *forced_by = NULL;
 	unsigned *weights = NULL;
 	struct plan *plan = NULL;
 	char *err = NULL;
@@ -485,13 +498,20 @@ static void plan_then(struct read_job *j, struct domain_view *d)
 	if (model == NULL)
 		return;
 	if (strategy && (plan_strategy_parse(strategy, &po, &weights, &err) < 0 ||
-	                 plan_options_check(&po, model->n_cells, &err) < 0))
+	                 plan_options_check(&po, model->n_cells, &err) < 0)) {
 		control_reply_error(j->req, PROTO_E_BAD_REQUEST, "strategy \"%s\": %s", strategy,
 		                    err);
-	else if (plan_layout(model, NULL, &po, &plan, &err) < 0)
+		goto out;
+	}
+	po.model = plan_model(j, args, &forced_by); /* after plan_strategy_parse() */
+	if (plan_layout(model, NULL, &po, &plan, &err) < 0) {
 		control_reply_error(j->req, PROTO_E_REFUSED, "cannot plan: %s", err);
-	else
-		control_reply_ok(j->req, plan_report_host(model, plan, j->host));
+	} else {
+		data = plan_report_host(model, plan, j->host);
+		json_object_object_add(data, "model_forced_by", report_string(forced_by));
+		control_reply_ok(j->req, data);
+	}
+out:
 	plan_free(plan);
 	free(weights);
 	free(err);

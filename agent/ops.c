@@ -280,11 +280,14 @@ static struct domain *op_read(struct op *op, bool inactive)
 	return dom;
 }
 
+/* A DIMM in a record or a reply; "model" tells it from a virtio-mem step
+ * (ops_vmem.c) when a spread grow uses both. */
 static json_object *dimm_extra(const struct select_dimm *d, const char *alias)
 {
 	json_object *o = json_object_new_object();
 	char buf[NODESET_FORMAT_MAX];
 
+	json_object_object_add(o, "model", json_object_new_string("dimm"));
 	json_object_object_add(o, "node", json_object_new_int((int)d->node));
 	json_object_object_add(o, "size_kib", json_object_new_uint64(d->size_kib));
 	json_object_object_add(o, "alias", alias ? json_object_new_string(alias) : NULL);
@@ -615,6 +618,7 @@ static size_t op_rollback(struct op *op, char (*aliases)[OP_ALIAS_MAX], size_t n
 		bool gone = st == ANSWER_REMOVED || st == ANSWER_STOPPED;
 		json_object *x = json_object_new_object();
 
+		json_object_object_add(x, "model", json_object_new_string("dimm"));
 		json_object_object_add(x, "alias", json_object_new_string(aliases[i]));
 		op_audit(op, RECORD_ROLLBACK, gone ? RECORD_OK : RECORD_FAILED,
 		         gone ? NULL : (err ? err : "the guest did not release it"), x, true);
@@ -1109,6 +1113,7 @@ static void op_outcome_unwritten(struct op *op)
 		st = op_detach(op, alias, &err);
 		gone = st == ANSWER_REMOVED || st == ANSWER_STOPPED;
 		x = json_object_new_object();
+		json_object_object_add(x, "model", json_object_new_string("dimm"));
 		json_object_object_add(x, "alias", json_object_new_string(alias));
 		remain += !gone;
 		op_audit(op, RECORD_ROLLBACK, gone ? RECORD_OK : RECORD_FAILED, err, x, true);
@@ -1594,6 +1599,7 @@ static void late_worker(void *arg)
 	} else if (!gone) {
 		r.error = "unplug was rejected by the guest";
 	}
+	json_object_object_add(x, "model", json_object_new_string("dimm"));
 	json_object_object_add(x, "alias", json_object_new_string(l->alias));
 	json_object_object_add(x, "late", json_object_new_boolean(true));
 	json_object_object_add(x, "source", json_object_new_string(j->source));

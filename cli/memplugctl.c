@@ -84,7 +84,7 @@ static const struct command commands[] = {
                  false},
         [CMD_PLAN] = {"plan", cmd_plan,
                       "plan (DOMAIN | --xml FILE|-) [--strategy proportional|even|weights:W,...] "
-                      "[--host | --host-sysfs DIR | --host-caps FILE]",
+                      "[--model dimm|virtio-mem] [--host | --host-sysfs DIR | --host-caps FILE]",
                       false},
         [CMD_GROW] = {"grow", cmd_grow,
                       "grow DOMAIN SIZE [--node N] [--model dimm|virtio-mem] "
@@ -884,6 +884,7 @@ static int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 
 struct plan_args {
 	const char *strategy;
+	const char *model; /* --model: forced on every node; NULL: per node */
 	struct inspect_opts host;
 };
 
@@ -891,22 +892,39 @@ static int plan_opt(int opt, void *arg)
 {
 	struct plan_args *pa = arg;
 
-	if (opt != 's')
+	if (opt == 's')
+		pa->strategy = optarg;
+	else if (opt == 'm')
+		pa->model = optarg;
+	else
 		return inspect_opt(opt, &pa->host);
-	pa->strategy = optarg;
 	return 0;
+}
+
+/* The agent's plan: it falls back to its own device_model without --model. */
+static int plan_agent(struct ctl *ctl, const char *domain, const struct plan_args *pa)
+{
+	json_object *args = domain_args(domain);
+
+	if (pa->strategy)
+		json_object_object_add(args, "strategy", json_object_new_string(pa->strategy));
+	if (pa->model)
+		json_object_object_add(args, "model", json_object_new_string(pa->model));
+	return agent_call(ctl, "plan", args, "plan");
 }
 
 static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"xml", required_argument, NULL, 'x'},
 	                                     {"strategy", required_argument, NULL, 's'},
+	                                     {"model", required_argument, NULL, 'm'},
 	                                     {"host", no_argument, NULL, 'H'},
 	                                     {"host-sysfs", required_argument, NULL, 'S'},
 	                                     {"host-caps", required_argument, NULL, 'C'},
 	                                     {NULL, 0, NULL, 0}};
 	struct plan_args pa = {0};
 	struct plan_options po = {.strategy = PLAN_PROPORTIONAL};
+	enum devmodel_choice model = DEVMODEL_AUTO;
 	unsigned *weights = NULL;
 	struct source src;
 	struct domain *dom = NULL;
@@ -919,19 +937,16 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 	rc = source_args(ctl, &commands[CMD_PLAN], argc, argv, opts, plan_opt, &pa, &src);
 	if (rc != EXIT_OK)
 		return rc;
-	if (src.domain_name) {
-		json_object *args = domain_args(src.domain_name);
-
-		if (pa.strategy)
-			json_object_object_add(args, "strategy",
-			                       json_object_new_string(pa.strategy));
-		return agent_call(ctl, "plan", args, "plan");
-	}
+	if (pa.model && (devmodel_choice_parse(pa.model, &model) < 0 || model == DEVMODEL_AUTO))
+		return usage_error(&commands[CMD_PLAN], "--model takes dimm or virtio-mem");
+	if (src.domain_name)
+		return plan_agent(ctl, src.domain_name, &pa);
 	if (pa.strategy && plan_strategy_parse(pa.strategy, &po, &weights, &err) < 0) {
 		rc = usage_errorf(NULL, "--strategy %s: %s", pa.strategy, err);
 		free(err);
 		return rc;
 	}
+	po.model = model; /* after plan_strategy_parse(), which resets po */
 	if ((rc = source_load(&src, &dom)) != EXIT_OK ||
 	    (rc = host_load(&commands[CMD_PLAN], &pa.host, &host)) != EXIT_OK)
 		goto out;
@@ -942,6 +957,8 @@ static int cmd_plan(struct ctl *ctl, int argc, char **argv)
 	} else {
 		data = report_plan(dom, plan);
 		report_plan_host(data, plan, host);
+		json_object_object_add(data, "model_forced_by",
+		                       pa.model ? json_object_new_string("--model") : NULL);
 		rc = emit(ctl, "plan", data);
 	}
 out:

@@ -173,25 +173,31 @@ static void render_plan_shortfall(FILE *out, json_object *x)
 	        kib(x, "free_kib", c), num(x, "missing_pages"), one ? "it" : "them");
 }
 
-static void render_plan(FILE *out, json_object *d)
+/* A node of the DIMM slot layout: one without "model" comes from an agent
+ * that knew DIMMs only. */
+static bool plan_node_dimm(json_object *n)
+{
+	return str(n, "model") == NULL || strcmp(str(n, "model"), "dimm") == 0;
+}
+
+/* The slot layout: the nodes that grow by DIMMs. */
+static void render_plan_dimms(FILE *out, json_object *nodes)
 {
 	static const char *const hdr[] = {"NODE",       "CPUS", "BOOT",  "PLUGGED", "PAGE",
 	                                  "HOST NODES", "MODE", "DIMMS", "PLANNED"};
-	json_object *nodes = get(d, "nodes");
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 	struct table *t = table_new(9, hdr);
 
-	fprintf(out, "Domain %s: memory %s of maximum %s, %" PRId64 " of %" PRId64 " slots free\n",
-	        txt(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
-	        num(d, "free_slots"), num(d, "slots"));
-	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n\n", txt(d, "strategy"),
-	        kib(d, "headroom_kib", c), num(d, "planned_slots"));
 	for (size_t i = 0; i < arr_len(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
 		char *dimms = dimm_list(get(n, "dimms_kib"));
 		char id[16];
 		const char *row[9];
 
+		if (!plan_node_dimm(n)) {
+			free(dimms);
+			continue;
+		}
 		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
 		row[0] = id;
 		row[1] = str(n, "cpus") ? str(n, "cpus") : "(none)";
@@ -207,11 +213,93 @@ static void render_plan(FILE *out, json_object *d)
 	}
 	table_print(t, out);
 	table_free(t);
+}
+
+/* The nodes that grow through their virtio-mem device: no slots, no DIMMs;
+ * PLUGGED is what the guest has (current, else requested), ROOM what the
+ * device can still take. */
+static void render_plan_vmem(FILE *out, json_object *nodes)
+{
+	static const char *const hdr[] = {"NODE",      "PLUGGED", "PAGE",  "HOST NODES",
+	                                  "MODE",      "DEVICE",  "BLOCK", "SIZE",
+	                                  "REQUESTED", "CURRENT", "ROOM"};
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX],
+	        f[SIZE_FORMAT_MAX], g[SIZE_FORMAT_MAX], h[SIZE_FORMAT_MAX];
+	struct table *t = table_new(11, hdr);
+
+	for (size_t i = 0; i < arr_len(nodes); i++) {
+		json_object *n = json_object_array_get_idx(nodes, i), *v = get(n, "virtio_mem");
+		char id[16];
+		const char *row[11];
+
+		if (plan_node_dimm(n))
+			continue;
+		snprintf(id, sizeof(id), "%" PRId64, num(n, "id"));
+		row[0] = id;
+		row[1] = kib(n, "plugged_kib", a);
+		row[2] = kib(n, "page_size_kib", b);
+		row[3] = str(n, "host_nodes");
+		row[4] = str(n, "mode");
+		row[5] = v == NULL ? "(none)" : str(v, "alias") ? str(v, "alias") : "(no alias)";
+		row[6] = kib(v, "block_kib", c);
+		row[7] = kib(v, "size_kib", e);
+		row[8] = kib(v, "requested_kib", f);
+		row[9] = kib(v, "current_kib", g);
+		row[10] = kib(v, "room_kib", h);
+		table_add(t, row);
+	}
+	table_print(t, out);
+	table_free(t);
+}
+
+/* Forced virtio-mem on a node without a device: a grow there is refused. */
+static void render_plan_no_device(FILE *out, json_object *nodes)
+{
+	for (size_t i = 0; i < arr_len(nodes); i++) {
+		json_object *n = json_object_array_get_idx(nodes, i);
+
+		if (!plan_node_dimm(n) && get(n, "virtio_mem") == NULL)
+			fprintf(out,
+			        "Node %" PRId64
+			        " has no virtio-mem device: a grow there is refused; "
+			        "add one with prepare --model virtio-mem\n",
+			        num(n, "id"));
+	}
+}
+
+static void render_plan(FILE *out, json_object *d)
+{
+	json_object *nodes = get(d, "nodes");
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	size_t n_dimm = 0;
+
+	for (size_t i = 0; i < arr_len(nodes); i++)
+		n_dimm += plan_node_dimm(json_object_array_get_idx(nodes, i));
+	fprintf(out, "Domain %s: memory %s of maximum %s, %" PRId64 " of %" PRId64 " slots free\n",
+	        txt(d, "domain"), kib(d, "memory_kib", a), kib(d, "max_memory_kib", b),
+	        num(d, "free_slots"), num(d, "slots"));
+	fprintf(out, "Strategy %s: %s headroom in %" PRId64 " DIMMs\n", txt(d, "strategy"),
+	        kib(d, "headroom_kib", c), num(d, "planned_slots"));
+	if (str(d, "model_forced_by"))
+		fprintf(out, "Model %s on every node, forced by %s\n", txt(d, "device_model"),
+		        txt(d, "model_forced_by"));
+	if (n_dimm > 0) {
+		fputc('\n', out);
+		render_plan_dimms(out, nodes);
+	}
+	if (n_dimm < arr_len(nodes)) {
+		fprintf(out, "\nGrowing through virtio-mem (no slots, no DIMMs):\n");
+		render_plan_vmem(out, nodes);
+		render_plan_no_device(out, nodes);
+	}
 	fprintf(out, "\nReachable %s, unreachable %s", kib(d, "reachable_kib", a),
 	        kib(d, "unreachable_kib", b));
 	if (str(d, "unreachable_reason"))
 		fprintf(out, " (%s)", txt(d, "unreachable_reason"));
 	fputc('\n', out);
+	if (n_dimm < arr_len(nodes))
+		fprintf(out, "virtio-mem room %s: what the devices can still take\n",
+		        kib(d, "virtio_mem_room_kib", a));
 	for (size_t i = 0; i < arr_len(get(d, "hugepage_shortfalls")); i++)
 		render_plan_shortfall(out,
 		                      json_object_array_get_idx(get(d, "hugepage_shortfalls"), i));

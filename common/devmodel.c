@@ -109,6 +109,26 @@ uint64_t devmodel_plugged_kib(const struct domain *dom)
 	return kib;
 }
 
+uint64_t devmodel_vmem_plugged_kib(const struct domain *dom, const struct domain_memdev *m)
+{
+	return dom->id >= 0 ? m->current_kib : m->requested_kib;
+}
+
+uint64_t devmodel_cell_plugged_kib(const struct domain *dom, unsigned cell)
+{
+	uint64_t kib = 0;
+
+	for (size_t i = 0; i < dom->n_memdevs; i++) {
+		const struct domain_memdev *m = &dom->memdevs[i];
+
+		if (m->target_node != (int)cell)
+			continue;
+		kib += m->model == MEMDEV_VIRTIO_MEM ? devmodel_vmem_plugged_kib(dom, m)
+		                                     : m->size_kib;
+	}
+	return kib;
+}
+
 bool devmodel_has_vmem(const struct domain *dom, enum devmodel_choice choice)
 {
 	if (choice == DEVMODEL_FORCE_DIMM)

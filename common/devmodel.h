@@ -82,6 +82,14 @@ uint64_t devmodel_vmem_room(const struct devmodel_node *n);
  * at its <current> instead of its size. */
 uint64_t devmodel_plugged_kib(const struct domain *dom);
 
+/* What one virtio-mem device has plugged: its live <current> when `dom`
+ * is a running domain's XML (it has an id), else its <requested>. */
+uint64_t devmodel_vmem_plugged_kib(const struct domain *dom, const struct domain_memdev *m);
+
+/* What is plugged on guest node `cell`: DIMMs and NVDIMMs at their size,
+ * virtio-mem devices at devmodel_vmem_plugged_kib(), never their capacity. */
+uint64_t devmodel_cell_plugged_kib(const struct domain *dom, unsigned cell);
+
 /* Does any guest node of dom resolve to virtio-mem with a device? */
 bool devmodel_has_vmem(const struct domain *dom, enum devmodel_choice choice);
 

@@ -126,16 +126,21 @@ void plan_free(struct plan *p)
 	free(p);
 }
 
-/* The weight of every cell under the chosen strategy; sums fit in 64 bits. */
-static int plan_weights(const struct domain *dom, const struct plan_options *opts,
-                        struct plan_work *w, uint64_t *sum, char **err)
+/* The weight of every DIMM node under the chosen strategy (virtio-mem nodes
+ * weigh 0: they take no share); sums fit in 64 bits. *sum stays 0 when no
+ * node grows by DIMMs. */
+static int plan_weights(const struct domain *dom, const struct plan *p,
+                        const struct plan_options *opts, struct plan_work *w, uint64_t *sum,
+                        char **err)
 {
 	int rc = plan_options_check(opts, dom->n_cells, err);
 
 	*sum = 0;
-	if (rc < 0)
+	if (rc < 0 || p->dimm_nodes == 0)
 		return rc;
 	for (size_t i = 0; i < dom->n_cells; i++) {
+		if (p->nodes[i].dm.model != DEVMODEL_DIMM)
+			continue;
 		switch (opts->strategy) {
 		case PLAN_PROPORTIONAL:
 			w[i].weight = dom->cells[i].memory_kib;
@@ -151,17 +156,39 @@ static int plan_weights(const struct domain *dom, const struct plan_options *opt
 			return err_ret(err, -EOVERFLOW, "<cpu><numa>: cell memory overflows");
 	}
 	if (*sum == 0 && opts->strategy == PLAN_WEIGHTS)
-		return err_ret(err, -EINVAL, "all weights are 0");
+		return err_ret(err, -EINVAL, "all weights %sare 0",
+		               p->dimm_nodes < dom->n_cells ? "of the DIMM nodes " : "");
 	if (*sum == 0) { /* cells of size 0 everywhere: nothing to be proportional to */
 		for (size_t i = 0; i < dom->n_cells; i++)
-			w[i].weight = 1;
-		*sum = dom->n_cells;
+			w[i].weight = p->nodes[i].dm.model == DEVMODEL_DIMM ? 1 : 0;
+		*sum = p->dimm_nodes;
 	}
 	return 0;
 }
 
+/* One node's facts: its model (and device) under `choice`, its backing
+ * (the device's own when virtio-mem), its step and what is plugged. */
+static int plan_fill_node(const struct domain *dom, unsigned i, enum devmodel_choice choice,
+                          struct plan_node *n, char **err)
+{
+	const struct domain_memdev *dev =
+	        choice == DEVMODEL_FORCE_DIMM ? NULL : devmodel_vmem_device(dom, i, NULL);
+	int rc = backing_infer(dom, i, dev, &n->backing, err);
+
+	if (rc < 0)
+		return rc;
+	devmodel_node(dom, i, choice, &n->backing, &n->dm);
+	n->id = dom->cells[i].id;
+	n->cpus = dom->cells[i].cpus;
+	n->boot_kib = dom->cells[i].memory_kib;
+	n->plugged_kib = devmodel_cell_plugged_kib(dom, i);
+	n->align_kib = devmodel_align_kib(&n->dm, &n->backing);
+	return 0;
+}
+
 /* Fills the per-node facts of the plan from the domain and its backing. */
-static int plan_fill_nodes(const struct domain *dom, struct plan *p, char **err)
+static int plan_fill_nodes(const struct domain *dom, enum devmodel_choice choice, struct plan *p,
+                           char **err)
 {
 	p->nodes = calloc(dom->n_cells, sizeof(*p->nodes));
 	if (p->nodes == NULL)
@@ -169,15 +196,14 @@ static int plan_fill_nodes(const struct domain *dom, struct plan *p, char **err)
 	p->n_nodes = dom->n_cells;
 	for (size_t i = 0; i < dom->n_cells; i++) {
 		struct plan_node *n = &p->nodes[i];
-		int rc = backing_infer(dom, (unsigned)i, NULL, &n->backing, err);
+		int rc = plan_fill_node(dom, (unsigned)i, choice, n, err);
 
 		if (rc < 0)
 			return rc;
-		n->id = dom->cells[i].id;
-		n->cpus = dom->cells[i].cpus;
-		n->boot_kib = dom->cells[i].memory_kib;
-		n->plugged_kib = domain_memdev_kib(dom, (int)i);
-		n->align_kib = backing_align_kib(&n->backing);
+		if (n->dm.model == DEVMODEL_DIMM)
+			p->dimm_nodes++;
+		else
+			p->vmem_room_kib += devmodel_vmem_room(&n->dm);
 	}
 	return 0;
 }
@@ -372,14 +398,35 @@ static int plan_explain(struct plan *p, const struct plan_work *w, size_t active
 	return 0;
 }
 
+/* No node grows by DIMMs (all through virtio-mem): the headroom below
+ * <maxMemory> stays unreachable unless DIMMs are forced (--model dimm). */
+static int plan_no_dimm_nodes(struct plan *p, char **err)
+{
+	char total[SIZE_FORMAT_MAX];
+
+	p->unreachable_kib = p->headroom_kib;
+	if (p->headroom_kib == 0)
+		return 0;
+	if (asprintf(&p->unreachable_reason,
+	             "%s unreachable: every guest node grows through virtio-mem, none by DIMMs",
+	             size_format(p->headroom_kib, total, sizeof(total))) < 0) {
+		p->unreachable_reason = NULL;
+		return err_ret(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 /* The four steps over prepared nodes; fills the totals of the plan. */
 static int plan_distribute(struct plan *p, struct plan_work *w, uint64_t wsum, char **err)
 {
-	size_t active = plan_pick_slotted(w, p->n_nodes, p->free_slots);
-	uint64_t reach = plan_floor_shares(p, w, wsum);
-	uint64_t given = 0;
+	size_t active;
+	uint64_t reach, given = 0;
 	int rc;
 
+	if (wsum == 0)
+		return plan_no_dimm_nodes(p, err);
+	active = plan_pick_slotted(w, p->n_nodes, p->free_slots);
+	reach = plan_floor_shares(p, w, wsum);
 	for (size_t i = 0; i < p->n_nodes; i++)
 		given += w[i].units * p->nodes[i].align_kib;
 	plan_spread_remainder(p, w, reach - given);
@@ -435,8 +482,10 @@ int plan_layout(const struct domain *dom, const struct host *host, const struct 
 		goto out;
 	}
 	p->strategy = opts->strategy;
-	if ((rc = plan_totals(dom, p, err)) < 0 || (rc = plan_fill_nodes(dom, p, err)) < 0 ||
-	    (rc = plan_weights(dom, opts, w, &wsum, err)) < 0 ||
+	p->model = opts->model;
+	if ((rc = plan_totals(dom, p, err)) < 0 ||
+	    (rc = plan_fill_nodes(dom, opts->model, p, err)) < 0 ||
+	    (rc = plan_weights(dom, p, opts, w, &wsum, err)) < 0 ||
 	    (rc = plan_distribute(p, w, wsum, err)) < 0)
 		goto out;
 	*out = p;

@@ -4,7 +4,9 @@
  * take the guest from its current memory to <maxMemory> within the free
  * slots. Every DIMM is a multiple of its node's alignment (max(128 MiB,
  * page size)); whatever alignment or slots cannot reach is reported as
- * unreachable, never dropped. See docs/planner.md for the algorithm.
+ * unreachable, never dropped. Nodes that grow through virtio-mem
+ * (devmodel.h) take no part in the layout: the plan carries their device
+ * and its room instead. See docs/planner.md for the algorithm.
  */
 #ifndef MEMPLUG_PLAN_H
 #define MEMPLUG_PLAN_H
@@ -13,6 +15,7 @@
 #include <stdint.h>
 
 #include "backing.h"
+#include "devmodel.h"
 #include "domain.h"
 #include "host.h"
 
@@ -26,14 +29,18 @@ struct plan_options {
 	enum plan_strategy strategy;
 	size_t n_weights; /* PLAN_WEIGHTS: one weight per cell, in cell order */
 	const unsigned *weights;
+	enum devmodel_choice model; /* per node (auto, the default) or forced */
 };
 
 struct plan_node {
 	unsigned id;
 	const char *cpus;     /* borrowed from the domain; NULL when memory-only */
 	uint64_t boot_kib;    /* the cell's own memory */
-	uint64_t plugged_kib; /* memory devices already on this cell */
+	uint64_t plugged_kib; /* memory plugged on this cell (devmodel_cell_plugged_kib) */
 	struct backing backing;
+	/* the node's model; a virtio-mem node gets no DIMMs, its device's
+	 * room is what it can still grow */
+	struct devmodel_node dm;
 	uint64_t align_kib;
 	size_t n_dimms;
 	uint64_t *dimms_kib;  /* planned DIMM sizes, largest first */
@@ -42,13 +49,16 @@ struct plan_node {
 
 struct plan {
 	enum plan_strategy strategy;
+	enum devmodel_choice model; /* as asked: auto, or forced on every node */
 	uint64_t max_memory_kib;
 	uint64_t memory_kib;   /* current <memory> */
-	uint64_t headroom_kib; /* max_memory - memory */
+	uint64_t headroom_kib; /* max_memory - memory: what DIMMs may add */
 	unsigned slots;
 	unsigned used_slots;
 	unsigned free_slots;
 	unsigned planned_slots;   /* DIMMs in the plan, <= free_slots */
+	size_t dimm_nodes;        /* nodes that grow by DIMMs */
+	uint64_t vmem_room_kib;   /* what the virtio-mem nodes' devices can still take */
 	uint64_t reachable_kib;   /* sum of all planned DIMMs */
 	uint64_t unreachable_kib; /* headroom - reachable */
 	char *unreachable_reason; /* NULL when nothing is unreachable */

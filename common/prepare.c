@@ -80,12 +80,14 @@ static int prepare_vmem(struct prepare *p, const struct host *host, char **err)
 	char *xml = NULL;
 	struct domain *dom = NULL;
 	struct plan *plan = NULL;
+	/* the DIMM layout of every cell, as if none had a device yet */
+	struct plan_options po = {.strategy = PLAN_PROPORTIONAL, .model = DEVMODEL_FORCE_DIMM};
 	int rc = domain_edit_format(p->edit, &xml, err);
 
 	if (rc == 0)
 		rc = domain_parse(xml, strlen(xml), &dom, err);
 	if (rc == 0)
-		rc = plan_layout(dom, host, NULL, &plan, err);
+		rc = plan_layout(dom, host, &po, &plan, err);
 	if (rc == 0 &&
 	    (p->vmem = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*p->vmem))) == NULL)
 		rc = err_ret(err, -ENOMEM, "out of memory");

@@ -48,7 +48,8 @@ static const struct proto_arg args_plan[] = {
         {"action", PROTO_T_STRING, false, plan_actions},
         {"size", PROTO_T_UINT, false, NULL},
         {"node", PROTO_T_UINT, false, NULL},
-        {"strategy", PROTO_T_STRING, false, NULL}, /* checked by the planner */
+        {"strategy", PROTO_T_STRING, false, NULL},       /* checked by the planner */
+        {"model", PROTO_T_STRING, false, device_models}, /* absent: the config's */
         {NULL},
 };
 

@@ -46,31 +46,32 @@ static json_object *report_backing(const struct backing *b)
 	return o;
 }
 
-/* The node's device model (auto) and, for virtio-mem, its device. */
-static void report_model(json_object *o, const struct domain *dom, unsigned cell,
-                         const struct backing *b)
+/* The node's device model and, for virtio-mem, its device: what it has
+ * plugged (current, known only in a running domain's XML: else null) and
+ * the room left below its size. */
+static void report_model(json_object *o, const struct domain *dom, const struct devmodel_node *n)
 {
-	struct devmodel_node n;
 	json_object *v;
 
-	devmodel_node(dom, cell, DEVMODEL_AUTO, b, &n);
-	json_object_object_add(o, "model", json_object_new_string(devmodel_name(n.model)));
-	if (!n.has_device) {
+	json_object_object_add(o, "model", json_object_new_string(devmodel_name(n->model)));
+	if (!n->has_device) {
 		json_object_object_add(o, "virtio_mem", NULL);
 		return;
 	}
 	v = json_object_new_object();
-	json_object_object_add(v, "alias", report_string(n.alias));
-	add_u64(v, "size_kib", n.size_kib);
-	add_u64(v, "block_kib", n.block_kib);
-	add_u64(v, "requested_kib", n.requested_kib);
-	add_u64(v, "current_kib", n.current_kib);
-	add_u64(v, "room_kib", devmodel_vmem_room(&n));
+	json_object_object_add(v, "alias", report_string(n->alias));
+	add_u64(v, "size_kib", n->size_kib);
+	add_u64(v, "block_kib", n->block_kib);
+	add_u64(v, "requested_kib", n->requested_kib);
+	json_object_object_add(v, "current_kib",
+	                       dom->id >= 0 ? json_object_new_uint64(n->current_kib) : NULL);
+	add_u64(v, "room_kib", devmodel_vmem_room(n));
 	json_object_object_add(o, "virtio_mem", v);
 }
 
 static json_object *report_cell(const struct domain *dom, const struct domain_cell *c, char **err)
 {
+	struct devmodel_node n;
 	struct backing b;
 	json_object *o;
 
@@ -80,16 +81,17 @@ static json_object *report_cell(const struct domain *dom, const struct domain_ce
 	json_object_object_add(o, "id", json_object_new_int((int)c->id));
 	json_object_object_add(o, "cpus", report_string(c->cpus));
 	add_u64(o, "memory_kib", c->memory_kib);
-	add_u64(o, "plugged_kib", domain_memdev_kib(dom, (int)c->id));
+	add_u64(o, "plugged_kib", devmodel_cell_plugged_kib(dom, c->id));
 	json_object_object_add(o, "mem_access", report_string(c->mem_access));
 	json_object_object_add(o, "discard", report_string(c->discard));
 	json_object_object_add(o, "backing", report_backing(&b));
 	add_u64(o, "align_kib", backing_align_kib(&b));
-	report_model(o, dom, c->id, &b);
+	devmodel_node(dom, c->id, DEVMODEL_AUTO, &b, &n);
+	report_model(o, dom, &n);
 	return o;
 }
 
-static json_object *report_device(const struct domain_memdev *d)
+static json_object *report_device(const struct domain *dom, const struct domain_memdev *d)
 {
 	json_object *o = json_object_new_object();
 
@@ -107,7 +109,10 @@ static json_object *report_device(const struct domain_memdev *d)
 	if (d->model == MEMDEV_VIRTIO_MEM) {
 		add_u64(o, "block_kib", d->block_kib);
 		add_u64(o, "requested_kib", d->requested_kib);
-		add_u64(o, "current_kib", d->current_kib);
+		/* <current> only exists in a running domain's XML */
+		json_object_object_add(o, "current_kib",
+		                       dom->id >= 0 ? json_object_new_uint64(d->current_kib)
+		                                    : NULL);
 	}
 	return o;
 }
@@ -220,11 +225,12 @@ json_object *report_inspect(const struct domain *dom, const struct host *host, c
 		json_object_array_add(cells, c);
 	}
 	for (size_t i = 0; i < dom->n_memdevs; i++)
-		json_object_array_add(devs, report_device(&dom->memdevs[i]));
+		json_object_array_add(devs, report_device(dom, &dom->memdevs[i]));
 	return o;
 }
 
-static json_object *report_plan_node(const struct domain *dom, const struct plan_node *n)
+static json_object *report_plan_node(const struct domain *dom, const struct plan_node *n,
+                                     bool forced)
 {
 	const struct backing *b = &n->backing;
 	json_object *o = json_object_new_object();
@@ -245,8 +251,8 @@ static json_object *report_plan_node(const struct domain *dom, const struct plan
 		json_object_array_add(dimms, json_object_new_uint64(n->dimms_kib[i]));
 	json_object_object_add(o, "dimms_kib", dimms);
 	add_u64(o, "planned_kib", n->planned_kib);
-	if (n->id < dom->n_cells)
-		report_model(o, dom, n->id, b);
+	report_model(o, dom, &n->dm);
+	json_object_object_add(o, "model_forced", json_object_new_boolean(forced));
 	return o;
 }
 
@@ -268,8 +274,12 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan)
 	add_u64(o, "reachable_kib", plan->reachable_kib);
 	add_u64(o, "unreachable_kib", plan->unreachable_kib);
 	json_object_object_add(o, "unreachable_reason", report_string(plan->unreachable_reason));
+	json_object_object_add(o, "device_model",
+	                       json_object_new_string(devmodel_choice_name(plan->model)));
+	add_u64(o, "virtio_mem_room_kib", plan->vmem_room_kib);
 	for (size_t i = 0; i < plan->n_nodes; i++)
-		json_object_array_add(nodes, report_plan_node(dom, &plan->nodes[i]));
+		json_object_array_add(nodes, report_plan_node(dom, &plan->nodes[i],
+		                                              plan->model != DEVMODEL_AUTO));
 	json_object_object_add(o, "nodes", nodes);
 	return o;
 }

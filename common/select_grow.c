@@ -224,7 +224,9 @@ static int grow_shares(struct grow_ctx *c, char **err)
 	int rc = 0;
 
 	if (p == NULL) {
-		rc = plan_layout(c->dom, c->host, NULL, &own, err); /* proportional */
+		struct plan_options po = {.strategy = PLAN_PROPORTIONAL, .model = c->req->model};
+
+		rc = plan_layout(c->dom, c->host, &po, &own, err);
 		if (rc < 0)
 			return rc;
 		p = own;

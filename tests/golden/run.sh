@@ -54,6 +54,15 @@ plan-host-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-sysfs $da
 plan-host-fits|plan --xml $data/guest-2cell.xml --host-sysfs $data/host-4node
 inspect-virtio-mem|inspect --xml $data/virtio-mem-2cell.xml
 inspect-virtio-mem-json|inspect --json --xml $data/virtio-mem-2cell.xml
+inspect-virtio-mem-inactive-json|inspect --json --xml $data/drift-vmem-inactive.xml
+plan-virtio-mem|plan --xml $data/virtio-mem-2cell.xml
+plan-virtio-mem-json|plan --json --xml $data/virtio-mem-2cell.xml
+plan-virtio-mem-inactive|plan --xml $data/drift-vmem-inactive.xml
+plan-virtio-mem-mixed|plan --xml $data/virtio-mem-mixed.xml
+plan-virtio-mem-mixed-json|plan --json --xml $data/virtio-mem-mixed.xml
+plan-virtio-mem-force-dimm|plan --model dimm --xml $data/virtio-mem-2cell.xml
+plan-virtio-mem-force-nodevice|plan --model virtio-mem --xml $data/guest-2cell.xml
+plan-bad-model|plan --model auto --xml $data/guest-2cell.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
 plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml

@@ -143,6 +143,11 @@ void fx_run(struct fixture *fx, size_t n)
 /* "event:result ..." of the records of one request, in log order. */
 char *audit_trace(struct fixture *fx, const char *request)
 {
+	return audit_trace_key(fx, request, "result");
+}
+
+char *audit_trace_key(struct fixture *fx, const char *request, const char *key)
+{
 	char **files = NULL, *out;
 	size_t n = 0, len = 0;
 	struct record_reader *rd;
@@ -156,7 +161,7 @@ char *audit_trace(struct fixture *fx, const char *request)
 
 		if (req && strcmp(req, request) == 0)
 			fprintf(f, "%s%s:%s", ftell(f) ? " " : "", record_str(rec, "event"),
-			        record_str(rec, "result"));
+			        record_str(rec, key) ? record_str(rec, key) : "-");
 		json_object_put(rec);
 	}
 	record_reader_free(rd);

@@ -55,5 +55,8 @@ struct domain_view *fx_domain(struct fixture *fx, const struct fake_spec *spec,
                               const struct fake_host *host);
 /* "event:result ..." of the records of one request, in log order (caller frees). */
 char *audit_trace(struct fixture *fx, const char *request);
+/* The same with another top-level field ("event:model ..."), "-" where a
+ * record has none. */
+char *audit_trace_key(struct fixture *fx, const char *request, const char *key);
 
 #endif

@@ -188,6 +188,40 @@ static void test_page_after_grow(void **state)
 	free(fa);
 }
 
+/* A virtio-mem domain: the plugged series is the device's live <current>
+ * (130 MiB), neither its <requested> (256 MiB) nor its size (1 GiB). */
+static void test_page_vmem(void **state)
+{
+	static const struct fake_spec spec = {
+	        .n_cells = 2,
+	        .cell_mib = {1024, 1024},
+	        .max_mib = 8192,
+	        .slots = 8,
+	        .huge_cell = -1,
+	        .host_node = -1,
+	        .n_vmem = 1,
+	        .vmem = {{.node = 1,
+	                  .size_kib = 1024 * 1024,
+	                  .requested_kib = 256 * 1024,
+	                  .current_kib = 130 * 1024}},
+	};
+	struct fakeagent *fa = calloc(1, sizeof(*fa));
+	char *page;
+
+	fakeagent_init(fa);
+	fakeagent_start(fa, &spec, &roomy, false);
+	page = render(fa);
+	expect_line(page, "memplug_domain_plugged_bytes{domain=\"vm\",guest_node=\"1\","
+	                  "model=\"virtio-mem\"} 136314880");
+	expect_line(page, "memplug_domain_plugged_bytes{domain=\"vm\",guest_node=\"0\","
+	                  "model=\"virtio-mem\"} 0");
+	expect_line(page, "memplug_domain_memory_devices{domain=\"vm\",guest_node=\"1\","
+	                  "model=\"virtio-mem\"} 1");
+	free(page);
+	fakeagent_destroy(fa);
+	free(fa);
+}
+
 /* The counters alone: every action is there from the start, counts add up. */
 static void test_counters(void **state)
 {
@@ -332,8 +366,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_listen_parse),    cmocka_unit_test(test_off_by_default),
-	        cmocka_unit_test(test_page_after_grow), cmocka_unit_test(test_counters),
-	        cmocka_unit_test(test_endpoint),
+	        cmocka_unit_test(test_page_after_grow), cmocka_unit_test(test_page_vmem),
+	        cmocka_unit_test(test_counters),        cmocka_unit_test(test_endpoint),
 	};
 
 	log_init("test-metrics", true, LOG_LEVEL_ERR);

@@ -393,12 +393,18 @@ static void test_spread_both_models(void **state)
 	struct fake_spec spec = spec_vmem(0);
 	struct domain_view *d = fx_domain(fx, &spec, &roomy);
 	struct op_args g = grow(256, -1);
+	char *models;
 
 	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
 	fx_run(fx, 1);
 	assert_string_equal(fx->ended[0].code, "ok");
 	check_trace(fx, fx->ended[0].request,
 	            HEAD " attach:ok intent:pending resize:ok outcome:ok");
+	/* each device's records say which model it used */
+	models = audit_trace_key(fx, fx->ended[0].request, "model");
+	assert_string_equal(models, "request:auto preflight:- intent:dimm attach:dimm "
+	                            "intent:virtio-mem resize:virtio-mem outcome:-");
+	free(models);
 	assert_int_equal(fakevirt_count(&fx->fv, FAKE_ATTACH, BACKEND_LIVE), 1);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), 128 * MIB);
 	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), 128 * MIB);

@@ -30,7 +30,8 @@ struct layout_case {
 	/* per guest node: DIMM sizes in MiB, "4x512" or "768,768,512"; "" none */
 	const char *dimms[TESTDOM_MAX_CELLS];
 	uint64_t unreachable_mib;
-	const char *reason; /* substring of unreachable_reason, NULL: none */
+	const char *reason;         /* substring of unreachable_reason, NULL: none */
+	enum devmodel_choice model; /* left out: auto */
 };
 
 static const struct layout_case layouts[] = {
@@ -65,12 +66,37 @@ static const struct layout_case layouts[] = {
          {"384,384,384,384,256,256", "1024,1024"},
          0,
          NULL},
-        {"existing DIMM takes a slot, virtio-mem none",
+        {"existing DIMM takes a slot, virtio-mem none; the virtio-mem node takes no DIMMs",
+         NULL,
+         {8192, 4, 2, {{2048}, {2048}}, 2, {{DIMM, 0, 1024}, {MEMDEV_VIRTIO_MEM, 1, 1024}}},
+         {"768,640,640", ""},
+         0,
+         NULL},
+        {"--model dimm: DIMMs on the virtio-mem node too",
          NULL,
          {8192, 4, 2, {{2048}, {2048}}, 2, {{DIMM, 0, 1024}, {MEMDEV_VIRTIO_MEM, 1, 1024}}},
          {"512,512", "1024"},
          0,
-         NULL},
+         NULL,
+         DEVMODEL_FORCE_DIMM},
+        {"every node virtio-mem: no DIMM layout",
+         NULL,
+         {8192,
+          4,
+          2,
+          {{2048}, {2048}},
+          2,
+          {{MEMDEV_VIRTIO_MEM, 0, 1024}, {MEMDEV_VIRTIO_MEM, 1, 1024}}},
+         {"", ""},
+         2048,
+         "every guest node grows through virtio-mem, none by DIMMs"},
+        {"--model virtio-mem on DIMM nodes: no DIMM layout either",
+         NULL,
+         {8192, 4, 2, {{2048}, {2048}}},
+         {"", ""},
+         4096,
+         "every guest node grows through virtio-mem",
+         DEVMODEL_FORCE_VIRTIO_MEM},
         {"few slots: fewer, larger DIMMs",
          NULL,
          {16384 + 16384, 4, 4, {{4096}, {4096}, {4096}, {4096}}},
@@ -171,7 +197,8 @@ static struct plan *plan_case(const struct layout_case *c, struct domain **dom)
 	*dom = testdom_build(&c->dom);
 	if (c->strategy != NULL)
 		assert_int_equal(plan_strategy_parse(c->strategy, &opts, &weights, NULL), 0);
-	rc = plan_layout(*dom, NULL, c->strategy ? &opts : NULL, &p, &err);
+	opts.model = c->model;
+	rc = plan_layout(*dom, NULL, c->strategy || c->model ? &opts : NULL, &p, &err);
 	free(weights);
 	if (rc < 0)
 		fail_msg("%s: %s", c->what, err ? err : "(no message)");
@@ -216,9 +243,16 @@ static void test_node_facts(void **state)
 	assert_int_equal(p->free_slots, 3);
 	assert_int_equal(p->slots, 4);
 	assert_int_equal(p->nodes[0].plugged_kib, 1024 * 1024);
-	assert_int_equal(p->nodes[1].plugged_kib, 1024 * 1024);
+	/* a virtio-mem device plugs what it was asked for (0 here), not its size */
+	assert_int_equal(p->nodes[1].plugged_kib, 0);
+	assert_int_equal(p->nodes[0].dm.model, DEVMODEL_DIMM);
+	assert_int_equal(p->nodes[1].dm.model, DEVMODEL_VIRTIO_MEM);
+	assert_int_equal(p->nodes[1].align_kib, DEVMODEL_VMEM_BLOCK_KIB);
+	assert_int_equal(p->dimm_nodes, 1);
+	assert_int_equal(p->vmem_room_kib, 1024 * 1024);
 	assert_ptr_equal(p->nodes[0].cpus, dom->cells[0].cpus);
 	assert_int_equal(p->strategy, PLAN_PROPORTIONAL);
+	assert_int_equal(p->model, DEVMODEL_AUTO);
 	plan_free(p);
 	domain_free(dom);
 
@@ -227,6 +261,31 @@ static void test_node_facts(void **state)
 	assert_int_equal(p->nodes[1].align_kib, GIB_PAGE);
 	assert_int_equal(p->nodes[0].align_kib, 128 * 1024);
 	plan_free(p);
+	domain_free(dom);
+}
+
+/* A virtio-mem node: PLUGGED is the live <current> when the domain runs,
+ * else <requested>, never the capacity; the room is size - requested. */
+static void test_vmem_node(void **state)
+{
+	static const struct testdom spec = {
+	        8192, 4, 2, {{2048}, {2048}}, 1, {{MEMDEV_VIRTIO_MEM, 1, 1024}}};
+	struct domain *dom = testdom_build(&spec);
+	struct plan *p = NULL;
+
+	dom->memdevs[0].requested_kib = 262144;
+	dom->memdevs[0].current_kib = 133120;
+	for (int live = 0; live < 2; live++) {
+		dom->id = live ? 3 : -1;
+		assert_int_equal(plan_layout(dom, NULL, NULL, &p, NULL), 0);
+		assert_int_equal(p->nodes[1].plugged_kib, live ? 133120 : 262144);
+		assert_int_equal(p->nodes[1].dm.requested_kib, 262144);
+		assert_int_equal(p->nodes[1].dm.size_kib, 1024 * 1024);
+		assert_int_equal(p->vmem_room_kib, 1024 * 1024 - 262144);
+		assert_int_equal(p->nodes[1].n_dimms, 0);
+		assert_int_equal(p->nodes[0].planned_kib, p->headroom_kib);
+		plan_free(p);
+	}
 	domain_free(dom);
 }
 
@@ -265,6 +324,10 @@ static const struct {
          {4096, 4, 3, {{512}, {512}, {512}}},
          "2 weights for 3 guest cells: give one per cell"},
         {"memory above maxMemory", NULL, {1024, 4, 1, {{2048}}}, "exceeds <maxMemory>"},
+        {"weights only on the virtio-mem node",
+         "weights:0,1",
+         {8192, 4, 2, {{1024}, {1024}}, 1, {{MEMDEV_VIRTIO_MEM, 1, 1024}}},
+         "all weights of the DIMM nodes are 0"},
 };
 
 static void test_refusals(void **state)
@@ -393,10 +456,11 @@ static void test_options_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_layouts),           cmocka_unit_test(test_node_facts),
-	        cmocka_unit_test(test_host_ignored),      cmocka_unit_test(test_refusals),
-	        cmocka_unit_test(test_zero_weights),      cmocka_unit_test(test_strategy_parse),
-	        cmocka_unit_test(test_strategy_messages), cmocka_unit_test(test_options_check),
+	        cmocka_unit_test(test_layouts),        cmocka_unit_test(test_node_facts),
+	        cmocka_unit_test(test_vmem_node),      cmocka_unit_test(test_host_ignored),
+	        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_zero_weights),
+	        cmocka_unit_test(test_strategy_parse), cmocka_unit_test(test_strategy_messages),
+	        cmocka_unit_test(test_options_check),
 	};
 
 	plan_free(NULL);
