@@ -35,14 +35,15 @@ struct virt {
 	void *opaque;
 	char *uri;
 
-	/* lock guards conn, connected, reconnects, closing: workers and
-	 * libvirt's close callback touch them from other threads. */
+	/* lock guards conn, connected, reconnects, closing, reads: workers
+	 * and libvirt's close callback touch them from other threads. */
 	pthread_mutex_t lock;
 	virConnectPtr conn;
 	bool connected;
 	bool closing; /* the close callback fired for conn */
 	int close_reason;
 	unsigned reconnects;
+	struct virt_host_reads reads; /* host calls made, for tests */
 	/* The host's topology as this connection's capabilities gave it: read
 	 * once per connection (libvirt rebuilds capabilities on every call),
 	 * dropped with the connection. */
@@ -419,6 +420,21 @@ bool virt_connected(struct virt *v)
 	connected = v->connected;
 	pthread_mutex_unlock(&v->lock);
 	return connected;
+}
+
+void virt_host_reads(struct virt *v, struct virt_host_reads *out)
+{
+	pthread_mutex_lock(&v->lock);
+	*out = v->reads;
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* Counts one libvirt host call in v->reads. */
+static void virt_count(struct virt *v, unsigned *counter)
+{
+	pthread_mutex_lock(&v->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&v->lock);
 }
 
 unsigned virt_reconnects(struct virt *v)
@@ -838,6 +854,7 @@ int virt_host_topology(struct virt *v, struct host **out, char **err)
 		free(uri);
 		return -ENOTCONN;
 	}
+	virt_count(v, &v->reads.caps);
 	caps = virConnectGetCapabilities(conn);
 	rc = caps ? host_from_caps(caps, strlen(caps), &h, err) : virt_fail(err);
 	free(caps);
@@ -858,7 +875,7 @@ int virt_host_topology(struct virt *v, struct host **out, char **err)
 
 /* Free hugepages of every pool of one node; a count the pool cannot hold
  * (libvirt's test driver) is reported and left unknown. */
-static void virt_node_pages(virConnectPtr conn, struct host *h, struct host_node *n)
+static void virt_node_pages(struct virt *v, virConnectPtr conn, struct host *h, struct host_node *n)
 {
 	unsigned pages[HOST_MAX_POOLS];
 	unsigned long long counts[HOST_MAX_POOLS];
@@ -867,6 +884,7 @@ static void virt_node_pages(virConnectPtr conn, struct host *h, struct host_node
 		pages[i] = (unsigned)n->pools[i].page_kib;
 	if (n->n_pools == 0)
 		return;
+	virt_count(v, &v->reads.free_pages);
 	if (virNodeGetFreePages(conn, (unsigned)n->n_pools, pages, (int)n->id, 1, counts, 0) < 0) {
 		host_warn(h, "node %u: free hugepages unknown: %s", n->id,
 		          virGetLastErrorMessage());
@@ -889,6 +907,7 @@ int virt_host_free(struct virt *v, struct host *h, char **err)
 		struct host_node *n = &h->nodes[i];
 		unsigned long long bytes;
 
+		virt_count(v, &v->reads.free_memory);
 		if (virNodeGetCellsFreeMemory(conn, &bytes, (int)n->id, 1) != 1) {
 			rc = virt_fail(err);
 			break;
@@ -896,7 +915,7 @@ int virt_host_free(struct virt *v, struct host *h, char **err)
 		if (host_node_set_free(n, bytes / 1024) < 0)
 			host_warn(h, "node %u: %llu KiB free of %" PRIu64 ": left unknown", n->id,
 			          bytes / 1024, n->total_kib);
-		virt_node_pages(conn, h, n);
+		virt_node_pages(v, conn, h, n);
 	}
 	virConnectClose(conn);
 	return rc;

@@ -145,6 +145,16 @@ int virt_host_topology(struct virt *v, struct host **out, char **err);
  * in h->warnings and left unknown. */
 int virt_host_free(struct virt *v, struct host *h, char **err);
 
+/* The libvirt host calls made since virt_new(): capabilities (once per
+ * connection, on first use), and per node free memory and free pages (on
+ * every virt_host_free()). They let tests prove that caching. */
+struct virt_host_reads {
+	unsigned caps;        /* virConnectGetCapabilities */
+	unsigned free_memory; /* virNodeGetCellsFreeMemory */
+	unsigned free_pages;  /* virNodeGetFreePages */
+};
+void virt_host_reads(struct virt *v, struct virt_host_reads *out);
+
 /* v as the agent's backend (backend.h): out->ctx is v. */
 void virt_backend(struct virt *v, struct backend *out);
 

@@ -159,18 +159,52 @@ static char *dimm_list(json_object *arr)
 }
 
 /* A hugepage pool that cannot back the planned DIMMs drawing on it now. */
+/* How a host source is named where it left free pages unknown. */
+static const char *host_source_phrase(const char *source)
+{
+	return source && strcmp(source, "caps") == 0 ? "capabilities file" : source ? source : "-";
+}
+
 static void render_plan_shortfall(FILE *out, json_object *x)
 {
-	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
 	const char *guest = txt(x, "guest_nodes"), *host = txt(x, "host_nodes");
 	bool one = strpbrk(guest, ",-") == NULL, one_host = strpbrk(host, ",-") == NULL;
 
+	if (strcmp(txt(x, "checked"), "total") == 0) {
+		fprintf(out,
+		        "Hugepages short: guest node%s %s need%s %s in %s pages at full size (%s "
+		        "of "
+		        "it planned) on host node%s %s, whose pool%s hold%s %s in all (free pages "
+		        "unknown: %s): reserve at least %" PRId64 " more pages before growing %s\n",
+		        one ? "" : "s", guest, one ? "s" : "", kib(x, "full_kib", a),
+		        kib(x, "page_size_kib", b), kib(x, "planned_kib", c), one_host ? "" : "s",
+		        host, one_host ? "" : "s", one_host ? "s" : "", kib(x, "total_kib", e),
+		        host_source_phrase(str(x, "host_source")), num(x, "missing_pages"),
+		        one ? "it" : "them");
+		return;
+	}
 	fprintf(out,
 	        "Hugepages short: guest node%s %s plan%s %s in %s pages on host node%s %s, which "
 	        "ha%s %s of them free: reserve %" PRId64 " more pages before growing %s\n",
 	        one ? "" : "s", guest, one ? "s" : "", kib(x, "planned_kib", a),
 	        kib(x, "page_size_kib", b), one_host ? "" : "s", host, one_host ? "s" : "ve",
 	        kib(x, "free_kib", c), num(x, "missing_pages"), one ? "it" : "them");
+}
+
+/* Worded as grow and shrink word it: "host not checked: free ... unknown". */
+static void render_plan_unchecked(FILE *out, json_object *x)
+{
+	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];
+	const char *guest = txt(x, "guest_nodes"), *host = txt(x, "host_nodes");
+	bool one = strpbrk(guest, ",-") == NULL, one_host = strpbrk(host, ",-") == NULL;
+
+	fprintf(out,
+	        "Hugepages not checked: free %s hugepages on host node%s %s unknown (%s); guest "
+	        "node%s %s plan%s %s more, %s at full size, in a pool of %s\n",
+	        kib(x, "page_size_kib", a), one_host ? "" : "s", host,
+	        host_source_phrase(str(x, "host_source")), one ? "" : "s", guest, one ? "s" : "",
+	        kib(x, "planned_kib", b), kib(x, "full_kib", c), kib(x, "total_kib", e));
 }
 
 /* A node of the DIMM slot layout: one without "model" comes from an agent
@@ -303,6 +337,9 @@ static void render_plan(FILE *out, json_object *d)
 	for (size_t i = 0; i < arr_len(get(d, "hugepage_shortfalls")); i++)
 		render_plan_shortfall(out,
 		                      json_object_array_get_idx(get(d, "hugepage_shortfalls"), i));
+	for (size_t i = 0; i < arr_len(get(d, "hugepages_unchecked")); i++)
+		render_plan_unchecked(out,
+		                      json_object_array_get_idx(get(d, "hugepages_unchecked"), i));
 }
 
 static void render_cells(FILE *out, json_object *cells)

@@ -289,14 +289,25 @@ json_object *report_plan(const struct domain *dom, const struct plan *plan)
 static bool report_pool_free(const struct host *host, const struct nodeset *nodes,
                              uint64_t page_kib, uint64_t *kib)
 {
+	if (!host_free_known(host, nodes, page_kib))
+		return false;
+	*kib = host_free_kib(host, nodes, page_kib);
+	return true;
+}
+
+/* The pool's size (KiB) over `nodes`: every source knows the totals. */
+static uint64_t report_pool_total(const struct host *host, const struct nodeset *nodes,
+                                  uint64_t page_kib)
+{
+	uint64_t sum = 0;
+
 	for (size_t i = 0; i < host->n_nodes; i++) {
 		const struct host_pool *pool = host_node_pool(&host->nodes[i], page_kib);
 
-		if (nodeset_test(nodes, host->nodes[i].id) && pool && !pool->free_known)
-			return false;
+		if (nodeset_test(nodes, host->nodes[i].id) && pool)
+			sum += pool->total * page_kib;
 	}
-	*kib = host_free_kib(host, nodes, page_kib);
-	return true;
+	return sum;
 }
 
 /* Backed by the same pool: the same page size on the same host nodes. */
@@ -306,53 +317,115 @@ static bool report_same_pool(const struct backing *a, const struct backing *b)
 	       nodeset_equal(&a->host_nodes, &b->host_nodes);
 }
 
-/* One shortfall: the guest nodes that draw on one pool, and what they lack. */
-static json_object *report_shortfall(const struct plan *plan, size_t first, uint64_t free_kib)
+/* What the guest nodes that draw on one pool plan, and hold at full size
+ * (boot + plugged + planned: their memory all comes from that pool). */
+struct pool_use {
+	struct nodeset guest;
+	uint64_t planned_kib;
+	uint64_t full_kib;
+};
+
+static void report_pool_use(const struct plan *plan, size_t first, struct pool_use *u)
 {
 	const struct backing *b = &plan->nodes[first].backing;
-	json_object *o = json_object_new_object();
-	struct nodeset guest;
-	uint64_t planned = 0;
 
-	nodeset_clear_all(&guest);
+	nodeset_clear_all(&u->guest);
+	u->planned_kib = u->full_kib = 0;
 	for (size_t j = first; j < plan->n_nodes; j++) {
-		if (!report_same_pool(b, &plan->nodes[j].backing))
+		const struct plan_node *n = &plan->nodes[j];
+
+		if (!report_same_pool(b, &n->backing))
 			continue;
-		nodeset_set(&guest, plan->nodes[j].id);
-		planned += plan->nodes[j].planned_kib;
+		nodeset_set(&u->guest, n->id);
+		u->planned_kib += n->planned_kib;
+		u->full_kib += n->boot_kib + n->plugged_kib + n->planned_kib;
 	}
-	if (planned <= free_kib) {
-		json_object_put(o);
-		return NULL;
-	}
-	json_object_object_add(o, "guest_nodes", report_nodeset(&guest));
+}
+
+/* The fields a shortfall and an unchecked pool share. */
+static json_object *report_pool(const struct backing *b, const struct pool_use *u,
+                                uint64_t total_kib, const struct host *host)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "guest_nodes", report_nodeset(&u->guest));
 	json_object_object_add(o, "host_nodes", report_nodeset(&b->host_nodes));
 	add_u64(o, "page_size_kib", b->page_size_kib);
-	add_u64(o, "planned_kib", planned);
-	add_u64(o, "free_kib", free_kib);
-	add_u64(o, "missing_pages", (planned - free_kib + b->page_size_kib - 1) / b->page_size_kib);
+	add_u64(o, "planned_kib", u->planned_kib);
+	add_u64(o, "full_kib", u->full_kib);
+	add_u64(o, "total_kib", total_kib);
+	json_object_object_add(o, "host_source",
+	                       json_object_new_string(host_source_name(host->source)));
 	return o;
+}
+
+/* A shortfall: `need` KiB (the planned DIMMs against free pages, or the full
+ * size against the pool's total when free is unknown) exceeds `have`. */
+static json_object *report_shortfall(const struct backing *b, const struct pool_use *u,
+                                     uint64_t total_kib, const struct host *host, bool free_known,
+                                     uint64_t free_kib)
+{
+	uint64_t need = free_known ? u->planned_kib : u->full_kib;
+	uint64_t have = free_known ? free_kib : total_kib;
+	json_object *o;
+
+	if (need <= have)
+		return NULL;
+	o = report_pool(b, u, total_kib, host);
+	json_object_object_add(o, "free_kib", free_known ? json_object_new_uint64(free_kib) : NULL);
+	json_object_object_add(o, "checked", json_object_new_string(free_known ? "free" : "total"));
+	add_u64(o, "missing_pages", (need - have + b->page_size_kib - 1) / b->page_size_kib);
+	return o;
+}
+
+/* A pool whose free pages the host does not know, and which its total
+ * does not already rule out: the plan cannot say whether it fits now. */
+static json_object *report_unchecked(const struct backing *b, const struct pool_use *u,
+                                     uint64_t total_kib, const struct host *host)
+{
+	json_object *o = report_pool(b, u, total_kib, host);
+
+	json_object_object_add(o, "reason", json_object_new_string("free_unknown"));
+	return o;
+}
+
+/* Checks the pool that plan->nodes[first] draws on: a shortfall, an
+ * unchecked pool, or neither (it fits). */
+static void report_plan_pool(const struct plan *plan, size_t first, const struct host *host,
+                             json_object *short_, json_object *unchecked)
+{
+	const struct backing *b = &plan->nodes[first].backing;
+	struct pool_use u;
+	uint64_t free_kib = 0, total_kib;
+	bool known;
+	json_object *x;
+
+	report_pool_use(plan, first, &u);
+	total_kib = report_pool_total(host, &b->host_nodes, b->page_size_kib);
+	known = report_pool_free(host, &b->host_nodes, b->page_size_kib, &free_kib);
+	if ((x = report_shortfall(b, &u, total_kib, host, known, free_kib)) != NULL)
+		json_object_array_add(short_, x);
+	else if (!known)
+		json_object_array_add(unchecked, report_unchecked(b, &u, total_kib, host));
 }
 
 void report_plan_host(json_object *o, const struct plan *plan, const struct host *host)
 {
-	json_object *short_ = json_object_new_array();
+	json_object *short_ = NULL, *unchecked = NULL;
 
+	if (host != NULL) {
+		short_ = json_object_new_array();
+		unchecked = json_object_new_array();
+	}
 	for (size_t i = 0; host && i < plan->n_nodes; i++) {
 		const struct backing *b = &plan->nodes[i].backing;
-		json_object *x;
-		uint64_t kib;
 		bool seen = false;
 
 		for (size_t j = 0; j < i; j++)
 			seen |= report_same_pool(b, &plan->nodes[j].backing);
-		if (seen || !b->hugepages || !b->bound ||
-		    !report_pool_free(host, &b->host_nodes, b->page_size_kib, &kib))
-			continue;
-		if ((x = report_shortfall(plan, i, kib)) != NULL)
-			json_object_array_add(short_, x);
+		if (!seen && b->hugepages && b->bound)
+			report_plan_pool(plan, i, host, short_, unchecked);
 	}
-	json_object_object_add(o, "hugepage_shortfalls", host ? short_ : NULL);
-	if (host == NULL)
-		json_object_put(short_);
+	json_object_object_add(o, "hugepage_shortfalls", short_);
+	json_object_object_add(o, "hugepages_unchecked", unchecked);
 }

@@ -17,11 +17,17 @@
 json_object *report_inspect(const struct domain *dom, const struct host *host, char **err);
 json_object *report_plan(const struct domain *dom, const struct plan *plan);
 /*
- * Adds "hugepage_shortfalls" to a plan report `o`: for each hugepage pool
- * (page size on a bound host nodeset) that the planned DIMMs of its guest
- * nodes need more of than `host` has free now, {guest_nodes, host_nodes,
- * page_size_kib, planned_kib, free_kib, missing_pages}. Empty when all fit;
- * null without a host. Normal pages are not checked: the kernel reclaims.
+ * Adds "hugepage_shortfalls" and "hugepages_unchecked" to a plan report `o`,
+ * one entry per hugepage pool (page size on a bound host nodeset) with
+ * {guest_nodes, host_nodes, page_size_kib, planned_kib, full_kib (boot +
+ * plugged + planned of those guest nodes), total_kib (the pool's size)}.
+ * A shortfall adds {free_kib, checked, missing_pages}: with free pages known
+ * ("free"), the planned DIMMs need more than is free now; without them (a
+ * capabilities file, free_kib null), "total": the full size exceeds the
+ * whole pool. A pool whose free pages are unknown and whose total does not
+ * rule it out is unchecked: {reason "free_unknown"}. Every entry names the
+ * host_source. Both are null without a host. Normal pages are not checked:
+ * the kernel reclaims.
  */
 void report_plan_host(json_object *o, const struct plan *plan, const struct host *host);
 

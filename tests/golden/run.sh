@@ -52,6 +52,11 @@ plan-host-short|plan --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/hos
 plan-host-pools|plan --xml $data/hugepages-mixed.xml --host-sysfs $data/host-4node
 plan-host-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-sysfs $data/host-4node
 plan-host-fits|plan --xml $data/guest-2cell.xml --host-sysfs $data/host-4node
+plan-caps-short|plan --xml $data/guest-3cell-hugepage.xml --host-caps $data/caps-1node.xml
+plan-caps-short-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-caps $data/caps-1node.xml
+plan-caps-unchecked|plan --xml $data/guest-3cell-hugepage.xml --host-caps $data/caps-8node.xml
+plan-caps-unchecked-json|plan --json --xml $data/guest-3cell-hugepage.xml --host-caps $data/caps-8node.xml
+plan-caps-pools|plan --xml $data/hugepages-mixed.xml --host-caps $data/caps-2ddr-2hbm.xml
 inspect-virtio-mem|inspect --xml $data/virtio-mem-2cell.xml
 inspect-virtio-mem-json|inspect --json --xml $data/virtio-mem-2cell.xml
 inspect-virtio-mem-inactive-json|inspect --json --xml $data/drift-vmem-inactive.xml

@@ -248,6 +248,52 @@ static void test_host_from_libvirt(void **state)
 	host_free(again);
 }
 
+/* Reads the topology and the free values `n` times, as n operations do. */
+static void host_read_n(struct virt *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct host *h = NULL;
+		char *err = NULL;
+
+		assert_int_equal(virt_host_topology(v, &h, &err), 0);
+		assert_false(h->nodes[0].free_known);
+		assert_int_equal(virt_host_free(v, h, &err), 0);
+		assert_true(h->nodes[0].free_known);
+		assert_null(err);
+		host_free(h);
+	}
+}
+
+/* libvirt rebuilds the capabilities on every call: one per connection,
+ * one more after a reconnect (only when asked), while free memory and free
+ * pages are read again for every node on every operation. */
+static void test_host_caps_once_per_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_host_reads r;
+	unsigned mem, pages;
+
+	assert_int_equal(virt_start(f->virt), 0);
+	virt_host_reads(f->virt, &r);
+	assert_int_equal(r.caps, 0); /* read on first use, not at connect */
+	host_read_n(f->virt, 3);
+	virt_host_reads(f->virt, &r);
+	assert_int_equal(r.caps, 1);
+	assert_int_equal(r.free_memory, 3 * 2); /* 3 reads x 2 nodes */
+	assert_true(r.free_pages > 0);
+	mem = r.free_memory;
+	pages = r.free_pages;
+
+	virt_reconnect(f->virt);
+	virt_host_reads(f->virt, &r);
+	assert_int_equal(r.caps, 1);
+	host_read_n(f->virt, 2);
+	virt_host_reads(f->virt, &r);
+	assert_int_equal(r.caps, 2);
+	assert_int_equal(r.free_memory, mem + 2 * 2);
+	assert_int_equal(r.free_pages, pages + 2 * (pages / 3));
+}
+
 static void test_list_domains(void **state)
 {
 	struct fixture *f = *state;
@@ -484,6 +530,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_list_domains, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_host_from_libvirt, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_host_caps_once_per_connection, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_domain_xml, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persistent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
