@@ -505,7 +505,10 @@ static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink,
 	int wrc;
 
 	if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, ops_vmem_extra(&c, NULL), true) < 0) {
-		op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
+		/* a shrink that removed memory already is not refused: it failed */
+		op_fail(op,
+		        shrink && json_object_array_length(done) ? PROTO_E_FAILED : PROTO_E_REFUSED,
+		        "the audit log cannot be written");
 		return -1;
 	}
 	ops_vmem_apply(op->o->vmem, &c, &o, &err);
@@ -893,6 +896,31 @@ static const char *shrink_pending_why(const struct op *op)
 	                       : "no answer from the guest yet";
 }
 
+/* A shrink that stops at its k-th device cannot take back the memory the
+ * guest already gave up: the reply names those devices, whatever stopped it. */
+static void op_shrink_stays(struct op *op, json_object *done)
+{
+	size_t n = json_object_array_length(done), len = 0;
+	char *cause = op->message, *list = NULL;
+	FILE *f;
+
+	if (n == 0 || (f = open_memstream(&list, &len)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(done, i);
+		const char *alias = json_object_get_string(json_object_object_get(e, "alias"));
+
+		fprintf(f, "%s%s", i ? ", " : "", alias ? alias : "(no alias)");
+	}
+	fclose(f);
+	op->message = NULL;
+	if (asprintf(&op->message, "%s; what was removed before it stays removed: %s",
+	             cause ? cause : "shrink failed", list) < 0)
+		op->message = NULL;
+	free(cause);
+	free(list);
+}
+
 static void op_shrink(struct op *op, const struct select_result *sel)
 {
 	json_object *done = json_object_new_array();
@@ -909,7 +937,11 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		}
 		if (op_audit(op, RECORD_INTENT, RECORD_PENDING, NULL, intent_extra(op, d, d->alias),
 		             true) < 0) {
-			op_fail(op, PROTO_E_REFUSED, "the audit log cannot be written");
+			/* refused only while nothing was detached yet */
+			op_fail(op,
+			        json_object_array_length(done) ? PROTO_E_FAILED : PROTO_E_REFUSED,
+			        "the audit log cannot be written (the intent record of %s)",
+			        d->alias);
 			break;
 		}
 		crashpoint("shrink", "after-intent");
@@ -974,6 +1006,8 @@ static void op_shrink(struct op *op, const struct select_result *sel)
 		if (st != 1)
 			break;
 	}
+	if (op->code)
+		op_shrink_stays(op, done);
 	json_object_object_add(op->data, "detached", done);
 	op_vmem_finish(op);
 }

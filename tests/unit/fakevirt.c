@@ -756,6 +756,24 @@ bool fakevirt_has(struct fakevirt *fv, bool inactive, const char *alias)
 	return found;
 }
 
+char *fakevirt_aliases(struct fakevirt *fv, bool inactive)
+{
+	GString *s = g_string_new(NULL);
+	const struct fake_dev *devs;
+	char *copy;
+	size_t n;
+
+	pthread_mutex_lock(&fv->lock);
+	devs = inactive || !fv->active ? fv->config : fv->live;
+	n = inactive || !fv->active ? fv->n_config : fv->n_live;
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(s, "%s%s", i ? " " : "", devs[i].alias);
+	pthread_mutex_unlock(&fv->lock);
+	copy = strdup(s->str); /* malloc'd: the caller frees it with free() */
+	g_string_free(s, TRUE);
+	return copy;
+}
+
 unsigned fakevirt_in_flight(struct fakevirt *fv)
 {
 	unsigned n;

@@ -174,6 +174,9 @@ char *fakevirt_xml(struct fakevirt *fv, bool inactive);
 size_t fakevirt_count(struct fakevirt *fv, enum fake_call_kind kind, unsigned flags);
 /* Whether the live (or persistent) definition holds a DIMM with alias. */
 bool fakevirt_has(struct fakevirt *fv, bool inactive, const char *alias);
+/* The aliases of the DIMMs in the live (or persistent) definition, in its
+ * order, separated by spaces ("" when none); caller frees. */
+char *fakevirt_aliases(struct fakevirt *fv, bool inactive);
 unsigned fakevirt_in_flight(struct fakevirt *fv);
 /* The guest answers a detach late: releases the DIMM (removing it from the
  * live definition) or refuses, and the event is posted to the loop. */

@@ -140,7 +140,8 @@ void fx_run(struct fixture *fx, size_t n)
 	assert_int_equal(fakevirt_in_flight(&fx->fv), 0);
 }
 
-/* "event:result ..." of the records of one request, in log order. */
+/* "event:result ..." of the records of one request (NULL: of the records
+ * no request owns, e.g. libvirt's device events), in log order. */
 char *audit_trace(struct fixture *fx, const char *request)
 {
 	return audit_trace_key(fx, request, "result");
@@ -159,7 +160,7 @@ char *audit_trace_key(struct fixture *fx, const char *request, const char *key)
 	while (record_reader_next(rd, &rec) == 1) {
 		const char *req = record_str(rec, "request");
 
-		if (req && strcmp(req, request) == 0)
+		if (request == NULL ? req == NULL : req && strcmp(req, request) == 0)
 			fprintf(f, "%s%s:%s", ftell(f) ? " " : "", record_str(rec, "event"),
 			        record_str(rec, key) ? record_str(rec, key) : "-");
 		json_object_put(rec);

@@ -53,7 +53,9 @@ void fx_settle(struct fixture *fx);
 /* Builds the agent on the fake for `spec` and `host`; the domain's view. */
 struct domain_view *fx_domain(struct fixture *fx, const struct fake_spec *spec,
                               const struct fake_host *host);
-/* "event:result ..." of the records of one request, in log order (caller frees). */
+/* "event:result ..." of the records of one request, in log order; NULL:
+ * of the records no request owns, e.g. libvirt's device events (caller
+ * frees). */
 char *audit_trace(struct fixture *fx, const char *request);
 /* The same with another top-level field ("event:model ..."), "-" where a
  * record has none. */

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include <event2/event.h>
+#include <glib.h>
 
 #include "agent.h"
 #include "audit.h"
@@ -1029,37 +1030,81 @@ static void test_lost_answers(void **state)
 }
 
 /* Fault injection: attaches that lose their connection or meet a slot QEMU
- * holds (break 3), and an audit write failing at each record (break 4).
- * Each case: the reply, the audit trail, the final device set. */
+ * holds (break 3), an attach k of n that fails, and an audit write failing
+ * at each record of a grow and of a shrink (break 4). Each case: the reply
+ * (code and its key words), the request's audit trail and libvirt's event
+ * records (together: the record the fault hit), and the whole device set
+ * afterwards, live and persistent. */
 struct fault_case {
 	const char *what;
-	bool shrink;
+	bool shrink;      /* of ua-a (256 MiB on node 0); else a grow */
+	bool shrink_two;  /* of ua-a and ua-b (512 MiB on node 0) */
+	uint64_t mib;     /* the grow's size: 0 is 256 MiB on node 0, else on any node */
+	unsigned fail_at; /* attach call that fails; 0: none */
 	unsigned lost_at; /* attach call that loses the connection */
 	bool lost_listed, lost_event;
 	unsigned busy_slot1;
 	int audit_fail_at; /* -1: none; else the record (0: request) that fails */
 	const char *code;
-	const char *message;
-	const char *trace;
-	bool changed; /* the device set differs from before */
+	const char *message[MAX_MESSAGES]; /* words the reply holds; none: no message */
+	const char *trace;                 /* the request's records, exact ("": none) */
+	const char *events;                /* the records no request owns (libvirt's), exact */
+	/* The aliases in the live and the persistent definition afterwards,
+	 * "@" standing for the request id. */
+	const char *live, *config;
 };
+
+/* `want` with each "@" replaced by the request id; caller frees. */
+static char *expand(const char *want, const char *request)
+{
+	GString *s = g_string_new(NULL);
+	char *out;
+
+	for (const char *p = want; *p; p++) {
+		if (*p == '@')
+			g_string_append(s, request);
+		else
+			g_string_append_c(s, *p);
+	}
+	out = strdup(s->str);
+	g_string_free(s, TRUE);
+	return out;
+}
+
+/* The fake's DIMMs in the live (or persistent) definition are `want`. */
+static void check_devset(struct fixture *fx, bool inactive, const char *want, const char *request)
+{
+	char *got = fakevirt_aliases(&fx->fv, inactive), *exp = expand(want, request);
+
+	if (strcmp(got, exp) != 0)
+		fail_msg("%s DIMMs \"%s\", expected \"%s\"", inactive ? "persistent" : "live", got,
+		         exp);
+	free(got);
+	free(exp);
+}
 
 static void fault_run(const struct fault_case *c)
 {
 	struct fake_spec spec = spec_two();
-	struct op_args args = c->shrink ? shrink(256, 0) : grow(256, 0);
+	struct op_args args = c->shrink_two ? shrink(512, 0)
+	                      : c->shrink   ? shrink(256, 0)
+	                      : c->mib      ? grow(c->mib, -1)
+	                                    : grow(256, 0);
 	struct fixture *fx;
 	struct domain_view *d;
-	char alias[FAKE_ALIAS_MAX];
-	const char *dimm = c->shrink ? "ua-a" : alias;
+	const struct ended *e;
 	void *st;
 
 	print_message("fault: %s\n", c->what);
 	setup(&st);
 	fx = st;
-	spec.n_devs = 1;
+	spec.n_devs = c->shrink_two ? 2 : 1;
 	spec.devs[0] = dimm_a;
+	spec.devs[1] = dimm_a;
+	snprintf(spec.devs[1].alias, sizeof(spec.devs[1].alias), "ua-b");
 	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.attach_fail_at = c->fail_at;
+	fx->fv.attach_error = "Cannot allocate memory";
 	fx->fv.attach_lost_at = c->lost_at;
 	fx->fv.lost_listed = c->lost_listed;
 	fx->fv.lost_event = c->lost_event;
@@ -1069,51 +1114,186 @@ static void fault_run(const struct fault_case *c)
 	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
 	fx_run(fx, 1);
 	fx_settle(fx);
-	assert_string_equal(fx->ended[0].code, c->code);
-	if (c->message)
-		check_messages(&fx->ended[0], (const char *const[]){c->message, NULL});
-	if (c->trace)
-		check_trace(fx, fx->ended[0].request, c->trace);
-	alias_of(alias, sizeof(alias), fx->ended[0].request, "-0");
-	/* a grow's DIMM is there, or a shrink's gone, only when changed */
-	assert_int_equal(fakevirt_has(&fx->fv, false, dimm), c->shrink != c->changed);
-	if (c->lost_listed || !c->lost_at)
-		assert_int_equal(fakevirt_has(&fx->fv, true, dimm), c->shrink != c->changed);
+	e = &fx->ended[0];
+	assert_string_equal(e->code, c->code);
+	if (c->message[0])
+		check_messages(e, c->message);
+	else if (e->message)
+		fail_msg("an unexpected message: \"%s\"", e->message);
+	assert_non_null(c->trace);
+	check_trace(fx, e->request, c->trace);
+	check_trace(fx, NULL, c->events);
+	check_devset(fx, false, c->live, e->request);
+	check_devset(fx, true, c->config, e->request);
 	teardown(&st);
 }
 
 #define AHEAD "request:ok preflight:ok intent:pending"
+/* Nothing changed, or a grow of ua-mp-REQUEST-0 that stands. */
+#define SET_BEFORE .live = "ua-a", .config = "ua-a"
+#define SET_GROWN  .live = "ua-a ua-mp-@-0", .config = "ua-a ua-mp-@-0"
+#define SET_SHRUNK .live = "", .config = ""
+#define NO_FAULT   .audit_fail_at = -1
 
 static void test_faults(void **state)
 {
 	const struct fault_case cases[] = {
-	        {"connection lost, the DIMM listed", false, 1, true, true, 0, -1, "ok", NULL,
-	         AHEAD " attach:ok outcome:ok", true},
-	        {"connection lost, event but not listed", false, 1, false, true, 0, -1, "unknown",
-	         "DEVICE_ADDED came, the live XML does not list it",
-	         AHEAD " attach:unknown "
-	               "outcome:unknown",
-	         false},
-	        {"connection lost, no event, not listed", false, 1, false, false, 0, -1, "failed",
-	         "not attached", AHEAD " attach:failed outcome:failed", false},
-	        {"slot 1 held by QEMU, unlisted", false, 0, false, false, 2, -1, "ok", NULL,
-	         AHEAD " attach:ok outcome:ok", true},
-	        {"audit: the request record fails", false, 0, false, false, 0, 0, "refused",
-	         "audit log cannot be written", NULL, false},
-	        {"audit: the preflight record fails", false, 0, false, false, 0, 1, "refused",
-	         "audit log", NULL, false},
-	        {"audit: the intent fails", false, 0, false, false, 0, 2, "refused",
-	         "audit log cannot be written", "request:ok preflight:ok outcome:refused", false},
-	        {"audit: the attach record fails", false, 0, false, false, 0, 3, "failed",
-	         "detached again", AHEAD " rollback:ok outcome:failed", false},
-	        {"audit: the grow's outcome fails", false, 0, false, false, 0, 4, "failed",
-	         "detached again", AHEAD " attach:ok rollback:ok outcome:failed", false},
-	        /* a shrink's record 3 is the DEVICE_REMOVED event's */
-	        {"audit: the detach record fails", true, 0, false, false, 0, 4, "failed",
-	         "was detached, but the audit log cannot be written", AHEAD " outcome:failed",
-	         true},
-	        {"audit: the shrink's outcome fails", true, 0, false, false, 0, 5, "failed",
-	         "without its outcome record", AHEAD " detach:ok outcome:failed", true},
+	        {.what = "connection lost, the DIMM listed",
+	         .lost_at = 1,
+	         .lost_listed = true,
+	         .lost_event = true,
+	         NO_FAULT,
+	         .code = "ok",
+	         .trace = AHEAD " attach:ok outcome:ok",
+	         .events = "device_added:ok",
+	         SET_GROWN},
+	        {.what = "connection lost, event but not listed",
+	         .lost_at = 1,
+	         .lost_event = true,
+	         NO_FAULT,
+	         .code = "unknown",
+	         .message = {"DEVICE_ADDED came, the live XML does not list it"},
+	         .trace = AHEAD " attach:unknown outcome:unknown",
+	         .events = "device_added:ok",
+	         SET_BEFORE},
+	        {.what = "connection lost, no event, not listed",
+	         .lost_at = 1,
+	         NO_FAULT,
+	         .code = "failed",
+	         .message = {"not attached"},
+	         .trace = AHEAD " attach:failed outcome:failed",
+	         .events = "",
+	         SET_BEFORE},
+	        {.what = "slot 1 held by QEMU, unlisted",
+	         .busy_slot1 = 2,
+	         NO_FAULT,
+	         .code = "ok",
+	         .trace = AHEAD " attach:ok outcome:ok",
+	         .events = "",
+	         SET_GROWN},
+	        {.what = "attach 2 of 2 fails",
+	         .mib = 512,
+	         .fail_at = 2,
+	         NO_FAULT,
+	         .code = "failed",
+	         .message = {"Cannot allocate memory", "ua-mp-", "was detached again"},
+	         .trace =
+	                 AHEAD " attach:ok intent:pending attach:failed rollback:ok outcome:failed",
+	         .events = "device_removed:ok",
+	         SET_BEFORE},
+	        /* ---- an audit write fails: a grow's records ---- */
+	        {.what = "audit: the grow's request record fails",
+	         .audit_fail_at = 0,
+	         .code = "refused",
+	         .message = {"audit log cannot be written", "request record",
+	                     "nothing was changed"},
+	         .trace = "outcome:refused",
+	         .events = "",
+	         SET_BEFORE},
+	        {.what = "audit: the grow's preflight record fails",
+	         .audit_fail_at = 1,
+	         .code = "refused",
+	         .message = {"changes are refused", "audit log", "injected fault"},
+	         .trace = "request:ok outcome:refused",
+	         .events = "",
+	         SET_BEFORE},
+	        {.what = "audit: the grow's intent fails",
+	         .audit_fail_at = 2,
+	         .code = "refused",
+	         .message = {"audit log cannot be written"},
+	         .trace = "request:ok preflight:ok outcome:refused",
+	         .events = "",
+	         SET_BEFORE},
+	        {.what = "audit: the attach record fails",
+	         .audit_fail_at = 3,
+	         .code = "failed",
+	         .message = {"the attach record", "was detached again"},
+	         .trace = AHEAD " rollback:ok outcome:failed",
+	         .events = "device_removed:ok",
+	         SET_BEFORE},
+	        {.what = "audit: the grow's outcome fails",
+	         .audit_fail_at = 4,
+	         .code = "failed",
+	         .message = {"the outcome of", "1 of the 1 DIMMs attached was detached again"},
+	         .trace = AHEAD " attach:ok rollback:ok outcome:failed",
+	         .events = "device_removed:ok",
+	         SET_BEFORE},
+	        /* attach 2 of 2 fails, then the record of the first DIMM's
+	         * rollback (record 7: 6 is its DEVICE_REMOVED event's) */
+	        {.what = "audit: a rollback record fails",
+	         .mib = 512,
+	         .fail_at = 2,
+	         .audit_fail_at = 7,
+	         .code = "failed",
+	         .message = {"Cannot allocate memory", "was detached again"},
+	         .trace = AHEAD " attach:ok intent:pending attach:failed outcome:failed",
+	         .events = "device_removed:ok",
+	         SET_BEFORE},
+	        /* ---- an audit write fails: a shrink's records ---- */
+	        {.what = "audit: the shrink's request record fails",
+	         .shrink = true,
+	         .audit_fail_at = 0,
+	         .code = "refused",
+	         .message = {"audit log cannot be written", "request record",
+	                     "nothing was changed"},
+	         .trace = "outcome:refused",
+	         .events = "",
+	         SET_BEFORE},
+	        {.what = "audit: the shrink's preflight record fails",
+	         .shrink = true,
+	         .audit_fail_at = 1,
+	         .code = "refused",
+	         .message = {"changes are refused", "audit log", "injected fault"},
+	         .trace = "request:ok outcome:refused",
+	         .events = "",
+	         SET_BEFORE},
+	        {.what = "audit: the shrink's intent fails",
+	         .shrink = true,
+	         .audit_fail_at = 2,
+	         .code = "refused",
+	         .message = {"audit log cannot be written"},
+	         .trace = "request:ok preflight:ok outcome:refused",
+	         .events = "",
+	         SET_BEFORE},
+	        /* record 3 is the DEVICE_REMOVED event's: libvirt's, not the
+	         * request's; the request's own records are all written */
+	        {.what = "audit: the shrink's device_removed record fails",
+	         .shrink = true,
+	         .audit_fail_at = 3,
+	         .code = "ok",
+	         .trace = AHEAD " detach:ok outcome:ok",
+	         .events = "",
+	         SET_SHRUNK},
+	        {.what = "audit: the detach record fails",
+	         .shrink = true,
+	         .audit_fail_at = 4,
+	         .code = "failed",
+	         .message = {"ua-a was detached, but the audit log cannot be written",
+	                     "without its detach record"},
+	         .trace = AHEAD " outcome:failed",
+	         .events = "device_removed:ok",
+	         SET_SHRUNK},
+	        {.what = "audit: the shrink's outcome fails",
+	         .shrink = true,
+	         .audit_fail_at = 5,
+	         .code = "failed",
+	         .message = {"the memory was removed", "without its outcome record"},
+	         .trace = AHEAD " detach:ok outcome:failed",
+	         .events = "device_removed:ok",
+	         SET_SHRUNK},
+	        /* a shrink removes the newest DIMM first: ua-b is gone when
+	         * ua-a's intent (record 5) fails; the reply may not say
+	         * refused, as if nothing had changed */
+	        {.what = "audit: the second intent of a shrink fails",
+	         .shrink_two = true,
+	         .audit_fail_at = 5,
+	         .code = "failed",
+	         .message = {"audit log cannot be written", "the intent record of ua-a",
+	                     "what was removed before it stays removed: ua-b"},
+	         .trace = AHEAD " detach:ok outcome:failed",
+	         .events = "device_removed:ok",
+	         .live = "ua-a",
+	         .config = "ua-a"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
