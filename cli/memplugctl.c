@@ -441,6 +441,31 @@ static json_object *verify_json(const struct record_verify_result *res)
 	return o;
 }
 
+/* A log file named on the command line is missing: says where memplugd's
+ * own log is (from memplugd.conf, not the agent, so the answer does not
+ * hang on a socket) and how to get at that instead. `instead` is what to
+ * leave out ("--file", "the files"), `verb` what the command does. */
+static int log_missing(struct ctl *ctl, const char *file, const char *instead, const char *verb)
+{
+	struct logpath lp;
+	char *err = NULL;
+	int rc;
+
+	if (logpath_find(NULL, ctl->config, &lp, &err) < 0) /* no configured log to offer */
+		rc = fail("no audit log at %s: check the path (%s)", file, err);
+	else if (strcmp(lp.path, file) == 0)
+		rc = fail("no audit log at %s (%s): memplugd has written none there yet; check "
+		          "that it runs with %s",
+		          file, lp.from, ctl->config);
+	else
+		rc = fail("no audit log at %s: check the path, or leave out %s to %s memplugd's "
+		          "own log (memplugctl asks memplugd where it is, else reads %s: %s)",
+		          file, instead, verb, lp.path, lp.from);
+	logpath_clear(&lp);
+	free(err);
+	return rc;
+}
+
 /* The log's files, oldest first, from the agent's or the configured path. */
 static int log_verify_files(struct ctl *ctl, char ***files, size_t *n)
 {
@@ -475,6 +500,9 @@ static int log_verify(struct ctl *ctl, int argc, char **argv)
 	if (argc > 2) {
 		files = argv + 2;
 		n = (size_t)argc - 2;
+		for (size_t i = 0; i < n; i++)
+			if (access(files[i], F_OK) < 0 && errno == ENOENT)
+				return log_missing(ctl, files[i], "the files", "verify");
 	} else if ((rc = log_verify_files(ctl, &files, &n)) != EXIT_OK) {
 		return rc;
 	}
@@ -581,7 +609,7 @@ static int log_offline(struct ctl *ctl, const char *path, json_object *args)
 static int log_file(struct ctl *ctl, const char *file, json_object *args)
 {
 	if (!logpath_exists(file))
-		return fail("no audit log at %s", file);
+		return log_missing(ctl, file, "--file", "read");
 	return log_offline(ctl, file, args);
 }
 

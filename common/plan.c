@@ -110,8 +110,9 @@ int plan_strategy_parse(const char *str, struct plan_options *opts, unsigned **w
 int plan_options_check(const struct plan_options *opts, size_t n_cells, char **err)
 {
 	if (opts->strategy == PLAN_WEIGHTS && opts->n_weights != n_cells)
-		return err_ret(err, -EINVAL, "%zu weights for %zu guest cells: give one per cell",
-		               opts->n_weights, n_cells);
+		return err_ret(err, -EINVAL, "%zu weight%s for %zu guest cell%s: give one per cell",
+		               opts->n_weights, opts->n_weights == 1 ? "" : "s", n_cells,
+		               n_cells == 1 ? "" : "s");
 	return 0;
 }
 

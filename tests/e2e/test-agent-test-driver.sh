@@ -7,10 +7,11 @@
 # capabilities, while this machine's sysfs says something else. The driver's
 # oddities are reported, not fatal: no keepalive, no distances, pools whose
 # free counts do not fit. `policy show` reads the domain's <metadata> on a
-# worker. When the build has the thread checks (the sanitizer build), the
-# agent says so at start, and any blocking call on its loop thread would
-# have aborted it: it must still answer and exit cleanly. No guest, no
-# libvirtd: the test driver lives inside the agent.
+# worker. A plan whose weights the domain cannot take is the agent's
+# bad_request, and memplugctl exits 2 on it. When the build has the thread
+# checks (the sanitizer build), the agent says so at start, and any blocking
+# call on its loop thread would have aborted it: it must still answer and
+# exit cleanly. No guest, no libvirtd: the test driver lives inside the agent.
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 
@@ -46,6 +47,19 @@ local_cpus=$(cat /sys/devices/system/node/node0/cpulist)
 
 # The metadata read for `policy show` runs on a worker.
 expect_eq "policy show" "$(ctl --json policy test show | jq -r .domain)" "test"
+
+# A strategy the domain cannot take: the agent says bad_request, memplugctl
+# exits 2 (a usage error, as offline) and passes the agent's reason on.
+cells=$(ctl --json inspect test | jq '.cells | length')
+out=$(ctl plan test --strategy weights:1,2,3,4,5,6,7,8,9 2>&1) && st=0 || st=$?
+expect_eq "plan --strategy with the wrong weight count exits" "$st" 2
+case "$out" in
+*"9 weights for $cells guest cell"*"give one per cell"*) log "ok: $out" ;;
+*) fail "plan --strategy with 9 weights on $cells cells said: $out" ;;
+esac
+out=$(ctl --json plan test --strategy weights:1,2,3,4,5,6,7,8,9 2>/dev/null) && st=0 || st=$?
+expect_eq "the same with --json exits" "$st" 2
+expect_eq "its error code" "$(echo "$out" | jq -r .error.code)" "bad_request"
 
 grep -q "no keepalive on test:///default" "$agent_dir/memplugd.log" ||
 	fail "the missing keepalive was not reported"

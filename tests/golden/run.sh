@@ -70,6 +70,8 @@ plan-virtio-mem-force-nodevice|plan --model virtio-mem --xml $data/guest-2cell.x
 plan-bad-model|plan --model auto --xml $data/guest-2cell.xml
 plan-bad-xml|plan --xml $data/bad-malformed.xml
 plan-bad-strategy|plan --strategy weights:1 --xml $data/guest-2cell.xml
+plan-bad-weights-3cell|plan --strategy weights:1,2 --xml $data/guest-3cell-hugepage.xml
+plan-bad-weights-1cell|plan --strategy weights:1,2 --xml $data/prepare-16vcpu.xml
 plan-bad-strategy-name|plan --strategy bogus --xml $data/guest-2cell.xml
 usage-unknown|frobnicate
 usage-json|--json grow web01 1.5G
@@ -89,8 +91,10 @@ policy-show-extra|policy web01 show min
 log-verify-missing|--socket /nonexistent/memplugd.sock --agent-config $data/memplugd-log.conf log verify
 log-missing|log --socket /nonexistent/memplugd.sock --agent-config=$data/memplugd-log.conf --domain web01
 grow-config-scope|--socket /nonexistent/memplugd.sock grow web01 128M --config
-log-file-missing|log --file /nonexistent/audit.jsonl
-log-file-missing-json|--json log --file /nonexistent/audit.jsonl
+log-file-missing|log --agent-config $data/memplugd-log.conf --file /nonexistent/audit.jsonl
+log-file-missing-json|--json log --agent-config $data/memplugd-log.conf --file /nonexistent/audit.jsonl
+log-file-missing-configured|log --agent-config $data/memplugd-log.conf --file /nonexistent/memplug/audit.jsonl
+log-verify-file-missing|log --agent-config $data/memplugd-log.conf verify /nonexistent/audit.jsonl
 log-bad-event|log --event bogus
 log-bad-event-json|--json log --event bogus --file /nonexistent/audit.jsonl
 version-json|--json --version

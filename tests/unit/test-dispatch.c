@@ -364,6 +364,59 @@ static void test_drift_after_grow(void **state)
 	expect_at(fa, "status", "domains.0.drift.in_sync", "true");
 }
 
+/* A strategy the domain cannot take is the caller's error (bad_request:
+ * memplugctl exits 2 on it), named in the reply, and changes nothing: the
+ * weights are checked against the domain's cells. grow takes no strategy:
+ * a request that carries one is malformed, refused the same way (and costs
+ * the client its connection, as any malformed request does). */
+static const struct {
+	const char *what;
+	const char *cmd;
+	const char *args;
+	const char *message;
+} bad_strategies[] = {
+        {"plan: weights for 3 cells on 2", "plan",
+         "{\"domain\":\"vm\",\"strategy\":\"weights:1,2,3\"}",
+         "strategy \"weights:1,2,3\": 3 weights for 2 guest cells: give one per cell"},
+        {"plan: one weight on 2 cells", "plan", "{\"domain\":\"vm\",\"strategy\":\"weights:1\"}",
+         "1 weight for 2 guest cells"},
+        {"plan: a weight that is not a number", "plan",
+         "{\"domain\":\"vm\",\"strategy\":\"weights:1,x\"}", "weight \"x\" is not a whole number"},
+        {"plan: an unknown strategy", "plan", "{\"domain\":\"vm\",\"strategy\":\"bogus\"}",
+         "not one of proportional, even or weights"},
+};
+
+static void test_bad_strategy(void **state)
+{
+	struct fakeagent *fa = *state;
+	struct proto_reply *r;
+
+	for (size_t i = 0; i < sizeof(bad_strategies) / sizeof(bad_strategies[0]); i++) {
+		r = fakeagent_call(fa, bad_strategies[i].cmd, bad_strategies[i].args);
+
+		if (r->ok || strcmp(r->code, "bad_request") != 0 ||
+		    strstr(r->message, bad_strategies[i].message) == NULL)
+			fail_msg("%s: wanted bad_request \"%s\", got %s (%s)",
+			         bad_strategies[i].what, bad_strategies[i].message,
+			         r->ok ? "ok" : r->code, r->message ? r->message : "");
+		proto_reply_free(r);
+	}
+	/* The same weights on the domain's 2 cells plan. */
+	r = fakeagent_call(fa, "plan", "{\"domain\":\"vm\",\"strategy\":\"weights:1,2\"}");
+	assert_true(r->ok);
+	proto_reply_free(r);
+	r = fakeagent_call(fa, "grow",
+	                   "{\"domain\":\"vm\",\"size\":268435456,\"strategy\":\"weights:1,2\"}");
+	assert_false(r->ok);
+	assert_string_equal(r->code, "bad_request");
+	assert_non_null(strstr(r->message, "unknown argument 'strategy' for command 'grow'"));
+	proto_reply_free(r);
+	fakeagent_settle(fa);
+	assert_int_equal(fa->ops_ended, 0);
+	assert_int_equal(fa->fv.n_live, 0);
+	assert_int_equal(fa->fv.n_config, 0);
+}
+
 /* policy unset takes a run-time value out of the <metadata>, the other
  * values stay; the refusal of a bound names both numbers. */
 static void test_policy_unset(void **state)
@@ -573,6 +626,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_thread_rule, setup, teardown),
 	        cmocka_unit_test(test_drift),
 	        cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bad_strategy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_drift_after_grow, setup, teardown),
 	};
 

@@ -451,6 +451,16 @@ static void test_options_check(void **state)
 	assert_int_equal(plan_options_check(&weights, 3, &err), -EINVAL);
 	assert_string_equal(err, "2 weights for 3 guest cells: give one per cell");
 	free(err);
+	err = NULL;
+	/* One weight, one cell: singular, not "1 weights", "1 guest cells". */
+	assert_int_equal(plan_options_check(&weights, 1, &err), -EINVAL);
+	assert_string_equal(err, "2 weights for 1 guest cell: give one per cell");
+	free(err);
+	err = NULL;
+	weights.n_weights = 1;
+	assert_int_equal(plan_options_check(&weights, 2, &err), -EINVAL);
+	assert_string_equal(err, "1 weight for 2 guest cells: give one per cell");
+	free(err);
 }
 
 int main(void)

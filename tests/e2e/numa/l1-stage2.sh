@@ -100,7 +100,8 @@ start_memplugd() {
 	wait_for 30 "$MEMPLUGCTL" --socket "$NUMABED_WORK/memplugd.sock" status
 }
 
-# Runs one test script; its last "FAIL: " or "SKIP: " line is the detail.
+# Runs one test script; its last "PASS" or "FAIL: " line is the detail (the
+# bed has no skip: see l1-lib.sh).
 run_test() {
 	t=$1 name=${1#[0-9][0-9]-}
 	out=$NUMABED_WORK/$t.out
