@@ -690,6 +690,15 @@ static void render_status(FILE *out, json_object *d)
 	render_status_drift(out, doms);
 }
 
+/* virtio-mem's word for a DIMM verb: a device is plugged, not attached. */
+static const char *vmem_verb(const char *verb)
+{
+	bool would = strncmp(verb, "would ", 6) == 0;
+	bool add = strstr(verb, "attach") != NULL;
+
+	return would ? (add ? "would plug" : "would unplug") : (add ? "plugged" : "unplugged");
+}
+
 static void render_dimms(FILE *out, const char *verb, json_object *list)
 {
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
@@ -703,8 +712,8 @@ static void render_dimms(FILE *out, const char *verb, json_object *list)
 			fprintf(out,
 			        "  %s %s on guest node %" PRId64 " through virtio-mem device %s: "
 			        "requested %s -> %s, current %s\n",
-			        strcmp(verb, "attached") == 0 ? "plugged" : "unplugged",
-			        kib(x, "size_kib", a), num(x, "node"), str(x, "alias"),
+			        vmem_verb(verb), kib(x, "size_kib", a), num(x, "node"),
+			        str(x, "alias") ? str(x, "alias") : "(no alias)",
 			        kib(x, "from_kib", b), kib(x, "requested_kib", c),
 			        get(x, "current_kib") ? kib(x, "current_kib", e) : "unknown");
 			continue;

@@ -85,6 +85,24 @@ static const struct {
          "  why: most recently added first\n"
          "  would detach 128 MiB on guest node 0 (- pages, host nodes any)\n"
          "  would detach 128 MiB on guest node 1 (- pages, host nodes any)\n"},
+        {"a dry run on virtio-mem: what the device would plug", "grow",
+         "{'request':'r11','size':'130 MiB','live':true,'config':true,'dry_run':true,"
+         "'selection':{'op':'grow','dimms':[{'node':1,'model':'virtio-mem','size_kib':133120,"
+         "'from_kib':0,'requested_kib':133120,'device_kib':1048576,'page_size_kib':4,"
+         "'alias':'virtiomem1','reason':'node 1: chosen with --node'}]}}",
+         "Dry run r11: grow 130 MiB passes the pre-flight; nothing changed\n"
+         "  why: node 1: chosen with --node\n"
+         "  would plug 130 MiB on guest node 1 through virtio-mem device virtiomem1: "
+         "requested 0 -> 130 MiB, current unknown\n"},
+        {"a dry run on virtio-mem: what the device would unplug", "shrink",
+         "{'request':'r12','size':'130 MiB','live':true,'config':true,'dry_run':true,"
+         "'selection':{'op':'shrink','dimms':[{'node':1,'model':'virtio-mem','size_kib':133120,"
+         "'from_kib':133120,'requested_kib':0,'device_kib':1048576,'page_size_kib':4,"
+         "'reason':'node 1: chosen with --node'}]}}",
+         "Dry run r12: shrink 130 MiB passes the pre-flight; nothing changed\n"
+         "  why: node 1: chosen with --node\n"
+         "  would unplug 130 MiB on guest node 1 through virtio-mem device (no alias): "
+         "requested 130 MiB -> 0, current unknown\n"},
         {"resize: the goal, then what it took", "resize",
          "{'request':'r9','size':'256 MiB','live':true,'config':true,"
          "'resize':{'from_kib':1048576,'to_kib':1310720,'op':'grow'},'attached':[" DIMM0 "]}",
