@@ -737,6 +737,14 @@ static bool record_text_is_scope(const char *key, struct json_object *v)
 	       (v == NULL || json_object_is_type(v, json_type_boolean));
 }
 
+/* DIMM is the device model unless a record says otherwise: the text names
+ * only the other one (model="virtio-mem"); --json has both. */
+static bool record_text_is_default_model(const char *key, struct json_object *v)
+{
+	return strcmp(key, "model") == 0 && json_object_is_type(v, json_type_string) &&
+	       strcmp(json_object_get_string(v), "dimm") == 0;
+}
+
 char *record_format_text(struct json_object *rec)
 {
 	GString *s = g_string_new(NULL);
@@ -757,7 +765,8 @@ char *record_format_text(struct json_object *rec)
 		               json_object_is_type(v, json_type_string) &&
 		               strcmp(json_object_get_string(v), record_str(rec, "error")) == 0;
 
-		if (!record_is_common_key(key) && !repeats && !record_text_is_scope(key, v))
+		if (!record_is_common_key(key) && !repeats && !record_text_is_scope(key, v) &&
+		    !record_text_is_default_model(key, v))
 			record_text_field(s, "", key, v);
 	}
 	record_text_scope(s, rec);

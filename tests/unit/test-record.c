@@ -788,7 +788,8 @@ static void test_format_text_fields(void **state)
 	json_object_put(extra);
 }
 
-/* An intent's scope reads as one short field, whatever the keys' order. */
+/* An intent's scope reads as one short field, whatever the keys' order;
+ * the default device model is left out. */
 static void test_format_text_scope(void **state)
 {
 	static const struct {
@@ -798,6 +799,9 @@ static void test_format_text_scope(void **state)
 	        {"{\"config\":false,\"live\":true}", " scope=live"},
 	        {"{\"live\":false,\"config\":true}", " scope=config"},
 	        {"{\"node\":1}", " node=1"},
+	        /* DIMM is the default model: only virtio-mem is named in text */
+	        {"{\"model\":\"dimm\",\"node\":1}", " node=1"},
+	        {"{\"model\":\"virtio-mem\",\"node\":1}", " model=\"virtio-mem\" node=1"},
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(tab); i++) {
@@ -811,7 +815,8 @@ static void test_format_text_scope(void **state)
 		text = record_format_text(obj);
 		if (strstr(text, tab[i].want) == NULL || strstr(text, "live=") != NULL ||
 		    strstr(text, "config=") != NULL ||
-		    (strstr(tab[i].want, "scope") == NULL && strstr(text, "scope=") != NULL))
+		    (strstr(tab[i].want, "scope") == NULL && strstr(text, "scope=") != NULL) ||
+		    (strstr(tab[i].want, "model") == NULL && strstr(text, "model=") != NULL))
 			fail_msg("%s: got %s", tab[i].extra, text);
 		free(text);
 		json_object_put(obj);
