@@ -25,7 +25,7 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 virsh_() { virsh -q -c qemu:///system "$@"; }
 in_xml() { virsh_ dumpxml $2 "$g" | grep -q "alias name='$1'"; }
 # QEMU's own view: the memory devices it holds, whatever libvirt lists.
-qemu_dimms() { virsh_ qemu-monitor-command "$g" --hmp 'info memory-devices' | grep -c 'dimm device' || true; }
+qemu_dimms() { virsh_ qemu-monitor-command "$g" --hmp 'info memory-devices' | grep -c 'Memory device \[dimm\]' || true; }
 # The slot of the DIMM with alias $1 in the live XML.
 slot_of() { virsh_ dumpxml "$g" | grep -A4 "alias name='$1'" | sed -n "s/.*<address type='dimm' slot='\([0-9]*\)'.*/\1/p" | head -n 1; }
 
