@@ -9,11 +9,61 @@ agent_sock="$agent_dir/memplugd.sock"
 agent_audit="$agent_dir/audit.jsonl"
 agent_pid=""
 
+libvirtd_cmd=""
+
 on_cleanup() {
-	st=${rc:-1} # set by lib.sh (cleanup, or on_signal: 1)
+	st=${rc:-1} # set by lib.sh (cleanup, or on_signal: 1); 77: skipped
+	ok=0
+	# Before lib.sh tears the guests down, which needs libvirtd.
+	[ -z "$libvirtd_cmd" ] || ensure_libvirtd || ok=1
 	stop_agent
-	[ "$st" -eq 0 ] || { echo "[$test_name] memplugd log:" >&2; tail -n 40 "$agent_dir/memplugd.log" >&2; }
+	[ "$st" -eq 0 ] || [ "$st" -eq 77 ] ||
+		{ echo "[$test_name] memplugd log:" >&2; tail -n 40 "$agent_dir/memplugd.log" >&2; }
 	rm -rf "$agent_dir"
+	return "$ok"
+}
+
+# For the tests that stop or kill libvirtd. libvirtd_note records how it
+# runs ($libvirtd_pid, $libvirtd_cmd) so that ensure_libvirtd can start it
+# the same way again; from then on the test's cleanup does so whatever
+# happened (QEMU guests survive a libvirtd restart). Under systemd only
+# with `libvirtd_note systemd` (systemd restarts a killed libvirtd itself).
+have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
+libvirtd_note() {
+	libvirtd_pid=$(pgrep -x libvirtd | head -n 1) || fail "libvirtd is not running"
+	libvirtd_cmd=$(tr '\0' ' ' <"/proc/$libvirtd_pid/cmdline")
+	case " $libvirtd_cmd " in
+	*" -d "* | *" --daemon "*) ;;
+	*) [ "${1:-}" = systemd ] && have_systemd ||
+		fail "libvirtd runs as '$libvirtd_cmd', not daemonized: cannot restart it" ;;
+	esac
+}
+# Running libvirtd processes (not zombies waiting for their reaper).
+libvirtds() {
+	for p in $(pgrep -x libvirtd); do
+		grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null || echo "$p"
+	done
+}
+# Starts libvirtd as libvirtd_note saw it, unless one runs (a stopped one,
+# e.g. by kill -STOP, is killed first: it would never answer).
+ensure_libvirtd() {
+	for p in $(libvirtds); do
+		grep -q '^State:[[:space:]]*T' "/proc/$p/status" 2>/dev/null || return 0
+		echo "[$test_name] libvirtd $p is stopped: killing it" >&2
+		kill -9 "$p"
+		wait_libvirtd_gone "$p" || return 1
+	done
+	echo "[$test_name] starting libvirtd again: $libvirtd_cmd" >&2
+	if have_systemd; then systemctl start libvirtd; else $libvirtd_cmd; fi
+}
+# Waits until process $1 is gone or a zombie; 1 if still there after 15 s.
+wait_libvirtd_gone() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le 150 ] || return 1
+		sleep 0.1
+	done
 }
 
 # start_agent [extra memplugd options]: waits until `status` answers and

@@ -16,33 +16,8 @@
 [ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: exec points need the test build (build-san)"; exit 77; }
 [ ! -d /run/systemd/system ] || { echo "SKIP: libvirtd under systemd would be restarted by it"; exit 77; }
 
-libvirtd_pid=$(pgrep -x libvirtd | head -n 1) || fail "libvirtd is not running"
-libvirtd_cmd=$(tr '\0' ' ' <"/proc/$libvirtd_pid/cmdline")
-case " $libvirtd_cmd " in
-*" -d "* | *" --daemon "*) ;;
-*) fail "libvirtd runs as '$libvirtd_cmd', not daemonized: cannot restart it" ;;
-esac
-
-# Running libvirtd processes (not zombies waiting for their reaper).
-libvirtds() {
-	for p in $(pgrep -x libvirtd); do
-		grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null || echo "$p"
-	done
-}
-ensure_libvirtd() {
-	[ -z "$(libvirtds)" ] || return 0
-	echo "[$test_name] starting libvirtd again: $libvirtd_cmd" >&2
-	$libvirtd_cmd
-}
-# Runs before lib.sh tears the guests down, which needs libvirtd.
-on_cleanup() {
-	st=${rc:-1}
-	ensure_libvirtd || st=1
-	stop_agent
-	[ "$st" -eq 0 ] || { echo "[$test_name] memplugd log:" >&2; tail -n 40 "$agent_dir/memplugd.log" >&2; }
-	rm -rf "$agent_dir"
-	[ "$st" -eq 0 ]
-}
+# How libvirtd runs here, to start it the same way again (agent.sh).
+libvirtd_note
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 in_xml() { virsh -q -c qemu:///system dumpxml $2 "$g" | grep -q "alias name='$1'"; }

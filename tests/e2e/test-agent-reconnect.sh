@@ -9,30 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 
-have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
-
-# How libvirtd runs here, to start it the same way again.
-libvirtd_pid=$(pgrep -x libvirtd | head -n 1) || fail "libvirtd is not running"
-libvirtd_cmd=$(tr '\0' ' ' <"/proc/$libvirtd_pid/cmdline")
-case " $libvirtd_cmd " in
-*" -d "* | *" --daemon "*) ;;
-*) have_systemd || fail "libvirtd runs as '$libvirtd_cmd', not daemonized: cannot restart it" ;;
-esac
-
-ensure_libvirtd() {
-	pgrep -x libvirtd >/dev/null && return 0
-	echo "[$test_name] starting libvirtd again: $libvirtd_cmd" >&2
-	if have_systemd; then systemctl start libvirtd; else $libvirtd_cmd; fi
-}
-# Runs before lib.sh tears the guests down, which needs libvirtd.
-on_cleanup() {
-	st=${rc:-1}
-	ensure_libvirtd || st=1
-	stop_agent
-	[ "$st" -eq 0 ] || { echo "[$test_name] memplugd log:" >&2; tail -n 40 "$agent_dir/memplugd.log" >&2; }
-	rm -rf "$agent_dir"
-	[ "$st" -eq 0 ]
-}
+# How libvirtd runs here, to start it the same way again (agent.sh).
+libvirtd_note systemd
 
 restart_libvirtd() {
 	if have_systemd; then
@@ -40,12 +18,7 @@ restart_libvirtd() {
 		return
 	fi
 	kill "$libvirtd_pid"
-	i=0
-	while kill -0 "$libvirtd_pid" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -le 150 ] || fail "libvirtd $libvirtd_pid did not stop within 15 s"
-		sleep 0.1
-	done
+	wait_libvirtd_gone "$libvirtd_pid" || fail "libvirtd $libvirtd_pid did not stop within 15 s"
 	$libvirtd_cmd
 }
 
