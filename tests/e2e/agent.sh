@@ -30,7 +30,7 @@ on_cleanup() {
 # with `libvirtd_note systemd` (systemd restarts a killed libvirtd itself).
 have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 libvirtd_note() {
-	libvirtd_pid=$(pgrep -x libvirtd | head -n 1) || fail "libvirtd is not running"
+	libvirtd_pid=$(pgrep -x -o libvirtd) || fail "libvirtd is not running"
 	libvirtd_cmd=$(tr '\0' ' ' <"/proc/$libvirtd_pid/cmdline")
 	case " $libvirtd_cmd " in
 	*" -d "* | *" --daemon "*) ;;
@@ -54,7 +54,22 @@ ensure_libvirtd() {
 		wait_libvirtd_gone "$p" || return 1
 	done
 	echo "[$test_name] starting libvirtd again: $libvirtd_cmd" >&2
-	if have_systemd; then systemctl start libvirtd; else $libvirtd_cmd; fi
+	if have_systemd; then
+		systemctl start libvirtd
+		return
+	fi
+	# From /, without the test's descriptors 3-9 (a libvirtd that kept the
+	# e2e lock's descriptor would hold the lock for good), as setup-host.sh
+	# starts it.
+	(
+		cd /
+		fd=3
+		while [ "$fd" -le 9 ]; do
+			eval "exec $fd>&-"
+			fd=$((fd + 1))
+		done
+		exec $libvirtd_cmd
+	)
 }
 # Waits until process $1 is gone or a zombie; 1 if still there after 15 s.
 wait_libvirtd_gone() {
