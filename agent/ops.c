@@ -716,7 +716,10 @@ static int op_attach_recheck(struct op *op, struct waiter *w, const char *alias,
 		op_fail(op, PROTO_E_FAILED,
 		        "attaching %s: the connection to libvirt was lost (%s); after the "
 		        "reconnect "
-		        "the live XML does not list it and no DEVICE_ADDED came: not attached",
+		        "the live XML does not list it and no DEVICE_ADDED came: not attached as "
+		        "far as libvirt shows (had the request reached QEMU before the loss, QEMU "
+		        "would hold the DIMM unlisted, and a later grow would find its slot busy "
+		        "and use another)",
 		        alias, cause);
 	} else {
 		op_fail(op, PROTO_E_UNKNOWN,
