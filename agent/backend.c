@@ -2,7 +2,9 @@
  * The backend wrappers (backend.h): they check the thread rule, then call
  * the installed implementation.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "threadcheck.h"
@@ -33,6 +35,25 @@ int backend_domain_xml(const struct backend *b, const char *name, unsigned flags
 {
 	assert_worker_thread();
 	return b->ops->domain_xml(b->ctx, name, flags, xml, err);
+}
+
+int backend_domain_xml_wait(const struct backend *b, const char *name, unsigned flags,
+                            uint64_t wait_ms, char **xml, char **err)
+{
+	uint64_t waited = 0, step;
+	int rc;
+
+	while ((rc = backend_domain_xml(b, name, flags, xml, err)) == -ENOTCONN &&
+	       waited < wait_ms) {
+		if (err) {
+			free(*err);
+			*err = NULL;
+		}
+		step = wait_ms - waited < 500 ? wait_ms - waited : 500;
+		usleep((useconds_t)step * 1000);
+		waited += step;
+	}
+	return rc;
 }
 
 int backend_persistent(const struct backend *b, const char *name, bool *persistent, char **err)

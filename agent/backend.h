@@ -143,6 +143,13 @@ int backend_list_domains(const struct backend *b, struct backend_domain_list *ou
 /* Domain XML, live or (BACKEND_INACTIVE) persistent. *xml is malloc'd. */
 int backend_domain_xml(const struct backend *b, const char *name, unsigned flags, char **xml,
                        char **err);
+/* The same, waiting out a lost connection: while the call fails with
+ * -ENOTCONN it is tried again every half second for up to wait_ms
+ * (libvirtd restarts and the agent reconnects within seconds). After a
+ * call that lost its connection this is how the outcome is looked at
+ * again; -ENOTCONN once the wait is over. */
+int backend_domain_xml_wait(const struct backend *b, const char *name, unsigned flags,
+                            uint64_t wait_ms, char **xml, char **err);
 /* Whether the domain has a persistent definition; false on failure. */
 int backend_persistent(const struct backend *b, const char *name, bool *persistent, char **err);
 /* Attaches a device given as XML to the live guest and/or the config. */

@@ -72,6 +72,9 @@ struct ops {
 	struct late *late;
 
 	struct ops_vmem *vmem; /* virtio-mem steps: ops_vmem.c */
+	/* How long a worker waits for libvirt to come back before it reads the
+	 * outcome of a call that lost its connection (OPS_RECONNECT_WAIT_MS). */
+	uint64_t reconnect_wait_ms;
 };
 
 struct op {
@@ -208,6 +211,7 @@ static int op_audit(struct op *op, enum record_event ev, enum record_result res,
 
 static void op_fail(struct op *op, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+static void op_note(struct op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void op_fail(struct op *op, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -232,25 +236,18 @@ static enum record_result op_result(const char *code)
 	return strcmp(code, PROTO_E_PENDING) == 0 ? RECORD_PENDING : RECORD_FAILED;
 }
 
-/* Half-second tries while libvirt is away: 15 s, the reconnect's budget. */
-#define OP_RECONNECT_TRIES 30
-
 /* Reads and parses the domain, waiting out a reconnect (libvirtd restarts
  * and the agent reconnects within seconds: better than failing a request
  * that has not changed anything); 0 or -errno with *err set. */
 static int op_read_dom(struct op *op, bool inactive, struct domain **dom, char **err)
 {
 	char *xml = NULL;
-	int rc, tries = 0;
+	int rc;
 
 	*dom = NULL;
-	while ((rc = backend_domain_xml(agent_backend(op->a), op->domain,
-	                                inactive ? BACKEND_INACTIVE : 0, &xml, err)) == -ENOTCONN &&
-	       ++tries <= OP_RECONNECT_TRIES) {
-		free(*err);
-		*err = NULL;
-		usleep(500 * 1000);
-	}
+	rc = backend_domain_xml_wait(agent_backend(op->a), op->domain,
+	                             inactive ? BACKEND_INACTIVE : 0, op->o->reconnect_wait_ms,
+	                             &xml, err);
 	if (rc == 0)
 		rc = domain_parse(xml, strlen(xml), dom, err);
 	free(xml);
@@ -451,7 +448,8 @@ static struct vmem_change op_vmem_change(const struct op *op, const struct selec
 	                            .from_kib = back ? d->to_kib : d->from_kib,
 	                            .to_kib = back ? d->from_kib : d->to_kib,
 	                            .flags = op->flags,
-	                            .timeout_ms = op->detach_timeout_ms};
+	                            .timeout_ms = op->detach_timeout_ms,
+	                            .reconnect_wait_ms = op->o->reconnect_wait_ms};
 }
 
 static void op_vmem_short(struct op *op, const struct select_dimm *d, bool shrink,
@@ -493,6 +491,45 @@ static void op_vmem_short(struct op *op, const struct select_dimm *d, bool shrin
 	op->vmem_short = more;
 }
 
+/* A step's record result: a lost call libvirt did not come back to settle
+ * is unknown, never failed (it may have taken effect). */
+static enum record_result op_vmem_result(enum vmem_state st, bool partial_ok)
+{
+	switch (st) {
+	case VMEM_REACHED:
+		return RECORD_OK;
+	case VMEM_PARTIAL:
+		return partial_ok ? RECORD_PARTIAL : RECORD_FAILED;
+	case VMEM_UNKNOWN:
+		return RECORD_UNKNOWN;
+	default:
+		return RECORD_FAILED;
+	}
+}
+
+/* A lost update call the re-read settled as applied: the operator should
+ * know libvirt went away. */
+static void op_vmem_lost_note(struct op *op, const struct select_dimm *d,
+                              const struct vmem_outcome *o)
+{
+	unsigned applied = o->lost;
+
+	if (o->state == VMEM_UNKNOWN || o->state == VMEM_FAILED)
+		return;
+	if (o->state == VMEM_CONFIG_FAILED)
+		applied &= ~(unsigned)BACKEND_CONFIG; /* the error says why */
+	if (applied == 0)
+		return;
+	op_note(op,
+	        "the connection to libvirt was lost while setting virtio-mem device %s on guest "
+	        "node %u to %" PRIu64 " KiB; after the reconnect the %s <requested> shows it: "
+	        "applied",
+	        d->alias ? d->alias : "(no alias)", d->node, d->to_kib,
+	        applied == (BACKEND_LIVE | BACKEND_CONFIG) ? "live and the persistent"
+	        : applied == BACKEND_LIVE                  ? "live"
+	                                                   : "persistent");
+}
+
 /* One device's change: intent, update, wait, `resize` record. Returns -1
  * when the call failed (the request stops there), -2 when a grow's step was
  * applied but its record cannot be written (fail_closed: the request stops
@@ -512,10 +549,8 @@ static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink,
 		return -1;
 	}
 	ops_vmem_apply(op->o->vmem, &c, &o, &err);
-	wrc = op_audit(op, RECORD_RESIZE,
-	               o.state == VMEM_REACHED   ? RECORD_OK
-	               : o.state == VMEM_PARTIAL ? RECORD_PARTIAL
-	                                         : RECORD_FAILED,
+	op_vmem_lost_note(op, d, &o);
+	wrc = op_audit(op, RECORD_RESIZE, op_vmem_result(o.state, true),
 	               o.state == VMEM_PARTIAL   ? "the guest has not reached the request"
 	               : o.state == VMEM_STOPPED ? "the domain stopped before the guest answered"
 	                                         : err,
@@ -544,6 +579,16 @@ static int op_vmem_step(struct op *op, const struct select_dimm *d, bool shrink,
 		             "without its resize record",
 		             d->alias ? d->alias : "(no alias)", d->node, d->to_kib) < 0)
 			op->message = NULL;
+		return -1;
+	}
+	if (o.state == VMEM_UNKNOWN) {
+		/* no rollback of this step and an open intent: reconcile settles it */
+		op_fail(op, PROTO_E_UNKNOWN,
+		        "setting virtio-mem device %s on guest node %u to %" PRIu64
+		        " KiB: outcome unknown: %s",
+		        d->alias ? d->alias : "(no alias)", d->node, d->to_kib,
+		        err ? err : "the connection to libvirt was lost");
+		free(err);
 		return -1;
 	}
 	if (o.state == VMEM_FAILED || o.state == VMEM_CONFIG_FAILED) {
@@ -577,7 +622,7 @@ static void op_vmem_rollback(struct op *op, const struct select_result *sel, siz
 		nv--;
 		c = op_vmem_change(op, d, true);
 		ops_vmem_apply(op->o->vmem, &c, &o, &err);
-		op_audit(op, RECORD_ROLLBACK, o.state == VMEM_REACHED ? RECORD_OK : RECORD_FAILED,
+		op_audit(op, RECORD_ROLLBACK, op_vmem_result(o.state, false),
 		         o.state == VMEM_REACHED ? NULL : (err ? err : "the guest did not follow"),
 		         ops_vmem_extra(&c, &o), true);
 		free(err);
@@ -1101,12 +1146,13 @@ static bool op_vmem_undo(struct op *op, json_object *e)
 	        .from_kib = json_object_get_uint64(json_object_object_get(e, "requested_kib")),
 	        .to_kib = json_object_get_uint64(json_object_object_get(e, "from_kib")),
 	        .flags = op->flags,
-	        .timeout_ms = op->detach_timeout_ms};
+	        .timeout_ms = op->detach_timeout_ms,
+	        .reconnect_wait_ms = op->o->reconnect_wait_ms};
 	struct vmem_outcome o = {0};
 	char *err = NULL;
 
 	ops_vmem_apply(op->o->vmem, &c, &o, &err);
-	op_audit(op, RECORD_ROLLBACK, o.state == VMEM_REACHED ? RECORD_OK : RECORD_FAILED,
+	op_audit(op, RECORD_ROLLBACK, op_vmem_result(o.state, false),
 	         o.state == VMEM_REACHED ? NULL : (err ? err : "the guest did not follow"),
 	         ops_vmem_extra(&c, &o), true);
 	free(err);
@@ -1871,6 +1917,7 @@ struct ops *ops_new(struct agent *a)
 	if (o == NULL)
 		return NULL;
 	o->a = a;
+	o->reconnect_wait_ms = OPS_RECONNECT_WAIT_MS;
 	if ((o->vmem = ops_vmem_new(a)) == NULL) {
 		free(o);
 		return NULL;
@@ -1925,6 +1972,11 @@ unsigned ops_running_count(const struct ops *o)
 unsigned ops_vmem_watches(struct ops *o)
 {
 	return ops_vmem_watching(o->vmem);
+}
+
+void ops_set_reconnect_wait(struct ops *o, uint64_t ms)
+{
+	o->reconnect_wait_ms = ms;
 }
 
 unsigned ops_pending_detaches(struct ops *o)

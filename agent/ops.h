@@ -35,6 +35,11 @@
  * user alias), so their events and a crash's leftovers name the request. */
 #define OPS_ALIAS_PREFIX "ua-mp-"
 
+/* How long a worker waits for libvirt to come back after a call lost its
+ * connection, before it says the outcome is unknown: 15 s, the reconnect's
+ * budget (libvirtd restarts and the agent reconnects within seconds). */
+#define OPS_RECONNECT_WAIT_MS 15000
+
 /* OP_RESIZE: size_kib is the total to reach (of the domain, or of `node`);
  * the worker turns it into a grow or a shrink of the difference. */
 enum op_kind { OP_GROW, OP_SHRINK, OP_PREPARE, OP_RESIZE };
@@ -109,5 +114,8 @@ unsigned ops_pending_detaches(struct ops *o);
 unsigned ops_running_count(const struct ops *o);
 /* virtio-mem devices still watched after a partial step (ops_vmem.c). */
 unsigned ops_vmem_watches(struct ops *o);
+/* Shortens OPS_RECONNECT_WAIT_MS, for the unit tests' "libvirt never comes
+ * back" cases; set before any operation runs. */
+void ops_set_reconnect_wait(struct ops *o, uint64_t ms);
 
 #endif

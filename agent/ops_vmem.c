@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,21 @@ void ops_vmem_free(struct ops_vmem *v)
 	free(v);
 }
 
+/* What a lost update call left to see: which halves lost the connection,
+ * and the <requested> the last re-read found (null: libvirt stayed away). */
+static void ops_vmem_extra_lost(json_object *x, const struct vmem_outcome *o)
+{
+	json_object *halves = json_object_new_array();
+
+	if (o->lost & BACKEND_LIVE)
+		json_object_array_add(halves, json_object_new_string("live"));
+	if (o->lost & BACKEND_CONFIG)
+		json_object_array_add(halves, json_object_new_string("config"));
+	json_object_object_add(x, "connection_lost", halves);
+	json_object_object_add(x, "reread_requested_kib",
+	                       o->seen ? json_object_new_uint64(o->seen_requested_kib) : NULL);
+}
+
 json_object *ops_vmem_extra(const struct vmem_change *c, const struct vmem_outcome *o)
 {
 	json_object *x = json_object_new_object();
@@ -115,6 +131,8 @@ json_object *ops_vmem_extra(const struct vmem_change *c, const struct vmem_outco
 		json_object_object_add(x, "current_kib",
 		                       o->current_known ? json_object_new_uint64(o->current_kib)
 		                                        : NULL);
+	if (o != NULL && o->lost)
+		ops_vmem_extra_lost(x, o);
 	return x;
 }
 
@@ -215,9 +233,11 @@ static int read_xml(struct ops_vmem *v, const char *domain, bool inactive, char 
 	                          err);
 }
 
-/* Sets <requested> of node's device in one definition. */
+/* Sets <requested> of node's device in one definition. *sent (may be
+ * NULL) tells whether the update call itself was made: a call that then
+ * lost its connection may still have been applied. */
 static int update_one(struct ops_vmem *v, const struct vmem_change *c, bool live, uint64_t kib,
-                      char **err)
+                      bool *sent, char **err)
 {
 	char *xml = NULL, *dev = NULL;
 	int rc = read_xml(v, c->domain, !live, &xml, err);
@@ -225,12 +245,128 @@ static int update_one(struct ops_vmem *v, const struct vmem_change *c, bool live
 	/* the persistent definition has no libvirt-made alias: the node finds it */
 	if (rc == 0)
 		rc = devmodel_vmem_update_xml(xml, c->node, live ? c->alias : NULL, kib, &dev, err);
-	if (rc == 0)
+	if (rc == 0) {
+		if (sent)
+			*sent = true;
 		rc = backend_update_device(agent_backend(v->a), c->domain, dev,
 		                           live ? BACKEND_LIVE : BACKEND_CONFIG, err);
+	}
 	free(xml);
 	free(dev);
 	return rc;
+}
+
+/* The device of `node` in one definition, waiting up to wait_ms for a lost
+ * connection to come back: 0 with its requested and current, -ENOTCONN
+ * when libvirt stayed away, another -errno otherwise (*err says why). */
+static int device_read(struct ops_vmem *v, const char *domain, bool inactive, unsigned node,
+                       uint64_t wait_ms, uint64_t *requested, uint64_t *current, char **err)
+{
+	char *xml = NULL;
+	struct domain *dom = NULL;
+	const struct domain_memdev *m = NULL;
+	int rc = backend_domain_xml_wait(agent_backend(v->a), domain,
+	                                 inactive ? BACKEND_INACTIVE : 0, wait_ms, &xml, err);
+
+	if (rc == 0 && (rc = domain_parse(xml, strlen(xml), &dom, err)) == 0 &&
+	    (m = devmodel_vmem_device(dom, node, NULL)) == NULL) {
+		rc = -ENOENT;
+		if (err && *err == NULL)
+			*err = strdup("no virtio-mem device on that guest node");
+	}
+	if (m) {
+		*requested = m->requested_kib;
+		*current = m->current_kib;
+	}
+	free(xml);
+	domain_free(dom);
+	return rc;
+}
+
+/* Replaces *err with a message built from the old one (the cause). */
+static void err_rewrite(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void err_rewrite(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(*err);
+	*err = msg;
+}
+
+/* An update call of one half lost its connection: waits (bounded) for
+ * libvirt to come back and reads the device again. 1 applied (the new
+ * <requested> is there), 0 not applied, -1 unknown (libvirt stayed away or
+ * the definition cannot be read); *err says what was seen. */
+static int recheck(struct ops_vmem *v, const struct vmem_change *c, bool live,
+                   struct vmem_outcome *out, char **err)
+{
+	char *cause = *err, *why = NULL;
+	uint64_t req = 0, cur = 0;
+	const char *half = live ? "live" : "persistent";
+	int rc;
+
+	*err = NULL;
+	out->lost |= live ? BACKEND_LIVE : BACKEND_CONFIG;
+	log_warn("%s: the connection to libvirt was lost while setting %s <requested> of the "
+	         "virtio-mem device on guest node %u of %s (%s); looking again once it is back",
+	         c->request, half, c->node, c->domain, cause ? cause : "?");
+	rc = device_read(v, c->domain, !live, c->node, c->reconnect_wait_ms, &req, &cur, &why);
+	if (rc == 0) {
+		out->seen = true;
+		out->seen_requested_kib = req;
+		if (live) {
+			out->current_known = true;
+			out->current_kib = cur;
+		}
+	}
+	if (rc == 0 && req == c->to_kib) {
+		log_info("%s: after the reconnect the %s <requested> is %" PRIu64 " KiB: applied",
+		         c->request, half, req);
+		rc = 1;
+	} else if (rc == 0) {
+		err_rewrite(err,
+		            "the connection to libvirt was lost during the update (%s); after the "
+		            "reconnect the %s <requested> is %" PRIu64 " KiB%s, not %" PRIu64
+		            " KiB: not applied",
+		            cause ? cause : "?", half, req, req == c->from_kib ? " as before" : "",
+		            c->to_kib);
+	} else if (rc == -ENOTCONN) {
+		err_rewrite(err,
+		            "the connection to libvirt was lost during the update (%s) and did not "
+		            "come back within %" PRIu64
+		            " ms: whether the %s <requested> is %" PRIu64
+		            " KiB is unknown; the intent stays open for reconcile",
+		            cause ? cause : "?", c->reconnect_wait_ms, half, c->to_kib);
+		rc = -1;
+	} else {
+		err_rewrite(err,
+		            "the connection to libvirt was lost during the update (%s); after the "
+		            "reconnect the %s definition cannot be read (%s): whether its "
+		            "<requested> is %" PRIu64 " KiB is unknown",
+		            cause ? cause : "?", half, why ? why : "?", c->to_kib);
+		rc = -1;
+	}
+	free(cause);
+	free(why);
+	return rc;
+}
+
+/* One half's update: 1 applied (the call answered, or the re-read after a
+ * lost connection shows it), 0 not applied, -1 unknown. */
+static int update_half(struct ops_vmem *v, const struct vmem_change *c, bool live,
+                       struct vmem_outcome *out, char **err)
+{
+	bool sent = false;
+	int rc = update_one(v, c, live, c->to_kib, &sent, err);
+
+	if (rc == -ENOTCONN && sent)
+		return recheck(v, c, live, out, err);
+	return rc == 0;
 }
 
 /* The live <current> of node's device. */
@@ -257,18 +393,40 @@ static bool read_current(struct ops_vmem *v, const struct vmem_change *c, uint64
 	return ok;
 }
 
+/* The unknown step's message gains what the size-change events showed. */
+static void apply_unknown(const struct vmem_change *c, struct vmem_outcome *out, unsigned events,
+                          bool reached, char **err)
+{
+	out->state = VMEM_UNKNOWN;
+	if (events == 0)
+		return;
+	err_rewrite(err, "%s; %u size-change event%s came meanwhile%s", *err ? *err : "", events,
+	            events == 1 ? "" : "s",
+	            reached ? ", one with <current> at the request: the guest took it" : "");
+}
+
 static void apply_live(struct ops_vmem *v, const struct vmem_change *c, struct vmem_outcome *out,
                        char **err)
 {
 	struct size_waiter *w = waiter_add(v, c);
 	bool reached = false, stopped = false;
+	int done = update_half(v, c, true, out, err);
+	unsigned events;
 
-	if (update_one(v, c, true, c->to_kib, err) < 0) {
-		waiter_wait(v, w, 0, &reached, &stopped);
+	if (done <= 0) {
+		events = waiter_wait(v, w, 0, &reached, &stopped);
+		if (done < 0) {
+			apply_unknown(c, out, events, reached, err);
+			return;
+		}
 		out->state = VMEM_FAILED;
-		out->current_known = read_current(v, c, &out->current_kib);
+		if (!out->seen)
+			out->current_known = read_current(v, c, &out->current_kib);
 		return;
 	}
+	/* an error text from a lost call the re-read settled says nothing now */
+	free(*err);
+	*err = NULL;
 	out->events = waiter_wait(v, w, c->timeout_ms, &reached, &stopped);
 	if (stopped) {
 		/* a shut-off domain's live XML has no <current>: nothing to read,
@@ -289,6 +447,8 @@ static void apply_live(struct ops_vmem *v, const struct vmem_change *c, struct v
 int ops_vmem_apply(struct ops_vmem *v, const struct vmem_change *c, struct vmem_outcome *out,
                    char **err)
 {
+	int done;
+
 	assert_worker_thread();
 	if (v == NULL || c == NULL || out == NULL || c->domain == NULL)
 		return -EINVAL;
@@ -302,12 +462,19 @@ int ops_vmem_apply(struct ops_vmem *v, const struct vmem_change *c, struct vmem_
 	}
 	if (c->flags & BACKEND_LIVE)
 		apply_live(v, c, out, err);
-	if (out->state == VMEM_FAILED || !(c->flags & BACKEND_CONFIG))
+	if (out->state == VMEM_FAILED || out->state == VMEM_UNKNOWN || !(c->flags & BACKEND_CONFIG))
 		return 0;
 	/* the request goes into the persistent definition even when the guest
 	 * came up short: it is what the user asked for and what a reboot gives */
-	if (update_one(v, c, false, c->to_kib, err) < 0)
+	done = update_half(v, c, false, out, err);
+	if (done < 0)
+		out->state = VMEM_UNKNOWN;
+	else if (done == 0)
 		out->state = (c->flags & BACKEND_LIVE) ? VMEM_CONFIG_FAILED : VMEM_FAILED;
+	else {
+		free(*err); /* a lost call's text, which the re-read settled */
+		*err = NULL;
+	}
 	return 0;
 }
 
@@ -475,21 +642,11 @@ struct vmem_job {
 static bool reconcile_read(struct ops_vmem *v, const char *domain, bool inactive, unsigned node,
                            uint64_t *requested, uint64_t *current)
 {
-	char *xml = NULL, *err = NULL;
-	struct domain *dom = NULL;
-	const struct domain_memdev *m = NULL;
+	char *err = NULL;
+	int rc = device_read(v, domain, inactive, node, 0, requested, current, &err);
 
-	if (read_xml(v, domain, inactive, &xml, &err) == 0 &&
-	    domain_parse(xml, strlen(xml), &dom, &err) == 0)
-		m = devmodel_vmem_device(dom, node, NULL);
-	if (m) {
-		*requested = m->requested_kib;
-		*current = m->current_kib;
-	}
-	free(xml);
 	free(err);
-	domain_free(dom);
-	return m != NULL;
+	return rc == 0;
 }
 
 static const char *reconcile_verdict(bool live, uint64_t want, uint64_t req, uint64_t cur)
@@ -518,7 +675,7 @@ static const char *reconcile_act(struct ops_vmem *v, json_object *intent, const 
 	if (!live || !pers || lreq != want || preq == want)
 		return "none";
 	c.from_kib = preq;
-	if (update_one(v, &c, false, want, err) < 0)
+	if (update_one(v, &c, false, want, NULL, err) < 0)
 		return NULL;
 	return "config_updated";
 }

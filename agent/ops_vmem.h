@@ -13,6 +13,11 @@
  * as a late outcome of the request until <current> reaches the request or
  * another step takes the device over. docs/select.md says why.
  *
+ * An update call that loses its connection (libvirtd restarted) may or may
+ * not have been applied: the step waits for libvirt to come back, reads the
+ * device's <requested> again and goes on (applied), fails ("not applied"),
+ * or ends VMEM_UNKNOWN when libvirt stays away.
+ *
  * Threads: ops_vmem_apply() runs on a worker (it blocks); ops_vmem_event()
  * and ops_vmem_reconcile() on the loop thread.
  */
@@ -40,6 +45,9 @@ struct vmem_change {
 	uint64_t to_kib;   /* <requested> after */
 	unsigned flags;    /* BACKEND_LIVE | BACKEND_CONFIG */
 	uint64_t timeout_ms;
+	/* How long to wait for libvirt to come back after an update call lost
+	 * its connection, before the outcome is unknown. */
+	uint64_t reconnect_wait_ms;
 };
 
 enum vmem_state {
@@ -49,6 +57,9 @@ enum vmem_state {
 	VMEM_CONFIG_FAILED = -2, /* live changed, the persistent definition did not */
 	VMEM_STOPPED = -3,       /* the domain stopped while the step waited (the
 	                          * persistent half, if in scope, was still done) */
+	VMEM_UNKNOWN = -4,       /* an update call lost its connection and libvirt
+	                          * did not come back in time: it may have been
+	                          * applied (the intent stays open for reconcile) */
 };
 
 struct vmem_outcome {
@@ -56,6 +67,13 @@ struct vmem_outcome {
 	bool current_known;   /* the live <current> was read */
 	uint64_t current_kib; /* live <current> after the step */
 	unsigned events;      /* size changes seen while waiting */
+	/* Update calls that lost their connection: the halves (BACKEND_LIVE,
+	 * BACKEND_CONFIG; 0: none), and what the last re-read showed once
+	 * libvirt was back (seen: it could be read). With the new <requested>
+	 * there the step goes on as if the call had answered. */
+	unsigned lost;
+	bool seen;
+	uint64_t seen_requested_kib;
 };
 
 /* NULL when out of memory. */

@@ -904,7 +904,9 @@ static void record_close_intent(struct json_object *pending, const char *request
 }
 
 /* Whether `rec` settles intents of its request: an outcome, except a
- * pending one (the guest has not answered: a restart must still look), or a
+ * pending one (the guest has not answered: a restart must still look) or an
+ * unknown one (a call lost its connection and libvirt did not come back to
+ * say whether it took effect: the next reconcile looks), or a
  * reconciled record that is not still watching (*seq: the one intent it
  * settles, 0 for all). */
 static bool record_closes(struct json_object *rec, const char *event, uint64_t *seq)
@@ -913,7 +915,8 @@ static bool record_closes(struct json_object *rec, const char *event, uint64_t *
 
 	*seq = 0;
 	if (strcmp(event, "outcome") == 0)
-		return !record_str_is(rec, "result", "pending");
+		return !record_str_is(rec, "result", "pending") &&
+		       !record_str_is(rec, "result", "unknown");
 	if (strcmp(event, "reconciled") != 0)
 		return false;
 	/* Still waiting for the guest: if memplugd stops before it answers,

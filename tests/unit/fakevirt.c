@@ -137,11 +137,30 @@ static void fake_count(struct fakevirt *fv, enum fake_call_kind kind)
 	pthread_mutex_unlock(&fv->lock);
 }
 
+/* libvirt is away after a lost update call: this read fails; the last
+ * failing one brings it back. */
+static bool fake_down(struct fakevirt *fv)
+{
+	bool down;
+
+	pthread_mutex_lock(&fv->lock);
+	down = fv->down_reads > 0;
+	if (down && fv->down_reads != UINT_MAX)
+		fv->down_reads--;
+	fv->connected = fv->down_reads == 0;
+	pthread_mutex_unlock(&fv->lock);
+	return down;
+}
+
 static int fake_domain_xml(void *ctx, const char *name, unsigned flags, char **xml, char **err)
 {
 	struct fakevirt *fv = ctx;
 
 	fake_count(fv, FAKE_XML);
+	if (fake_down(fv)) {
+		*err = strdup("no connection to libvirt");
+		return -ENOTCONN;
+	}
 	if (fv->xml_fails) {
 		*err = strdup("the fake's XML read failed");
 		return -EIO;
@@ -478,12 +497,13 @@ static int fake_update_device(void *ctx, const char *name, const char *xml, unsi
 	struct fakevirt *fv = ctx;
 	struct fake_vmem *v;
 	uint64_t requested = 0;
-	unsigned node = 0;
+	unsigned node = 0, lost;
 	size_t i;
 	int rc = 0;
 
 	pthread_mutex_lock(&fv->lock);
 	fake_log(fv, FAKE_UPDATE, flags, NULL);
+	lost = fv->vmem_lost & flags & (BACKEND_LIVE | BACKEND_CONFIG);
 	if (fake_parse_vmem(xml, &node, &requested) < 0) {
 		*err = strdup("the fake updates only a virtio-mem <requested> in KiB");
 		rc = -EINVAL;
@@ -498,7 +518,7 @@ static int fake_update_device(void *ctx, const char *name, const char *xml, unsi
 		    requested > v->size_kib) {
 			*err = strdup("no such device, or requested above its size");
 			rc = -EINVAL;
-		} else {
+		} else if (lost == 0 || fv->vmem_lost_applied) {
 			v->requested_kib = requested;
 			fake_vmem_guest(fv, v, i);
 		}
@@ -507,9 +527,17 @@ static int fake_update_device(void *ctx, const char *name, const char *xml, unsi
 		if ((v = fake_vmem_find(fv->vmem_config, fv->spec.n_vmem, node, &i)) == NULL) {
 			*err = strdup("no such device in the persistent definition");
 			rc = -EINVAL;
-		} else {
+		} else if (lost == 0 || fv->vmem_lost_applied) {
 			v->requested_kib = requested;
 		}
+	}
+	if (lost) {
+		free(*err);
+		*err = strdup("End of file while reading data: Input/output error");
+		fv->vmem_lost &= ~lost;
+		fv->down_reads = fv->lost_reads;
+		fv->connected = fv->down_reads == 0;
+		rc = -ENOTCONN;
 	}
 	pthread_mutex_unlock(&fv->lock);
 	return rc;

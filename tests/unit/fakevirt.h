@@ -140,6 +140,14 @@ struct fakevirt {
 	enum fake_vmem_answer vmem_answer;
 	uint64_t vmem_floor_kib;
 	bool vmem_config_fails; /* a persistent update fails */
+	/* The next update call of these halves (BACKEND_LIVE, BACKEND_CONFIG)
+	 * loses its connection: -ENOTCONN, applied first only with
+	 * vmem_lost_applied; then lost_reads XML reads fail with -ENOTCONN
+	 * before libvirt is back (UINT_MAX: it never comes back). */
+	unsigned vmem_lost;
+	bool vmem_lost_applied;
+	unsigned lost_reads;
+	unsigned down_reads; /* reads still to fail */
 
 	/* The guest's balloon (KiB; UINT64_MAX: not reported) and metadata. */
 	struct backend_balloon balloon;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +592,168 @@ static void test_resize_unwritten(void **state)
 		resize_run(&cases[i]);
 }
 
+/* ---- the connection lost during an update call ---- */
+
+struct lost_case {
+	const char *what;
+	unsigned lost;  /* the half whose update call loses its connection */
+	bool applied;   /* ... after the fake applied it */
+	unsigned reads; /* XML reads that fail before libvirt is back (UINT_MAX: never) */
+	const char *code;
+	const char *says[MAX_MESSAGES];
+	const char *trace;
+	const char *reread;                         /* the resize record's reread_requested_kib */
+	uint64_t live_mib, config_mib, current_mib; /* after */
+	size_t open;                                /* intents left for reconcile */
+};
+
+/* A JSON field of the request's resize record, as text ("-": none). */
+static char *resize_field(struct fixture *fx, const char *request, const char *key)
+{
+	char **files = NULL, *out = NULL;
+	size_t n = 0;
+	struct record_reader *rd;
+	json_object *rec, *v;
+
+	assert_int_equal(record_log_files(fx->path, &files, &n, NULL), 0);
+	rd = record_reader_new(files, n);
+	while (record_reader_next(rd, &rec) == 1) {
+		const char *req = record_str(rec, "request");
+
+		if (out == NULL && req && strcmp(req, request) == 0 &&
+		    strcmp(record_str(rec, "event"), "resize") == 0)
+			out = strdup(
+			        json_object_object_get_ex(rec, key, &v)
+			                ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)
+			                : "-");
+		json_object_put(rec);
+	}
+	record_reader_free(rd);
+	record_files_free(files, n);
+	assert_non_null(out);
+	return out;
+}
+
+/* Intents of the request the audit log leaves open (reconcile's list). */
+static size_t open_intents(struct fixture *fx, const char *request)
+{
+	json_object *pending = NULL;
+	size_t n = 0;
+
+	assert_int_equal(audit_pending_intents(agent_audit_log(fx->a), &pending, NULL), 0);
+	for (size_t i = 0; i < json_object_array_length(pending); i++)
+		n += strcmp(record_str(json_object_array_get_idx(pending, i), "request"),
+		            request) == 0;
+	json_object_put(pending);
+	return n;
+}
+
+/* libvirtd goes away during the update call: the step looks again once
+ * it is back, and reports what the definition shows; when it stays away
+ * the outcome is unknown and the intent stays open. */
+static void lost_run(const struct lost_case *c)
+{
+	struct fake_spec spec = spec_vmem(0);
+	struct op_args g = grow(128, 1);
+	struct fixture *fx;
+	struct domain_view *d;
+	char *reread;
+	void *st;
+
+	print_message("update lost: %s\n", c->what);
+	setup(&st);
+	fx = st;
+	d = fx_domain(fx, &spec, &roomy);
+	ops_set_reconnect_wait(fx->ops, 1200);
+	fx->fv.vmem_lost = c->lost;
+	fx->fv.vmem_lost_applied = c->applied;
+	fx->fv.lost_reads = c->reads;
+	assert_int_equal(ops_submit(fx->ops, d, &g, NULL, NULL), 0);
+	fx_run(fx, 1);
+	fx_settle(fx);
+	assert_string_equal(fx->ended[0].code, c->code);
+	check_messages(&fx->ended[0], c->says);
+	check_trace(fx, fx->ended[0].request, c->trace);
+	reread = resize_field(fx, fx->ended[0].request, "reread_requested_kib");
+	assert_string_equal(reread, c->reread);
+	free(reread);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, false), c->live_mib * MIB);
+	assert_int_equal(fakevirt_vmem_requested(&fx->fv, 0, true), c->config_mib * MIB);
+	assert_int_equal(fakevirt_vmem_current(&fx->fv, 0), c->current_mib * MIB);
+	assert_int_equal(open_intents(fx, fx->ended[0].request), c->open);
+	teardown(&st);
+}
+
+static void test_update_lost(void **state)
+{
+	const struct lost_case cases[] = {
+	        {.what = "live update applied, libvirt back",
+	         .lost = BACKEND_LIVE,
+	         .applied = true,
+	         .reads = 1,
+	         .code = "ok",
+	         .trace = STEP_OK,
+	         .reread = "131072",
+	         .live_mib = 128,
+	         .config_mib = 128,
+	         .current_mib = 128},
+	        {.what = "live update not applied, libvirt back",
+	         .lost = BACKEND_LIVE,
+	         .reads = 1,
+	         .code = "failed",
+	         .says = {"virtiomem0", "connection to libvirt was lost",
+	                  "live <requested> is 0 KiB as before", "not applied"},
+	         .trace = HEAD " resize:failed outcome:failed",
+	         .reread = "0"},
+	        {.what = "live update applied, libvirt stays away",
+	         .lost = BACKEND_LIVE,
+	         .applied = true,
+	         .reads = UINT_MAX,
+	         .code = "unknown",
+	         .says = {"outcome unknown", "did not come back within 1200 ms",
+	                  "1 size-change event", "the guest took it"},
+	         .trace = HEAD " resize:unknown outcome:unknown",
+	         .reread = "null",
+	         .live_mib = 128,
+	         .current_mib = 128,
+	         .open = 1},
+	        {.what = "persistent update applied, libvirt back",
+	         .lost = BACKEND_CONFIG,
+	         .applied = true,
+	         .reads = 1,
+	         .code = "ok",
+	         .trace = STEP_OK,
+	         .reread = "131072",
+	         .live_mib = 128,
+	         .config_mib = 128,
+	         .current_mib = 128},
+	        {.what = "persistent update not applied, libvirt back",
+	         .lost = BACKEND_CONFIG,
+	         .reads = 1,
+	         .code = "failed",
+	         .says = {"in the persistent definition", "persistent <requested> is 0 KiB",
+	                  "not applied"},
+	         .trace = HEAD " resize:failed outcome:failed",
+	         .reread = "0",
+	         .live_mib = 128,
+	         .current_mib = 128},
+	        {.what = "persistent update, libvirt stays away",
+	         .lost = BACKEND_CONFIG,
+	         .reads = UINT_MAX,
+	         .code = "unknown",
+	         .says = {"outcome unknown", "persistent <requested> is 131072 KiB is unknown"},
+	         .trace = HEAD " resize:unknown outcome:unknown",
+	         .reread = "null",
+	         .live_mib = 128,
+	         .current_mib = 128,
+	         .open = 1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		lost_run(&cases[i]);
+}
+
 /* ---- reconcile ---- */
 
 struct reconcile_case {
@@ -697,6 +860,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_stopped_mid_shrink, setup, teardown),
 	        cmocka_unit_test(test_outcome_unwritten),
 	        cmocka_unit_test(test_resize_unwritten),
+	        cmocka_unit_test(test_update_lost),
 	};
 
 	log_init("test-ops-vmem", true, LOG_LEVEL_WARN);

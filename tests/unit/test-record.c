@@ -686,8 +686,10 @@ static void test_pending_settled_by(void **state)
 	        {RECORD_RECONCILED, "r3", RECORD_OK, 6, "watching"}, /* still open */
 	        {RECORD_INTENT, "r4", RECORD_PENDING, 0, NULL},      /* seq 8 */
 	        {RECORD_OUTCOME, "r4", RECORD_FAILED, 0, NULL},      /* closed */
+	        {RECORD_INTENT, "r5", RECORD_PENDING, 0, NULL},      /* seq 10 */
+	        {RECORD_OUTCOME, "r5", RECORD_UNKNOWN, 0, NULL},     /* still open */
 	};
-	static const uint64_t open_seqs[] = {1, 4, 6};
+	static const uint64_t open_seqs[] = {1, 4, 6, 10};
 	char *dir = tmpdir_new(), *lines[G_N_ELEMENTS(log)], prev[RECORD_HASH_HEX + 1] = "";
 	char *files[] = {g_build_filename(dir, "a", NULL)};
 	struct json_object *pending = NULL;
