@@ -680,7 +680,6 @@ static size_t op_rollback(struct op *op, char (*aliases)[OP_ALIAS_MAX], size_t n
 }
 
 /* Something the operator should know although the request went through. */
-static void op_note(struct op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void op_note(struct op *op, const char *fmt, ...)
 {
 	va_list ap;
@@ -907,12 +906,16 @@ static void op_grow(struct op *op, const struct select_result *sel)
 		size_t remain = op_rollback(op, aliases, n, left);
 
 		if (remain) {
-			/* Keep the cause: the user needs both it and what is left. */
+			/* Keep the cause: the user needs both it and what is left.
+			 * An unknown step stays unknown (its intent stays open for
+			 * reconcile); anything else failed. */
 			char *cause = op->message;
+			const char *code = strcmp(op->code, PROTO_E_UNKNOWN) == 0 ? PROTO_E_UNKNOWN
+			                                                          : PROTO_E_FAILED;
 
 			op->message = NULL;
 			op->code = NULL;
-			op_fail(op, PROTO_E_FAILED,
+			op_fail(op, code,
 			        "%s; the rollback failed and %zu of %zu DIMMs it added remain: %s",
 			        cause ? cause : "grow failed", remain, n,
 			        json_object_to_json_string(left));
@@ -945,7 +948,9 @@ static const char *shrink_pending_why(const struct op *op)
 }
 
 /* A shrink that stops at its k-th device cannot take back the memory the
- * guest already gave up: the reply names those devices, whatever stopped it. */
+ * guest already gave up: the reply names those devices, whatever stopped it.
+ * A guest that refused after giving some back gave less: partial, not
+ * refused (a refusal means nothing changed). */
 static void op_shrink_stays(struct op *op, json_object *done)
 {
 	size_t n = json_object_array_length(done), len = 0;
@@ -954,6 +959,8 @@ static void op_shrink_stays(struct op *op, json_object *done)
 
 	if (n == 0 || (f = open_memstream(&list, &len)) == NULL)
 		return;
+	if (strcmp(op->code, PROTO_E_REFUSED) == 0)
+		op->code = PROTO_E_PARTIAL;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(done, i);
 		const char *alias = json_object_get_string(json_object_object_get(e, "alias"));

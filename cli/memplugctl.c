@@ -452,7 +452,7 @@ static int log_missing(struct ctl *ctl, const char *file, const char *instead, c
 	int rc;
 
 	if (logpath_find(NULL, ctl->config, &lp, &err) < 0) /* no configured log to offer */
-		rc = fail("no audit log at %s: check the path (%s)", file, err);
+		rc = fail("no audit log at %s: check the path (%s)", file, err ? err : "?");
 	else if (strcmp(lp.path, file) == 0)
 		rc = fail("no audit log at %s (%s): memplugd has written none there yet; check "
 		          "that it runs with %s",

@@ -158,13 +158,13 @@ static char *dimm_list(json_object *arr)
 	return out;
 }
 
-/* A hugepage pool that cannot back the planned DIMMs drawing on it now. */
 /* How a host source is named where it left free pages unknown. */
 static const char *host_source_phrase(const char *source)
 {
 	return source && strcmp(source, "caps") == 0 ? "capabilities file" : source ? source : "-";
 }
 
+/* A hugepage pool that cannot back the planned DIMMs drawing on it now. */
 static void render_plan_shortfall(FILE *out, json_object *x)
 {
 	char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], e[SIZE_FORMAT_MAX];

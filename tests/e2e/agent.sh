@@ -54,13 +54,12 @@ ensure_libvirtd() {
 		wait_libvirtd_gone "$p" || return 1
 	done
 	echo "[$test_name] starting libvirtd again: $libvirtd_cmd" >&2
-	if have_systemd; then
-		systemctl start libvirtd
-		return
-	fi
-	# From /, without the test's descriptors 3-9 (a libvirtd that kept the
-	# e2e lock's descriptor would hold the lock for good), as setup-host.sh
-	# starts it.
+	if have_systemd; then systemctl start libvirtd; else start_libvirtd; fi
+}
+# Starts libvirtd as libvirtd_note saw it run, from / and without the test's
+# descriptors 3-9 (a libvirtd that kept the e2e lock's descriptor would hold
+# the lock for good), as setup-host.sh starts it.
+start_libvirtd() {
 	(
 		cd /
 		fd=3
@@ -68,6 +67,7 @@ ensure_libvirtd() {
 			eval "exec $fd>&-"
 			fd=$((fd + 1))
 		done
+		# shellcheck disable=SC2086 # the command line as libvirtd_note read it
 		exec $libvirtd_cmd
 	)
 }

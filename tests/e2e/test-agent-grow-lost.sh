@@ -65,7 +65,7 @@ if [ -f "$agent_dir/replied" ] && [ "$(cat "$agent_dir/replied")" -lt "$t_kill" 
 	fail "the grow replied while libvirtd was stopped, before the kill: $(cat "$agent_dir/reply")"
 fi
 
-$libvirtd_cmd
+start_libvirtd
 t_up=$(date +%s%N)
 log "libvirtd started again ($libvirtd_cmd): now pid $(libvirtds | tr '\n' ' ')"
 i=0

@@ -67,7 +67,7 @@ grep "\"request\":\"$req\"" "$agent_audit" | grep -q '"event":"outcome".*"late":
 log "ok: no device_removed and no late outcome while libvirtd is dead"
 
 sleep 1 # time for a settle that should not happen before the restart
-$libvirtd_cmd
+start_libvirtd
 t_up=$(date +%s%N)
 log "libvirtd started again ($libvirtd_cmd): now pid $(libvirtds | tr '\n' ' ')"
 

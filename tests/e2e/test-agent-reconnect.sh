@@ -19,7 +19,7 @@ restart_libvirtd() {
 	fi
 	kill "$libvirtd_pid"
 	wait_libvirtd_gone "$libvirtd_pid" || fail "libvirtd $libvirtd_pid did not stop within 15 s"
-	$libvirtd_cmd
+	start_libvirtd
 }
 
 start_guest guest-2cell recon

@@ -107,7 +107,7 @@ host_state() {
 		/var/lib/systemd/deb-systemd-helper-enabled/memplugd.service.dsh-also; do
 		[ -e "$f" ] || [ -L "$f" ] || { echo "$f absent"; continue; }
 		ls -ld "$f"
-		[ -f "$f" ] && md5sum "$f"
+		[ ! -f "$f" ] || md5sum "$f"
 	done
 }
 before=$(host_state)

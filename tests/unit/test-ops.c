@@ -534,6 +534,37 @@ static void test_shrink_answers(void **state)
 		answer_run(&cases[i]);
 }
 
+/* The guest gives back the first DIMM of a shrink and refuses the second:
+ * less came back than asked, and the reply says what stays removed. */
+static void test_shrink_refused_after_one(void **state)
+{
+	struct fake_spec spec = spec_two();
+	struct op_args args = shrink(512, -1);
+	struct fixture *fx;
+	struct domain_view *d;
+	void *st;
+
+	(void)state;
+	setup(&st);
+	fx = st;
+	apply_tweak(TW_FULL_SLOTS, &spec, NULL, fx->cfg);
+	d = fx_domain(fx, &spec, &roomy);
+	fx->fv.answer = FAKE_REFUSE;
+	fx->fv.answer_suffix = "-a";
+	assert_int_equal(ops_submit(fx->ops, d, &args, NULL, NULL), 0);
+	fx_run(fx, 1);
+	assert_string_equal(fx->ended[0].code, "partial");
+	check_messages(&fx->ended[0], (const char *const[]){"refused to release", "ua-a",
+	                                                    "stays removed: ua-b", NULL});
+	check_trace(fx, fx->ended[0].request,
+	            SHRINK_HEAD " detach:ok intent:pending detach:refused outcome:partial");
+	assert_false(fakevirt_has(&fx->fv, false, "ua-b"));
+	assert_false(fakevirt_has(&fx->fv, true, "ua-b"));
+	assert_true(fakevirt_has(&fx->fv, false, "ua-a"));
+	assert_true(fakevirt_has(&fx->fv, true, "ua-a"));
+	teardown(&st);
+}
+
 /* ---- queueing and scope ---- */
 
 /* Two grows submitted at once run one after the other: the second reads
@@ -1415,6 +1446,7 @@ int main(void)
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_rollback),
 	        cmocka_unit_test(test_shrink_answers),
+	        cmocka_unit_test(test_shrink_refused_after_one),
 	        cmocka_unit_test_setup_teardown(test_audit_fail_closed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_config_shut_off, setup, teardown),
