@@ -38,6 +38,16 @@ libvirtd_note() {
 		fail "libvirtd runs as '$libvirtd_cmd', not daemonized: cannot restart it" ;;
 	esac
 }
+# For the tests that kill libvirtd at an exec point (agent/crashpoint.c):
+# those exist in the test build only, and systemd would restart libvirtd by
+# itself. Then notes how libvirtd runs.
+need_exec_points() {
+	[ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: exec points need the test build (build-san)"; exit 77; }
+	[ ! -d /run/systemd/system ] || { echo "SKIP: libvirtd under systemd would be restarted by it"; exit 77; }
+	libvirtd_note
+}
+# Milliseconds since $1 (a `date +%s%N`).
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # Running libvirtd processes (not zombies waiting for their reaper).
 libvirtds() {
 	for p in $(pgrep -x libvirtd); do

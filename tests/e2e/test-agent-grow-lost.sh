@@ -16,12 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 
-[ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: exec points need the test build (build-san)"; exit 77; }
-[ ! -d /run/systemd/system ] || { echo "SKIP: libvirtd under systemd would be restarted by it"; exit 77; }
-
-libvirtd_note
-
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+need_exec_points
 virsh_() { virsh -q -c qemu:///system "$@"; }
 in_xml() { virsh_ dumpxml $2 "$g" | grep -q "alias name='$1'"; }
 # QEMU's own view: the memory devices it holds, whatever libvirt lists.

@@ -13,13 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 
-[ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: exec points need the test build (build-san)"; exit 77; }
-[ ! -d /run/systemd/system ] || { echo "SKIP: libvirtd under systemd would be restarted by it"; exit 77; }
-
-# How libvirtd runs here, to start it the same way again (agent.sh).
-libvirtd_note
-
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+need_exec_points
 in_xml() { virsh -q -c qemu:///system dumpxml $2 "$g" | grep -q "alias name='$1'"; }
 
 AGENT_CONFIG="$agent_dir/memplugd.conf"
