@@ -909,27 +909,18 @@ static void op_grow(struct op *op, const struct select_result *sel)
 			/* Keep the cause: the user needs both it and what is left.
 			 * An unknown step stays unknown (its intent stays open for
 			 * reconcile); anything else failed. */
-			char *cause = op->message;
-			const char *code = strcmp(op->code, PROTO_E_UNKNOWN) == 0 ? PROTO_E_UNKNOWN
-			                                                          : PROTO_E_FAILED;
-
-			op->message = NULL;
-			op->code = NULL;
-			op_fail(op, code,
+			if (strcmp(op->code, PROTO_E_UNKNOWN) != 0)
+				op->code = PROTO_E_FAILED;
+			err_replace(
+			        &op->message,
 			        "%s; the rollback failed and %zu of %zu DIMMs it added remain: %s",
-			        cause ? cause : "grow failed", remain, n,
+			        op->message ? op->message : "grow failed", remain, n,
 			        json_object_to_json_string(left));
-			free(cause);
 		} else {
-			char *cause = op->message;
-
-			op->message = NULL;
-			if (asprintf(&op->message,
-			             "%s; the %zu DIMM%s it attached %s detached again",
-			             cause ? cause : "grow failed", n, n == 1 ? "" : "s",
-			             n == 1 ? "was" : "were") < 0)
-				op->message = NULL;
-			free(cause);
+			err_replace(&op->message,
+			            "%s; the %zu DIMM%s it attached %s detached again",
+			            op->message ? op->message : "grow failed", n, n == 1 ? "" : "s",
+			            n == 1 ? "was" : "were");
 		}
 		json_object_put(left);
 	}
@@ -954,7 +945,7 @@ static const char *shrink_pending_why(const struct op *op)
 static void op_shrink_stays(struct op *op, json_object *done)
 {
 	size_t n = json_object_array_length(done), len = 0;
-	char *cause = op->message, *list = NULL;
+	char *list = NULL;
 	FILE *f;
 
 	if (n == 0 || (f = open_memstream(&list, &len)) == NULL)
@@ -968,11 +959,8 @@ static void op_shrink_stays(struct op *op, json_object *done)
 		fprintf(f, "%s%s", i ? ", " : "", alias ? alias : "(no alias)");
 	}
 	fclose(f);
-	op->message = NULL;
-	if (asprintf(&op->message, "%s; what was removed before it stays removed: %s",
-	             cause ? cause : "shrink failed", list) < 0)
-		op->message = NULL;
-	free(cause);
+	err_replace(&op->message, "%s; what was removed before it stays removed: %s",
+	            op->message ? op->message : "shrink failed", list);
 	free(list);
 }
 

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "devmodel.h"
 #include "domain.h"
+#include "err.h"
 #include "log.h"
 #include "ops_vmem.h"
 #include "record.h"
@@ -283,21 +283,6 @@ static int device_read(struct ops_vmem *v, const char *domain, bool inactive, un
 	return rc;
 }
 
-/* Replaces *err with a message built from the old one (the cause). */
-static void err_rewrite(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void err_rewrite(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	free(*err);
-	*err = msg;
-}
-
 /* An update call of one half lost its connection: waits (bounded) for
  * libvirt to come back and reads the device again. 1 applied (the new
  * <requested> is there), 0 not applied, -1 unknown (libvirt stayed away or
@@ -329,14 +314,14 @@ static int recheck(struct ops_vmem *v, const struct vmem_change *c, bool live,
 		         c->request, half, req);
 		rc = 1;
 	} else if (rc == 0) {
-		err_rewrite(err,
+		err_replace(err,
 		            "the connection to libvirt was lost during the update (%s); after the "
 		            "reconnect the %s <requested> is %" PRIu64 " KiB%s, not %" PRIu64
 		            " KiB: not applied",
 		            cause ? cause : "?", half, req, req == c->from_kib ? " as before" : "",
 		            c->to_kib);
 	} else if (rc == -ENOTCONN) {
-		err_rewrite(err,
+		err_replace(err,
 		            "the connection to libvirt was lost during the update (%s) and did not "
 		            "come back within %" PRIu64
 		            " ms: whether the %s <requested> is %" PRIu64
@@ -344,7 +329,7 @@ static int recheck(struct ops_vmem *v, const struct vmem_change *c, bool live,
 		            cause ? cause : "?", c->reconnect_wait_ms, half, c->to_kib);
 		rc = -1;
 	} else {
-		err_rewrite(err,
+		err_replace(err,
 		            "the connection to libvirt was lost during the update (%s); after the "
 		            "reconnect the %s definition cannot be read (%s): whether its "
 		            "<requested> is %" PRIu64 " KiB is unknown",
@@ -400,7 +385,7 @@ static void apply_unknown(const struct vmem_change *c, struct vmem_outcome *out,
 	out->state = VMEM_UNKNOWN;
 	if (events == 0)
 		return;
-	err_rewrite(err, "%s; %u size-change event%s came meanwhile%s", *err ? *err : "", events,
+	err_replace(err, "%s; %u size-change event%s came meanwhile%s", *err ? *err : "", events,
 	            events == 1 ? "" : "s",
 	            reached ? ", one with <current> at the request: the guest took it" : "");
 }

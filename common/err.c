@@ -32,3 +32,20 @@ int err_ret(char **err, int rc, const char *fmt, ...)
 	va_end(ap);
 	return rc;
 }
+
+void err_replace(char **msg, const char *fmt, ...)
+{
+	va_list ap;
+	char *next = NULL;
+
+	if (msg == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&next, fmt, ap) < 0)
+		next = NULL;
+	va_end(ap);
+	if (next == NULL)
+		return;
+	free(*msg);
+	*msg = next;
+}

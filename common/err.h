@@ -13,6 +13,10 @@
 void err_set(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_vset(char **err, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* Replaces *msg (which the arguments may use, e.g. to keep it as the
+ * cause) with a new formatted message; keeps the old one when out of memory. */
+void err_replace(char **msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Like err_set(), then returns rc: `return err_ret(err, -EINVAL, "...")`. */
 int err_ret(char **err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
