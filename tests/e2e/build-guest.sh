@@ -16,23 +16,6 @@ die() { echo "build-guest: $*" >&2; exit 1; }
 
 . "$here/modules.sh"
 
-build_initrd() {
-	root=$1/root
-	mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
-	cp "$kdir/busybox" "$root/bin/busybox"
-	for a in $("$kdir/busybox" --list); do
-		[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
-	done
-	# shellcheck disable=SC2086
-	module_order $wanted_modules | awk '!seen[$0]++' >"$root/modules/order"
-	for m in $(cat "$root/modules/order"); do
-		copy_module "$m" "$root/modules"
-	done
-	cp "$here/guest-init.sh" "$root/init"
-	chmod +x "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$1/initrd.img"
-	rm -rf "$root"
-}
 
 kdir=$("$here/guest-kernel.sh") || die "no guest kernel (tests/e2e/guest-kernel.sh failed)"
 kver=$(cat "$kdir/release")
@@ -47,7 +30,7 @@ mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cp "$kdir/vmlinuz" "$tmp/vmlinuz"
-build_initrd "$tmp"
+initrd_build "$tmp" "$here/guest-init.sh" 9 tmp
 chmod 755 "$tmp"
 # Another build may have finished first; either copy is good.
 mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"

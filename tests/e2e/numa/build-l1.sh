@@ -23,24 +23,6 @@ kernel_dir() {
 
 . "$here/../modules.sh"
 
-build_initrd() {
-	root=$1/root
-	mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" \
-		"$root/lower" "$root/rw" "$root/newroot"
-	cp "$kdir/busybox" "$root/bin/busybox"
-	for a in $("$kdir/busybox" --list); do
-		[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
-	done
-	# shellcheck disable=SC2086
-	module_order $wanted_modules | awk '!seen[$0]++' >"$root/modules/order"
-	for m in $(cat "$root/modules/order"); do
-		copy_module "$m" "$root/modules"
-	done
-	cp "$here/l1-init.sh" "$root/init"
-	chmod +x "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$1/initrd.img"
-	rm -rf "$root"
-}
 
 kdir=$(kernel_dir) || die "no guest kernel (tests/e2e/guest-kernel.sh failed)"
 [ -f "$kdir/vmlinuz" ] && [ -f "$kdir/release" ] && [ -x "$kdir/busybox" ] ||
@@ -52,7 +34,7 @@ if [ ! -f "$dir/initrd.img" ]; then
 	mkdir -p "$cache/numa"
 	tmp=$(mktemp -d "$cache/numa/.build.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	build_initrd "$tmp"
+	initrd_build "$tmp" "$here/l1-init.sh" 1 lower rw newroot
 	chmod 755 "$tmp"
 	# Another build may have finished first; either copy is good.
 	mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
