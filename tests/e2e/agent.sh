@@ -38,11 +38,15 @@ libvirtd_note() {
 		fail "libvirtd runs as '$libvirtd_cmd', not daemonized: cannot restart it" ;;
 	esac
 }
+# Crash and exec points (agent/crashpoint.c) exist in the test build only.
+need_test_build() {
+	[ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: exec points need the test build (build-san)"; exit 77; }
+}
 # For the tests that kill libvirtd at an exec point (agent/crashpoint.c):
 # those exist in the test build only, and systemd would restart libvirtd by
 # itself. Then notes how libvirtd runs.
 need_exec_points() {
-	[ "${MEMPLUG_THREAD_CHECKS:-0}" = 1 ] || { echo "SKIP: exec points need the test build (build-san)"; exit 77; }
+	need_test_build
 	[ ! -d /run/systemd/system ] || { echo "SKIP: libvirtd under systemd would be restarted by it"; exit 77; }
 	libvirtd_note
 }

@@ -7,10 +7,15 @@
 . "$(dirname "$0")/lib.sh"
 . "$e2e_dir/agent.sh"
 
-# Non-movable guest memory: the guest takes seconds to refuse an unplug,
-# which leaves a window between intent and outcome to kill the agent in.
+# The window between the shrink's intent and its outcome to kill the agent
+# in: an exec point holds the worker right after the detach call (the guest,
+# non-movable, then refuses the unplug while the agent is dead). Timing it
+# instead lost the race once: the refusal came before the test looked.
+need_test_build
 start_guest guest-nonmovable audit
+export MEMPLUG_TEST_EXEC_AT=shrink:after-detach-call MEMPLUG_TEST_EXEC='sleep 20'
 start_agent
+unset MEMPLUG_TEST_EXEC_AT MEMPLUG_TEST_EXEC
 n0=$("$bed" memtotal "$g" 0)
 ctl grow "$g" 256M --node 0 || fail "grow failed"
 "$bed" wait-memtotal "$g" 0 $((n0 + 262144)) 90
